@@ -1,0 +1,86 @@
+package cryptopay
+
+import (
+	"math/big"
+	"strings"
+)
+
+// Amounts are exact: integers in base units (cents, satoshi, wei) held in
+// *big.Int, and decimal strings on the wire. No float ever holds an amount.
+
+// maxAmountDigits bounds the integer part of a decimal amount so a hostile
+// request cannot make the parser allocate without limit.
+const maxAmountDigits = 30
+
+// ParseAmount parses a positive decimal string such as "100.00" or
+// "0.0015" into base units of a currency with the given number of decimals.
+// It accepts only ASCII digits with at most one '.', no sign, no exponent,
+// no surrounding space, at most decimals fractional digits, and a value
+// greater than zero. The error is a CodeInvalid *Error naming param.
+func ParseAmount(param, s string, decimals int) (*big.Int, error) {
+	if s == "" {
+		return nil, Invalid(param, "%s is required.", param)
+	}
+	whole, frac, hasDot := strings.Cut(s, ".")
+	if hasDot && frac == "" || whole == "" {
+		return nil, Invalid(param, "%s must be a decimal string such as \"100.00\".", param)
+	}
+	if len(whole) > maxAmountDigits {
+		return nil, Invalid(param, "%s is too large.", param)
+	}
+	if !allDigits(whole) || !allDigits(frac) {
+		return nil, Invalid(param, "%s must be a decimal string of digits with an optional '.', such as \"100.00\".", param)
+	}
+	if len(frac) > decimals {
+		return nil, Invalid(param, "%s has %d decimal places; this currency allows at most %d.", param, len(frac), decimals)
+	}
+	digits := whole + frac + strings.Repeat("0", decimals-len(frac))
+	v, ok := new(big.Int).SetString(digits, 10)
+	if !ok {
+		return nil, Invalid(param, "%s is not a number.", param)
+	}
+	if v.Sign() <= 0 {
+		return nil, Invalid(param, "%s must be greater than zero.", param)
+	}
+	return v, nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// FormatAmount renders base units as a decimal string with exactly decimals
+// fractional digits: FormatAmount(150000, 8) == "0.00150000".
+func FormatAmount(v *big.Int, decimals int) string {
+	if v == nil {
+		v = new(big.Int)
+	}
+	neg := v.Sign() < 0
+	s := new(big.Int).Abs(v).String()
+	if decimals > 0 {
+		if len(s) <= decimals {
+			s = strings.Repeat("0", decimals-len(s)+1) + s
+		}
+		s = s[:len(s)-decimals] + "." + s[len(s)-decimals:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// Sum returns the sum of vs as a new *big.Int.
+func Sum(vs ...*big.Int) *big.Int {
+	t := new(big.Int)
+	for _, v := range vs {
+		if v != nil {
+			t.Add(t, v)
+		}
+	}
+	return t
+}

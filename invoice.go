@@ -1,0 +1,144 @@
+package cryptopay
+
+import (
+	"math/big"
+	"strings"
+	"time"
+)
+
+// Status is an invoice's base state: new → processing → settled, or
+// expired / invalid.
+type Status string
+
+// Invoice states.
+const (
+	StatusNew        Status = "new"        // waiting for payment
+	StatusProcessing Status = "processing" // paid in full, waiting for confirmations
+	StatusSettled    Status = "settled"    // paid in full with the required confirmations
+	StatusExpired    Status = "expired"    // not paid in full before it expired
+	StatusInvalid    Status = "invalid"    // payment did not confirm within the monitoring window
+)
+
+// ParseStatus validates a status filter.
+func ParseStatus(param, s string) (Status, error) {
+	switch st := Status(s); st {
+	case StatusNew, StatusProcessing, StatusSettled, StatusExpired, StatusInvalid:
+		return st, nil
+	}
+	return "", Invalid(param, "%s %q is not a status; use new, processing, settled, expired or invalid.", param, s)
+}
+
+// Flag qualifies an invoice's state. Flags accumulate; none is ever
+// silently dropped.
+type Flag uint16
+
+// Invoice flags.
+const (
+	FlagPaidPartial Flag = 1 << iota // less than due has been paid
+	FlagPaidOver                     // more than due has been paid
+	FlagPaidLate                     // a payment arrived after expiry
+	FlagDoubleSpent                  // a payment was double spent
+	FlagReorged                      // a payment the invoice counted left the best chain
+	FlagMarked                       // an operator changed the state by hand
+)
+
+var flagNames = []struct {
+	f    Flag
+	name string
+}{
+	{FlagPaidPartial, "paid_partial"},
+	{FlagPaidOver, "paid_over"},
+	{FlagPaidLate, "paid_late"},
+	{FlagDoubleSpent, "double_spent"},
+	{FlagReorged, "reorged"},
+	{FlagMarked, "marked"},
+}
+
+// Names returns the set flags' names in a fixed order; never nil.
+func (f Flag) Names() []string {
+	out := []string{}
+	for _, n := range flagNames {
+		if f&n.f != 0 {
+			out = append(out, n.name)
+		}
+	}
+	return out
+}
+
+func (f Flag) String() string { return strings.Join(f.Names(), ",") }
+
+// Invoice is a payment order: a price set by the shop, the crypto amount
+// due, and the deposit address it must be paid to.
+type Invoice struct {
+	ID                    string
+	StoreID               string
+	Livemode              bool
+	OrderID               string
+	Amount                *big.Int // the price, minor units of Currency
+	Currency              string
+	Network               Network
+	Asset                 string   // "BTC"
+	CryptoDue             *big.Int // base units of Asset
+	Rate                  string   // decimal price of one Asset in Currency used; "" when priced in Asset
+	Address               string
+	AddressIndex          uint32
+	Status                Status
+	Flags                 Flag
+	AmountPaid            *big.Int // base units seen paying the invoice (not double spent)
+	AmountConfirmed       *big.Int // base units with the required confirmations
+	RequiredConfirmations int
+	CustomerReference     string
+	Metadata              map[string]string
+	RedirectURL           string
+	CreatedAt             time.Time
+	ExpiresAt             time.Time
+	MonitorUntil          time.Time // late payments are watched until then
+	SettledAt             *time.Time
+	Payments              []Payment // filled on reads that ask for them
+}
+
+// AmountDue returns what remains to be paid in base units, never negative.
+func (inv *Invoice) AmountDue() *big.Int {
+	d := new(big.Int).Sub(inv.CryptoDue, inv.AmountPaid)
+	if d.Sign() < 0 {
+		d.SetInt64(0)
+	}
+	return d
+}
+
+// Open reports whether the invoice can still change because of a payment.
+func (inv *Invoice) Open(now time.Time) bool {
+	switch inv.Status {
+	case StatusSettled, StatusInvalid:
+		return false
+	}
+	return now.Before(inv.MonitorUntil)
+}
+
+// Payment is one output paying an invoice's address.
+type Payment struct {
+	ID            string
+	InvoiceID     string
+	TxID          string
+	Vout          uint32
+	Amount        *big.Int // base units
+	BlockHash     string   // "" while unconfirmed
+	BlockHeight   int64
+	Confirmations int64
+	RBF           bool
+	FromAddress   string
+	Status        PaymentStatus
+	SeenAt        time.Time
+	ConfirmedAt   *time.Time
+}
+
+// PaymentStatus is the state of one payment.
+type PaymentStatus string
+
+// Payment states.
+const (
+	PaymentPending     PaymentStatus = "pending"      // seen, not yet with enough confirmations
+	PaymentConfirmed   PaymentStatus = "confirmed"    // enough confirmations; credited
+	PaymentDoubleSpent PaymentStatus = "double_spent" // its inputs were spent elsewhere; never credited
+	PaymentReorged     PaymentStatus = "reorged"      // its block left the best chain; waiting to be mined again
+)

@@ -1,0 +1,43 @@
+package cryptopay
+
+import (
+	"context"
+	"math/big"
+)
+
+// RateSource prices a crypto asset in a fiat currency. Rates are exact
+// rationals parsed from decimal strings, never floats.
+type RateSource interface {
+	// Rate returns the price of one whole unit of asset in fiat (for
+	// example 65000.00 USD per BTC). It returns a CodeUnavailable *Error
+	// when no rate is known.
+	Rate(ctx context.Context, asset, fiat string) (*big.Rat, error)
+}
+
+// CryptoDue converts a fiat amount (minor units of fiat) into base units of
+// asset at rate, rounding up to the next base unit so the merchant is never
+// short-changed by rounding.
+func CryptoDue(amount *big.Int, fiat Currency, rate *big.Rat, asset Currency) *big.Int {
+	// due = amount / 10^fiat.Decimals / rate * 10^asset.Decimals
+	num := new(big.Int).Mul(amount, pow10(asset.Decimals))
+	num.Mul(num, rate.Denom())
+	den := new(big.Int).Mul(pow10(fiat.Decimals), rate.Num())
+	q, r := new(big.Int).QuoRem(num, den, new(big.Int))
+	if r.Sign() != 0 {
+		q.Add(q, big.NewInt(1))
+	}
+	return q
+}
+
+// FiatValue converts base units of asset into minor units of fiat at rate,
+// rounding down.
+func FiatValue(units *big.Int, asset Currency, rate *big.Rat, fiat Currency) *big.Int {
+	num := new(big.Int).Mul(units, rate.Num())
+	num.Mul(num, pow10(fiat.Decimals))
+	den := new(big.Int).Mul(rate.Denom(), pow10(asset.Decimals))
+	return num.Quo(num, den)
+}
+
+func pow10(n int) *big.Int {
+	return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)
+}
