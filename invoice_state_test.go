@@ -1,0 +1,227 @@
+package cryptopay
+
+import (
+	"math/big"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestInvoiceAdvance(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	newInv := func(status Status, flags Flag) *Invoice {
+		return &Invoice{
+			ID: "inv_x", CryptoDue: big.NewInt(100_000), AmountPaid: new(big.Int), AmountConfirmed: new(big.Int),
+			Status: status, Flags: flags, RequiredConfirmations: 3,
+			ExpiresAt: t0.Add(15 * time.Minute), MonitorUntil: t0.Add(24 * time.Hour),
+		}
+	}
+	pay := func(amount int64, st PaymentStatus, seen time.Time) Payment {
+		return Payment{Amount: big.NewInt(amount), Status: st, SeenAt: seen}
+	}
+	early := t0.Add(time.Minute)
+	cases := []struct {
+		name       string
+		status     Status
+		flags      Flag
+		payments   []Payment
+		now        time.Time
+		tolerance  int
+		wantStatus Status
+		wantFlags  []string
+		wantEvents []EventType
+	}{
+		{"nothing yet", StatusNew, 0, nil, early, 0, StatusNew, nil, nil},
+		{"seen in full, unconfirmed", StatusNew, 0, []Payment{pay(100_000, PaymentPending, early)}, early, 0,
+			StatusProcessing, nil, []EventType{EventInvoiceProcessing}},
+		{"confirmed in full", StatusProcessing, 0, []Payment{pay(100_000, PaymentConfirmed, early)}, early, 0,
+			StatusSettled, nil, []EventType{EventInvoiceSettled}},
+		{"seen and confirmed in one step", StatusNew, 0, []Payment{pay(100_000, PaymentConfirmed, early)}, early, 0,
+			StatusSettled, nil, []EventType{EventInvoiceSettled}},
+		{"partial", StatusNew, 0, []Payment{pay(40_000, PaymentPending, early)}, early, 0,
+			StatusNew, []string{"paid_partial"}, []EventType{EventInvoicePaidPartial}},
+		{"two partials add up", StatusNew, FlagPaidPartial, []Payment{pay(40_000, PaymentConfirmed, early), pay(60_000, PaymentPending, early)}, early, 0,
+			StatusProcessing, nil, []EventType{EventInvoiceProcessing}},
+		{"within tolerance settles", StatusProcessing, 0, []Payment{pay(99_500, PaymentConfirmed, early)}, early, 100,
+			StatusSettled, nil, []EventType{EventInvoiceSettled}},
+		{"outside tolerance stays partial", StatusNew, 0, []Payment{pay(98_999, PaymentConfirmed, early)}, early, 100,
+			StatusNew, []string{"paid_partial"}, []EventType{EventInvoicePaidPartial}},
+		{"overpaid settles flagged", StatusProcessing, 0, []Payment{pay(150_000, PaymentConfirmed, early)}, early, 0,
+			StatusSettled, []string{"paid_over"}, []EventType{EventInvoicePaidOver, EventInvoiceSettled}},
+		{"double spent is never credited", StatusProcessing, 0, []Payment{pay(100_000, PaymentDoubleSpent, early)}, early, 0,
+			StatusNew, []string{"double_spent"}, nil},
+		{"reorg after settlement is flagged", StatusSettled, 0, []Payment{pay(100_000, PaymentPending, early)}, early, 0,
+			StatusProcessing, []string{"reorged"}, []EventType{EventInvoiceProcessing}},
+		{"unpaid at expiry", StatusNew, 0, nil, t0.Add(15 * time.Minute), 0, StatusExpired, nil, []EventType{EventInvoiceExpired}},
+		{"partly paid at expiry", StatusNew, FlagPaidPartial, []Payment{pay(10, PaymentConfirmed, early)}, t0.Add(time.Hour), 0,
+			StatusExpired, []string{"paid_partial"}, []EventType{EventInvoiceExpired}},
+		{"paid late stays expired", StatusExpired, 0, []Payment{pay(100_000, PaymentConfirmed, t0.Add(time.Hour))}, t0.Add(time.Hour), 0,
+			StatusExpired, []string{"paid_late"}, []EventType{EventInvoicePaidLate}},
+		{"processing past the window is invalid", StatusProcessing, 0, []Payment{pay(100_000, PaymentPending, early)}, t0.Add(25 * time.Hour), 0,
+			StatusInvalid, nil, []EventType{EventInvoiceInvalid}},
+		{"processing survives expiry", StatusProcessing, 0, []Payment{pay(100_000, PaymentPending, early)}, t0.Add(time.Hour), 0,
+			StatusProcessing, nil, nil},
+		{"settled is terminal for expiry", StatusSettled, 0, []Payment{pay(100_000, PaymentConfirmed, early)}, t0.Add(48 * time.Hour), 0,
+			StatusSettled, nil, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			inv := newInv(tc.status, tc.flags)
+			if tc.status == StatusSettled {
+				inv.SettledAt = &early
+			}
+			changes := inv.Advance(tc.payments, tc.now, tc.tolerance)
+			var got []EventType
+			for _, c := range changes {
+				got = append(got, c.Type)
+			}
+			if inv.Status != tc.wantStatus {
+				t.Errorf("status = %s, want %s", inv.Status, tc.wantStatus)
+			}
+			if names := inv.Flags.Names(); !slices.Equal(names, append([]string{}, tc.wantFlags...)) {
+				t.Errorf("flags = %v, want %v", names, tc.wantFlags)
+			}
+			if !slices.Equal(got, tc.wantEvents) {
+				t.Errorf("events = %v, want %v", got, tc.wantEvents)
+			}
+			if (inv.Status == StatusSettled) != (inv.SettledAt != nil) {
+				t.Errorf("settled_at = %v with status %s", inv.SettledAt, inv.Status)
+			}
+			// Advancing again without a change emits nothing: no event is
+			// ever duplicated.
+			if again := inv.Advance(tc.payments, tc.now, tc.tolerance); len(again) != 0 {
+				t.Errorf("second Advance emitted %v", again)
+			}
+		})
+	}
+}
+
+func TestParseAmount(t *testing.T) {
+	cases := []struct {
+		name, in string
+		decimals int
+		want     string // base units, or "" for an error
+	}{
+		{"whole", "100", 2, "10000"},
+		{"two decimals", "100.00", 2, "10000"},
+		{"one decimal", "0.5", 2, "50"},
+		{"satoshi", "0.00000001", 8, "1"},
+		{"beyond int64", "123456789012345678901234.5", 2, "12345678901234567890123450"},
+		{"zero", "0", 2, ""},
+		{"zero decimals", "0.00", 2, ""},
+		{"negative", "-1", 2, ""},
+		{"plus", "+1", 2, ""},
+		{"too many decimals", "1.001", 2, ""},
+		{"exponent", "1e3", 2, ""},
+		{"leading dot", ".5", 2, ""},
+		{"trailing dot", "5.", 2, ""},
+		{"spaces", " 5", 2, ""},
+		{"comma", "1,00", 2, ""},
+		{"empty", "", 2, ""},
+		{"two dots", "1.0.0", 2, ""},
+		{"no decimals allowed", "1.5", 0, ""},
+		{"huge", "1000000000000000000000000000000000", 2, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseAmount("amount", tc.in, tc.decimals)
+			if tc.want == "" {
+				if err == nil {
+					t.Fatalf("ParseAmount(%q) = %s, want an error", tc.in, got)
+				}
+				if e, ok := err.(*Error); !ok || e.Param != "amount" || e.Code != CodeInvalid {
+					t.Fatalf("error %v does not name the field", err)
+				}
+				return
+			}
+			if err != nil || got.String() != tc.want {
+				t.Fatalf("ParseAmount(%q) = %v, %v; want %s", tc.in, got, err, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzParseAmount(f *testing.F) {
+	for _, s := range []string{"1", "0.01", "100.00", "1e5", "-1", "", "00.10", "9999999999999999999999"} {
+		f.Add(s, 2)
+	}
+	f.Fuzz(func(t *testing.T, s string, decimals int) {
+		decimals = ((decimals % 19) + 19) % 19
+		v, err := ParseAmount("amount", s, decimals)
+		if err != nil {
+			return
+		}
+		if v.Sign() <= 0 {
+			t.Fatalf("accepted non-positive %q", s)
+		}
+		// Formatting and parsing again is the identity.
+		again, err := ParseAmount("amount", FormatAmount(v, decimals), decimals)
+		if err != nil || again.Cmp(v) != 0 {
+			t.Fatalf("round trip of %q: %v, %v", s, again, err)
+		}
+	})
+}
+
+func TestIDs(t *testing.T) {
+	now := time.Now()
+	a := NewID(PrefixInvoice, now)
+	b := NewID(PrefixInvoice, now.Add(time.Millisecond))
+	if !ValidID(PrefixInvoice, a) || !ValidID(PrefixInvoice, b) {
+		t.Fatalf("generated ids are not valid: %s %s", a, b)
+	}
+	if a >= b {
+		t.Errorf("ids are not time-ordered: %s >= %s", a, b)
+	}
+	if ValidID(PrefixEvent, a) || ValidID(PrefixInvoice, "inv_") || ValidID(PrefixInvoice, a+"0") || ValidID(PrefixInvoice, "inv_"+string(make([]byte, 26))) {
+		t.Error("malformed ids accepted")
+	}
+}
+
+func FuzzValidID(f *testing.F) {
+	f.Add("inv_01h00000000000000000000000")
+	f.Fuzz(func(t *testing.T, s string) {
+		_ = ValidID(PrefixInvoice, s)
+	})
+}
+
+func TestAPIKeySecret(t *testing.T) {
+	for _, live := range []bool{true, false} {
+		s := NewAPIKeySecret(live)
+		mode, ok := ParseAPIKeySecret(s)
+		if !ok || mode != live {
+			t.Fatalf("ParseAPIKeySecret(%q) = %v, %v", s, mode, ok)
+		}
+		// Any single-character typo is caught by the checksum.
+		for i := 8; i < len(s); i++ {
+			b := []byte(s)
+			b[i] = map[bool]byte{true: 'A', false: 'B'}[b[i] != 'A']
+			if _, ok := ParseAPIKeySecret(string(b)); ok {
+				t.Fatalf("typo at %d accepted: %s", i, b)
+			}
+		}
+	}
+	for _, bad := range []string{"", "cp_live_", "sk_live_abc", "cp_live_" + string(make([]byte, 38))} {
+		if _, ok := ParseAPIKeySecret(bad); ok {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+func FuzzParseAPIKeySecret(f *testing.F) {
+	f.Add(NewAPIKeySecret(true))
+	f.Add("cp_test_x")
+	f.Fuzz(func(t *testing.T, s string) { _, _ = ParseAPIKeySecret(s) })
+}
+
+func TestCryptoDue(t *testing.T) {
+	usd, _ := LookupCurrency("USD")
+	btc, _ := LookupCurrency("BTC")
+	rate := new(big.Rat).SetFrac64(6500000, 100) // 65000.00
+	// 100.00 USD at 65000 = 0.00153846153… BTC → rounds up to 153847 sat.
+	if got := CryptoDue(big.NewInt(10000), usd, rate, btc); got.Int64() != 153847 {
+		t.Errorf("CryptoDue = %d, want 153847", got)
+	}
+	if got := FiatValue(big.NewInt(153847), btc, rate, usd); got.Int64() != 10000 {
+		t.Errorf("FiatValue = %d, want 10000", got)
+	}
+}
