@@ -1,0 +1,84 @@
+package tracker
+
+import (
+	"sync"
+
+	"github.com/cryptopay/cryptopay/internal/chain"
+)
+
+// WatchSet is the set of destination keys the tracker reports payments to.
+//
+// A key is already a hash (a witness program or an account address), so a
+// plain hash map of the 20-byte arrays is the compact choice: Go's map stores
+// the key inline with no per-entry pointer, which costs about 40 bytes per key
+// at a million keys (see TestWatchSetMemory). A WatchSet is safe for
+// concurrent use: the watcher adds keys for new invoices while the tracker
+// reads the set inside Connect and Mempool. The zero value is an empty set
+// ready to use.
+type WatchSet struct {
+	mu   sync.RWMutex
+	keys map[chain.Key]struct{}
+}
+
+// NewWatchSet returns an empty set sized for about sizeHint keys, so that
+// loading every open invoice's address at start-up does not rehash.
+func NewWatchSet(sizeHint int) *WatchSet {
+	return &WatchSet{keys: make(map[chain.Key]struct{}, max(sizeHint, 0))}
+}
+
+// Add inserts k; adding a key twice is harmless.
+func (w *WatchSet) Add(k chain.Key) {
+	w.mu.Lock()
+	if w.keys == nil {
+		w.keys = make(map[chain.Key]struct{})
+	}
+	w.keys[k] = struct{}{}
+	w.mu.Unlock()
+}
+
+// Remove deletes k; removing an absent key is harmless. Payments to k that
+// the tracker already follows keep being tracked until Tracker.Forget.
+func (w *WatchSet) Remove(k chain.Key) {
+	w.mu.Lock()
+	delete(w.keys, k)
+	w.mu.Unlock()
+}
+
+// Has reports whether k is in the set.
+func (w *WatchSet) Has(k chain.Key) bool {
+	w.mu.RLock()
+	_, ok := w.keys[k]
+	w.mu.RUnlock()
+	return ok
+}
+
+// Len returns the number of keys in the set.
+func (w *WatchSet) Len() int {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return len(w.keys)
+}
+
+// rlock takes the read lock once for a whole block, so Connect does not pay
+// for a lock round trip on each of thousands of outputs. It tolerates a nil
+// set (nothing watched).
+func (w *WatchSet) rlock() {
+	if w != nil {
+		w.mu.RLock()
+	}
+}
+
+func (w *WatchSet) runlock() {
+	if w != nil {
+		w.mu.RUnlock()
+	}
+}
+
+// hasLocked is Has for a caller that holds the read lock.
+func (w *WatchSet) hasLocked(k chain.Key) bool {
+	if w == nil {
+		return false
+	}
+	_, ok := w.keys[k]
+	return ok
+}
