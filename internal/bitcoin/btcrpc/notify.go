@@ -1,0 +1,243 @@
+package btcrpc
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/btcsuite/websocket"
+)
+
+// Kind is what a Notification announces.
+type Kind int
+
+// Notification kinds, from btcd's blockconnected, blockdisconnected and
+// txaccepted notifications.
+const (
+	BlockConnected Kind = iota + 1
+	BlockDisconnected
+	TxAccepted
+)
+
+func (k Kind) String() string {
+	switch k {
+	case BlockConnected:
+		return "blockconnected"
+	case BlockDisconnected:
+		return "blockdisconnected"
+	case TxAccepted:
+		return "txaccepted"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Notification is a hint that the node's state changed. Hash and Height are
+// set for block kinds, TxID for TxAccepted.
+type Notification struct {
+	Kind   Kind
+	Hash   string
+	Height int64
+	TxID   string
+}
+
+const (
+	notifyBuffer = 256
+	pingEvery    = 30 * time.Second
+	// idleLimit closes a connection that has answered neither a ping nor
+	// anything else for this long: a silently dead TCP connection would
+	// otherwise leave the caller waiting for notifications forever.
+	idleLimit = 3 * pingEvery
+)
+
+// Subscribe connects to btcd's websocket and asks for block
+// (notifyblocks) and new-transaction (notifynewtransactions) notifications.
+//
+// The channel delivers notifications until ctx ends or the connection is
+// lost, and is then closed; callers resubscribe or poll. When the caller
+// falls behind, notifications are dropped rather than queued without
+// bound: they are hints, and a full channel already holds a wake-up.
+//
+// Errors: ErrUnsupported (wrapped) when the endpoint answers the websocket
+// handshake with an HTTP status other than 101 or 401/403, as Bitcoin Core
+// does; a *TransportError for connection failures and rejected credentials
+// (Status 401/403); an *RPCError if the node refuses a subscription.
+func (c *Client) Subscribe(ctx context.Context) (<-chan Notification, error) {
+	const method = "websocket"
+	user, pass, err := c.credentials()
+	if err != nil {
+		return nil, &TransportError{Method: method, Err: err}
+	}
+	hdr := http.Header{}
+	if user != "" {
+		hdr.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
+	}
+	d := websocket.Dialer{
+		NetDial: func(network, addr string) (net.Conn, error) {
+			var nd net.Dialer
+			return nd.DialContext(ctx, network, addr)
+		},
+		HandshakeTimeout: c.timeout,
+	}
+	if t, ok := c.http.Transport.(*http.Transport); ok && t.TLSClientConfig != nil {
+		d.TLSClientConfig = t.TLSClientConfig.Clone()
+	}
+	conn, resp, err := d.Dial(c.wsURL, hdr)
+	if err != nil {
+		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
+			if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+				return nil, &TransportError{Method: method, Status: resp.StatusCode, Err: errors.New("credentials rejected")}
+			}
+			return nil, fmt.Errorf("%w: websocket handshake answered HTTP %d", ErrUnsupported, resp.StatusCode)
+		}
+		return nil, &TransportError{Method: method, Err: transportCause(ctx, err)}
+	}
+
+	// Closing the connection is the only way to interrupt a blocked read;
+	// this goroutine does it when ctx ends, or lets go once the reader
+	// has exited.
+	readerDone := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-readerDone:
+		}
+		conn.Close()
+	}()
+
+	out := make(chan Notification, notifyBuffer)
+	deliver := func(n Notification) {
+		select {
+		case out <- n:
+		default:
+		}
+	}
+	if err := subscribe(ctx, conn, c.timeout, deliver); err != nil {
+		close(readerDone)
+		return nil, err
+	}
+	conn.SetPongHandler(func(string) error {
+		return conn.SetReadDeadline(time.Now().Add(idleLimit))
+	})
+	go func() {
+		defer close(out)
+		defer close(readerDone)
+		go ping(conn, readerDone, c.timeout)
+		for {
+			if err := conn.SetReadDeadline(time.Now().Add(idleLimit)); err != nil {
+				return
+			}
+			_, msg, err := conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			if n, ok := parseNotification(msg); ok {
+				deliver(n)
+			}
+		}
+	}()
+	return out, nil
+}
+
+// subscribe sends the two subscription requests and waits for each answer,
+// passing on any notification that arrives in between.
+func subscribe(ctx context.Context, conn *websocket.Conn, timeout time.Duration, deliver func(Notification)) error {
+	if err := conn.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		return &TransportError{Method: "websocket", Err: err}
+	}
+	reqs := []request{
+		{JSONRPC: "1.0", ID: 1, Method: "notifyblocks", Params: []any{}},
+		{JSONRPC: "1.0", ID: 2, Method: "notifynewtransactions", Params: []any{false}},
+	}
+	for _, req := range reqs {
+		b, err := json.Marshal(req)
+		if err != nil {
+			return err
+		}
+		if err := conn.WriteMessage(websocket.TextMessage, b); err != nil {
+			return &TransportError{Method: req.Method, Err: transportCause(ctx, err)}
+		}
+		for {
+			_, msg, err := conn.ReadMessage()
+			if err != nil {
+				return &TransportError{Method: req.Method, Err: transportCause(ctx, err)}
+			}
+			if n, ok := parseNotification(msg); ok {
+				deliver(n)
+				continue
+			}
+			var r response
+			if json.Unmarshal(msg, &r) != nil {
+				continue // neither a notification nor a reply: not ours
+			}
+			var id uint64
+			if json.Unmarshal(r.ID, &id) != nil || id != req.ID {
+				continue
+			}
+			if len(r.Error) > 0 && string(r.Error) != "null" {
+				var e rpcErrorBody
+				if json.Unmarshal(r.Error, &e) != nil || e.Code == nil {
+					return &ResponseError{Method: req.Method, Reason: "malformed error object"}
+				}
+				return unsupported(&RPCError{Method: req.Method, Code: *e.Code, Message: e.Message})
+			}
+			break
+		}
+	}
+	return nil
+}
+
+// ping keeps the idle deadline from closing a healthy but quiet connection:
+// the node's pong resets it.
+func ping(conn *websocket.Conn, done <-chan struct{}, timeout time.Duration) {
+	t := time.NewTicker(pingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(timeout)) != nil {
+				return
+			}
+		}
+	}
+}
+
+// parseNotification decodes a btcd notification message. It reports false
+// for anything else: replies, notifications it does not use (btcd also
+// sends filteredblockconnected), and malformed messages.
+func parseNotification(msg []byte) (Notification, bool) {
+	var m struct {
+		Method string            `json:"method"`
+		Params []json.RawMessage `json:"params"`
+	}
+	if json.Unmarshal(msg, &m) != nil {
+		return Notification{}, false
+	}
+	switch m.Method {
+	case "blockconnected", "blockdisconnected":
+		var hash string
+		var height int64
+		if len(m.Params) < 2 || json.Unmarshal(m.Params[0], &hash) != nil ||
+			json.Unmarshal(m.Params[1], &height) != nil || !isHash(hash) || height < 0 {
+			return Notification{}, false
+		}
+		kind := BlockConnected
+		if m.Method == "blockdisconnected" {
+			kind = BlockDisconnected
+		}
+		return Notification{Kind: kind, Hash: hash, Height: height}, true
+	case "txaccepted":
+		var txid string
+		if len(m.Params) < 1 || json.Unmarshal(m.Params[0], &txid) != nil || !isHash(txid) {
+			return Notification{}, false
+		}
+		return Notification{Kind: TxAccepted, TxID: txid}, true
+	}
+	return Notification{}, false
+}
