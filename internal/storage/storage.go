@@ -26,6 +26,10 @@ var (
 	ErrSchemaOutdated = errors.New("storage: schema is outdated; run `cryptopay migrate` or `serve --migrate`")
 	// ErrSchemaTooNew: the database was migrated by a newer binary.
 	ErrSchemaTooNew = errors.New("storage: schema is newer than this binary")
+	// ErrForeignKey: a write referenced a row that does not exist (for
+	// example an invoice for an unknown store). Engines wrap it; test with
+	// errors.Is.
+	ErrForeignKey = errors.New("storage: referenced row does not exist")
 )
 
 // ConflictError reports a unique-constraint violation. Constraint names the
@@ -97,9 +101,12 @@ type Tx interface {
 	AllocateAddressIndex(ctx context.Context, storeID string, network cryptopay.Network) (uint32, error)
 
 	CreateAPIKey(ctx context.Context, k *cryptopay.APIKey) error
-	// UpdateAPIKey writes the mutable fields: RevokedAt, RotatedTo,
-	// LastUsedAt, LastUsedIP.
+	// UpdateAPIKey writes the fields revocation and rotation change:
+	// RevokedAt and RotatedTo.
 	UpdateAPIKey(ctx context.Context, k *cryptopay.APIKey) error
+	// TouchAPIKey records a use of key id. It writes only last_used_at and
+	// last_used_ip, so it can never undo a concurrent revocation.
+	TouchAPIKey(ctx context.Context, id string, at time.Time, ip string) error
 
 	// CreateInvoice inserts an invoice. A second invoice with the same
 	// (store, order id) is a *ConflictError on "invoices_store_order_key".

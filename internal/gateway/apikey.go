@@ -1,0 +1,363 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/storage"
+)
+
+// KeyParams describes a new API key.
+type KeyParams struct {
+	StoreID    string
+	Name       string
+	Livemode   bool
+	Scopes     []string
+	TTL        time.Duration // 0: 90 days
+	AllowedIPs []string      // CIDRs or single addresses
+}
+
+// CreatedKey is a key together with its secret, which is shown exactly once.
+type CreatedKey struct {
+	Key    *cryptopay.APIKey
+	Secret string
+}
+
+// CreateKey creates a key for an operator (the command line). Callers on
+// the API go through CreateKeyAs, which also limits scopes to the caller's.
+func (s *Service) CreateKey(ctx context.Context, p KeyParams) (*CreatedKey, error) {
+	st, err := s.GetStore(ctx, p.StoreID)
+	if err != nil {
+		return nil, err
+	}
+	if st.Livemode != p.Livemode {
+		return nil, cryptopay.Invalid("livemode", "a %s key cannot be created for a %s store.", modeName(p.Livemode), modeName(st.Livemode))
+	}
+	scopes, err := cryptopay.ParseScopes("scopes", p.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	ttl := p.TTL
+	if ttl == 0 {
+		ttl = cryptopay.DefaultKeyTTL
+	}
+	if ttl < time.Hour || ttl > 366*24*time.Hour {
+		return nil, cryptopay.Invalid("expires_in", "expires_in must be between one hour and 366 days.")
+	}
+	allowed, err := parseAllowedIPs(p.AllowedIPs)
+	if err != nil {
+		return nil, err
+	}
+	name := strings.TrimSpace(p.Name)
+	if len(name) > 100 {
+		return nil, cryptopay.Invalid("name", "name must be at most 100 characters.")
+	}
+	now := s.Now()
+	secret := cryptopay.NewAPIKeySecret(p.Livemode)
+	k := &cryptopay.APIKey{
+		ID:         cryptopay.NewID(cryptopay.PrefixAPIKey, now),
+		StoreID:    st.ID,
+		Name:       name,
+		Livemode:   p.Livemode,
+		Hash:       cryptopay.HashAPIKeySecret(secret),
+		Last4:      cryptopay.APIKeyLast4(secret),
+		Scopes:     scopes,
+		AllowedIPs: allowed,
+		CreatedAt:  now,
+		ExpiresAt:  now.Add(ttl),
+	}
+	if err := s.db.InTx(ctx, func(tx storage.Tx) error { return tx.CreateAPIKey(ctx, k) }); err != nil {
+		return nil, fmt.Errorf("create api key: %w", err)
+	}
+	return &CreatedKey{Key: k, Secret: secret}, nil
+}
+
+// CreateKeyAs creates a key on behalf of caller: same store, same mode, and
+// never a scope the caller does not hold.
+func (s *Service) CreateKeyAs(ctx context.Context, caller *cryptopay.APIKey, p KeyParams) (*CreatedKey, error) {
+	scopes, err := cryptopay.ParseScopes("scopes", p.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	if missing, ok := caller.Covers(scopes); !ok {
+		return nil, &cryptopay.Error{Code: cryptopay.CodeForbidden, Param: "scopes",
+			Message: fmt.Sprintf("A key cannot grant a scope it does not hold: %s.", missing)}
+	}
+	p.StoreID, p.Livemode = caller.StoreID, caller.Livemode
+	return s.CreateKey(ctx, p)
+}
+
+func parseAllowedIPs(in []string) ([]string, error) {
+	out := make([]string, 0, len(in))
+	for i, s := range in {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked().String())
+			continue
+		}
+		if a, err := netip.ParseAddr(s); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()).String())
+			continue
+		}
+		return nil, cryptopay.Invalid(fmt.Sprintf("allowed_ips[%d]", i), "%q is not an IP address or CIDR.", s)
+	}
+	return out, nil
+}
+
+// GetKey returns a key of the caller's store.
+func (s *Service) GetKey(ctx context.Context, caller *cryptopay.APIKey, id string) (*cryptopay.APIKey, error) {
+	if !cryptopay.ValidID(cryptopay.PrefixAPIKey, id) {
+		return nil, cryptopay.Invalid("id", "%q is not an API key id.", id)
+	}
+	k, err := s.db.GetAPIKey(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) || err == nil && caller != nil && k.StoreID != caller.StoreID {
+		return nil, notFound("api key", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if caller != nil && k.Livemode != caller.Livemode {
+		return nil, modeMismatch("api key", caller.Livemode)
+	}
+	return k, nil
+}
+
+// ListKeys lists a store's keys (without secrets, which are never stored).
+func (s *Service) ListKeys(ctx context.Context, storeID string) ([]cryptopay.APIKey, error) {
+	return s.db.ListAPIKeys(ctx, storeID)
+}
+
+// RotateKey issues a replacement for key id with the same store, mode,
+// name, scopes and allowlist. The old key keeps working for grace (a
+// negative grace means the default, 24 hours; 0 stops it at once) and then
+// stops.
+func (s *Service) RotateKey(ctx context.Context, caller *cryptopay.APIKey, id string, grace time.Duration) (*CreatedKey, error) {
+	if grace < 0 {
+		grace = cryptopay.DefaultKeyGrace
+	}
+	if grace > 7*24*time.Hour {
+		return nil, cryptopay.Invalid("grace_period", "grace_period must be at most 7 days.")
+	}
+	var out *CreatedKey
+	err := s.db.InTx(ctx, func(tx storage.Tx) error {
+		old, err := s.keyForUpdate(ctx, tx, caller, id)
+		if err != nil {
+			return err
+		}
+		now := s.Now()
+		secret := cryptopay.NewAPIKeySecret(old.Livemode)
+		nk := &cryptopay.APIKey{
+			ID:         cryptopay.NewID(cryptopay.PrefixAPIKey, now),
+			StoreID:    old.StoreID,
+			Name:       old.Name,
+			Livemode:   old.Livemode,
+			Hash:       cryptopay.HashAPIKeySecret(secret),
+			Last4:      cryptopay.APIKeyLast4(secret),
+			Scopes:     old.Scopes,
+			AllowedIPs: old.AllowedIPs,
+			CreatedAt:  now,
+			ExpiresAt:  now.Add(old.ExpiresAt.Sub(old.CreatedAt)),
+		}
+		if err := tx.CreateAPIKey(ctx, nk); err != nil {
+			return err
+		}
+		until := now.Add(grace)
+		if old.RevokedAt == nil || until.Before(*old.RevokedAt) {
+			old.RevokedAt = &until
+		}
+		old.RotatedTo = nk.ID
+		if err := tx.UpdateAPIKey(ctx, old); err != nil {
+			return err
+		}
+		out = &CreatedKey{Key: nk, Secret: secret}
+		return nil
+	})
+	return out, err
+}
+
+// RevokeKey stops key id immediately.
+func (s *Service) RevokeKey(ctx context.Context, caller *cryptopay.APIKey, id string) (*cryptopay.APIKey, error) {
+	var out *cryptopay.APIKey
+	err := s.db.InTx(ctx, func(tx storage.Tx) error {
+		k, err := s.keyForUpdate(ctx, tx, caller, id)
+		if err != nil {
+			return err
+		}
+		now := s.Now()
+		k.RevokedAt = &now
+		out = k
+		return tx.UpdateAPIKey(ctx, k)
+	})
+	return out, err
+}
+
+func (s *Service) keyForUpdate(ctx context.Context, tx storage.Tx, caller *cryptopay.APIKey, id string) (*cryptopay.APIKey, error) {
+	if !cryptopay.ValidID(cryptopay.PrefixAPIKey, id) {
+		return nil, cryptopay.Invalid("id", "%q is not an API key id.", id)
+	}
+	k, err := tx.GetAPIKey(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) || err == nil && caller != nil && k.StoreID != caller.StoreID {
+		return nil, notFound("api key", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if caller != nil && k.Livemode != caller.Livemode {
+		return nil, modeMismatch("api key", caller.Livemode)
+	}
+	if k.RevokedAt != nil && !s.Now().Before(*k.RevokedAt) {
+		return nil, cryptopay.Errorf(cryptopay.CodeConflict, "API key %s is already revoked.", id)
+	}
+	return k, nil
+}
+
+func modeMismatch(what string, callerLive bool) error {
+	return cryptopay.Errorf(cryptopay.CodeForbidden, "This %s belongs to %s mode; a %s key cannot use it.", what, modeName(!callerLive), modeName(callerLive))
+}
+
+// AuthFailure names why a presented key was refused. It is logged and
+// counted, never shown to the client, who sees one generic message.
+type AuthFailure string
+
+// Reasons a key is refused.
+const (
+	AuthMissing   AuthFailure = "missing"
+	AuthMalformed AuthFailure = "malformed"
+	AuthUnknown   AuthFailure = "unknown"
+	AuthRevoked   AuthFailure = "revoked"
+	AuthExpired   AuthFailure = "expired"
+	AuthIP        AuthFailure = "ip_not_allowed"
+)
+
+// AuthError is returned by Authenticate. It unwraps to a client-safe
+// *cryptopay.Error with a generic message.
+type AuthError struct {
+	Reason AuthFailure
+	KeyID  string // "" unless the key was found
+}
+
+func (e *AuthError) Error() string { return "authentication failed: " + string(e.Reason) }
+
+// Unwrap returns the generic client error: 401 for anything about the key
+// itself, 403 for a valid key used from a disallowed address.
+func (e *AuthError) Unwrap() error {
+	if e.Reason == AuthIP {
+		return cryptopay.Errorf(cryptopay.CodeForbidden, "This API key may not be used from this address.")
+	}
+	return cryptopay.Errorf(cryptopay.CodeUnauthenticated, "Invalid API key provided. Pass a valid key as 'Authorization: Bearer cp_...'.")
+}
+
+// Authenticate resolves a presented secret to its key. A malformed or
+// mistyped key (bad checksum) is refused before any lookup; every failure
+// is an *AuthError and is counted.
+func (s *Service) Authenticate(ctx context.Context, secret string, ip netip.Addr) (*cryptopay.APIKey, error) {
+	fail := func(r AuthFailure, id string) (*cryptopay.APIKey, error) {
+		s.counts.add(r)
+		return nil, &AuthError{Reason: r, KeyID: id}
+	}
+	if secret == "" {
+		return fail(AuthMissing, "")
+	}
+	hash := cryptopay.HashAPIKeySecret(secret) // hashed on every path so failures cost alike
+	if _, ok := cryptopay.ParseAPIKeySecret(secret); !ok {
+		return fail(AuthMalformed, "")
+	}
+	k, err := s.db.GetAPIKeyByHash(ctx, hash)
+	if errors.Is(err, storage.ErrNotFound) {
+		return fail(AuthUnknown, "")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	now := s.Now()
+	switch {
+	case k.RevokedAt != nil && !now.Before(*k.RevokedAt):
+		return fail(AuthRevoked, k.ID)
+	case !now.Before(k.ExpiresAt):
+		return fail(AuthExpired, k.ID)
+	case !ipAllowed(k.AllowedIPs, ip):
+		return fail(AuthIP, k.ID)
+	}
+	s.noteUse(ctx, k, ip, now)
+	return k, nil
+}
+
+func ipAllowed(cidrs []string, ip netip.Addr) bool {
+	if len(cidrs) == 0 {
+		return true
+	}
+	ip = ip.Unmap()
+	for _, c := range cidrs {
+		if p, err := netip.ParsePrefix(c); err == nil && p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// AuthFailures returns the number of refused keys by reason since start.
+func (s *Service) AuthFailures() map[AuthFailure]int64 { return s.counts.snapshot() }
+
+type authCounters struct{ m sync.Map } // AuthFailure → *atomic.Int64
+
+func (c *authCounters) add(r AuthFailure) {
+	v, _ := c.m.LoadOrStore(r, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+func (c *authCounters) snapshot() map[AuthFailure]int64 {
+	out := map[AuthFailure]int64{}
+	c.m.Range(func(k, v any) bool { out[k.(AuthFailure)] = v.(*atomic.Int64).Load(); return true })
+	return out
+}
+
+// keyUsage throttles last_used_at writes: one per key per minute, or at
+// once when the key is used from a new address. Writing on every request
+// would put a write transaction on every read.
+type keyUsage struct {
+	mu   sync.Mutex
+	last map[string]usage
+}
+
+type usage struct {
+	at time.Time
+	ip string
+}
+
+const usageWriteEvery = time.Minute
+
+func (s *Service) noteUse(ctx context.Context, k *cryptopay.APIKey, ip netip.Addr, now time.Time) {
+	ips := ""
+	if ip.IsValid() {
+		ips = ip.Unmap().String()
+	}
+	s.usage.mu.Lock()
+	if s.usage.last == nil {
+		s.usage.last = map[string]usage{}
+	}
+	prev, seen := s.usage.last[k.ID]
+	if !seen && k.LastUsedAt != nil {
+		prev, seen = usage{at: *k.LastUsedAt, ip: k.LastUsedIP}, true
+	}
+	due := !seen || now.Sub(prev.at) >= usageWriteEvery || prev.ip != ips
+	if due {
+		s.usage.last[k.ID] = usage{at: now, ip: ips}
+	}
+	s.usage.mu.Unlock()
+	if !due {
+		return
+	}
+	k.LastUsedAt, k.LastUsedIP = &now, ips
+	err := s.db.InTx(ctx, func(tx storage.Tx) error { return tx.TouchAPIKey(ctx, k.ID, now, ips) })
+	if err != nil {
+		// Usage tracking must not fail the request it describes.
+		s.log.WarnContext(ctx, "record api key use", "key", k.ID, "err", err)
+	}
+}

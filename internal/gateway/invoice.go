@@ -1,0 +1,375 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/storage"
+)
+
+// Limits on what a shop may attach to an invoice.
+const (
+	maxOrderIDLen     = 128
+	maxReferenceLen   = 128
+	maxMetadataKeys   = 20
+	maxMetadataKeyLen = 40
+	maxMetadataValLen = 500
+	maxRedirectURLLen = 2048
+	maxListLimit      = 100
+	defaultListLimit  = 10
+)
+
+// InvoiceParams is a request to create an invoice. Optional fields are
+// zero when absent.
+type InvoiceParams struct {
+	OrderID           string
+	Amount            string
+	Currency          string
+	Network           string // "" picks the store's wallet for the key's mode
+	CustomerReference string
+	Metadata          map[string]string
+	ExpiresIn         time.Duration // 0: the store's default
+	RedirectURL       string
+}
+
+// CreateInvoice validates p, prices it, derives a fresh deposit address and
+// writes the invoice with its invoice.created event in one transaction. A
+// second invoice for the same order id is a CodeConflict error naming the
+// existing invoice.
+func (s *Service) CreateInvoice(ctx context.Context, caller *cryptopay.APIKey, p InvoiceParams) (*cryptopay.Invoice, error) {
+	st, err := s.GetStore(ctx, caller.StoreID)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := s.newInvoice(ctx, caller, st, p)
+	if err != nil {
+		return nil, err
+	}
+	wallet, _ := st.Wallet(inv.Network)
+	key, err := s.accountKey(st.ID, wallet)
+	if err != nil {
+		return nil, fmt.Errorf("store %s wallet %s: %w", st.ID, wallet.Network, err)
+	}
+	err = s.db.InTx(ctx, func(tx storage.Tx) error {
+		idx, err := tx.AllocateAddressIndex(ctx, st.ID, inv.Network)
+		if err != nil {
+			return fmt.Errorf("allocate address: %w", err)
+		}
+		addr, err := key.Address(idx)
+		if err != nil {
+			return fmt.Errorf("derive address %d: %w", idx, err)
+		}
+		inv.Address, inv.AddressIndex = addr.String, idx
+		if err := tx.CreateInvoice(ctx, inv); err != nil {
+			return err
+		}
+		ev := cryptopay.NewInvoiceEvent(cryptopay.EventInvoiceCreated, inv, nil, inv.CreatedAt)
+		return tx.CreateEvent(ctx, &ev)
+	})
+	if ce, ok := errors.AsType[*storage.ConflictError](err); ok && ce.Constraint == "invoices_store_order_key" {
+		msg := fmt.Sprintf("An invoice for order_id %q already exists.", inv.OrderID)
+		if prev, err := s.db.GetInvoiceByOrderID(ctx, st.ID, inv.OrderID); err == nil {
+			msg = fmt.Sprintf("An invoice for order_id %q already exists: %s.", inv.OrderID, prev.ID)
+		}
+		return nil, &cryptopay.Error{Code: cryptopay.CodeConflict, Param: "order_id", Message: msg}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create invoice: %w", err)
+	}
+	return inv, nil
+}
+
+// newInvoice validates p and builds the invoice without touching the
+// database's write side.
+func (s *Service) newInvoice(ctx context.Context, caller *cryptopay.APIKey, st *cryptopay.Store, p InvoiceParams) (*cryptopay.Invoice, error) {
+	if err := validateText("order_id", p.OrderID, maxOrderIDLen, true); err != nil {
+		return nil, err
+	}
+	cur, err := cryptopay.ParseCurrency("currency", p.Currency)
+	if err != nil {
+		return nil, err
+	}
+	amount, err := cryptopay.ParseAmount("amount", p.Amount, cur.Decimals)
+	if err != nil {
+		return nil, err
+	}
+	network, err := s.pickNetwork(caller, st, p.Network)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateText("customer_reference", p.CustomerReference, maxReferenceLen, false); err != nil {
+		return nil, err
+	}
+	if err := validateMetadata(p.Metadata); err != nil {
+		return nil, err
+	}
+	if err := validateRedirect(p.RedirectURL, caller.Livemode); err != nil {
+		return nil, err
+	}
+	expiry := st.InvoiceExpiry
+	if p.ExpiresIn != 0 {
+		if p.ExpiresIn < cryptopay.MinInvoiceExpiry || p.ExpiresIn > cryptopay.MaxInvoiceExpiry {
+			return nil, cryptopay.Invalid("expires_in", "expires_in must be between %d and %d seconds.",
+				int(cryptopay.MinInvoiceExpiry.Seconds()), int(cryptopay.MaxInvoiceExpiry.Seconds()))
+		}
+		expiry = p.ExpiresIn
+	}
+
+	asset := network.Asset()
+	due, rate, err := s.price(ctx, amount, cur, asset)
+	if err != nil {
+		return nil, err
+	}
+	value, err := s.policyValue(ctx, st.Confirmations.Currency, amount, cur, due, asset)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	return &cryptopay.Invoice{
+		ID:                    cryptopay.NewID(cryptopay.PrefixInvoice, now),
+		StoreID:               st.ID,
+		Livemode:              caller.Livemode,
+		OrderID:               p.OrderID,
+		Amount:                amount,
+		Currency:              cur.Code,
+		Network:               network,
+		Asset:                 asset.Code,
+		CryptoDue:             due,
+		Rate:                  rate,
+		Status:                cryptopay.StatusNew,
+		AmountPaid:            new(big.Int),
+		AmountConfirmed:       new(big.Int),
+		RequiredConfirmations: st.Confirmations.Required(value),
+		CustomerReference:     p.CustomerReference,
+		Metadata:              p.Metadata,
+		RedirectURL:           p.RedirectURL,
+		CreatedAt:             now,
+		ExpiresAt:             now.Add(expiry),
+		MonitorUntil:          now.Add(expiry + st.MonitoringWindow),
+	}, nil
+}
+
+// pickNetwork returns the network to bill on: the one asked for, which
+// must match the key's mode, or the store's only wallet of that mode.
+func (s *Service) pickNetwork(caller *cryptopay.APIKey, st *cryptopay.Store, asked string) (cryptopay.Network, error) {
+	if asked != "" {
+		n, err := cryptopay.ParseNetwork("network", asked)
+		if err != nil {
+			return "", err
+		}
+		if n.Livemode() != caller.Livemode {
+			return "", &cryptopay.Error{Code: cryptopay.CodeForbidden, Param: "network",
+				Message: fmt.Sprintf("A %s key cannot create invoices on the %s network %s.", modeName(caller.Livemode), modeName(n.Livemode()), n)}
+		}
+		if _, ok := st.Wallet(n); !ok {
+			return "", cryptopay.Invalid("network", "This store has no account key for network %s.", n)
+		}
+		return n, nil
+	}
+	for _, w := range st.Wallets {
+		if w.Network.Livemode() == caller.Livemode {
+			return w.Network, nil
+		}
+	}
+	return "", cryptopay.Errorf(cryptopay.CodeForbidden, "This store has no %s-mode wallet.", modeName(caller.Livemode))
+}
+
+// price returns the crypto amount due and the rate used ("" when the
+// invoice is priced in the asset itself).
+func (s *Service) price(ctx context.Context, amount *big.Int, cur, asset cryptopay.Currency) (*big.Int, string, error) {
+	if cur.Code == asset.Code {
+		return new(big.Int).Set(amount), "", nil
+	}
+	if cur.Crypto {
+		return nil, "", cryptopay.Invalid("currency", "An invoice on this network can be priced in %s or a fiat currency, not %s.", asset.Code, cur.Code)
+	}
+	if s.rates == nil {
+		return nil, "", cryptopay.Errorf(cryptopay.CodeUnavailable, "No exchange rate source is configured; price the invoice in %s.", asset.Code)
+	}
+	rate, err := s.rates.Rate(ctx, asset.Code, cur.Code)
+	if err != nil {
+		return nil, "", err
+	}
+	return cryptopay.CryptoDue(amount, cur, rate, asset), rate.FloatString(cur.Decimals + 6), nil
+}
+
+// policyValue expresses the invoice's value in the confirmation policy's
+// currency, or nil when no rate allows it (the policy then takes its
+// highest tier).
+func (s *Service) policyValue(ctx context.Context, policyCur string, amount *big.Int, cur cryptopay.Currency, due *big.Int, asset cryptopay.Currency) (*big.Int, error) {
+	if cur.Code == policyCur {
+		return amount, nil
+	}
+	pc, ok := cryptopay.LookupCurrency(policyCur)
+	if !ok || pc.Crypto || s.rates == nil {
+		return nil, nil
+	}
+	rate, err := s.rates.Rate(ctx, asset.Code, pc.Code)
+	if err != nil {
+		return nil, nil //nolint:nilerr // unknown value: the highest tier applies
+	}
+	return cryptopay.FiatValue(due, asset, rate, pc), nil
+}
+
+func validateText(param, v string, max int, required bool) error {
+	if v == "" {
+		if required {
+			return cryptopay.Invalid(param, "%s is required.", param)
+		}
+		return nil
+	}
+	if len(v) > max {
+		return cryptopay.Invalid(param, "%s must be at most %d characters.", param, max)
+	}
+	if !utf8.ValidString(v) || strings.ContainsFunc(v, isControl) {
+		return cryptopay.Invalid(param, "%s must be printable text without control characters.", param)
+	}
+	return nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+func validateMetadata(m map[string]string) error {
+	if len(m) > maxMetadataKeys {
+		return cryptopay.Invalid("metadata", "metadata may have at most %d keys.", maxMetadataKeys)
+	}
+	for k, v := range m {
+		if k == "" || len(k) > maxMetadataKeyLen {
+			return cryptopay.Invalid("metadata", "metadata keys must be 1 to %d characters.", maxMetadataKeyLen)
+		}
+		if err := validateText("metadata["+k+"]", k, maxMetadataKeyLen, true); err != nil {
+			return err
+		}
+		if err := validateText("metadata["+k+"]", v, maxMetadataValLen, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateRedirect(raw string, live bool) error {
+	if raw == "" {
+		return nil
+	}
+	if len(raw) > maxRedirectURLLen {
+		return cryptopay.Invalid("redirect_url", "redirect_url must be at most %d characters.", maxRedirectURLLen)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil {
+		return cryptopay.Invalid("redirect_url", "redirect_url must be an absolute http(s) URL without credentials.")
+	}
+	if live && u.Scheme != "https" {
+		return cryptopay.Invalid("redirect_url", "redirect_url must use https in live mode.")
+	}
+	return nil
+}
+
+// GetInvoice returns an invoice with its payments. An invoice of another
+// store is not found; one of the other mode is forbidden, never silently
+// hidden.
+func (s *Service) GetInvoice(ctx context.Context, caller *cryptopay.APIKey, id string) (*cryptopay.Invoice, error) {
+	if !cryptopay.ValidID(cryptopay.PrefixInvoice, id) {
+		return nil, cryptopay.Invalid("id", "%q is not an invoice id.", id)
+	}
+	inv, err := s.db.GetInvoice(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, notFound("invoice", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if caller != nil {
+		if inv.Livemode != caller.Livemode {
+			return nil, modeMismatch("invoice", caller.Livemode)
+		}
+		if inv.StoreID != caller.StoreID {
+			return nil, notFound("invoice", id)
+		}
+	}
+	return inv, nil
+}
+
+// InvoiceQuery filters a list of invoices.
+type InvoiceQuery struct {
+	Status        string
+	OrderID       string
+	Limit         int
+	StartingAfter string
+	StoreID       string // operators only; API callers are limited to their store
+	Livemode      bool   // operators only
+}
+
+// ListInvoices lists the caller's invoices newest first. has_more says
+// whether another page follows.
+func (s *Service) ListInvoices(ctx context.Context, caller *cryptopay.APIKey, q InvoiceQuery) ([]cryptopay.Invoice, bool, error) {
+	f := storage.InvoiceFilter{StoreID: q.StoreID, Livemode: q.Livemode, OrderID: q.OrderID}
+	if caller != nil {
+		f.StoreID, f.Livemode = caller.StoreID, caller.Livemode
+	}
+	if q.Status != "" {
+		st, err := cryptopay.ParseStatus("status", q.Status)
+		if err != nil {
+			return nil, false, err
+		}
+		f.Status = st
+	}
+	if q.OrderID != "" {
+		if err := validateText("order_id", q.OrderID, maxOrderIDLen, false); err != nil {
+			return nil, false, err
+		}
+	}
+	page, err := parsePage(q.Limit, q.StartingAfter, cryptopay.PrefixInvoice)
+	if err != nil {
+		return nil, false, err
+	}
+	f.Page = page
+	return s.db.ListInvoices(ctx, f)
+}
+
+func parsePage(limit int, after, prefix string) (storage.Page, error) {
+	if limit == 0 {
+		limit = defaultListLimit
+	}
+	if limit < 1 || limit > maxListLimit {
+		return storage.Page{}, cryptopay.Invalid("limit", "limit must be between 1 and %d.", maxListLimit)
+	}
+	if after != "" && !cryptopay.ValidID(prefix, after) {
+		return storage.Page{}, cryptopay.Invalid("starting_after", "starting_after %q is not a valid id.", after)
+	}
+	return storage.Page{Limit: limit, StartingAfter: after}, nil
+}
+
+// ListEvents lists the caller's events newest first.
+func (s *Service) ListEvents(ctx context.Context, caller *cryptopay.APIKey, invoiceID, typ string, limit int, after string) ([]cryptopay.Event, bool, error) {
+	f := storage.EventFilter{StoreID: caller.StoreID, Livemode: caller.Livemode}
+	if invoiceID != "" {
+		if !cryptopay.ValidID(cryptopay.PrefixInvoice, invoiceID) {
+			return nil, false, cryptopay.Invalid("invoice", "%q is not an invoice id.", invoiceID)
+		}
+		f.InvoiceID = invoiceID
+	}
+	if typ != "" {
+		t := cryptopay.EventType(typ)
+		found := false
+		for _, k := range cryptopay.EventTypes {
+			found = found || k == t
+		}
+		if !found {
+			return nil, false, cryptopay.Invalid("type", "%q is not an event type.", typ)
+		}
+		f.Type = t
+	}
+	page, err := parsePage(limit, after, cryptopay.PrefixEvent)
+	if err != nil {
+		return nil, false, err
+	}
+	f.Page = page
+	return s.db.ListEvents(ctx, f)
+}

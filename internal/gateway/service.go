@@ -1,0 +1,94 @@
+// Package gateway is the application service of the payment gateway: it
+// validates requests, enforces modes and scopes, prices invoices, derives
+// deposit addresses and writes every change together with its event in one
+// transaction. The HTTP API and the command line are thin layers over it.
+//
+// It is not a transport: it knows nothing of HTTP, JSON bodies or flags.
+package gateway
+
+import (
+	"cmp"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/bitcoin/account"
+	"github.com/cryptopay/cryptopay/internal/storage"
+)
+
+// Config carries the service's dependencies.
+type Config struct {
+	DB     storage.DB
+	Rates  cryptopay.RateSource
+	Logger *slog.Logger
+	Now    func() time.Time // the clock; time.Now when nil
+}
+
+// Service is the gateway's application service. It is safe for concurrent
+// use.
+type Service struct {
+	db     storage.DB
+	rates  cryptopay.RateSource
+	log    *slog.Logger
+	now    func() time.Time
+	keys   sync.Map // "storeID/network" → *account.Key, parsed once
+	usage  keyUsage
+	counts authCounters
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	s := &Service{
+		db:    cfg.DB,
+		rates: cfg.Rates,
+		log:   cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		now:   cfg.Now,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// DB returns the service's database, for readiness checks.
+func (s *Service) DB() storage.DB { return s.db }
+
+// Now returns the service clock's current time in UTC, truncated to the
+// microsecond precision the engines store.
+func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// accountKey returns the parsed account key of a store's wallet, parsing
+// it at most once per process.
+func (s *Service) accountKey(storeID string, w cryptopay.Wallet) (*account.Key, error) {
+	id := storeID + "/" + string(w.Network)
+	if k, ok := s.keys.Load(id); ok {
+		return k.(*account.Key), nil
+	}
+	k, err := account.ParseKey(w.AccountKey, accountNetwork(w.Network))
+	if err != nil {
+		return nil, err
+	}
+	s.keys.Store(id, k)
+	return k, nil
+}
+
+// accountNetwork maps a gateway network onto the key package's networks.
+func accountNetwork(n cryptopay.Network) account.Network {
+	switch n {
+	case cryptopay.NetworkBitcoin:
+		return account.Mainnet
+	case cryptopay.NetworkBitcoinTestnet:
+		return account.Testnet
+	case cryptopay.NetworkBitcoinSignet:
+		return account.Signet
+	default:
+		return account.Regtest
+	}
+}
+
+// notFound is the client error for an object that does not exist or is
+// not visible to the caller; the two are indistinguishable on purpose.
+func notFound(what, id string) error {
+	return cryptopay.Errorf(cryptopay.CodeNotFound, "No such %s: %q.", what, id)
+}

@@ -1,0 +1,129 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/storage"
+)
+
+// StoreParams describes a new store. Zero durations take the defaults.
+type StoreParams struct {
+	Name                 string
+	Livemode             bool
+	DefaultCurrency      string
+	InvoiceExpiry        time.Duration
+	MonitoringWindow     time.Duration
+	ToleranceBasisPoints int
+	Confirmations        *cryptopay.ConfirmationPolicy // nil: the guide's tiers
+	AllowPII             bool
+	Wallets              []WalletParams
+}
+
+// WalletParams is one account public key for one network.
+type WalletParams struct {
+	Network    string
+	AccountKey string
+}
+
+// CreateStore validates p and creates the store. Account keys are checked
+// for checksum, network and depth; a private key is refused and never
+// stored or echoed.
+func (s *Service) CreateStore(ctx context.Context, p StoreParams) (*cryptopay.Store, error) {
+	now := s.Now()
+	st := &cryptopay.Store{
+		ID:                   cryptopay.NewID(cryptopay.PrefixStore, now),
+		Name:                 strings.TrimSpace(p.Name),
+		Livemode:             p.Livemode,
+		DefaultCurrency:      p.DefaultCurrency,
+		InvoiceExpiry:        p.InvoiceExpiry,
+		MonitoringWindow:     p.MonitoringWindow,
+		ToleranceBasisPoints: p.ToleranceBasisPoints,
+		AllowPII:             p.AllowPII,
+		CreatedAt:            now,
+	}
+	if st.Name == "" || len(st.Name) > 100 {
+		return nil, cryptopay.Invalid("name", "name is required and must be at most 100 characters.")
+	}
+	if st.DefaultCurrency == "" {
+		st.DefaultCurrency = "USD"
+	}
+	if _, err := cryptopay.ParseCurrency("default_currency", st.DefaultCurrency); err != nil {
+		return nil, err
+	}
+	if st.InvoiceExpiry == 0 {
+		st.InvoiceExpiry = cryptopay.DefaultInvoiceExpiry
+	}
+	if st.InvoiceExpiry < cryptopay.MinInvoiceExpiry || st.InvoiceExpiry > cryptopay.MaxInvoiceExpiry {
+		return nil, cryptopay.Invalid("invoice_expiry", "invoice_expiry must be between %s and %s.", cryptopay.MinInvoiceExpiry, cryptopay.MaxInvoiceExpiry)
+	}
+	if st.MonitoringWindow == 0 {
+		st.MonitoringWindow = cryptopay.DefaultMonitoringWindow
+	}
+	if st.MonitoringWindow < 0 || st.MonitoringWindow > 30*24*time.Hour {
+		return nil, cryptopay.Invalid("monitoring_window", "monitoring_window must be between 0 and 30 days.")
+	}
+	if st.ToleranceBasisPoints < 0 || st.ToleranceBasisPoints > 1000 {
+		return nil, cryptopay.Invalid("tolerance", "tolerance must be between 0 and 10 percent (0 to 1000 basis points).")
+	}
+	st.Confirmations = cryptopay.DefaultConfirmationPolicy()
+	if p.Confirmations != nil {
+		st.Confirmations = *p.Confirmations
+	}
+	if len(p.Wallets) == 0 {
+		return nil, cryptopay.Invalid("wallets", "a store needs at least one account public key.")
+	}
+	for i, wp := range p.Wallets {
+		param := fmt.Sprintf("wallets[%d]", i)
+		n, err := cryptopay.ParseNetwork(param+".network", wp.Network)
+		if err != nil {
+			return nil, err
+		}
+		if n.Livemode() != st.Livemode {
+			return nil, cryptopay.Invalid(param+".network", "network %s is a %s network; this is a %s store.", n, modeName(n.Livemode()), modeName(st.Livemode))
+		}
+		if _, dup := st.Wallet(n); dup {
+			return nil, cryptopay.Invalid(param+".network", "network %s is listed twice.", n)
+		}
+		w := cryptopay.Wallet{Network: n, AccountKey: strings.TrimSpace(wp.AccountKey)}
+		k, err := s.accountKey(st.ID, w)
+		if err != nil {
+			return nil, cryptopay.Invalid(param+".account_key", "%s", err.Error())
+		}
+		w.Fingerprint = k.Fingerprint()
+		st.Wallets = append(st.Wallets, w)
+	}
+	err := s.db.InTx(ctx, func(tx storage.Tx) error { return tx.CreateStore(ctx, st) })
+	if err != nil {
+		return nil, fmt.Errorf("create store: %w", err)
+	}
+	return st, nil
+}
+
+// GetStore returns a store by id.
+func (s *Service) GetStore(ctx context.Context, id string) (*cryptopay.Store, error) {
+	if !cryptopay.ValidID(cryptopay.PrefixStore, id) {
+		return nil, cryptopay.Invalid("store", "%q is not a store id.", id)
+	}
+	st, err := s.db.GetStore(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, notFound("store", id)
+	}
+	return st, err
+}
+
+// ListStores returns every store.
+func (s *Service) ListStores(ctx context.Context) ([]cryptopay.Store, error) {
+	return s.db.ListStores(ctx)
+}
+
+func modeName(live bool) string {
+	if live {
+		return "live"
+	}
+	return "test"
+}

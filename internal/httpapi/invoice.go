@@ -1,0 +1,250 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/gateway"
+)
+
+// createInvoiceRequest is the body of POST /v1/invoices. Amounts are
+// decimal strings; a JSON number is refused so no client float can sneak
+// into a price.
+type createInvoiceRequest struct {
+	OrderID           string            `json:"order_id"`
+	Amount            string            `json:"amount"`
+	Currency          string            `json:"currency"`
+	Network           string            `json:"network"`
+	CustomerReference string            `json:"customer_reference"`
+	Metadata          map[string]string `json:"metadata"`
+	ExpiresIn         *json.Number      `json:"expires_in"`
+	RedirectURL       string            `json:"redirect_url"`
+}
+
+func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey, body []byte) error {
+	var req createInvoiceRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return err
+	}
+	expiresIn, err := seconds("expires_in", req.ExpiresIn)
+	if err != nil {
+		return err
+	}
+	inv, err := s.svc.CreateInvoice(r.Context(), key, gateway.InvoiceParams{
+		OrderID:           req.OrderID,
+		Amount:            req.Amount,
+		Currency:          req.Currency,
+		Network:           req.Network,
+		CustomerReference: req.CustomerReference,
+		Metadata:          req.Metadata,
+		ExpiresIn:         expiresIn,
+		RedirectURL:       req.RedirectURL,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, invoiceJSON(inv))
+	return nil
+}
+
+// seconds parses an optional positive whole number of seconds.
+func seconds(param string, n *json.Number) (time.Duration, error) {
+	if n == nil {
+		return 0, nil
+	}
+	v, err := n.Int64()
+	if err != nil || v <= 0 || v > 1<<31 {
+		return 0, cryptopay.Invalid(param, "%s must be a positive whole number of seconds.", param)
+	}
+	return time.Duration(v) * time.Second, nil
+}
+
+func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey) error {
+	inv, err := s.svc.GetInvoice(r.Context(), key, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, invoiceJSON(inv))
+	return nil
+}
+
+func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey) error {
+	if err := onlyQuery(r, "status", "order_id", "limit", "starting_after"); err != nil {
+		return err
+	}
+	limit, err := intParam(r, "limit")
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	invs, more, err := s.svc.ListInvoices(r.Context(), key, gateway.InvoiceQuery{
+		Status: q.Get("status"), OrderID: q.Get("order_id"), Limit: limit, StartingAfter: q.Get("starting_after"),
+	})
+	if err != nil {
+		return err
+	}
+	out := make([]invoiceBody, len(invs))
+	for i := range invs {
+		out[i] = invoiceJSON(&invs[i])
+	}
+	writeJSON(w, http.StatusOK, listBody[invoiceBody]{Object: "list", Data: out, HasMore: more})
+	return nil
+}
+
+// onlyQuery refuses query parameters the endpoint does not know, so a
+// typo is an error rather than a silently ignored filter.
+func onlyQuery(r *http.Request, known ...string) error {
+	for k := range r.URL.Query() {
+		ok := false
+		for _, n := range known {
+			ok = ok || k == n
+		}
+		if !ok {
+			return cryptopay.Invalid(k, "Unknown query parameter %q.", k)
+		}
+	}
+	return nil
+}
+
+type listBody[T any] struct {
+	Object  string `json:"object"`
+	Data    []T    `json:"data"`
+	HasMore bool   `json:"has_more"`
+}
+
+// invoiceBody is an invoice on the wire. amount and currency are the price
+// exactly as the shop set it; crypto amounts are decimal strings with the
+// asset's full precision, plus the exact base units.
+type invoiceBody struct {
+	ID                    string            `json:"id"`
+	Object                string            `json:"object"`
+	Livemode              bool              `json:"livemode"`
+	StoreID               string            `json:"store_id"`
+	OrderID               string            `json:"order_id"`
+	Status                cryptopay.Status  `json:"status"`
+	Flags                 []string          `json:"flags"`
+	Amount                string            `json:"amount"`
+	Currency              string            `json:"currency"`
+	Network               cryptopay.Network `json:"network"`
+	Asset                 string            `json:"asset"`
+	CryptoAmount          string            `json:"crypto_amount"`
+	CryptoAmountBaseUnits string            `json:"crypto_amount_base_units"`
+	AmountPaid            string            `json:"amount_paid"`
+	AmountDue             string            `json:"amount_due"`
+	Rate                  *string           `json:"rate"`
+	Address               string            `json:"address"`
+	PaymentURI            string            `json:"payment_uri"`
+	RequiredConfirmations int               `json:"required_confirmations"`
+	CustomerReference     *string           `json:"customer_reference"`
+	Metadata              map[string]string `json:"metadata"`
+	RedirectURL           *string           `json:"redirect_url"`
+	CreatedAt             time.Time         `json:"created_at"`
+	ExpiresAt             time.Time         `json:"expires_at"`
+	MonitorUntil          time.Time         `json:"monitor_until"`
+	SettledAt             *time.Time        `json:"settled_at"`
+	Payments              []paymentBody     `json:"payments"`
+}
+
+type paymentBody struct {
+	ID            string                  `json:"id"`
+	TxID          string                  `json:"tx_id"`
+	Vout          uint32                  `json:"vout"`
+	Amount        string                  `json:"amount"`
+	Status        cryptopay.PaymentStatus `json:"status"`
+	Confirmations int64                   `json:"confirmations"`
+	BlockHash     *string                 `json:"block_hash"`
+	BlockHeight   *int64                  `json:"block_height"`
+	RBF           bool                    `json:"rbf"`
+	FromAddress   *string                 `json:"from_address"`
+	SeenAt        time.Time               `json:"seen_at"`
+}
+
+// InvoiceResource returns the wire representation of inv, for other
+// presenters (the command line) that must show exactly what the API shows.
+func InvoiceResource(inv *cryptopay.Invoice) any { return invoiceJSON(inv) }
+
+func invoiceJSON(inv *cryptopay.Invoice) invoiceBody {
+	cur, _ := cryptopay.LookupCurrency(inv.Currency)
+	asset, _ := cryptopay.LookupCurrency(inv.Asset)
+	md := inv.Metadata
+	if md == nil {
+		md = map[string]string{}
+	}
+	b := invoiceBody{
+		ID:                    inv.ID,
+		Object:                "invoice",
+		Livemode:              inv.Livemode,
+		StoreID:               inv.StoreID,
+		OrderID:               inv.OrderID,
+		Status:                inv.Status,
+		Flags:                 inv.Flags.Names(),
+		Amount:                cryptopay.FormatAmount(inv.Amount, cur.Decimals),
+		Currency:              inv.Currency,
+		Network:               inv.Network,
+		Asset:                 inv.Asset,
+		CryptoAmount:          cryptopay.FormatAmount(inv.CryptoDue, asset.Decimals),
+		CryptoAmountBaseUnits: inv.CryptoDue.String(),
+		AmountPaid:            cryptopay.FormatAmount(inv.AmountPaid, asset.Decimals),
+		AmountDue:             cryptopay.FormatAmount(inv.AmountDue(), asset.Decimals),
+		Rate:                  optional(inv.Rate),
+		Address:               inv.Address,
+		PaymentURI:            paymentURI(inv, asset),
+		RequiredConfirmations: inv.RequiredConfirmations,
+		CustomerReference:     optional(inv.CustomerReference),
+		Metadata:              md,
+		RedirectURL:           optional(inv.RedirectURL),
+		CreatedAt:             inv.CreatedAt,
+		ExpiresAt:             inv.ExpiresAt,
+		MonitorUntil:          inv.MonitorUntil,
+		SettledAt:             inv.SettledAt,
+		Payments:              []paymentBody{},
+	}
+	for _, p := range inv.Payments {
+		pb := paymentBody{
+			ID: p.ID, TxID: p.TxID, Vout: p.Vout, Amount: cryptopay.FormatAmount(p.Amount, asset.Decimals),
+			Status: p.Status, Confirmations: p.Confirmations, RBF: p.RBF,
+			BlockHash: optional(p.BlockHash), FromAddress: optional(p.FromAddress), SeenAt: p.SeenAt,
+		}
+		if p.BlockHash != "" {
+			h := p.BlockHeight
+			pb.BlockHeight = &h
+		}
+		b.Payments = append(b.Payments, pb)
+	}
+	return b
+}
+
+// paymentURI is the BIP21 URI for the amount still due.
+func paymentURI(inv *cryptopay.Invoice, asset cryptopay.Currency) string {
+	u := inv.Network.URIScheme() + ":" + inv.Address
+	if due := inv.AmountDue(); due.Sign() > 0 {
+		u += "?amount=" + url.QueryEscape(trimZeros(cryptopay.FormatAmount(due, asset.Decimals)))
+	}
+	return u
+}
+
+// trimZeros drops trailing fractional zeros: BIP21 amounts are plain
+// decimals and wallets show "0.0015" more kindly than "0.00150000".
+func trimZeros(s string) string {
+	if !strings.Contains(s, ".") {
+		return s
+	}
+	for len(s) > 0 && s[len(s)-1] == '0' {
+		s = s[:len(s)-1]
+	}
+	if len(s) > 0 && s[len(s)-1] == '.' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -1,0 +1,151 @@
+// Package httpapi is the merchant REST API over HTTP: routing, strict JSON
+// decoding, authentication, idempotency, the one error shape, and the
+// representations of domain objects on the wire.
+//
+// Handlers are thin: they decode, call the gateway service, and encode.
+// Business rules live in internal/gateway; this package holds none.
+package httpapi
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"time"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/gateway"
+)
+
+// Config carries the server's dependencies and limits.
+type Config struct {
+	Service *gateway.Service
+	Logger  *slog.Logger
+	// MaxBodyBytes bounds request bodies (default 64 KiB).
+	MaxBodyBytes int64
+	// Ready reports extra readiness conditions (chain watchers); nil means
+	// only the database is checked.
+	Ready func(ctx context.Context) error
+}
+
+// Server is the HTTP API. Its Handler serves every route.
+type Server struct {
+	svc     *gateway.Service
+	log     *slog.Logger
+	maxBody int64
+	ready   func(ctx context.Context) error
+	mux     *http.ServeMux
+}
+
+// New returns a Server with every route registered.
+func New(cfg Config) *Server {
+	s := &Server{
+		svc:     cfg.Service,
+		log:     cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		maxBody: cmp.Or(cfg.MaxBodyBytes, 64<<10),
+		ready:   cfg.Ready,
+		mux:     http.NewServeMux(),
+	}
+	s.routes()
+	return s
+}
+
+// Handler returns the root handler: request ids, panic recovery, security
+// headers, then the router.
+func (s *Server) Handler() http.Handler {
+	return s.withRequestID(s.withRecover(securityHeaders(s.mux)))
+}
+
+// handlerFunc is a handler that returns its error; one adapter writes it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts a handlerFunc, writing any error in the one error shape.
+func (s *Server) handle(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// authed wraps h with API key authentication and a scope check.
+func (s *Server) authed(scope cryptopay.Scope, h func(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey) error) http.HandlerFunc {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		key, err := s.authenticate(w, r)
+		if err != nil {
+			return err
+		}
+		if !key.Has(scope) {
+			return &cryptopay.Error{Code: cryptopay.CodeForbidden,
+				Message: fmt.Sprintf("This API key lacks the scope %s required for this request.", scope)}
+		}
+		return h(w, r, key)
+	})
+}
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	apiKeyKey
+)
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+func (s *Server) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := cryptopay.NewID(cryptopay.PrefixRequest, time.Now())
+		w.Header().Set("Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+	})
+}
+
+// withRecover turns a panic into a 500 that carries only the request id;
+// the stack goes to the log.
+func (s *Server) withRecover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "panic serving request", "request_id", requestID(r.Context()),
+					"method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				s.writeError(w, r, errors.New("panic"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders sets the security guide's headers on every response.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Frame-Options", "SAMEORIGIN")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-XSS-Protection", "1; mode=block")
+		h.Set("Content-Security-Policy", "default-src 'self'")
+		h.Set("Referrer-Policy", "no-referrer")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// clientIP returns the peer address of the request.
+func clientIP(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}

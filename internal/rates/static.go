@@ -1,0 +1,50 @@
+// Package rates holds exchange-rate sources for pricing fiat invoices. For
+// now there is one: a static table configured by the operator
+// (CRYPTOPAY_RATES), behind cryptopay.RateSource so live providers can take
+// its place.
+package rates
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"strings"
+
+	"github.com/cryptopay/cryptopay"
+)
+
+// Static is a fixed table of rates, keyed "ASSET_FIAT".
+type Static map[string]*big.Rat
+
+// ParseStatic parses "BTC_USD=65000.00,BTC_EUR=60000" (comma or space
+// separated). Rates are exact decimals; a float never holds one.
+func ParseStatic(s string) (Static, error) {
+	out := Static{}
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
+		pair, val, ok := strings.Cut(f, "=")
+		asset, fiat, ok2 := strings.Cut(pair, "_")
+		if !ok || !ok2 {
+			return nil, fmt.Errorf("rate %q: want ASSET_FIAT=DECIMAL, e.g. BTC_USD=65000.00", f)
+		}
+		a, okA := cryptopay.LookupCurrency(asset)
+		c, okC := cryptopay.LookupCurrency(fiat)
+		if !okA || !a.Crypto || !okC || c.Crypto {
+			return nil, fmt.Errorf("rate %q: %s must be a crypto asset and %s a fiat currency", f, asset, fiat)
+		}
+		units, err := cryptopay.ParseAmount("rate", val, 12)
+		if err != nil {
+			return nil, fmt.Errorf("rate %q: %s", f, cryptopay.ErrorMessage(err))
+		}
+		out[asset+"_"+fiat] = new(big.Rat).SetFrac(units, new(big.Int).Exp(big.NewInt(10), big.NewInt(12), nil))
+	}
+	return out, nil
+}
+
+// Rate implements cryptopay.RateSource.
+func (s Static) Rate(_ context.Context, asset, fiat string) (*big.Rat, error) {
+	r, ok := s[asset+"_"+fiat]
+	if !ok {
+		return nil, cryptopay.Errorf(cryptopay.CodeUnavailable, "No %s/%s exchange rate is configured.", asset, fiat)
+	}
+	return new(big.Rat).Set(r), nil
+}

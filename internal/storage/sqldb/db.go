@@ -1,0 +1,297 @@
+// Package sqldb is the one SQL implementation of storage.DB that the SQLite
+// and PostgreSQL engines share. Queries are written once with ? placeholders
+// in SQL both engines accept; a small Dialect carries what differs
+// (placeholders, error translation, transaction options, the migration
+// lock), and each place an engine differs is commented where it matters.
+//
+// It is not an engine: it opens no database, holds no schema and imports no
+// driver. The engine packages (storage/sqlite, storage/postgres) open the
+// handles, own their migrations and translate their driver's errors.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cryptopay/cryptopay/internal/storage"
+)
+
+// Dialect is what differs between engines.
+type Dialect struct {
+	// Name is the engine name returned by DB.Engine.
+	Name string
+	// DollarPlaceholders rewrites ? placeholders to $1, $2, ... (PostgreSQL).
+	DollarPlaceholders bool
+	// TranslateError maps a driver error to a storage error: a
+	// *storage.ConflictError for a unique violation, an error wrapping
+	// storage.ErrForeignKey for a foreign key violation. It returns nil for
+	// errors it does not recognise. It must classify by error code, never by
+	// message text.
+	TranslateError func(error) error
+	// Retryable reports whether a failed transaction may succeed if run
+	// again from the start (PostgreSQL serialization failures and
+	// deadlocks). Nil means never.
+	Retryable func(error) bool
+	// WriteTx are the options of InTx transactions; nil for the driver's
+	// default.
+	WriteTx *sql.TxOptions
+	// SnapshotTx are the options of the read-only transaction taken for a
+	// read of several statements outside InTx (an invoice and its
+	// payments), so the parts agree.
+	SnapshotTx *sql.TxOptions
+	// MigrationLock, if set, runs first in every migration transaction and
+	// makes concurrent migrators wait for each other.
+	MigrationLock string
+	// SchemaTableExists is a query returning one boolean row: whether the
+	// schema_migrations table exists.
+	SchemaTableExists string
+}
+
+// Config is what an engine hands to New.
+type Config struct {
+	Dialect *Dialect
+	// Writer runs InTx and migrations; returned by DB.SQL.
+	Writer *sql.DB
+	// Reader runs Reader methods outside transactions. It may be Writer.
+	Reader *sql.DB
+	// Migrations holds files named NNNN_name.sql at its root.
+	Migrations fs.FS
+	Logger     *slog.Logger
+}
+
+// DB implements storage.DB over database/sql handles.
+type DB struct {
+	queries    // Reader methods, on the reader pool
+	d          *Dialect
+	writer     *sql.DB
+	reader     *sql.DB
+	migrations []migration
+	log        *slog.Logger
+}
+
+var _ storage.DB = (*DB)(nil)
+
+// New returns a DB over the handles in c. It fails only if the embedded
+// migrations are malformed. Close closes both handles.
+func New(c Config) (*DB, error) {
+	ms, err := loadMigrations(c.Migrations)
+	if err != nil {
+		return nil, err
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &DB{
+		queries:    queries{d: c.Dialect, q: c.Reader, pool: c.Reader},
+		d:          c.Dialect,
+		writer:     c.Writer,
+		reader:     c.Reader,
+		migrations: ms,
+		log:        log,
+	}, nil
+}
+
+// Engine names the engine.
+func (db *DB) Engine() string { return db.d.Name }
+
+// SQL returns the write handle, for a job queue that must share
+// transactions with the store. On SQLite it has a single connection: a
+// caller must not hold a transaction on it while calling InTx.
+func (db *DB) SQL() *sql.DB { return db.writer }
+
+// ReadSQL returns the handle Reader methods use outside transactions (on
+// SQLite a query_only pool; on PostgreSQL the same handle as SQL).
+func (db *DB) ReadSQL() *sql.DB { return db.reader }
+
+// Ping checks both handles.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.writer.PingContext(ctx); err != nil {
+		return fmt.Errorf("storage: ping: %w", err)
+	}
+	if db.reader != db.writer {
+		if err := db.reader.PingContext(ctx); err != nil {
+			return fmt.Errorf("storage: ping reader: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close closes both handles.
+func (db *DB) Close() error {
+	err := db.writer.Close()
+	if db.reader != db.writer {
+		err = errors.Join(err, db.reader.Close())
+	}
+	return err
+}
+
+// maxAttempts bounds how often InTx runs a callback whose transaction
+// failed with a retryable error.
+const maxAttempts = 5
+
+// InTx runs fn in a write transaction and commits if fn returns nil. It
+// rolls back if fn returns an error or panics (the panic continues). On
+// PostgreSQL a serialization failure or deadlock runs fn again from the
+// start, up to five times, so fn must not have side effects outside the
+// transaction. A nested InTx on SQLite deadlocks (one writer connection).
+//
+// database/sql rolls the transaction back itself when ctx is cancelled, so
+// a cancelled request can never leave a transaction open; Rollback takes no
+// context and so cannot be skipped by one.
+func (db *DB) InTx(ctx context.Context, fn func(storage.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := db.inTxOnce(ctx, fn)
+		if err == nil || db.d.Retryable == nil || !db.d.Retryable(err) || attempt == maxAttempts {
+			return err
+		}
+		// Jittered backoff so two retrying transactions do not collide again.
+		wait := time.Duration(attempt) * time.Duration(1+rand.IntN(5)) * time.Millisecond
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+func (db *DB) inTxOnce(ctx context.Context, fn func(storage.Tx) error) (err error) {
+	sqlTx, err := db.writer.BeginTx(ctx, db.d.WriteTx)
+	if err != nil {
+		return db.wrap("begin", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			_ = sqlTx.Rollback() // the panic or fn's error is what matters
+		}
+	}()
+	if err := fn(&Tx{queries{d: db.d, q: sqlTx}}); err != nil {
+		return err
+	}
+	done = true
+	if err := sqlTx.Commit(); err != nil {
+		return db.wrap("commit", err)
+	}
+	return nil
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queries holds the Reader methods. Inside a transaction q is the *sql.Tx
+// and pool is nil; outside, both are the reader pool.
+type queries struct {
+	d    *Dialect
+	q    querier
+	pool *sql.DB
+}
+
+// Tx implements storage.Tx: the Reader methods on the transaction plus the
+// writes.
+type Tx struct {
+	queries
+}
+
+var _ storage.Tx = (*Tx)(nil)
+
+// snapshot runs fn so that all its statements see one state of the
+// database: directly inside a transaction, in a read-only snapshot
+// transaction on the pool otherwise.
+func (s *queries) snapshot(ctx context.Context, fn func(*queries) error) error {
+	if s.pool == nil {
+		return fn(s)
+	}
+	tx, err := s.pool.BeginTx(ctx, s.d.SnapshotTx)
+	if err != nil {
+		return s.wrap("begin read", err)
+	}
+	defer func() { _ = tx.Rollback() }() // read only: nothing to commit
+	return fn(&queries{d: s.d, q: tx})
+}
+
+func (s *queries) rebind(query string) string {
+	if !s.d.DollarPlaceholders {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+func (s *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return s.q.ExecContext(ctx, s.rebind(query), args...)
+}
+
+func (s *queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return s.q.QueryContext(ctx, s.rebind(query), args...)
+}
+
+func (s *queries) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.q.QueryRowContext(ctx, s.rebind(query), args...)
+}
+
+// wrap translates err for the caller: sql.ErrNoRows becomes
+// storage.ErrNotFound, constraint violations become storage errors, and
+// anything else is wrapped with the operation.
+func (s *queries) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return storage.ErrNotFound
+	}
+	if t := s.d.TranslateError(err); t != nil {
+		return t
+	}
+	return fmt.Errorf("storage: %s: %w", op, err)
+}
+
+// mustAffect turns an update that matched no row into ErrNotFound.
+func (s *queries) mustAffect(op string, res sql.Result, err error) error {
+	if err != nil {
+		return s.wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.wrap(op, err)
+	}
+	if n == 0 {
+		return storage.ErrNotFound
+	}
+	return nil
+}
+
+// ForeignKeyError wraps a driver's foreign key violation so that
+// errors.Is(err, storage.ErrForeignKey) holds and the message shows no
+// driver text.
+func ForeignKeyError(cause error) error { return &fkError{cause: cause} }
+
+type fkError struct{ cause error }
+
+func (e *fkError) Error() string   { return storage.ErrForeignKey.Error() }
+func (e *fkError) Unwrap() []error { return []error{storage.ErrForeignKey, e.cause} }

@@ -1,0 +1,231 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/storage"
+)
+
+// defaultLimit applies when a Page has no positive Limit. The storage
+// layer imposes no maximum; the API does.
+const defaultLimit = 100
+
+const invoiceCols = `id, store_id, livemode, order_id, amount, currency, network, asset, crypto_due,
+	rate, address, address_index, status, flags, amount_paid, amount_confirmed,
+	required_confirmations, customer_reference, metadata, redirect_url, created_at, expires_at,
+	monitor_until, settled_at`
+
+func scanInvoice(row interface{ Scan(...any) error }) (*cryptopay.Invoice, error) {
+	var (
+		inv                                cryptopay.Invoice
+		orderID                            sql.NullString
+		amount, due, paid, confirmed, meta string
+		index                              int64
+		flags                              int64
+		created, expires, monitor          int64
+		settled                            sql.NullInt64
+	)
+	if err := row.Scan(&inv.ID, &inv.StoreID, &inv.Livemode, &orderID, &amount, &inv.Currency,
+		&inv.Network, &inv.Asset, &due, &inv.Rate, &inv.Address, &index, &inv.Status, &flags,
+		&paid, &confirmed, &inv.RequiredConfirmations, &inv.CustomerReference, &meta,
+		&inv.RedirectURL, &created, &expires, &monitor, &settled); err != nil {
+		return nil, err
+	}
+	inv.OrderID = orderID.String
+	var err error
+	if inv.Amount, err = parseAmount(amount); err != nil {
+		return nil, err
+	}
+	if inv.CryptoDue, err = parseAmount(due); err != nil {
+		return nil, err
+	}
+	if inv.AmountPaid, err = parseAmount(paid); err != nil {
+		return nil, err
+	}
+	if inv.AmountConfirmed, err = parseAmount(confirmed); err != nil {
+		return nil, err
+	}
+	if inv.AddressIndex, err = toUint32(index); err != nil {
+		return nil, err
+	}
+	if flags < 0 || flags > 0xffff {
+		return nil, errCorrupt
+	}
+	inv.Flags = cryptopay.Flag(flags)
+	if err := fromJSON(meta, &inv.Metadata); err != nil {
+		return nil, err
+	}
+	inv.CreatedAt, inv.ExpiresAt, inv.MonitorUntil = fromMicros(created), fromMicros(expires), fromMicros(monitor)
+	inv.SettledAt = fromNullMicros(settled)
+	return &inv, nil
+}
+
+// GetInvoice returns the invoice with its payments ordered by seen_at (nil
+// when it has none), or storage.ErrNotFound.
+func (s *queries) GetInvoice(ctx context.Context, id string) (*cryptopay.Invoice, error) {
+	return s.getInvoice(ctx, `id = ?`, id)
+}
+
+// GetInvoiceByOrderID returns the store's invoice for orderID, with its
+// payments, or storage.ErrNotFound. An empty orderID matches nothing.
+func (s *queries) GetInvoiceByOrderID(ctx context.Context, storeID, orderID string) (*cryptopay.Invoice, error) {
+	return s.getInvoice(ctx, `store_id = ? AND order_id = ?`, storeID, orderID)
+}
+
+// GetInvoiceByAddress returns the invoice paid to address on network, with
+// its payments, or storage.ErrNotFound.
+func (s *queries) GetInvoiceByAddress(ctx context.Context, network cryptopay.Network, address string) (*cryptopay.Invoice, error) {
+	return s.getInvoice(ctx, `network = ? AND address = ?`, string(network), address)
+}
+
+func (s *queries) getInvoice(ctx context.Context, where string, args ...any) (*cryptopay.Invoice, error) {
+	var inv *cryptopay.Invoice
+	err := s.snapshot(ctx, func(s *queries) error {
+		var err error
+		inv, err = scanInvoice(s.queryRow(ctx, `SELECT `+invoiceCols+` FROM invoices WHERE `+where, args...))
+		if err != nil {
+			return s.wrap("get invoice", err)
+		}
+		inv.Payments, err = s.payments(ctx, inv.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+const paymentCols = `id, invoice_id, tx_id, vout, amount, block_hash, block_height, confirmations,
+	rbf, from_address, status, seen_at, confirmed_at`
+
+func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.Payment, error) {
+	rows, err := s.query(ctx, `SELECT `+paymentCols+` FROM payments WHERE invoice_id = ?
+		ORDER BY seen_at, id`, invoiceID)
+	if err != nil {
+		return nil, s.wrap("get payments", err)
+	}
+	defer rows.Close()
+	var out []cryptopay.Payment
+	for rows.Next() {
+		var (
+			p         cryptopay.Payment
+			vout      int64
+			amount    string
+			seen      int64
+			confirmed sql.NullInt64
+		)
+		if err := rows.Scan(&p.ID, &p.InvoiceID, &p.TxID, &vout, &amount, &p.BlockHash, &p.BlockHeight,
+			&p.Confirmations, &p.RBF, &p.FromAddress, &p.Status, &seen, &confirmed); err != nil {
+			return nil, s.wrap("get payments", err)
+		}
+		if p.Vout, err = toUint32(vout); err != nil {
+			return nil, err
+		}
+		if p.Amount, err = parseAmount(amount); err != nil {
+			return nil, err
+		}
+		p.SeenAt, p.ConfirmedAt = fromMicros(seen), fromNullMicros(confirmed)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("get payments", err)
+	}
+	return out, nil
+}
+
+// ListInvoices returns the filter's invoices newest first, without
+// payments, and whether more follow. It reads at most Limit+1 rows through
+// the (store_id, livemode[, status], id DESC) indexes, so a page costs the
+// same at any depth.
+func (s *queries) ListInvoices(ctx context.Context, f storage.InvoiceFilter) ([]cryptopay.Invoice, bool, error) {
+	var q strings.Builder
+	q.WriteString(`SELECT ` + invoiceCols + ` FROM invoices WHERE store_id = ? AND livemode = ?`)
+	args := []any{f.StoreID, f.Livemode}
+	if f.Status != "" {
+		q.WriteString(` AND status = ?`)
+		args = append(args, string(f.Status))
+	}
+	if f.OrderID != "" {
+		q.WriteString(` AND order_id = ?`)
+		args = append(args, f.OrderID)
+	}
+	limit := pageLimit(f.Page)
+	if f.StartingAfter != "" {
+		q.WriteString(` AND id < ?`)
+		args = append(args, f.StartingAfter)
+	}
+	q.WriteString(` ORDER BY id DESC LIMIT ?`)
+	args = append(args, limit+1)
+
+	rows, err := s.query(ctx, q.String(), args...)
+	if err != nil {
+		return nil, false, s.wrap("list invoices", err)
+	}
+	defer rows.Close()
+	var out []cryptopay.Invoice
+	for rows.Next() {
+		inv, err := scanInvoice(rows)
+		if err != nil {
+			return nil, false, s.wrap("list invoices", err)
+		}
+		out = append(out, *inv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, s.wrap("list invoices", err)
+	}
+	if len(out) > limit {
+		return out[:limit], true, nil
+	}
+	return out, false, nil
+}
+
+func pageLimit(p storage.Page) int {
+	if p.Limit <= 0 {
+		return defaultLimit
+	}
+	return p.Limit
+}
+
+// CreateInvoice inserts an invoice (not its payments). A second invoice
+// with the same (store, order id) is a *storage.ConflictError on
+// "invoices_store_order_key", detected with ON CONFLICT DO NOTHING so the
+// transaction stays usable on PostgreSQL too; the same (network, address)
+// twice is one on "invoices_network_address_key"; an unknown store wraps
+// storage.ErrForeignKey. An empty OrderID is stored as NULL and never
+// conflicts. Nil amounts are stored, and read back, as 0.
+func (t *Tx) CreateInvoice(ctx context.Context, inv *cryptopay.Invoice) error {
+	meta, err := toJSON(inv.Metadata)
+	if err != nil {
+		return fmt.Errorf("storage: create invoice: %w", err)
+	}
+	var id string
+	err = t.queryRow(ctx, `INSERT INTO invoices (`+invoiceCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (store_id, order_id) DO NOTHING RETURNING id`,
+		inv.ID, inv.StoreID, inv.Livemode, nullString(inv.OrderID), storage.BigText(inv.Amount),
+		inv.Currency, string(inv.Network), inv.Asset, storage.BigText(inv.CryptoDue), inv.Rate,
+		inv.Address, int64(inv.AddressIndex), string(inv.Status), int64(inv.Flags),
+		storage.BigText(inv.AmountPaid), storage.BigText(inv.AmountConfirmed),
+		inv.RequiredConfirmations, inv.CustomerReference, meta, inv.RedirectURL,
+		micros(inv.CreatedAt), micros(inv.ExpiresAt), micros(inv.MonitorUntil),
+		nullMicros(inv.SettledAt)).Scan(&id)
+	if err == sql.ErrNoRows {
+		return &storage.ConflictError{Constraint: "invoices_store_order_key"}
+	}
+	return t.wrap("create invoice", err)
+}
+
+// UpdateInvoice writes Status, Flags, AmountPaid, AmountConfirmed,
+// RequiredConfirmations and SettledAt, or returns storage.ErrNotFound.
+func (t *Tx) UpdateInvoice(ctx context.Context, inv *cryptopay.Invoice) error {
+	res, err := t.exec(ctx, `UPDATE invoices SET status = ?, flags = ?, amount_paid = ?,
+		amount_confirmed = ?, required_confirmations = ?, settled_at = ? WHERE id = ?`,
+		string(inv.Status), int64(inv.Flags), storage.BigText(inv.AmountPaid),
+		storage.BigText(inv.AmountConfirmed), inv.RequiredConfirmations,
+		nullMicros(inv.SettledAt), inv.ID)
+	return t.mustAffect("update invoice", res, err)
+}

@@ -1,0 +1,205 @@
+package sqldb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/cryptopay/cryptopay"
+)
+
+// policyJSON fixes the stored shape of a confirmation policy independently
+// of the Go field names. Thresholds are JSON integers decoded exactly by
+// math/big.
+type policyJSON struct {
+	Currency string     `json:"currency"`
+	Tiers    []tierJSON `json:"tiers"`
+	Above    int        `json:"above"`
+}
+
+type tierJSON struct {
+	Below         *big.Int `json:"below"`
+	Confirmations int      `json:"confirmations"`
+}
+
+func encodePolicy(p cryptopay.ConfirmationPolicy) (string, error) {
+	j := policyJSON{Currency: p.Currency, Above: p.Above}
+	if p.Tiers != nil {
+		j.Tiers = make([]tierJSON, len(p.Tiers))
+		for i, t := range p.Tiers {
+			j.Tiers[i] = tierJSON(t)
+		}
+	}
+	return toJSON(j)
+}
+
+func decodePolicy(s string) (cryptopay.ConfirmationPolicy, error) {
+	var j policyJSON
+	if err := fromJSON(s, &j); err != nil {
+		return cryptopay.ConfirmationPolicy{}, err
+	}
+	p := cryptopay.ConfirmationPolicy{Currency: j.Currency, Above: j.Above}
+	if j.Tiers != nil {
+		p.Tiers = make([]cryptopay.ConfirmationTier, len(j.Tiers))
+		for i, t := range j.Tiers {
+			p.Tiers[i] = cryptopay.ConfirmationTier(t)
+		}
+	}
+	return p, nil
+}
+
+const storeCols = `id, name, livemode, default_currency, invoice_expiry_us, monitoring_window_us,
+	tolerance_bps, confirmations, allow_pii, created_at`
+
+func scanStore(row interface{ Scan(...any) error }) (*cryptopay.Store, error) {
+	var (
+		s              cryptopay.Store
+		expiry, window int64
+		policy         string
+		created        int64
+	)
+	if err := row.Scan(&s.ID, &s.Name, &s.Livemode, &s.DefaultCurrency, &expiry, &window,
+		&s.ToleranceBasisPoints, &policy, &s.AllowPII, &created); err != nil {
+		return nil, err
+	}
+	s.InvoiceExpiry = time.Duration(expiry) * time.Microsecond
+	s.MonitoringWindow = time.Duration(window) * time.Microsecond
+	s.CreatedAt = fromMicros(created)
+	var err error
+	if s.Confirmations, err = decodePolicy(policy); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// GetStore returns the store with its wallets (ordered by network), or
+// storage.ErrNotFound.
+func (s *queries) GetStore(ctx context.Context, id string) (*cryptopay.Store, error) {
+	var st *cryptopay.Store
+	err := s.snapshot(ctx, func(s *queries) error {
+		var err error
+		st, err = scanStore(s.queryRow(ctx, `SELECT `+storeCols+` FROM stores WHERE id = ?`, id))
+		if err != nil {
+			return s.wrap("get store", err)
+		}
+		wallets, err := s.wallets(ctx, `WHERE store_id = ?`, id)
+		st.Wallets = wallets[id]
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// ListStores returns every store with its wallets, oldest first.
+func (s *queries) ListStores(ctx context.Context) ([]cryptopay.Store, error) {
+	var out []cryptopay.Store
+	err := s.snapshot(ctx, func(s *queries) error {
+		rows, err := s.query(ctx, `SELECT `+storeCols+` FROM stores ORDER BY id`)
+		if err != nil {
+			return s.wrap("list stores", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			st, err := scanStore(rows)
+			if err != nil {
+				return s.wrap("list stores", err)
+			}
+			out = append(out, *st)
+		}
+		if err := rows.Err(); err != nil {
+			return s.wrap("list stores", err)
+		}
+		wallets, err := s.wallets(ctx, ``)
+		for i := range out {
+			out[i].Wallets = wallets[out[i].ID]
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// wallets returns wallets by store id; a store without wallets is absent,
+// so its Wallets stay nil.
+func (s *queries) wallets(ctx context.Context, where string, args ...any) (map[string][]cryptopay.Wallet, error) {
+	rows, err := s.query(ctx, `SELECT store_id, network, account_key, fingerprint, next_index
+		FROM wallets `+where+` ORDER BY store_id, network`, args...)
+	if err != nil {
+		return nil, s.wrap("get wallets", err)
+	}
+	defer rows.Close()
+	out := map[string][]cryptopay.Wallet{}
+	for rows.Next() {
+		var (
+			storeID string
+			w       cryptopay.Wallet
+			next    int64
+		)
+		if err := rows.Scan(&storeID, &w.Network, &w.AccountKey, &w.Fingerprint, &next); err != nil {
+			return nil, s.wrap("get wallets", err)
+		}
+		if w.NextIndex, err = toUint32(next); err != nil {
+			return nil, err
+		}
+		out[storeID] = append(out[storeID], w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("get wallets", err)
+	}
+	return out, nil
+}
+
+// CreateStore inserts a store and its wallets. A duplicate id is a
+// *storage.ConflictError on "stores_pkey"; two wallets on one network are
+// one on "wallets_pkey".
+func (t *Tx) CreateStore(ctx context.Context, st *cryptopay.Store) error {
+	policy, err := encodePolicy(st.Confirmations)
+	if err != nil {
+		return fmt.Errorf("storage: create store: %w", err)
+	}
+	if _, err := t.exec(ctx, `INSERT INTO stores (`+storeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		st.ID, st.Name, st.Livemode, st.DefaultCurrency, st.InvoiceExpiry.Microseconds(),
+		st.MonitoringWindow.Microseconds(), st.ToleranceBasisPoints, policy, st.AllowPII,
+		micros(st.CreatedAt)); err != nil {
+		return t.wrap("create store", err)
+	}
+	for _, w := range st.Wallets {
+		if _, err := t.exec(ctx, `INSERT INTO wallets (store_id, network, account_key, fingerprint, next_index)
+			VALUES (?, ?, ?, ?, ?)`,
+			st.ID, string(w.Network), w.AccountKey, w.Fingerprint, int64(w.NextIndex)); err != nil {
+			return t.wrap("create wallet", err)
+		}
+	}
+	return nil
+}
+
+// maxAddressIndex bounds derivation indexes: BIP32 children derivable from
+// an extended public key are the non-hardened ones, below 2^31.
+const maxAddressIndex = 1<<31 - 1
+
+// ErrAddressIndexExhausted: the wallet has used every non-hardened index.
+var ErrAddressIndexExhausted = errors.New("storage: wallet has no unused address index left")
+
+// AllocateAddressIndex returns the store's next index on network and
+// advances it in one statement: the row update is atomic on both engines
+// (SQLite has one writer; PostgreSQL locks the row until commit, and a
+// concurrent updater re-reads it). It returns storage.ErrNotFound when the
+// store has no wallet on network and ErrAddressIndexExhausted past 2^31-1.
+func (t *Tx) AllocateAddressIndex(ctx context.Context, storeID string, network cryptopay.Network) (uint32, error) {
+	var idx int64
+	err := t.queryRow(ctx, `UPDATE wallets SET next_index = next_index + 1
+		WHERE store_id = ? AND network = ? RETURNING next_index - 1`, storeID, string(network)).Scan(&idx)
+	if err != nil {
+		return 0, t.wrap("allocate address index", err)
+	}
+	if idx < 0 || idx > maxAddressIndex {
+		return 0, ErrAddressIndexExhausted
+	}
+	return uint32(idx), nil
+}
