@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/cryptopay/cryptopay/internal/chain"
 )
@@ -73,4 +74,23 @@ func TestWatchSetMemory(t *testing.T) {
 		t.Errorf("WatchSet uses %.1f bytes/key, want under 100", perKey)
 	}
 	runtime.KeepAlive(w)
+}
+
+func TestWatchSetPrune(t *testing.T) {
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	w := NewWatchSet(0)
+	forever, soon, later := spreadKey(1), spreadKey(2), spreadKey(3)
+	w.Add(forever)
+	w.AddUntil(soon, now.Add(10*time.Minute))
+	w.AddUntil(later, now.Add(time.Hour))
+	w.AddUntil(later, now.Add(time.Minute)) // an earlier time never shortens the watch
+	if n := w.Prune(now); n != 0 {
+		t.Fatalf("Prune before any deadline removed %d", n)
+	}
+	if n := w.Prune(now.Add(30 * time.Minute)); n != 1 || w.Has(soon) || !w.Has(later) || !w.Has(forever) {
+		t.Fatalf("Prune at +30m removed %d; has soon=%v later=%v forever=%v", n, w.Has(soon), w.Has(later), w.Has(forever))
+	}
+	if n := w.Prune(now.Add(100 * 365 * 24 * time.Hour)); n != 1 || !w.Has(forever) {
+		t.Fatalf("Prune far ahead removed %d; forever kept=%v", n, w.Has(forever))
+	}
 }
