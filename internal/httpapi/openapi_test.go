@@ -1,0 +1,306 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/client"
+)
+
+func loadOpenAPI(t testing.TB) *openapi3.T {
+	t.Helper()
+	b, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(b)
+	if err != nil {
+		t.Fatalf("load openapi.json: %v", err)
+	}
+	return doc
+}
+
+func TestOpenAPIDocumentIsValid(t *testing.T) {
+	doc := loadOpenAPI(t)
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("openapi.json is not a valid OpenAPI document: %v", err)
+	}
+	if !doc.IsOpenAPI31OrLater() {
+		t.Errorf("openapi = %q, want 3.1", doc.OpenAPI)
+	}
+	if doc.Info.Version != cryptopay.APIVersion {
+		t.Errorf("info.version %q, want the API version %q", doc.Info.Version, cryptopay.APIVersion)
+	}
+	bearer := doc.Components.SecuritySchemes["bearer"]
+	if bearer == nil || bearer.Value.Type != "http" || bearer.Value.Scheme != "bearer" {
+		t.Errorf("no bearer security scheme: %+v", bearer)
+	}
+	// The server serves the file it embeds, byte for byte.
+	want, _ := os.ReadFile("openapi.json")
+	got, err := openAPIFS.ReadFile("openapi.json")
+	if err != nil || !bytes.Equal(got, want) {
+		t.Error("the embedded document differs from openapi.json")
+	}
+}
+
+// registeredRoute is one m.HandleFunc line of routes.go.
+type registeredRoute struct {
+	method, path string
+	scope        string // "" for unauthenticated routes
+}
+
+// scopeConsts maps the constant names routes.go uses to their values.
+var scopeConsts = func() map[string]cryptopay.Scope {
+	m := map[string]cryptopay.Scope{}
+	for _, s := range cryptopay.AllScopes {
+		// ScopeInvoicesRead for "invoices:read"
+		name := "Scope"
+		for part := range strings.FieldsFuncSeq(string(s), func(r rune) bool { return r == ':' }) {
+			name += strings.ToUpper(part[:1]) + part[1:]
+		}
+		m[name] = s
+	}
+	return m
+}()
+
+// parseRoutes reads routes.go's source: every HandleFunc pattern, and the
+// scope passed to s.authed in the same call. The catch-all "/" is left out.
+func parseRoutes(t *testing.T) []registeredRoute {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "routes.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []registeredRoute
+	ast.Inspect(f, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if !ok || sel.Sel.Name != "HandleFunc" || len(call.Args) != 2 {
+			return true
+		}
+		lit, ok := call.Args[0].(*ast.BasicLit)
+		if !ok || lit.Kind != token.STRING {
+			t.Fatalf("a route pattern is not a string literal: %#v", call.Args[0])
+		}
+		pattern, _ := strconv.Unquote(lit.Value)
+		if pattern == "/" {
+			return false
+		}
+		method, path, ok := strings.Cut(pattern, " ")
+		if !ok {
+			t.Fatalf("route %q has no method", pattern)
+		}
+		r := registeredRoute{method: method, path: path}
+		if h, ok := call.Args[1].(*ast.CallExpr); ok {
+			if hs, ok := h.Fun.(*ast.SelectorExpr); ok && hs.Sel.Name == "authed" {
+				c, ok := h.Args[0].(*ast.SelectorExpr)
+				if !ok || scopeConsts[c.Sel.Name] == "" {
+					t.Fatalf("route %q: unknown scope %#v", pattern, h.Args[0])
+				}
+				r.scope = string(scopeConsts[c.Sel.Name])
+			}
+		}
+		out = append(out, r)
+		return false
+	})
+	if len(out) < 10 {
+		t.Fatalf("found only %d routes in routes.go", len(out))
+	}
+	return out
+}
+
+func TestOpenAPIDescribesExactlyTheRegisteredRoutes(t *testing.T) {
+	doc := loadOpenAPI(t)
+	registered := map[string]registeredRoute{}
+	for _, r := range parseRoutes(t) {
+		registered[r.method+" "+r.path] = r
+	}
+	documented := map[string]*openapi3.Operation{}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			documented[method+" "+path] = op
+		}
+	}
+	for k, r := range registered {
+		op, ok := documented[k]
+		if !ok {
+			t.Errorf("route %s is registered in routes.go but missing from openapi.json", k)
+			continue
+		}
+		var scopes []string
+		if raw, ok := op.Extensions["x-scopes"]; ok {
+			for _, s := range raw.([]any) {
+				scopes = append(scopes, s.(string))
+			}
+		}
+		switch {
+		case r.scope == "" && (op.Security == nil || len(*op.Security) != 0 || len(scopes) != 0):
+			t.Errorf("%s needs no key, but the document asks for one (security %v, x-scopes %v)", k, op.Security, scopes)
+		case r.scope != "" && !slices.Equal(scopes, []string{r.scope}):
+			t.Errorf("%s: x-scopes %v, want [%s]", k, scopes, r.scope)
+		case r.scope != "" && !strings.Contains(op.Description, "`"+r.scope+"`"):
+			t.Errorf("%s: the description does not name the scope %s", k, r.scope)
+		case r.scope != "" && op.Responses.Status(401) == nil:
+			t.Errorf("%s: authenticated, but no 401 documented", k)
+		}
+	}
+	for k := range documented {
+		if _, ok := registered[k]; !ok {
+			t.Errorf("openapi.json describes %s, which routes.go does not register", k)
+		}
+	}
+}
+
+// validatingTransport checks every response the server sends against the
+// document, and every request that succeeded against its request schema.
+type validatingTransport struct {
+	t      testing.TB
+	base   http.RoundTripper
+	router routers.Router
+	mu     sync.Mutex
+	seen   map[string][]int // operation id → statuses validated
+}
+
+func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if req.Body != nil {
+		reqBody, _ = io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	resp, err := v.base.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	route, params, err := v.router.FindRoute(req)
+	if err != nil {
+		// Not a documented route (404 and 405 probes): the error shape is
+		// still the documented one.
+		v.t.Logf("%s %s: no documented route (%v), status %d", req.Method, req.URL.Path, err, resp.StatusCode)
+		return resp, nil
+	}
+	req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	in := &openapi3filter.RequestValidationInput{
+		Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+	}
+	if resp.StatusCode < 300 {
+		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+			v.t.Errorf("%s %s: a request the server accepted does not match the document: %v", req.Method, req.URL, err)
+		}
+	}
+	err = openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in,
+		Status:                 resp.StatusCode,
+		Header:                 resp.Header,
+		Body:                   io.NopCloser(bytes.NewReader(body)),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	})
+	if err != nil {
+		v.t.Errorf("%s %s → %d does not match the document: %v\nbody: %s", req.Method, req.URL, resp.StatusCode, err, body)
+	}
+	v.mu.Lock()
+	v.seen[route.Operation.OperationID] = append(v.seen[route.Operation.OperationID], resp.StatusCode)
+	v.mu.Unlock()
+	return resp, nil
+}
+
+func TestOpenAPIResponsesMatchServer(t *testing.T) {
+	doc := loadOpenAPI(t)
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forEachEngine(t, func(t *testing.T, e *env) {
+		vt := &validatingTransport{t: t, base: e.httpc.Transport, router: router, seen: map[string][]int{}}
+		e.httpc = &http.Client{Transport: vt}
+		c := e.client(e.secret)
+		ctx := context.Background()
+		bearer := "Bearer " + e.secret
+
+		for _, p := range []string{"/healthz", "/readyz", "/v1/openapi.json"} {
+			e.raw("GET", p, "", nil, "")
+		}
+		inv, err := c.CreateInvoice(ctx, client.InvoiceParams{OrderID: "o-1", Amount: "100.00", Currency: "USD",
+			Metadata: map[string]string{"a": "b"}, RedirectURL: "https://shop.example/", ExpiresIn: time.Hour}, client.WithIdempotencyKey("i-1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.CreateInvoice(ctx, client.InvoiceParams{OrderID: "o-1", Amount: "100.00", Currency: "USD",
+			Metadata: map[string]string{"a": "b"}, RedirectURL: "https://shop.example/", ExpiresIn: time.Hour}, client.WithIdempotencyKey("i-1")) // replay
+		_, _ = c.CreateInvoice(ctx, usdInvoice("o-2"), client.WithIdempotencyKey("i-1")) // 422
+		_, _ = c.CreateInvoice(ctx, usdInvoice("o-1"))                                   // 409
+		_, _ = c.CreateInvoice(ctx, client.InvoiceParams{OrderID: "o-3", Amount: "0.001", Currency: "BTC"})
+		_, _ = c.GetInvoice(ctx, inv.ID)
+		_, _ = c.GetInvoice(ctx, "inv_01aaaaaaaaaaaaaaaaaaaaaaaa") // 404
+		_, _ = c.ListInvoices(ctx, client.ListInvoicesParams{Limit: 1, Status: "new"})
+		_, _ = c.ListEvents(ctx, client.ListEventsParams{Invoice: inv.ID, Type: "invoice.created"})
+		k, err := c.CreateAPIKey(ctx, client.APIKeyParams{Name: "n", Scopes: []string{"invoices:read"}, AllowedIPs: []string{"127.0.0.1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = e.client(k.Secret).ListInvoices(ctx, client.ListInvoicesParams{}) // sets last_used_at
+		_, _ = c.ListAPIKeys(ctx)
+		_, _ = c.GetAPIKey(ctx, k.ID)
+		g := time.Hour
+		r, err := c.RotateAPIKey(ctx, k.ID, client.RotateAPIKeyParams{GracePeriod: &g})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.GetAPIKey(ctx, k.ID) // rotated_to and a future revoked_at
+		_, _ = c.RevokeAPIKey(ctx, r.ID)
+		_, _ = c.RevokeAPIKey(ctx, r.ID)                                                                         // 409
+		_, _ = e.client(k.Secret).CreateInvoice(ctx, usdInvoice("o-4"))                                          // 403
+		_, _ = e.client("").ListInvoices(ctx, client.ListInvoicesParams{})                                       // 401
+		_, _ = c.ListInvoices(ctx, client.ListInvoicesParams{Limit: 1000})                                       // 400
+		e.raw("POST", "/v1/invoices", bearer, nil, validInvoice("big", `,"x":"`+strings.Repeat("x", 70000)+`"`)) // 413
+		e.raw("DELETE", "/v1/invoices", bearer, nil, "")                                                         // 405, undocumented route
+		e.raw("GET", "/v1/nope", bearer, nil, "")                                                                // 404, undocumented route
+		_ = e.db.Close()
+		e.raw("GET", "/readyz", "", nil, "") // 503
+
+		want := map[string][]int{
+			"healthz": {200}, "readyz": {200, 503}, "getOpenAPI": {200},
+			"createInvoice": {201, 403, 409, 413, 422}, "getInvoice": {200, 404}, "listInvoices": {200, 400, 401},
+			"listEvents": {200}, "createAPIKey": {201}, "listAPIKeys": {200}, "getAPIKey": {200},
+			"rotateAPIKey": {201}, "revokeAPIKey": {200, 409},
+		}
+		for op, statuses := range want {
+			for _, s := range statuses {
+				if !slices.Contains(vt.seen[op], s) {
+					t.Errorf("%s: no %d response was validated (saw %v)", op, s, vt.seen[op])
+				}
+			}
+		}
+		if t.Failed() {
+			t.Log(fmt.Sprint(vt.seen))
+		}
+	})
+}
