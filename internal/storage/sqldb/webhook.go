@@ -1,0 +1,290 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/storage"
+)
+
+// SetEventHook makes every later CreateEvent run h inside its transaction
+// (nil removes it). The webhook outbox uses it so that no code path that
+// writes an event can forget its deliveries. Safe to call concurrently with
+// transactions; a transaction uses the hook set when it began.
+func (db *DB) SetEventHook(h storage.EventHook) {
+	if h == nil {
+		db.eventHook.Store(nil)
+		return
+	}
+	db.eventHook.Store(&h)
+}
+
+// SQLTx returns the transaction's *sql.Tx so a job queue on the same
+// database (River's InsertTx) can enqueue in it. The caller must not
+// commit or roll it back: InTx does.
+func (t *Tx) SQLTx() *sql.Tx { return t.q.(*sql.Tx) }
+
+const endpointCols = `id, store_id, livemode, url, description, event_types, enabled, disabled_reason,
+	secret, previous_secret, previous_secret_expires_at, created_at, updated_at`
+
+func scanEndpoint(row interface{ Scan(...any) error }) (*cryptopay.WebhookEndpoint, error) {
+	var (
+		e                cryptopay.WebhookEndpoint
+		types            string
+		prevExp          sql.NullInt64
+		created, updated int64
+	)
+	if err := row.Scan(&e.ID, &e.StoreID, &e.Livemode, &e.URL, &e.Description, &types, &e.Enabled,
+		&e.DisabledReason, &e.Secret, &e.PreviousSecret, &prevExp, &created, &updated); err != nil {
+		return nil, err
+	}
+	if err := fromJSON(types, &e.EventTypes); err != nil {
+		return nil, err
+	}
+	e.PreviousSecretExpiresAt = fromNullMicros(prevExp)
+	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &e, nil
+}
+
+// GetWebhookEndpoint returns the endpoint with id, or storage.ErrNotFound.
+func (s *queries) GetWebhookEndpoint(ctx context.Context, id string) (*cryptopay.WebhookEndpoint, error) {
+	e, err := scanEndpoint(s.queryRow(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE id = ?`, id))
+	if err != nil {
+		return nil, s.wrap("get webhook endpoint", err)
+	}
+	return e, nil
+}
+
+// ListWebhookEndpoints returns the filter's endpoints newest first.
+func (s *queries) ListWebhookEndpoints(ctx context.Context, f storage.WebhookEndpointFilter) ([]cryptopay.WebhookEndpoint, bool, error) {
+	q := `SELECT ` + endpointCols + ` FROM webhook_endpoints WHERE store_id = ? AND livemode = ?`
+	args := []any{f.StoreID, f.Livemode}
+	if f.StartingAfter != "" {
+		q += ` AND id < ?`
+		args = append(args, f.StartingAfter)
+	}
+	limit := pageLimit(f.Page)
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, limit+1)
+	out, err := s.endpoints(ctx, q, args...)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(out) > limit {
+		return out[:limit], true, nil
+	}
+	return out, false, nil
+}
+
+// ListWebhookSubscribers returns the enabled endpoints of the store and
+// mode that want type t. The type filter runs in Go: a store has a handful
+// of endpoints, and event_types is a JSON list on both engines.
+func (s *queries) ListWebhookSubscribers(ctx context.Context, storeID string, livemode bool, t cryptopay.EventType) ([]cryptopay.WebhookEndpoint, error) {
+	all, err := s.endpoints(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints
+		WHERE store_id = ? AND livemode = ? AND enabled = ? ORDER BY id`, storeID, livemode, true)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, e := range all {
+		if e.Wants(t) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (s *queries) endpoints(ctx context.Context, q string, args ...any) ([]cryptopay.WebhookEndpoint, error) {
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, s.wrap("list webhook endpoints", err)
+	}
+	defer rows.Close()
+	var out []cryptopay.WebhookEndpoint
+	for rows.Next() {
+		e, err := scanEndpoint(rows)
+		if err != nil {
+			return nil, s.wrap("list webhook endpoints", err)
+		}
+		out = append(out, *e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("list webhook endpoints", err)
+	}
+	return out, nil
+}
+
+// CreateWebhookEndpoint inserts e.
+func (t *Tx) CreateWebhookEndpoint(ctx context.Context, e *cryptopay.WebhookEndpoint) error {
+	types, err := toJSON(nonNilTypes(e.EventTypes))
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.StoreID, e.Livemode, e.URL, e.Description, types, e.Enabled, e.DisabledReason,
+		e.Secret, e.PreviousSecret, nullMicros(e.PreviousSecretExpiresAt), micros(e.CreatedAt), micros(e.UpdatedAt))
+	return t.wrap("create webhook endpoint", err)
+}
+
+// UpdateWebhookEndpoint writes e's mutable fields.
+func (t *Tx) UpdateWebhookEndpoint(ctx context.Context, e *cryptopay.WebhookEndpoint) error {
+	types, err := toJSON(nonNilTypes(e.EventTypes))
+	if err != nil {
+		return err
+	}
+	res, err := t.exec(ctx, `UPDATE webhook_endpoints SET url = ?, description = ?, event_types = ?,
+		enabled = ?, disabled_reason = ?, secret = ?, previous_secret = ?, previous_secret_expires_at = ?,
+		updated_at = ? WHERE id = ?`,
+		e.URL, e.Description, types, e.Enabled, e.DisabledReason, e.Secret, e.PreviousSecret,
+		nullMicros(e.PreviousSecretExpiresAt), micros(e.UpdatedAt), e.ID)
+	return t.mustAffect("update webhook endpoint", res, err)
+}
+
+// DeleteWebhookEndpoint removes the endpoint; its deliveries and attempts
+// go with it (ON DELETE CASCADE on both engines).
+func (t *Tx) DeleteWebhookEndpoint(ctx context.Context, id string) error {
+	res, err := t.exec(ctx, `DELETE FROM webhook_endpoints WHERE id = ?`, id)
+	return t.mustAffect("delete webhook endpoint", res, err)
+}
+
+func nonNilTypes(ts []cryptopay.EventType) []cryptopay.EventType {
+	if ts == nil {
+		return []cryptopay.EventType{}
+	}
+	return ts
+}
+
+const deliveryCols = `id, endpoint_id, store_id, livemode, event_id, event_type, status, attempts, body,
+	next_attempt_at, created_at, updated_at`
+
+func scanDelivery(row interface{ Scan(...any) error }) (*cryptopay.WebhookDelivery, error) {
+	var (
+		d                cryptopay.WebhookDelivery
+		next             sql.NullInt64
+		created, updated int64
+	)
+	if err := row.Scan(&d.ID, &d.EndpointID, &d.StoreID, &d.Livemode, &d.EventID, &d.EventType, &d.Status,
+		&d.Attempts, &d.Body, &next, &created, &updated); err != nil {
+		return nil, err
+	}
+	d.NextAttemptAt = fromNullMicros(next)
+	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &d, nil
+}
+
+// GetWebhookDelivery returns the delivery with its attempts.
+func (s *queries) GetWebhookDelivery(ctx context.Context, id string) (*cryptopay.WebhookDelivery, error) {
+	var d *cryptopay.WebhookDelivery
+	err := s.snapshot(ctx, func(q *queries) error {
+		var err error
+		d, err = scanDelivery(q.queryRow(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries WHERE id = ?`, id))
+		if err != nil {
+			return q.wrap("get webhook delivery", err)
+		}
+		rows, err := q.query(ctx, `SELECT delivery_id, number, started_at, duration_us, status_code, response_body, error
+			FROM webhook_attempts WHERE delivery_id = ? ORDER BY number`, id)
+		if err != nil {
+			return q.wrap("get webhook attempts", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				a            cryptopay.WebhookAttempt
+				started, dur int64
+			)
+			if err := rows.Scan(&a.DeliveryID, &a.Number, &started, &dur, &a.StatusCode, &a.ResponseBody, &a.Error); err != nil {
+				return q.wrap("get webhook attempts", err)
+			}
+			a.StartedAt, a.Duration = fromMicros(started), time.Duration(dur)*time.Microsecond
+			d.Attempt = append(d.Attempt, a)
+		}
+		return q.wrap("get webhook attempts", rows.Err())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// ListWebhookDeliveries returns the filter's deliveries newest first.
+func (s *queries) ListWebhookDeliveries(ctx context.Context, f storage.WebhookDeliveryFilter) ([]cryptopay.WebhookDelivery, bool, error) {
+	q := `SELECT ` + deliveryCols + ` FROM webhook_deliveries WHERE endpoint_id = ?`
+	args := []any{f.EndpointID}
+	if f.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, string(f.Status))
+	}
+	if f.StartingAfter != "" {
+		q += ` AND id < ?`
+		args = append(args, f.StartingAfter)
+	}
+	limit := pageLimit(f.Page)
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, limit+1)
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, false, s.wrap("list webhook deliveries", err)
+	}
+	defer rows.Close()
+	var out []cryptopay.WebhookDelivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, false, s.wrap("list webhook deliveries", err)
+		}
+		out = append(out, *d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, s.wrap("list webhook deliveries", err)
+	}
+	if len(out) > limit {
+		return out[:limit], true, nil
+	}
+	return out, false, nil
+}
+
+// LastWebhookSuccess returns the start of the endpoint's latest 2xx attempt.
+func (s *queries) LastWebhookSuccess(ctx context.Context, endpointID string) (*time.Time, error) {
+	var v sql.NullInt64
+	err := s.queryRow(ctx, `SELECT MAX(a.started_at) FROM webhook_attempts a
+		JOIN webhook_deliveries d ON d.id = a.delivery_id
+		WHERE d.endpoint_id = ? AND a.status_code >= 200 AND a.status_code < 300`, endpointID).Scan(&v)
+	if err != nil {
+		return nil, s.wrap("last webhook success", err)
+	}
+	return fromNullMicros(v), nil
+}
+
+// CreateWebhookDelivery inserts d.
+func (t *Tx) CreateWebhookDelivery(ctx context.Context, d *cryptopay.WebhookDelivery) error {
+	_, err := t.exec(ctx, `INSERT INTO webhook_deliveries (`+deliveryCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, d.EndpointID, d.StoreID, d.Livemode, d.EventID, string(d.EventType), string(d.Status), d.Attempts,
+		d.Body, nullMicros(d.NextAttemptAt), micros(d.CreatedAt), micros(d.UpdatedAt))
+	return t.wrap("create webhook delivery", err)
+}
+
+// RecordWebhookAttempt stores a and moves its delivery on. The attempt
+// count is the attempt's number, so a replayed record (a worker that
+// crashed after writing it) cannot count twice: the primary key refuses it.
+func (t *Tx) RecordWebhookAttempt(ctx context.Context, a *cryptopay.WebhookAttempt, status cryptopay.DeliveryStatus, next *time.Time) error {
+	_, err := t.exec(ctx, `INSERT INTO webhook_attempts (delivery_id, number, started_at, duration_us, status_code, response_body, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		a.DeliveryID, a.Number, micros(a.StartedAt), a.Duration.Microseconds(), a.StatusCode, a.ResponseBody, a.Error)
+	if err != nil {
+		return t.wrap("record webhook attempt", err)
+	}
+	res, err := t.exec(ctx, `UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, updated_at = ?
+		WHERE id = ?`, string(status), a.Number, nullMicros(next), micros(a.StartedAt.Add(a.Duration)), a.DeliveryID)
+	return t.mustAffect("record webhook attempt", res, err)
+}
+
+// Endpoint secrets are sealed by the webhook service (which needs them to
+// sign) with SealAAD, and registered here so a key rotation re-seals them.
+func init() {
+	RegisterSealedColumn(SealedColumn{Table: "webhook_endpoints", IDColumn: "id", Column: "secret"})
+	RegisterSealedColumn(SealedColumn{Table: "webhook_endpoints", IDColumn: "id", Column: "previous_secret", SkipEmpty: true})
+}

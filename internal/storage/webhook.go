@@ -1,0 +1,67 @@
+package storage
+
+import (
+	"context"
+	"time"
+
+	"github.com/cryptopay/cryptopay"
+)
+
+// WebhookReader reads webhook endpoints and the delivery log.
+type WebhookReader interface {
+	// GetWebhookEndpoint returns the endpoint with id, or ErrNotFound.
+	GetWebhookEndpoint(ctx context.Context, id string) (*cryptopay.WebhookEndpoint, error)
+	// ListWebhookEndpoints returns a store's endpoints of one mode, newest
+	// first, and whether more follow.
+	ListWebhookEndpoints(ctx context.Context, f WebhookEndpointFilter) ([]cryptopay.WebhookEndpoint, bool, error)
+	// ListWebhookSubscribers returns the enabled endpoints of a store and
+	// mode that subscribe to events of type t.
+	ListWebhookSubscribers(ctx context.Context, storeID string, livemode bool, t cryptopay.EventType) ([]cryptopay.WebhookEndpoint, error)
+	// GetWebhookDelivery returns the delivery with id and every attempt in
+	// order, or ErrNotFound.
+	GetWebhookDelivery(ctx context.Context, id string) (*cryptopay.WebhookDelivery, error)
+	// ListWebhookDeliveries returns an endpoint's deliveries newest first
+	// (without attempts) and whether more follow.
+	ListWebhookDeliveries(ctx context.Context, f WebhookDeliveryFilter) ([]cryptopay.WebhookDelivery, bool, error)
+	// LastWebhookSuccess returns when an attempt to the endpoint last got
+	// a 2xx, or nil if none ever did.
+	LastWebhookSuccess(ctx context.Context, endpointID string) (*time.Time, error)
+}
+
+// WebhookTx writes webhook endpoints and the delivery log.
+type WebhookTx interface {
+	// CreateWebhookEndpoint inserts an endpoint; an unknown store wraps
+	// ErrForeignKey.
+	CreateWebhookEndpoint(ctx context.Context, e *cryptopay.WebhookEndpoint) error
+	// UpdateWebhookEndpoint writes every mutable field: URL, Description,
+	// EventTypes, Enabled, DisabledReason, the secrets and UpdatedAt.
+	UpdateWebhookEndpoint(ctx context.Context, e *cryptopay.WebhookEndpoint) error
+	// DeleteWebhookEndpoint removes an endpoint and its delivery log, or
+	// returns ErrNotFound.
+	DeleteWebhookEndpoint(ctx context.Context, id string) error
+	// CreateWebhookDelivery inserts a pending delivery.
+	CreateWebhookDelivery(ctx context.Context, d *cryptopay.WebhookDelivery) error
+	// RecordWebhookAttempt stores an attempt and sets its delivery's status,
+	// attempt count and next attempt time (nil once final).
+	RecordWebhookAttempt(ctx context.Context, a *cryptopay.WebhookAttempt, status cryptopay.DeliveryStatus, next *time.Time) error
+}
+
+// WebhookEndpointFilter selects endpoints of one store and mode.
+type WebhookEndpointFilter struct {
+	StoreID  string
+	Livemode bool
+	Page
+}
+
+// WebhookDeliveryFilter selects deliveries of one endpoint.
+type WebhookDeliveryFilter struct {
+	EndpointID string
+	Status     cryptopay.DeliveryStatus // "" for any
+	Page
+}
+
+// EventHook runs inside the transaction of every CreateEvent, after the
+// event row is written: the webhook outbox enqueues deliveries there, so an
+// event and its deliveries commit or roll back together. An error from it
+// fails CreateEvent.
+type EventHook func(ctx context.Context, tx Tx, e *cryptopay.Event) error

@@ -1,0 +1,223 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/storage"
+	"github.com/cryptopay/cryptopay/webhooksig"
+)
+
+// worker runs one delivery job: one attempt, recorded, then done or
+// snoozed until the next attempt is due.
+type worker struct {
+	river.WorkerDefaults[deliverArgs]
+	s *Service
+}
+
+func (w *worker) Timeout(*river.Job[deliverArgs]) time.Duration { return w.s.timeout + 5*time.Second }
+
+func (w *worker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
+	s := w.s
+	d, err := s.db.GetWebhookDelivery(ctx, job.Args.DeliveryID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil // the endpoint was deleted with its log
+	}
+	if err != nil {
+		return err
+	}
+	if d.Status != cryptopay.DeliveryPending {
+		return nil // already final: a job run twice after a crash
+	}
+	ep, err := s.db.GetWebhookEndpoint(ctx, d.EndpointID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !s.acquire(ep.ID) {
+		// This endpoint already has PerEndpoint attempts in flight: give the
+		// worker back to other endpoints and look again shortly.
+		return river.JobSnooze(time.Second + time.Duration(s.rand()*float64(time.Second)))
+	}
+	defer s.release(ep.ID)
+
+	a := cryptopay.WebhookAttempt{DeliveryID: d.ID, Number: d.Attempts + 1, StartedAt: s.now().UTC()}
+	if !ep.Enabled {
+		a.Error = "endpoint disabled; not sent"
+	} else {
+		s.attempt(ctx, ep, d, &a)
+	}
+	ok := a.StatusCode >= 200 && a.StatusCode < 300
+	status, next := cryptopay.DeliveryPending, (*time.Time)(nil)
+	switch {
+	case ok:
+		status = cryptopay.DeliverySucceeded
+	case !ep.Enabled:
+		status = cryptopay.DeliveryFailed
+	default:
+		if at, more := s.sched.Next(d.CreatedAt, a.StartedAt.Add(a.Duration), a.Number, s.rand); more {
+			next = &at
+		} else {
+			status = cryptopay.DeliveryFailed
+		}
+	}
+	err = s.db.InTx(ctx, func(tx storage.Tx) error {
+		if err := tx.RecordWebhookAttempt(ctx, &a, status, next); err != nil {
+			return err
+		}
+		if status == cryptopay.DeliveryFailed && ep.Enabled {
+			return s.maybeDisable(ctx, tx, ep.ID, a.StartedAt)
+		}
+		return nil
+	})
+	var conflict *storage.ConflictError
+	if errors.As(err, &conflict) {
+		return nil // this attempt number was recorded by an earlier run of the job
+	}
+	if err != nil {
+		return err
+	}
+	if next != nil {
+		return river.JobSnooze(max(next.Sub(s.now()), 0))
+	}
+	return nil
+}
+
+// attempt POSTs d to ep once and fills in a.
+func (s *Service) attempt(ctx context.Context, ep *cryptopay.WebhookEndpoint, d *cryptopay.WebhookDelivery, a *cryptopay.WebhookAttempt) {
+	defer func() { a.Duration = s.now().Sub(a.StartedAt) }()
+	secrets, err := s.signingSecrets(ep, a.StartedAt)
+	if err != nil {
+		a.Error = "cannot open the endpoint secret"
+		s.log.ErrorContext(ctx, "webhook: open secret", "endpoint", ep.ID, "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(d.Body))
+	if err != nil {
+		a.Error = "bad request: " + err.Error()
+		return
+	}
+	h := req.Header
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", s.ua)
+	h.Set(webhooksig.HeaderLegacySignature, webhooksig.Sign(d.Body, secrets[0]))
+	h.Set(webhooksig.HeaderSignature, webhooksig.SignHeader(d.Body, a.StartedAt, secrets...))
+	h.Set(webhooksig.HeaderEventID, d.EventID)
+	h.Set(webhooksig.HeaderDeliveryID, d.ID)
+	h.Set(webhooksig.HeaderEventType, string(d.EventType))
+	client := s.testHTTP
+	if ep.Livemode {
+		client = s.liveHTTP
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		a.Error = describeErr(err)
+		return
+	}
+	defer resp.Body.Close()
+	a.StatusCode = resp.StatusCode
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	a.ResponseBody = strings.ToValidUTF8(string(b), "\uFFFD")
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		a.Error = "redirect not followed (" + strconv.Itoa(resp.StatusCode) + ")"
+	}
+}
+
+// describeErr keeps the part of a client error a merchant can act on.
+func describeErr(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out"
+	case errors.Is(err, ErrForbiddenAddress):
+		return "refused: " + err.Error()
+	}
+	return err.Error()
+}
+
+// signingSecrets returns the current secret and, inside the rotation
+// overlap, the previous one. The current secret is first: it signs the
+// legacy header, so a receiver that deploys the new secret promptly is
+// accepted immediately.
+func (s *Service) signingSecrets(ep *cryptopay.WebhookEndpoint, now time.Time) ([]string, error) {
+	cur, err := s.keys.Open(ep.Secret, secretAAD("secret", ep.ID))
+	if err != nil {
+		return nil, err
+	}
+	out := []string{string(cur)}
+	if ep.PreviousSecret != "" && ep.PreviousSecretExpiresAt != nil && now.Before(*ep.PreviousSecretExpiresAt) {
+		prev, err := s.keys.Open(ep.PreviousSecret, secretAAD("previous_secret", ep.ID))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, string(prev))
+	}
+	return out, nil
+}
+
+// maybeDisable disables an endpoint none of whose attempts has succeeded
+// for a whole retry window, and writes the event saying so (delivered to
+// the store's other endpoints by the outbox).
+func (s *Service) maybeDisable(ctx context.Context, tx storage.Tx, id string, now time.Time) error {
+	ep, err := tx.GetWebhookEndpoint(ctx, id)
+	if err != nil || !ep.Enabled {
+		return err
+	}
+	last, err := tx.LastWebhookSuccess(ctx, id)
+	if err != nil {
+		return err
+	}
+	since := ep.CreatedAt
+	if last != nil {
+		since = *last
+	}
+	if now.Sub(since) < s.sched.Window {
+		return nil
+	}
+	ep.Enabled = false
+	ep.DisabledReason = fmt.Sprintf("every delivery attempt failed for %s", s.sched.Window)
+	ep.UpdatedAt = now
+	if err := tx.UpdateWebhookEndpoint(ctx, ep); err != nil {
+		return err
+	}
+	data, _ := json.Marshal(map[string]any{
+		"webhook_endpoint_id": ep.ID, "url": ep.URL, "reason": ep.DisabledReason,
+	})
+	ev := cryptopay.Event{ID: cryptopay.NewID(cryptopay.PrefixEvent, now), StoreID: ep.StoreID, Livemode: ep.Livemode,
+		Type: cryptopay.EventWebhookEndpointDisabled, Data: data, CreatedAt: now}
+	s.log.WarnContext(ctx, "webhook: endpoint disabled", "endpoint", ep.ID, "reason", ep.DisabledReason)
+	return tx.CreateEvent(ctx, &ev)
+}
+
+func (s *Service) acquire(id string) bool {
+	s.slotsMu.Lock()
+	defer s.slotsMu.Unlock()
+	if s.slots[id] >= s.perEP {
+		return false
+	}
+	s.slots[id]++
+	return true
+}
+
+func (s *Service) release(id string) {
+	s.slotsMu.Lock()
+	defer s.slotsMu.Unlock()
+	if s.slots[id]--; s.slots[id] <= 0 {
+		delete(s.slots, id)
+	}
+}

@@ -1,0 +1,282 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/storage"
+	"github.com/cryptopay/cryptopay/webhooksig"
+)
+
+// Owner is whose endpoints a caller may see: an API key's store and mode.
+type Owner struct {
+	StoreID  string
+	Livemode bool
+}
+
+// EndpointParams are the fields of a create or update; nil leaves a field
+// as it is (on create: URL is required, all types, enabled).
+type EndpointParams struct {
+	URL         *string
+	Description *string
+	EventTypes  *[]string
+	Enabled     *bool
+}
+
+const maxDescription = 500
+
+// Errors are *cryptopay.Error values naming the field for invalid input,
+// CodeNotFound for an endpoint or delivery of another store or mode, and
+// wrapped storage errors otherwise.
+
+func (s *Service) guardFor(live bool) *guard {
+	if live {
+		return s.live
+	}
+	return s.test
+}
+
+func (s *Service) apply(ctx context.Context, ep *cryptopay.WebhookEndpoint, p EndpointParams) error {
+	if p.URL != nil {
+		u, err := s.guardFor(ep.Livemode).validateURL(ctx, *p.URL, ep.Livemode)
+		if err != nil {
+			return cryptopay.Invalid("url", "%s", err.Error())
+		}
+		ep.URL = u
+	}
+	if p.Description != nil {
+		if len(*p.Description) > maxDescription {
+			return cryptopay.Invalid("description", "description is longer than %d bytes", maxDescription)
+		}
+		ep.Description = *p.Description
+	}
+	if p.EventTypes != nil {
+		types := make([]cryptopay.EventType, 0, len(*p.EventTypes))
+		for _, n := range *p.EventTypes {
+			t := cryptopay.EventType(n)
+			if n == "*" {
+				types = nil
+				break
+			}
+			if !slices.Contains(cryptopay.EventTypes, t) || t == cryptopay.EventTest {
+				return cryptopay.Invalid("enabled_events", "unknown event type %q", n)
+			}
+			if !slices.Contains(types, t) {
+				types = append(types, t)
+			}
+		}
+		ep.EventTypes = types
+	}
+	if p.Enabled != nil {
+		ep.Enabled = *p.Enabled
+		if ep.Enabled {
+			ep.DisabledReason = ""
+		}
+	}
+	return nil
+}
+
+// CreateEndpoint makes an endpoint for o and returns it with its secret,
+// which is shown only now.
+func (s *Service) CreateEndpoint(ctx context.Context, o Owner, p EndpointParams) (*cryptopay.WebhookEndpoint, string, error) {
+	if p.URL == nil {
+		return nil, "", cryptopay.Invalid("url", "url is required")
+	}
+	now := s.now().UTC()
+	ep := &cryptopay.WebhookEndpoint{ID: cryptopay.NewID(cryptopay.PrefixEndpoint, now), StoreID: o.StoreID,
+		Livemode: o.Livemode, Enabled: true, CreatedAt: now, UpdatedAt: now}
+	if err := s.apply(ctx, ep, p); err != nil {
+		return nil, "", err
+	}
+	secret, err := webhooksig.NewSecret()
+	if err != nil {
+		return nil, "", err
+	}
+	if ep.Secret, err = s.keys.Seal([]byte(secret), secretAAD("secret", ep.ID)); err != nil {
+		return nil, "", fmt.Errorf("webhook: seal secret: %w", err)
+	}
+	if err := s.db.InTx(ctx, func(tx storage.Tx) error { return tx.CreateWebhookEndpoint(ctx, ep) }); err != nil {
+		return nil, "", err
+	}
+	return ep, secret, nil
+}
+
+// GetEndpoint returns o's endpoint id.
+func (s *Service) GetEndpoint(ctx context.Context, o Owner, id string) (*cryptopay.WebhookEndpoint, error) {
+	return owned(s.db.GetWebhookEndpoint(ctx, id))(o, "webhook endpoint")
+}
+
+// owned turns a row of another store or mode into not found, so ids of
+// other merchants cannot be probed.
+func owned[T interface {
+	*cryptopay.WebhookEndpoint | *cryptopay.WebhookDelivery
+}](v T, err error) func(Owner, string) (T, error) {
+	return func(o Owner, what string) (T, error) {
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, cryptopay.Errorf(cryptopay.CodeNotFound, "No such %s.", what)
+		}
+		if err != nil {
+			return nil, err
+		}
+		var store string
+		var live bool
+		switch x := any(v).(type) {
+		case *cryptopay.WebhookEndpoint:
+			store, live = x.StoreID, x.Livemode
+		case *cryptopay.WebhookDelivery:
+			store, live = x.StoreID, x.Livemode
+		}
+		if store != o.StoreID || live != o.Livemode {
+			return nil, cryptopay.Errorf(cryptopay.CodeNotFound, "No such %s.", what)
+		}
+		return v, nil
+	}
+}
+
+// ListEndpoints returns o's endpoints newest first.
+func (s *Service) ListEndpoints(ctx context.Context, o Owner, page storage.Page) ([]cryptopay.WebhookEndpoint, bool, error) {
+	return s.db.ListWebhookEndpoints(ctx, storage.WebhookEndpointFilter{StoreID: o.StoreID, Livemode: o.Livemode, Page: page})
+}
+
+// UpdateEndpoint changes o's endpoint id.
+func (s *Service) UpdateEndpoint(ctx context.Context, o Owner, id string, p EndpointParams) (*cryptopay.WebhookEndpoint, error) {
+	var ep *cryptopay.WebhookEndpoint
+	err := s.db.InTx(ctx, func(tx storage.Tx) error {
+		var err error
+		if ep, err = owned(tx.GetWebhookEndpoint(ctx, id))(o, "webhook endpoint"); err != nil {
+			return err
+		}
+		if err := s.apply(ctx, ep, p); err != nil {
+			return err
+		}
+		ep.UpdatedAt = s.now().UTC()
+		return tx.UpdateWebhookEndpoint(ctx, ep)
+	})
+	return ep, err
+}
+
+// DeleteEndpoint removes o's endpoint id and its delivery log.
+func (s *Service) DeleteEndpoint(ctx context.Context, o Owner, id string) error {
+	return s.db.InTx(ctx, func(tx storage.Tx) error {
+		if _, err := owned(tx.GetWebhookEndpoint(ctx, id))(o, "webhook endpoint"); err != nil {
+			return err
+		}
+		return tx.DeleteWebhookEndpoint(ctx, id)
+	})
+}
+
+// RotateSecret gives o's endpoint a new secret and returns it. The old
+// secret keeps signing beside the new one for the rotation overlap.
+func (s *Service) RotateSecret(ctx context.Context, o Owner, id string) (*cryptopay.WebhookEndpoint, string, error) {
+	secret, err := webhooksig.NewSecret()
+	if err != nil {
+		return nil, "", err
+	}
+	var ep *cryptopay.WebhookEndpoint
+	err = s.db.InTx(ctx, func(tx storage.Tx) error {
+		var err error
+		if ep, err = owned(tx.GetWebhookEndpoint(ctx, id))(o, "webhook endpoint"); err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		sealed, err := s.keys.Seal([]byte(secret), secretAAD("secret", ep.ID))
+		if err != nil {
+			return fmt.Errorf("webhook: seal secret: %w", err)
+		}
+		// The old secret moves column, and a sealed value is bound to its
+		// column, so it is opened and sealed again for previous_secret.
+		old, err := s.keys.Open(ep.Secret, secretAAD("secret", ep.ID))
+		if err != nil {
+			return fmt.Errorf("webhook: open secret: %w", err)
+		}
+		prev, err := s.keys.Seal(old, secretAAD("previous_secret", ep.ID))
+		if err != nil {
+			return fmt.Errorf("webhook: seal secret: %w", err)
+		}
+		exp := now.Add(s.overlap)
+		ep.PreviousSecret, ep.PreviousSecretExpiresAt, ep.Secret, ep.UpdatedAt = prev, &exp, sealed, now
+		return tx.UpdateWebhookEndpoint(ctx, ep)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return ep, secret, nil
+}
+
+// GetDelivery returns o's delivery id with its attempts.
+func (s *Service) GetDelivery(ctx context.Context, o Owner, id string) (*cryptopay.WebhookDelivery, error) {
+	return owned(s.db.GetWebhookDelivery(ctx, id))(o, "webhook delivery")
+}
+
+// ListDeliveries returns the deliveries of o's endpoint, newest first,
+// optionally only those with status.
+func (s *Service) ListDeliveries(ctx context.Context, o Owner, endpointID, status string, page storage.Page) ([]cryptopay.WebhookDelivery, bool, error) {
+	switch cryptopay.DeliveryStatus(status) {
+	case "", cryptopay.DeliveryPending, cryptopay.DeliverySucceeded, cryptopay.DeliveryFailed:
+	default:
+		return nil, false, cryptopay.Invalid("status", "status must be pending, succeeded or failed")
+	}
+	if _, err := s.GetEndpoint(ctx, o, endpointID); err != nil {
+		return nil, false, err
+	}
+	return s.db.ListWebhookDeliveries(ctx, storage.WebhookDeliveryFilter{EndpointID: endpointID,
+		Status: cryptopay.DeliveryStatus(status), Page: page})
+}
+
+// Redeliver sends delivery id's event again as a new delivery with the
+// same event id and body.
+func (s *Service) Redeliver(ctx context.Context, o Owner, id string) (*cryptopay.WebhookDelivery, error) {
+	var out *cryptopay.WebhookDelivery
+	err := s.db.InTx(ctx, func(tx storage.Tx) error {
+		d, err := owned(tx.GetWebhookDelivery(ctx, id))(o, "webhook delivery")
+		if err != nil {
+			return err
+		}
+		ep, err := tx.GetWebhookEndpoint(ctx, d.EndpointID)
+		if err != nil {
+			return err
+		}
+		if !ep.Enabled {
+			return cryptopay.Errorf(cryptopay.CodeConflict, "The webhook endpoint is disabled; enable it first.")
+		}
+		ds, err := s.enqueue(ctx, tx, &cryptopay.Event{ID: d.EventID, Type: d.EventType}, d.Body, []cryptopay.WebhookEndpoint{*ep})
+		if err != nil {
+			return err
+		}
+		out = ds[0]
+		return nil
+	})
+	return out, err
+}
+
+// SendTest writes a test event and delivers it to o's endpoint id only.
+func (s *Service) SendTest(ctx context.Context, o Owner, id string) (*cryptopay.WebhookDelivery, error) {
+	var out *cryptopay.WebhookDelivery
+	err := s.db.InTx(ctx, func(tx storage.Tx) error {
+		ep, err := owned(tx.GetWebhookEndpoint(ctx, id))(o, "webhook endpoint")
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		ev := cryptopay.Event{ID: cryptopay.NewID(cryptopay.PrefixEvent, now), StoreID: ep.StoreID, Livemode: ep.Livemode,
+			Type: cryptopay.EventTest, CreatedAt: now,
+			Data: []byte(`{"webhook_endpoint_id":"` + ep.ID + `","message":"This is a test event from CryptoPay."}`)}
+		if err := tx.CreateEvent(ctx, &ev); err != nil {
+			return err
+		}
+		body, err := EventPayload(&ev)
+		if err != nil {
+			return err
+		}
+		ds, err := s.enqueue(ctx, tx, &ev, body, []cryptopay.WebhookEndpoint{*ep})
+		if err != nil {
+			return err
+		}
+		out = ds[0]
+		return nil
+	})
+	return out, err
+}
