@@ -1,0 +1,191 @@
+package doctor
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cryptopay/cryptopay/internal/config"
+	"github.com/cryptopay/cryptopay/internal/gateway"
+	"github.com/cryptopay/cryptopay/internal/httpapi"
+	"github.com/cryptopay/cryptopay/internal/rates"
+	"github.com/cryptopay/cryptopay/internal/storage/sqlite"
+)
+
+const regtestVpub = "vpub5Y6cjg78GGuNLsaPhmYsiw4gYX3HoQiRBiSwDaBXKUafCt9bNwWQiitDk5VZ5BVxYnQdwoTyXSs2JHRPAgjAvtbBrf8ZhDYe2jWAqvZVnsc"
+
+// setup is one gateway installation: a home directory, variables, a
+// migrated database with one store and one key.
+type setup struct {
+	home string
+	vars map[string]string
+	in   *Input
+	svc  *gateway.Service
+}
+
+func newSetup(t *testing.T, vars map[string]string, files map[string]string) *setup {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := &setup{home: filepath.Join(dir, "home"), vars: map[string]string{"CRYPTOPAY_DATA_DIR": dir}}
+	os.MkdirAll(s.home, 0o700)
+	s.vars["HOME"] = s.home
+	for k, v := range vars {
+		s.vars[k] = strings.ReplaceAll(v, "$DIR", dir)
+	}
+	for name, body := range files {
+		write(t, filepath.Join(dir, name), body, 0o600)
+	}
+	getenv := func(k string) string { return s.vars[k] }
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layered, err := config.Layered(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "cryptopay.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := rates.ParseStatic("")
+	s.svc = gateway.New(gateway.Config{DB: db, Rates: rs})
+	st, err := s.svc.CreateStore(ctx, gateway.StoreParams{Name: "Shop",
+		Wallets: []gateway.WalletParams{{Network: "bitcoin-regtest", AccountKey: regtestVpub}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.svc.CreateKey(ctx, gateway.KeyParams{StoreID: st.ID, Name: "shop", Scopes: []string{"invoices:write"}, TTL: 365 * 24 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New(httpapi.Config{Service: s.svc, TrustedProxies: cfg.TrustedProxies})
+	s.in = &Input{Config: cfg, Env: layered, Getenv: getenv, DB: db, Handler: api.Handler()}
+	return s
+}
+
+func write(t *testing.T, path, body string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDoctor(t *testing.T) {
+	ctx := context.Background()
+
+	// A production-ready installation: every item passes.
+	good := newSetup(t, map[string]string{
+		"CRYPTOPAY_TLS_CERT_FILE": "$DIR/cert.pem", "CRYPTOPAY_TLS_KEY_FILE": "$DIR/key.pem",
+		"CRYPTOPAY_ENCRYPTION_KEY_FILE": "$DIR/enc.key",
+		"CRYPTOPAY_BACKUP_DIR":          "$DIR", "CRYPTOPAY_BACKUP_RECIPIENT": "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
+		"CRYPTOPAY_ALERT_WEBHOOK_URL": "https://hooks.example.com/T000/B000",
+		"CRYPTOPAY_CONFIG_FILE":       "$DIR/cryptopay.env",
+	}, map[string]string{"cert.pem": "cert", "key.pem": "key", "enc.key": strings.Repeat("ab", 32), "cryptopay.env": "CRYPTOPAY_LOG_LEVEL=info\n"})
+	write(t, filepath.Join(good.home, ".bash_history"), "ls\ncurl -H \"Authorization: Bearer $CRYPTOPAY_API_KEY\" ...\n", 0o600)
+	_, err := good.in.DB.SQL().ExecContext(ctx, `INSERT INTO webhook_endpoints (id, store_id, livemode, url, description, event_types, enabled,
+		disabled_reason, secret, previous_secret, created_at, updated_at) SELECT 'we_1', id, 0, 'https://shop.example.com/hook', '', '[]', 1, '', 's', '', 0, 0 FROM stores`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := Run(ctx, good.in)
+	var out bytes.Buffer
+	Write(&out, rs)
+	for _, r := range rs {
+		if r.Status != Pass {
+			t.Errorf("good setup: %s is %s: %s", r.Name, r.Status, r.Detail)
+		}
+	}
+	if Failed(rs) || len(rs) != len(Checks()) {
+		t.Errorf("good setup fails:\n%s", out.String())
+	}
+
+	// A careless installation: every item fails (the scope check, a
+	// judgement, warns).
+	bad := newSetup(t, map[string]string{
+		"CRYPTOPAY_RATE_LIMIT_IP": "off",
+		"CRYPTOPAY_CONFIG_FILE":   "$DIR/cryptopay.env",
+	}, map[string]string{"cryptopay.env": "CRYPTOPAY_API_KEY=cp_live_" + strings.Repeat("Z", 40) + "\n"})
+	write(t, filepath.Join(bad.home, ".zsh_history"), ": 1700000000:0;export KEY=cp_test_"+strings.Repeat("q", 40)+"\n", 0o600)
+	_, err = bad.in.DB.SQL().ExecContext(ctx, `INSERT INTO webhook_endpoints (id, store_id, livemode, url, description, event_types, enabled,
+		disabled_reason, secret, previous_secret, created_at, updated_at) SELECT 'we_2', id, 1, 'http://shop.example.com/hook', '', '[]', 1, '', 's', '', 0, 0 FROM stores`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.svc.CreateStore(ctx, gateway.StoreParams{Name: "Live", Livemode: true,
+		Wallets: []gateway.WalletParams{{Network: "bitcoin", AccountKey: bip84Zpub}}}); err != nil {
+		t.Fatal(err)
+	}
+	bad.in.Config.DatabaseURL = "postgres://db.example.com/cryptopay?sslmode=disable"
+	bad.in.Handler = http.NotFoundHandler() // a build without the headers
+	bad.in.Now = time.Now().Add(100 * 24 * time.Hour)
+	rs = Run(ctx, bad.in)
+	out.Reset()
+	Write(&out, rs)
+	want := map[string]Status{"API keys hold only the scopes they use": Warn}
+	for _, r := range rs {
+		w := want[r.Name]
+		if w == "" {
+			w = Fail
+		}
+		if r.Status != w {
+			t.Errorf("bad setup: %s is %s (%s), want %s", r.Name, r.Status, r.Detail, w)
+		}
+		if r.Fix == "" {
+			t.Errorf("bad setup: %s has no fix", r.Name)
+		}
+	}
+	if !Failed(rs) {
+		t.Error("bad setup passes")
+	}
+	for _, leak := range []string{strings.Repeat("Z", 40), strings.Repeat("q", 40)} {
+		if strings.Contains(out.String(), leak) {
+			t.Error("the report prints a key secret")
+		}
+	}
+	t.Logf("\n%s", out.String())
+}
+
+func TestWebhookCheckSkipsWithoutTable(t *testing.T) {
+	s := newSetup(t, nil, nil)
+	if _, err := s.in.DB.SQL().ExecContext(context.Background(), `DROP TABLE webhook_endpoints`); err != nil {
+		t.Skipf("cannot drop the table: %v", err)
+	}
+	if r := checkWebhookURLs(context.Background(), s.in); r.Status != Skip {
+		t.Errorf("without the table: %+v", r)
+	}
+}
+
+func TestDatabaseTLSModes(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		want Status
+	}{
+		{"postgres://db.example.com/x?sslmode=verify-full", Pass},
+		{"postgres://db.example.com/x?sslmode=require", Warn},
+		{"postgres://db.example.com/x?sslmode=verify-ca", Warn},
+		{"postgres://db.example.com/x", Fail},
+		{"postgres://10.1.2.3/x?sslmode=prefer", Fail},
+		{"postgres://127.0.0.1/x?sslmode=disable", Pass},
+		{"postgres://localhost/x", Pass},
+		{"postgresql://[::1]:5432/x", Pass},
+		{"/var/lib/cryptopay/cryptopay.db", Pass},
+	} {
+		r := checkDatabaseTLS(context.Background(), &Input{Config: &config.Config{DatabaseURL: tc.url}})
+		if r.Status != tc.want {
+			t.Errorf("%s: %s (%s), want %s", tc.url, r.Status, r.Detail, tc.want)
+		}
+	}
+}
+
+// bip84Zpub is the BIP84 test vector's mainnet account public key.
+const bip84Zpub = "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz2oz2AGutZYs"

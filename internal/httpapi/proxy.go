@@ -1,0 +1,127 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/cryptopay/cryptopay"
+)
+
+// maxHeaders bounds the header fields of a request (MaxHeaderBytes bounds
+// their size); no client of this API needs more than a handful.
+const maxHeaders = 64
+
+// edgeKey keys the request facts the proxy middleware resolves once.
+type edgeKey struct{}
+
+// edge is what the server believes about the client side of a request.
+type edge struct {
+	ip    netip.Addr
+	https bool
+}
+
+// withProxy resolves the client address and scheme. X-Forwarded-For and
+// X-Forwarded-Proto are honoured only when the peer is a trusted proxy;
+// from anyone else they are deleted, so no later code can be fooled by
+// them.
+func (s *Server) withProxy(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n := headerCount(r.Header); n > maxHeaders {
+			s.writeError(w, r, cryptopay.Errorf(cryptopay.CodeInvalid, "The request has %d header fields; at most %d are accepted.", n, maxHeaders))
+			return
+		}
+		peer := peerIP(r)
+		e := edge{ip: peer, https: r.TLS != nil}
+		if s.trusted(peer) {
+			e.ip = s.forwardedFor(r.Header.Values("X-Forwarded-For"), peer)
+			if r.TLS == nil {
+				e.https = lastToken(r.Header.Values("X-Forwarded-Proto")) == "https"
+			}
+		} else {
+			r.Header.Del("X-Forwarded-For")
+			r.Header.Del("X-Forwarded-Proto")
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), edgeKey{}, e)))
+	})
+}
+
+// trusted reports whether a is one of the configured proxies.
+func (s *Server) trusted(a netip.Addr) bool {
+	return a.IsValid() && slices.ContainsFunc(s.proxies, func(p netip.Prefix) bool { return p.Contains(a) })
+}
+
+// forwardedFor walks X-Forwarded-For from the right, past every trusted
+// proxy, and returns the first address no trusted proxy vouches for. The
+// entries left of it were written by the client and are ignored: anyone
+// can prepend anything. An unparsable entry stops the walk at the last
+// trusted hop.
+func (s *Server) forwardedFor(values []string, peer netip.Addr) netip.Addr {
+	hops := strings.Split(strings.Join(values, ","), ",")
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		h := strings.TrimSpace(hops[i])
+		if h == "" {
+			continue
+		}
+		a, err := parseHop(h)
+		if err != nil {
+			return client
+		}
+		client = a
+		if !s.trusted(a) {
+			return a
+		}
+	}
+	return client
+}
+
+// parseHop accepts "addr", "addr:port" and "[v6]:port".
+func parseHop(h string) (netip.Addr, error) {
+	if ap, err := netip.ParseAddrPort(h); err == nil {
+		return ap.Addr().Unmap(), nil
+	}
+	a, err := netip.ParseAddr(strings.Trim(h, "[]"))
+	return a.Unmap(), err
+}
+
+// lastToken returns the right-most comma-separated value, lower-cased: the
+// one the nearest (trusted) proxy set.
+func lastToken(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	v := values[len(values)-1]
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	return strings.ToLower(strings.TrimSpace(v))
+}
+
+// isHTTPS reports whether the client reached the gateway over TLS: its
+// own, or a trusted proxy's.
+func isHTTPS(r *http.Request) bool {
+	if e, ok := r.Context().Value(edgeKey{}).(edge); ok {
+		return e.https
+	}
+	return r.TLS != nil
+}
+
+// peerIP returns the address of the TCP peer.
+func peerIP(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+func headerCount(h http.Header) int {
+	n := 0
+	for _, v := range h {
+		n += len(v)
+	}
+	return n
+}
