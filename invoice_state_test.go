@@ -177,6 +177,22 @@ func TestIDs(t *testing.T) {
 	}
 }
 
+func TestIDsStrictlyIncreaseWithinAMillisecond(t *testing.T) {
+	now := time.Now()
+	prev := NewID(PrefixEvent, now)
+	for range 10000 {
+		next := NewID(PrefixEvent, now)
+		if next <= prev || !ValidID(PrefixEvent, next) {
+			t.Fatalf("id %s after %s", next, prev)
+		}
+		prev = next
+	}
+	// A clock that steps back does not reorder ids either.
+	if back := NewID(PrefixEvent, now.Add(-time.Second)); back <= prev {
+		t.Fatalf("id %s after a clock step back is not after %s", back, prev)
+	}
+}
+
 func FuzzValidID(f *testing.F) {
 	f.Add("inv_01h00000000000000000000000")
 	f.Fuzz(func(t *testing.T, s string) {
@@ -223,5 +239,49 @@ func TestCryptoDue(t *testing.T) {
 	}
 	if got := FiatValue(big.NewInt(153847), btc, rate, usd); got.Int64() != 10000 {
 		t.Errorf("FiatValue = %d, want 10000", got)
+	}
+}
+
+func TestParseConfirmationPolicy(t *testing.T) {
+	good, err := ParseConfirmationPolicy("confirmations", "USD", "100.00:3,1000.00:12,24", "20.00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		value *big.Int
+		want  int
+	}{
+		{big.NewInt(19_99), 0}, {big.NewInt(20_00), 3}, {big.NewInt(99_99), 3}, {big.NewInt(100_00), 12},
+		{big.NewInt(999_99), 12}, {big.NewInt(1000_00), 24}, {nil, 24},
+	}
+	for _, c := range cases {
+		if got := good.Required(c.value); got != c.want {
+			t.Errorf("Required(%v) = %d, want %d", c.value, got, c.want)
+		}
+	}
+	if d := DefaultConfirmationPolicy(); d.Required(big.NewInt(5)) != 3 || d.ZeroConfBelow != nil {
+		t.Error("the default policy must not settle unconfirmed payments")
+	}
+	bad := []struct{ name, cur, spec, zero string }{
+		{"crypto currency", "BTC", "24", ""},
+		{"unknown currency", "XXX", "24", ""},
+		{"no final count", "USD", "100.00:3", ""},
+		{"falling bounds", "USD", "1000.00:3,100.00:12,24", ""},
+		{"fewer confirmations for more value", "USD", "100.00:12,1000.00:3,24", ""},
+		{"final below tiers", "USD", "100.00:3,1", ""},
+		{"zero confirmations", "USD", "100.00:0,24", ""},
+		{"garbage", "USD", "lots", ""},
+		{"too many decimals", "USD", "100.001:3,24", ""},
+		{"bound missing mid-list", "USD", "3,1000.00:12,24", ""},
+		{"zero-conf above first tier", "USD", "100.00:3,24", "150.00"},
+		{"zero-conf without tiers", "USD", "6", "1.00"},
+	}
+	for _, b := range bad {
+		t.Run(b.name, func(t *testing.T) {
+			_, err := ParseConfirmationPolicy("confirmations", b.cur, b.spec, b.zero)
+			if e, ok := err.(*Error); !ok || e.Code != CodeInvalid || e.Param == "" {
+				t.Fatalf("got %v, want an invalid_request naming the parameter", err)
+			}
+		})
 	}
 }

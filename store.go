@@ -2,6 +2,8 @@ package cryptopay
 
 import (
 	"math/big"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -58,6 +60,11 @@ type ConfirmationPolicy struct {
 	Currency string
 	Tiers    []ConfirmationTier // ascending by Below
 	Above    int                // confirmations at or above the last tier
+	// ZeroConfBelow, when set, lets invoices worth less (minor units of
+	// Currency) settle on an unconfirmed payment, unless that payment
+	// signals replaceability (RBF). Off by default; at most the first
+	// tier's bound, so it only ever covers small payments.
+	ZeroConfBelow *big.Int
 }
 
 // ConfirmationTier applies to values strictly below Below (minor units of
@@ -87,10 +94,72 @@ func (p ConfirmationPolicy) Required(value *big.Int) int {
 	if value == nil {
 		return p.Above
 	}
+	if p.ZeroConfBelow != nil && value.Cmp(p.ZeroConfBelow) < 0 {
+		return 0
+	}
 	for _, t := range p.Tiers {
 		if value.Cmp(t.Below) < 0 {
 			return t.Confirmations
 		}
 	}
 	return p.Above
+}
+
+// ParseConfirmationPolicy reads a policy written as "BOUND:N,BOUND:N,N"
+// in currency: "100.00:3,1000.00:12,24" is the guide's table (under 100 → 3,
+// under 1,000 → 12, otherwise 24). zeroConfBelow is "" (off) or a decimal
+// bound under which unconfirmed, non-RBF payments settle. Errors are
+// CodeInvalid errors naming param.
+func ParseConfirmationPolicy(param, currency, spec, zeroConfBelow string) (ConfirmationPolicy, error) {
+	cur, err := ParseCurrency(param+".currency", currency)
+	if err != nil {
+		return ConfirmationPolicy{}, err
+	}
+	if cur.Crypto {
+		return ConfirmationPolicy{}, Invalid(param+".currency", "confirmation tiers are priced in a fiat currency, not %s.", cur.Code)
+	}
+	p := ConfirmationPolicy{Currency: cur.Code}
+	parts := strings.Split(spec, ",")
+	for i, part := range parts {
+		bound, n, isTier := strings.Cut(strings.TrimSpace(part), ":")
+		if !isTier {
+			if i != len(parts)-1 {
+				return ConfirmationPolicy{}, Invalid(param, "only the last item may omit a bound: want \"100.00:3,1000.00:12,24\".")
+			}
+			n = bound
+		}
+		conf, err := strconv.Atoi(strings.TrimSpace(n))
+		if err != nil || conf < 1 || conf > 1000 {
+			return ConfirmationPolicy{}, Invalid(param, "%q: confirmations must be a whole number from 1 to 1000.", part)
+		}
+		if !isTier {
+			p.Above = conf
+			break
+		}
+		b, err := ParseAmount(param, strings.TrimSpace(bound), cur.Decimals)
+		if err != nil {
+			return ConfirmationPolicy{}, err
+		}
+		if len(p.Tiers) > 0 && (b.Cmp(p.Tiers[len(p.Tiers)-1].Below) <= 0 || conf < p.Tiers[len(p.Tiers)-1].Confirmations) {
+			return ConfirmationPolicy{}, Invalid(param, "tiers must rise: each bound above the last, never fewer confirmations for more value.")
+		}
+		p.Tiers = append(p.Tiers, ConfirmationTier{Below: b, Confirmations: conf})
+	}
+	if p.Above == 0 {
+		return ConfirmationPolicy{}, Invalid(param, "end with the confirmations for everything above the last bound, e.g. \",24\".")
+	}
+	if len(p.Tiers) > 0 && p.Above < p.Tiers[len(p.Tiers)-1].Confirmations {
+		return ConfirmationPolicy{}, Invalid(param, "the last item must require at least as many confirmations as the tiers below it.")
+	}
+	if zeroConfBelow != "" {
+		z, err := ParseAmount(param+".zero_conf_below", zeroConfBelow, cur.Decimals)
+		if err != nil {
+			return ConfirmationPolicy{}, err
+		}
+		if len(p.Tiers) == 0 || z.Cmp(p.Tiers[0].Below) > 0 {
+			return ConfirmationPolicy{}, Invalid(param+".zero_conf_below", "zero-confirmation settlement is only for small payments: at most the first tier's bound.")
+		}
+		p.ZeroConfBelow = z
+	}
+	return p, nil
 }

@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/bitcoin/btcrpc"
+	"github.com/cryptopay/cryptopay/internal/bitcoin/btcsource"
+	"github.com/cryptopay/cryptopay/internal/watcher"
+)
+
+// bitcoinWatcher builds the Bitcoin chain watcher from the configuration,
+// or returns nil when no node is configured. It checks that the node
+// serves the configured network before anything is credited from it.
+func (a *app) bitcoinWatcher(ctx context.Context) (*watcher.Watcher, error) {
+	bc := a.cfg.Bitcoin
+	if bc.RPCURL == "" {
+		a.log.Warn("no Bitcoin node configured (CRYPTOPAY_BITCOIN_RPC_URL): invoices are created but no payment is seen")
+		return nil, nil
+	}
+	network, err := cryptopay.ParseNetwork("CRYPTOPAY_BITCOIN_NETWORK", bc.Network)
+	if err != nil {
+		return nil, fmt.Errorf("%s", cryptopay.ErrorMessage(err))
+	}
+	params, err := btcsource.Params(network)
+	if err != nil {
+		return nil, err
+	}
+	client, err := btcrpc.New(btcrpc.Config{
+		URL: bc.RPCURL, User: bc.RPCUser, Password: bc.RPCPassword, CookieFile: bc.CookieFile,
+		WebsocketURL: bc.WebsocketURL, Params: params,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bitcoin node: %w", err)
+	}
+	if err := client.CheckNetwork(ctx); err != nil {
+		return nil, fmt.Errorf("bitcoin node at CRYPTOPAY_BITCOIN_RPC_URL: %w", err)
+	}
+	w := watcher.New(watcher.Config{
+		DB:           a.db,
+		Source:       btcsource.New(client, network),
+		Logger:       a.log,
+		PollInterval: bc.PollInterval,
+		SafetyLimit:  bc.SafetyLimit,
+		Alert:        a.alert,
+	})
+	a.svc.OnInvoiceCreated(func(inv *cryptopay.Invoice) {
+		if inv.Network == network {
+			w.Watch(inv.Address, inv.MonitorUntil)
+		}
+	})
+	return w, nil
+}
+
+// alert reports what an operator must see at once. It logs at ERROR; an
+// alert channel, when configured, is wired in serve.
+func (a *app) alert(ctx context.Context, title, text string) {
+	a.log.ErrorContext(ctx, "ALERT: "+title, "detail", text)
+}

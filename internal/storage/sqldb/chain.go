@@ -1,0 +1,141 @@
+package sqldb
+
+import (
+	"context"
+	"hash/fnv"
+	"time"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/storage"
+)
+
+// GetChainState returns the network's state or storage.ErrNotFound.
+func (s *queries) GetChainState(ctx context.Context, network cryptopay.Network) (*storage.ChainState, error) {
+	var (
+		st      storage.ChainState
+		updated int64
+	)
+	err := s.queryRow(ctx, `SELECT network, height, hash, snapshot, updated_at FROM chain_state WHERE network = ?`,
+		string(network)).Scan(&st.Network, &st.Height, &st.Hash, &st.Snapshot, &updated)
+	if err != nil {
+		return nil, s.wrap("get chain state", err)
+	}
+	st.UpdatedAt = fromMicros(updated)
+	return &st, nil
+}
+
+// ListWatchedAddresses reads through invoices_watch_idx (network,
+// monitor_until) and orders by id for stable paging.
+func (s *queries) ListWatchedAddresses(ctx context.Context, network cryptopay.Network, now, since time.Time, afterID string, limit int) ([]storage.WatchedAddress, error) {
+	rows, err := s.query(ctx, `SELECT id, address, monitor_until FROM invoices
+		WHERE network = ? AND monitor_until > ? AND created_at >= ? AND id > ?
+		ORDER BY id LIMIT ?`, string(network), micros(now), micros(since), afterID, limit)
+	if err != nil {
+		return nil, s.wrap("list watched addresses", err)
+	}
+	defer rows.Close()
+	var out []storage.WatchedAddress
+	for rows.Next() {
+		var (
+			w     storage.WatchedAddress
+			until int64
+		)
+		if err := rows.Scan(&w.InvoiceID, &w.Address, &until); err != nil {
+			return nil, s.wrap("list watched addresses", err)
+		}
+		w.MonitorUntil = fromMicros(until)
+		out = append(out, w)
+	}
+	return out, s.wrap("list watched addresses", rows.Err())
+}
+
+// ListInvoicesDue reads through invoices_due_idx (status, expires_at) and
+// invoices_watch_idx.
+func (s *queries) ListInvoicesDue(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := s.query(ctx, `SELECT id FROM invoices WHERE status = 'new' AND expires_at <= ?
+		UNION ALL
+		SELECT id FROM invoices WHERE status = 'processing' AND monitor_until <= ?
+		LIMIT ?`, micros(now), micros(now), limit)
+	if err != nil {
+		return nil, s.wrap("list invoices due", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, s.wrap("list invoices due", err)
+		}
+		out = append(out, id)
+	}
+	return out, s.wrap("list invoices due", rows.Err())
+}
+
+// PutChainState upserts the network's row.
+func (t *Tx) PutChainState(ctx context.Context, st *storage.ChainState) error {
+	_, err := t.exec(ctx, `INSERT INTO chain_state (network, height, hash, snapshot, updated_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (network) DO UPDATE SET height = excluded.height, hash = excluded.hash,
+			snapshot = excluded.snapshot, updated_at = excluded.updated_at`,
+		string(st.Network), st.Height, st.Hash, st.Snapshot, micros(st.UpdatedAt))
+	return t.wrap("put chain state", err)
+}
+
+// LockInvoice takes the invoice's row lock with a no-op update before
+// reading it: on PostgreSQL the update holds the row until the transaction
+// ends (the same effect as SELECT ... FOR UPDATE, in SQL both engines
+// accept); on SQLite the single writer already excludes other writers.
+func (t *Tx) LockInvoice(ctx context.Context, id string) (*cryptopay.Invoice, error) {
+	res, err := t.exec(ctx, `UPDATE invoices SET status = status WHERE id = ?`, id)
+	if err := t.mustAffect("lock invoice", res, err); err != nil {
+		return nil, err
+	}
+	return t.GetInvoice(ctx, id)
+}
+
+// CreatePayment inserts p.
+func (t *Tx) CreatePayment(ctx context.Context, p *cryptopay.Payment) error {
+	_, err := t.exec(ctx, `INSERT INTO payments (`+paymentCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.ID, p.InvoiceID, p.TxID, int64(p.Vout), storage.BigText(p.Amount), p.BlockHash, p.BlockHeight,
+		p.Confirmations, p.RBF, p.FromAddress, string(p.Status), micros(p.SeenAt), nullMicros(p.ConfirmedAt))
+	return t.wrap("create payment", err)
+}
+
+// UpdatePayment writes the fields the chain changes.
+func (t *Tx) UpdatePayment(ctx context.Context, p *cryptopay.Payment) error {
+	res, err := t.exec(ctx, `UPDATE payments SET block_hash = ?, block_height = ?, confirmations = ?,
+		status = ?, confirmed_at = ? WHERE id = ?`,
+		p.BlockHash, p.BlockHeight, p.Confirmations, string(p.Status), nullMicros(p.ConfirmedAt), p.ID)
+	return t.mustAffect("update payment", res, err)
+}
+
+// TryLeadership takes a PostgreSQL session advisory lock keyed by name on
+// a connection of its own, held until release; on SQLite it is always
+// granted (one gateway process owns a SQLite file).
+func (db *DB) TryLeadership(ctx context.Context, name string) (bool, func(), error) {
+	if !db.d.DollarPlaceholders { // SQLite
+		return true, func() {}, nil
+	}
+	conn, err := db.writer.Conn(ctx)
+	if err != nil {
+		return false, nil, db.wrap("leadership", err)
+	}
+	h := fnv.New64a()
+	h.Write([]byte("cryptopay leadership " + name))
+	key := int64(h.Sum64())
+	var held bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&held); err != nil {
+		conn.Close()
+		return false, nil, db.wrap("leadership", err)
+	}
+	if !held {
+		conn.Close()
+		return false, nil, nil
+	}
+	release := func() {
+		_, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, key)
+		conn.Close()
+	}
+	return true, release, nil
+}

@@ -1,0 +1,477 @@
+// Package watcher follows one chain for the gateway: it feeds blocks,
+// disconnections and mempool transactions from a Source into the pure
+// tracker, and stores what the tracker reports (payments, invoice
+// transitions, events) together with the chain cursor in one database
+// transaction per step, so a restart resumes exactly where it stopped.
+//
+// It is chain-agnostic: Bitcoin plugs in through internal/bitcoin/btcsource,
+// EVM chains will through their own Source. It is not a node client and
+// holds no business rules beyond translating tracker events; invoice state
+// comes from cryptopay.Invoice.Advance.
+package watcher
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/chain"
+	"github.com/cryptopay/cryptopay/internal/storage"
+	"github.com/cryptopay/cryptopay/internal/tracker"
+)
+
+// Source is a chain as the watcher needs it. Implementations are thin
+// adapters over a node.
+type Source interface {
+	Network() cryptopay.Network
+	// Tip returns the best block.
+	Tip(ctx context.Context) (chain.BlockRef, error)
+	// BlockHash returns the hash of the best chain's block at height.
+	BlockHash(ctx context.Context, height int64) (string, error)
+	// Block returns the block ref, keeping the transactions the filter
+	// wants (it may keep more).
+	Block(ctx context.Context, ref chain.BlockRef, f Filter) (chain.Block, error)
+	// Mempool returns the ids of the transactions in the node's mempool.
+	Mempool(ctx context.Context) ([]string, error)
+	// Tx returns a mempool transaction, or an error if it is gone.
+	Tx(ctx context.Context, txid string) (chain.Tx, error)
+	// KeyOf returns the watch key of a deposit address, AddressOf the
+	// address of a key.
+	KeyOf(address string) (chain.Key, error)
+	AddressOf(k chain.Key) string
+	// Wakeups returns a channel that receives a value whenever the node
+	// announces a block or a transaction, or a nil channel when the node
+	// cannot push (the watcher then polls). The channel closes when the
+	// subscription ends.
+	Wakeups(ctx context.Context) (<-chan struct{}, error)
+}
+
+// Filter tells a source which transactions of a block matter.
+type Filter interface {
+	HasKey(chain.Key) bool
+	HasSpend(chain.Outpoint) bool
+}
+
+// Config carries a watcher's dependencies and tuning.
+type Config struct {
+	DB     storage.DB
+	Source Source
+	Logger *slog.Logger
+	Now    func() time.Time
+	// PollInterval is how often the node is asked for news when it does not
+	// push them, and the longest a pushed node goes unchecked (default 1s).
+	PollInterval time.Duration
+	// SafetyLimit is the deepest reorg handled automatically (default 100).
+	SafetyLimit int
+	// Alert reports what an operator must see now: a reorg deeper than the
+	// safety limit, a settled invoice whose payment left the best chain, a
+	// double spend. Nil only logs.
+	Alert func(ctx context.Context, title, text string)
+}
+
+// Watcher follows one chain. Run drives it; Step is one pass, for tests.
+type Watcher struct {
+	db      storage.DB
+	src     Source
+	network cryptopay.Network
+	log     *slog.Logger
+	now     func() time.Time
+	poll    time.Duration
+	alert   func(ctx context.Context, title, text string)
+
+	watch *tracker.WatchSet
+	tr    *tracker.Tracker
+
+	mu       sync.Mutex
+	readyErr error
+	pending  []pendingWatch // addresses announced by Watch, not yet in the set
+
+	kick        chan struct{}
+	mempool     map[string]struct{} // txids already fed to the tracker
+	lastRefresh time.Time
+	lastPrune   time.Time
+	loaded      bool
+}
+
+type pendingWatch struct {
+	address string
+	until   time.Time
+}
+
+// errNotStarted is the readiness error before the first successful step.
+var errNotStarted = errors.New("chain watcher starting")
+
+// New returns a watcher; it touches neither the node nor the database
+// until Run or Step.
+func New(cfg Config) *Watcher {
+	w := &Watcher{
+		db:       cfg.DB,
+		src:      cfg.Source,
+		network:  cfg.Source.Network(),
+		log:      cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)).With("network", string(cfg.Source.Network())),
+		now:      cfg.Now,
+		poll:     cmp.Or(cfg.PollInterval, time.Second),
+		alert:    cfg.Alert,
+		watch:    tracker.NewWatchSet(0),
+		readyErr: errNotStarted,
+		kick:     make(chan struct{}, 1),
+		mempool:  map[string]struct{}{},
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	w.tr = tracker.New(tracker.Config{SafetyLimit: cfg.SafetyLimit}, w.watch)
+	return w
+}
+
+// Network returns the watched network.
+func (w *Watcher) Network() cryptopay.Network { return w.network }
+
+// Ready returns nil when the last pass over the node succeeded, else why
+// the watcher is behind. /readyz reports it.
+func (w *Watcher) Ready() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.readyErr
+}
+
+func (w *Watcher) setReady(err error) {
+	w.mu.Lock()
+	w.readyErr = err
+	w.mu.Unlock()
+}
+
+// Watch starts watching a new invoice's address at once, without waiting
+// for the next refresh from the database. Safe for concurrent use.
+func (w *Watcher) Watch(address string, until time.Time) {
+	w.mu.Lock()
+	w.pending = append(w.pending, pendingWatch{address, until})
+	w.mu.Unlock()
+	w.wake()
+}
+
+func (w *Watcher) wake() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run follows the chain until ctx ends. Across gateway instances sharing a
+// PostgreSQL database only one watcher per network runs; the others wait
+// as standbys. Node failures are logged, reported by Ready and retried with
+// backoff; Run returns only when ctx ends or the database state is
+// unusable.
+func (w *Watcher) Run(ctx context.Context) error {
+	release, err := w.lead(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	wakeups := w.subscribe(ctx)
+	backoff := time.Duration(0)
+	resubscribe := time.Now().Add(30 * time.Second)
+	for {
+		err := w.Step(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		w.setReady(err)
+		wait := w.poll
+		if err != nil {
+			backoff = min(max(2*backoff, time.Second), 30*time.Second)
+			wait = backoff
+			w.log.WarnContext(ctx, "chain watcher step failed; retrying", "err", err, "retry_in", backoff)
+		} else {
+			backoff = 0
+		}
+		if wakeups == nil && time.Now().After(resubscribe) {
+			wakeups = w.subscribe(ctx)
+			resubscribe = time.Now().Add(30 * time.Second)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case _, ok := <-wakeups:
+			if !ok {
+				wakeups = nil
+			}
+		case <-w.kick:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// lead waits until this process may watch the network.
+func (w *Watcher) lead(ctx context.Context) (func(), error) {
+	for {
+		held, release, err := w.db.TryLeadership(ctx, "chain watcher "+string(w.network))
+		if err == nil && held {
+			return release, nil
+		}
+		if err != nil {
+			w.setReady(fmt.Errorf("chain watcher cannot reach the database: %w", err))
+		} else {
+			// Another instance watches; this one is ready as a standby.
+			w.setReady(nil)
+		}
+		select {
+		case <-ctx.Done():
+			return func() {}, ctx.Err()
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+func (w *Watcher) subscribe(ctx context.Context) <-chan struct{} {
+	ch, err := w.src.Wakeups(ctx)
+	if err != nil {
+		w.log.InfoContext(ctx, "node push notifications unavailable; polling", "err", err, "interval", w.poll)
+		return nil
+	}
+	return ch
+}
+
+// Step makes one pass: refresh the watched addresses, reconcile the
+// tracker with the node's best chain (disconnecting and connecting blocks
+// one at a time), then feed new mempool transactions. Each block's effects
+// are committed before the next block is read.
+func (w *Watcher) Step(ctx context.Context) error {
+	if !w.loaded {
+		if err := w.load(ctx); err != nil {
+			return err
+		}
+	}
+	if err := w.refresh(ctx); err != nil {
+		return err
+	}
+	if w.tr.Halted() {
+		return tracker.ErrHalted
+	}
+	if err := w.syncBlocks(ctx); err != nil {
+		return err
+	}
+	return w.syncMempool(ctx)
+}
+
+// load restores the tracker from the stored snapshot, or leaves it empty
+// on the first start (it then starts at the node's tip).
+func (w *Watcher) load(ctx context.Context) error {
+	w.tr = tracker.New(tracker.Config{SafetyLimit: w.tr.SafetyLimit()}, w.watch)
+	st, err := w.db.GetChainState(ctx, w.network)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("load chain state: %w", err)
+	default:
+		recent, payments, err := decodeSnapshot(st.Snapshot)
+		if err != nil {
+			return err
+		}
+		if err := w.tr.Restore(recent, payments); err != nil {
+			return fmt.Errorf("restore tracker: %w", err)
+		}
+		w.log.InfoContext(ctx, "chain watcher resumed", "height", st.Height, "hash", st.Hash, "tracked_payments", len(payments))
+	}
+	w.mempool = map[string]struct{}{}
+	w.loaded = true
+	return nil
+}
+
+// refresh adds the addresses of invoices created since the last refresh
+// (by any instance) and drops those whose monitoring window ended.
+func (w *Watcher) refresh(ctx context.Context) error {
+	now := w.now()
+	w.mu.Lock()
+	pending := w.pending
+	w.pending = nil
+	w.mu.Unlock()
+	for _, p := range pending {
+		w.addAddress(p.address, p.until)
+	}
+	if now.Sub(w.lastRefresh) < 10*time.Second && !w.lastRefresh.IsZero() {
+		return nil
+	}
+	// Invoices can commit a little out of id order across instances: look
+	// back a minute further than the last refresh.
+	since := time.Time{}
+	if !w.lastRefresh.IsZero() {
+		since = w.lastRefresh.Add(-time.Minute)
+	}
+	after := ""
+	for {
+		page, err := w.db.ListWatchedAddresses(ctx, w.network, now, since, after, 1000)
+		if err != nil {
+			return fmt.Errorf("list watched addresses: %w", err)
+		}
+		for _, a := range page {
+			w.addAddress(a.Address, a.MonitorUntil)
+			after = a.InvoiceID
+		}
+		if len(page) < 1000 {
+			break
+		}
+	}
+	w.lastRefresh = now
+	if now.Sub(w.lastPrune) > 10*time.Minute {
+		w.watch.Prune(now)
+		w.lastPrune = now
+	}
+	return nil
+}
+
+func (w *Watcher) addAddress(address string, until time.Time) {
+	k, err := w.src.KeyOf(address)
+	if err != nil {
+		w.log.Error("invoice address cannot be watched", "address", address, "err", err)
+		return
+	}
+	w.watch.AddUntil(k, until)
+}
+
+// filter adapts the watch set and the tracker to a source's Filter.
+type filter struct{ w *Watcher }
+
+func (f filter) HasKey(k chain.Key) bool         { return f.w.watch.Has(k) }
+func (f filter) HasSpend(op chain.Outpoint) bool { return f.w.tr.IsWatchedSpend(op) }
+
+// syncBlocks brings the tracker to the node's best chain: it finds the
+// fork point by comparing the tracker's recent hashes with the node's,
+// disconnects the blocks above it, newest first, and connects the node's
+// blocks up to its tip. After a restart this re-checks the last blocks, so
+// a reorg that happened while the gateway was down is handled like any
+// other.
+func (w *Watcher) syncBlocks(ctx context.Context) error {
+	tip, err := w.src.Tip(ctx)
+	if err != nil {
+		return fmt.Errorf("node tip: %w", err)
+	}
+	mine, ok := w.tr.Tip()
+	if !ok {
+		blk, err := w.src.Block(ctx, tip, filter{w})
+		if err != nil {
+			return fmt.Errorf("block %d: %w", tip.Height, err)
+		}
+		return w.connect(ctx, blk)
+	}
+	if mine == tip {
+		return nil
+	}
+	recent := w.tr.Recent()
+	fork := -1
+	for i := len(recent) - 1; i >= 0; i-- {
+		if recent[i].Height > tip.Height {
+			continue
+		}
+		h, err := w.src.BlockHash(ctx, recent[i].Height)
+		if err != nil {
+			return fmt.Errorf("block hash %d: %w", recent[i].Height, err)
+		}
+		if h == recent[i].Hash {
+			fork = i
+			break
+		}
+	}
+	for j := len(recent) - 1; j > fork; j-- {
+		events, err := w.tr.Disconnect(recent[j])
+		if errors.Is(err, tracker.ErrReorgTooDeep) {
+			w.raise(ctx, "Chain reorganisation deeper than the safety limit",
+				fmt.Sprintf("The %s node's best chain no longer contains block %d (%s), the oldest block the gateway keeps. Crediting has stopped; investigate the node before restarting the watcher.",
+					w.network, recent[j].Height, recent[j].Hash))
+			return err
+		}
+		if err != nil {
+			return w.fail(fmt.Errorf("disconnect %d: %w", recent[j].Height, err))
+		}
+		w.log.WarnContext(ctx, "block disconnected", "height", recent[j].Height, "hash", recent[j].Hash)
+		if err := w.persist(ctx, events); err != nil {
+			return err
+		}
+	}
+	start := int64(0)
+	if t, ok := w.tr.Tip(); ok {
+		start = t.Height + 1
+	}
+	for h := start; h <= tip.Height; h++ {
+		hash, err := w.src.BlockHash(ctx, h)
+		if err != nil {
+			return fmt.Errorf("block hash %d: %w", h, err)
+		}
+		blk, err := w.src.Block(ctx, chain.BlockRef{Height: h, Hash: hash}, filter{w})
+		if err != nil {
+			return fmt.Errorf("block %d: %w", h, err)
+		}
+		if err := w.connect(ctx, blk); errors.Is(err, tracker.ErrOutOfOrder) {
+			return nil // the node reorganised while we read; the next step finds the new fork
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Watcher) connect(ctx context.Context, blk chain.Block) error {
+	events, err := w.tr.Connect(blk)
+	if err != nil {
+		return err
+	}
+	return w.persist(ctx, events)
+}
+
+// syncMempool feeds transactions new to the mempool to the tracker.
+func (w *Watcher) syncMempool(ctx context.Context) error {
+	ids, err := w.src.Mempool(ctx)
+	if err != nil {
+		return fmt.Errorf("mempool: %w", err)
+	}
+	// Only transactions fed to the tracker are remembered, so one that
+	// could not be fetched is tried again on the next pass.
+	seen := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		if _, ok := w.mempool[id]; ok {
+			seen[id] = struct{}{}
+			continue
+		}
+		tx, err := w.src.Tx(ctx, id)
+		if err != nil {
+			// Mined or evicted between the two calls, or a node hiccup:
+			// the block or the next pass will show it.
+			w.log.DebugContext(ctx, "mempool transaction not fetched", "txid", id, "err", err)
+			continue
+		}
+		seen[id] = struct{}{}
+		events, err := w.tr.Mempool(tx)
+		if err != nil {
+			return err
+		}
+		if len(events) > 0 {
+			if err := w.persist(ctx, events); err != nil {
+				return err
+			}
+		}
+	}
+	w.mempool = seen
+	return nil
+}
+
+// fail reloads the tracker from the database after an error that may have
+// left it ahead of what was stored, and returns err.
+func (w *Watcher) fail(err error) error {
+	w.loaded = false
+	return err
+}
+
+func (w *Watcher) raise(ctx context.Context, title, text string) {
+	w.log.ErrorContext(ctx, "ALERT: "+title, "detail", text)
+	if w.alert != nil {
+		w.alert(ctx, title, text)
+	}
+}
