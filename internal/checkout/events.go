@@ -1,0 +1,129 @@
+package checkout
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// writeWindow is how long one event may take to write. Each write extends
+// the connection's deadline by this much, so the server's WriteTimeout does
+// not cut a long-lived stream while a stalled client still times out.
+const writeWindow = 30 * time.Second
+
+// Events serves GET /pay/{id}/events: a server-sent event stream of the
+// invoice's state. It sends an "event: state" message with a State as JSON
+// at once and then whenever what the payer sees changes (not for the
+// countdown, which the page keeps itself); a comment every heartbeat
+// interval keeps proxies from closing an idle stream. The stream ends on a
+// final state, when the client goes away, or after its lifetime (the
+// browser's EventSource then reconnects). Unknown ids are 404 in plain
+// text; past the open-stream limit it answers 503 with Retry-After.
+func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
+	inv, ok := h.invoice(w, r, false)
+	if !ok {
+		return
+	}
+	if h.streams.Add(1) > h.maxStream {
+		h.streams.Add(-1)
+		h.log.WarnContext(r.Context(), errStreamBusy.Error(), "limit", h.maxStream)
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		return
+	}
+	defer h.streams.Add(-1)
+
+	ctx := r.Context()
+	rc := http.NewResponseController(w)
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+
+	send := func(b []byte) error {
+		if err := rc.SetWriteDeadline(time.Now().Add(writeWindow)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	// A reconnecting EventSource waits this long (milliseconds).
+	if err := send([]byte("retry: 3000\n\n")); err != nil {
+		return
+	}
+
+	end := time.NewTimer(h.lifetime)
+	defer end.Stop()
+	poll := time.NewTicker(h.poll)
+	defer poll.Stop()
+	beat := time.NewTicker(h.heartbeat)
+	defer beat.Stop()
+
+	var last []byte
+	for {
+		st := newState(inv, h.svc.Now(), h.text)
+		key := stateKey(st)
+		if !bytes.Equal(key, last) {
+			msg, err := eventMessage(st)
+			if err != nil {
+				h.log.ErrorContext(ctx, "checkout: encoding state", "invoice", inv.ID, "err", err)
+				return
+			}
+			if err := send(msg); err != nil {
+				return
+			}
+			last = key
+			beat.Reset(h.heartbeat)
+			if st.Final {
+				return
+			}
+		}
+		for reread := false; !reread; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-end.C:
+				return
+			case <-beat.C:
+				if err := send([]byte(": keep-alive\n\n")); err != nil {
+					return
+				}
+			case <-poll.C:
+				reread = true
+			}
+		}
+		next, err := h.svc.GetInvoice(ctx, nil, inv.ID)
+		if err != nil {
+			if ctx.Err() == nil {
+				h.log.WarnContext(ctx, "checkout: re-reading invoice for its stream", "invoice", inv.ID, "err", err)
+			}
+			continue // keep the last state; try again at the next tick
+		}
+		inv = next
+	}
+}
+
+// stateKey is the part of a state whose change is news: everything but the
+// seconds to expiry, which change every second and which the page counts
+// down itself.
+func stateKey(st State) []byte {
+	st.ExpiresIn = 0
+	b, _ := json.Marshal(st)
+	return b
+}
+
+// eventMessage frames st as one server-sent event. JSON has no raw
+// newlines, so the data fits on one line.
+func eventMessage(st State) ([]byte, error) {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	return fmt.Appendf(nil, "event: state\ndata: %s\n\n", b), nil
+}

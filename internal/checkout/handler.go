@@ -1,0 +1,252 @@
+// Package checkout is the payer's hosted checkout page: GET /pay/{id} shows
+// an invoice's amount, deposit address, a QR code of its BIP21 URI, a
+// countdown and its live state, updated through server-sent events, with a
+// periodic reload as the fallback without JavaScript.
+//
+// The page is public: the invoice id, unguessable, is the only credential,
+// so it shows only what the payer needs (store name, order id, amounts,
+// address, status, confirmations, expiry, redirect URL) and never metadata
+// or the customer reference. Templates and assets are embedded; the page
+// has no inline script or style, so the strict Content-Security-Policy the
+// HTTP layer sets holds. Every word is in strings.go.
+//
+// It is not the merchant API: it creates and changes nothing, and the HTTP
+// server (internal/httpapi) mounts its handlers.
+package checkout
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"sync/atomic"
+	"time"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/gateway"
+)
+
+//go:embed web/templates/*.html
+var templateFS embed.FS
+
+//go:embed web/static
+var staticFS embed.FS
+
+// AssetPrefix is the path the page's assets are served under (see Asset).
+const AssetPrefix = "/static/checkout/"
+
+// Handler serves the checkout page, its events, its QR codes and its
+// assets. It is safe for concurrent use.
+type Handler struct {
+	svc  *gateway.Service
+	log  *slog.Logger
+	text *Catalogue
+	tmpl *template.Template
+
+	assets  map[string][]byte // file name → content
+	version map[string]string // file name → content hash, for cache busting
+
+	// Event stream tuning; tests shorten them.
+	poll      time.Duration // how often a stream re-reads its invoice
+	heartbeat time.Duration // comment sent on an idle stream so proxies keep it
+	lifetime  time.Duration // a stream ends after this; EventSource reconnects
+	streams   atomic.Int64  // open streams
+	maxStream int64         // more are refused with 503
+}
+
+// New returns a Handler over svc that speaks English. It panics only if
+// the embedded templates are broken, which the tests rule out.
+func New(svc *gateway.Service, log *slog.Logger) *Handler {
+	h := &Handler{
+		svc:       svc,
+		log:       cmp.Or(log, slog.New(slog.DiscardHandler)),
+		text:      &English,
+		assets:    map[string][]byte{},
+		version:   map[string]string{},
+		poll:      time.Second,
+		heartbeat: 15 * time.Second,
+		lifetime:  10 * time.Minute,
+		maxStream: 2000,
+	}
+	err := fs.WalkDir(staticFS, "web/static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := staticFS.ReadFile(p)
+		sum := sha256.Sum256(b)
+		h.assets[d.Name()], h.version[d.Name()] = b, hex.EncodeToString(sum[:6])
+		return err
+	})
+	if err != nil {
+		panic(err)
+	}
+	h.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
+		"asset":  func(name string) string { return AssetPrefix + name + "?v=" + h.version[name] },
+		"printf": fmt.Sprintf,
+		"clock":  clock,
+	}).ParseFS(templateFS, "web/templates/*.html"))
+	return h
+}
+
+// pageData is what page.html renders.
+type pageData struct {
+	T         *Catalogue
+	Title     string
+	Store     string
+	OrderID   string
+	TestMode  string // the warning on test networks; "" in live mode
+	State     State
+	URI       template.URL // a bitcoin: URI, which html/template would otherwise refuse in href
+	EventsURL string
+}
+
+// Page serves GET /pay/{id}: the checkout page, or a 404 page for an id
+// that is malformed or unknown (the two look the same).
+func (h *Handler) Page(w http.ResponseWriter, r *http.Request) {
+	inv, ok := h.invoice(w, r, true)
+	if !ok {
+		return
+	}
+	storeName := ""
+	if st, err := h.svc.GetStore(r.Context(), inv.StoreID); err == nil {
+		storeName = st.Name
+	} else {
+		h.log.WarnContext(r.Context(), "checkout: store lookup failed", "invoice", inv.ID, "err", err)
+	}
+	d := pageData{
+		T:         h.text,
+		Title:     fmt.Sprintf(h.text.PageTitle, cmp.Or(storeName, inv.OrderID)),
+		Store:     storeName,
+		OrderID:   inv.OrderID,
+		State:     newState(inv, h.svc.Now(), h.text),
+		EventsURL: "/pay/" + inv.ID + "/events",
+	}
+	d.URI = template.URL(d.State.URI) // built by paymentURI from a derived address and an amount
+	if !inv.Livemode {
+		d.TestMode = fmt.Sprintf(h.text.TestMode, inv.Network)
+	}
+	h.render(w, r, http.StatusOK, "page.html", d)
+}
+
+// invoice validates the path's id and loads the invoice, writing the 404
+// or 500 response itself when it returns false. page chooses an HTML error
+// page over a plain-text one.
+func (h *Handler) invoice(w http.ResponseWriter, r *http.Request, page bool) (*cryptopay.Invoice, bool) {
+	id := r.PathValue("id")
+	if !cryptopay.ValidID(cryptopay.PrefixInvoice, id) {
+		h.notFound(w, r, page)
+		return nil, false
+	}
+	inv, err := h.svc.GetInvoice(r.Context(), nil, id)
+	switch {
+	case cryptopay.ErrorCode(err) == cryptopay.CodeNotFound:
+		h.notFound(w, r, page)
+		return nil, false
+	case err != nil:
+		if r.Context().Err() == nil {
+			h.log.ErrorContext(r.Context(), "checkout: invoice lookup failed", "invoice", id, "err", err)
+		}
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return nil, false
+	}
+	return inv, true
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request, page bool) {
+	if !page {
+		http.Error(w, h.text.NotFoundTitle, http.StatusNotFound)
+		return
+	}
+	h.render(w, r, http.StatusNotFound, "notfound.html", pageData{T: h.text, Title: h.text.NotFoundTitle})
+}
+
+// render executes a template into a buffer first, so that a failure sends
+// a clean 500 rather than half a page.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
+	var buf bytes.Buffer
+	if err := h.tmpl.ExecuteTemplate(&buf, name, d); err != nil {
+		h.log.ErrorContext(r.Context(), "checkout: rendering failed", "template", name, "err", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// QR serves GET /pay/{id}/qr.svg?amount=: the QR code of the BIP21 URI
+// paying amount (a decimal of the invoice's asset, at most what the
+// invoice is for) to the invoice's address. Without amount it is the
+// amount still due. A malformed or out-of-range amount is a 400: the
+// endpoint draws only this invoice's payment requests.
+func (h *Handler) QR(w http.ResponseWriter, r *http.Request) {
+	inv, ok := h.invoice(w, r, false)
+	if !ok {
+		return
+	}
+	asset := inv.Network.Asset()
+	amount := inv.AmountDue()
+	if amount.Sign() == 0 {
+		amount = inv.CryptoDue
+	}
+	if q := r.URL.Query().Get("amount"); q != "" {
+		a, err := cryptopay.ParseAmount("amount", q, asset.Decimals)
+		if err != nil || a.Sign() <= 0 || a.Cmp(inv.CryptoDue) > 0 {
+			http.Error(w, "amount must be a positive decimal no larger than the invoice's amount", http.StatusBadRequest)
+			return
+		}
+		amount = a
+	}
+	uri := paymentURI(inv.Network, inv.Address, amount, asset.Decimals)
+	svg, err := qrSVG(uri, fmt.Sprintf(h.text.QRTitle, uri))
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "checkout: QR code failed", "invoice", inv.ID, "err", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	// The image is a function of the URL (address and amount never change
+	// for an invoice), so the browser may keep it.
+	w.Header().Set("Cache-Control", "private, max-age=3600")
+	_, _ = w.Write(svg)
+}
+
+// Asset serves GET /static/checkout/{file}: the page's embedded stylesheet,
+// script and icons. Names outside the embedded set are 404.
+func (h *Handler) Asset(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("file")
+	b, ok := h.assets[name]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	ct := map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}[path.Ext(name)]
+	w.Header().Set("Content-Type", cmp.Or(ct, "application/octet-stream"))
+	if r.URL.Query().Get("v") == h.version[name] {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+	}
+	_, _ = w.Write(b)
+}
+
+// errStreamBusy is logged when a stream is refused for the open-stream limit.
+var errStreamBusy = errors.New("checkout: too many open event streams")
+
+// clock formats seconds as the page's countdown does: "9:05", "1:02:03".
+func clock(secs int64) string {
+	secs = max(secs, 0)
+	h, m, s := secs/3600, secs%3600/60, secs%60
+	if h > 0 {
+		return fmt.Sprintf("%d:%02d:%02d", h, m, s)
+	}
+	return fmt.Sprintf("%d:%02d", m, s)
+}
