@@ -24,3 +24,10 @@ if ! command -v node >/dev/null; then
 	apt-get update -qq && apt-get install -y -qq nodejs >/dev/null
 fi
 echo "node: $(node --version)"
+
+# The checkout page's browser test drives Debian's headless Chromium.
+if ! command -v chromium >/dev/null; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+echo "chromium: $(chromium --version 2>/dev/null || echo missing)"

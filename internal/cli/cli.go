@@ -42,6 +42,12 @@ func commands() []command {
 		{"stores", "create, list and show stores (merchants)", runStores},
 		{"keys", "create, list, rotate and revoke API keys", runKeys},
 		{"invoices", "list and show invoices", runInvoices},
+		{"doctor", "run the pre-production security checklist against this configuration", runDoctor},
+		{"encryption", "generate encryption keys and re-seal stored data under a new key", runEncryption},
+		{"backup", "write an encrypted, consistent backup of the SQLite database", runBackup},
+		{"restore", "restore an encrypted backup into a new database file", runRestore},
+		{"audit", "verify and list the tamper-evident audit log", runAudit},
+		{"dev", "run a local sandbox: gateway, regtest node, funded dev wallet (dev pay|mine|reorg drive it)", runDev},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -64,7 +70,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 		if c.name != args[0] {
 			continue
 		}
-		err := c.run(ctx, env, args[1:])
+		err := c.run(gateway.WithActor(ctx, gateway.Actor{Operator: gateway.OperatorActor}), env, args[1:])
 		switch {
 		case err == nil:
 			return 0
@@ -166,7 +172,12 @@ func open(ctx context.Context, env Env, checkSchema bool) (*app, error) {
 		return nil, fmt.Errorf("CRYPTOPAY_RATES: %w", err)
 	}
 	svc := gateway.New(gateway.Config{DB: db, Rates: rs, Logger: log})
-	return &app{cfg: cfg, log: log, db: db, svc: svc}, nil
+	a := &app{cfg: cfg, log: log, db: db, svc: svc}
+	if err := a.useKeyring(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
 }
 
 func (a *app) Close() error { return a.db.Close() }
@@ -193,6 +204,9 @@ func runMigrate(ctx context.Context, env Env, args []string) error {
 	defer a.Close()
 	n, err := a.db.Migrate(ctx)
 	if err != nil {
+		return err
+	}
+	if err := a.migrateQueue(ctx); err != nil {
 		return err
 	}
 	cur, _, _ := a.db.SchemaVersion(ctx)

@@ -13,15 +13,17 @@ import (
 
 func runInvoices(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageError{"want: invoices list|show"}
+		return usageError{"want: invoices list|show|redact"}
 	}
 	switch args[0] {
 	case "list":
 		return invoicesList(ctx, env, args[1:])
 	case "show":
 		return invoicesShow(ctx, env, args[1:])
+	case "redact":
+		return invoicesRedact(ctx, env, args[1:])
 	}
-	return usageError{fmt.Sprintf("unknown invoices command %q; want list or show", args[0])}
+	return usageError{fmt.Sprintf("unknown invoices command %q; want list, show or redact", args[0])}
 }
 
 func invoicesList(ctx context.Context, env Env, args []string) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/cryptopay/cryptopay/internal/httpapi"
@@ -27,6 +28,9 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		if _, err := a.db.Migrate(ctx); err != nil {
 			return err
 		}
+		if err := a.migrateQueue(ctx); err != nil {
+			return err
+		}
 	}
 	if err := a.db.CheckSchema(ctx); err != nil {
 		if errors.Is(err, storage.ErrSchemaOutdated) {
@@ -34,6 +38,11 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		}
 		return err
 	}
+	secWait, err := a.startSecurity(ctx) // live mode needs a key; audit flusher
+	if err != nil {
+		return err
+	}
+	defer secWait()
 	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
 		return err
@@ -41,10 +50,69 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	return a.serve(ctx, ln)
 }
 
+// background starts the workers that run beside the API (the chain
+// watcher, the invoice clock) and returns the readiness check they add and
+// a wait for them to stop once ctx ends.
+func (a *app) background(ctx context.Context) (ready func(context.Context) error, wait func(), err error) {
+	btc, err := a.bitcoinWatcher(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var wg sync.WaitGroup
+	if btc != nil {
+		wg.Go(func() {
+			if err := btc.Run(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("bitcoin watcher stopped", "err", err)
+			}
+		})
+		ready = func(context.Context) error { return btc.Ready() }
+	}
+	wg.Go(func() { a.runClock(ctx) })
+	return ready, wg.Wait, nil
+}
+
+// runClock moves invoices the clock changes (expiry, end of the monitoring
+// window) once a second.
+func (a *app) runClock(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := a.svc.AdvanceDue(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("advance due invoices", "err", err)
+		}
+	}
+}
+
 // serve runs the HTTP API on ln until ctx is done, then drains requests in
 // flight for up to the shutdown timeout.
 func (a *app) serve(ctx context.Context, ln net.Listener) error {
-	api := httpapi.New(httpapi.Config{Service: a.svc, Logger: a.log})
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	edge, err := a.openEdge(ctx)
+	if err != nil {
+		return err
+	}
+	defer edge.Close()
+	// Webhooks first: their outbox hook must be in place before any
+	// background worker writes an event.
+	wh, stopWebhooks, err := a.startWebhooks(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopWebhooks()
+	ready, wait, err := a.background(ctx)
+	if err != nil {
+		return err
+	}
+	defer wait()
+	defer stop()
+	api := httpapi.New(httpapi.Config{Service: a.svc, Webhooks: wh, Logger: a.log, Ready: ready, MaxBodyBytes: a.cfg.MaxBodyBytes,
+		TrustedProxies: a.cfg.TrustedProxies, RateLimit: edge.limits})
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -53,9 +121,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	a.log.Info("cryptopay listening", "addr", "http://"+ln.Addr().String(), "database", a.db.Engine())
+	errc := make(chan error, 2)
+	if err := edge.listen(srv, ln, a.cfg.HTTPRedirectListen, errc); err != nil {
+		return errors.Join(err, srv.Close())
+	}
+	a.log.Info("cryptopay listening", "addr", edge.scheme()+ln.Addr().String(), "database", a.db.Engine())
 	select {
 	case err := <-errc:
 		return err
@@ -64,7 +134,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	a.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := errors.Join(srv.Shutdown(sctx), edge.shutdown(sctx)); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil

@@ -36,6 +36,9 @@ func storesCreate(ctx context.Context, env Env, args []string) error {
 	expiry := fs.Duration("invoice-expiry", cryptopay.DefaultInvoiceExpiry, "how long an invoice waits for payment")
 	window := fs.Duration("monitoring-window", cryptopay.DefaultMonitoringWindow, "how long after expiry late payments are still watched")
 	tolerance := fs.Int("tolerance-bp", 0, "underpayment tolerated, in basis points (100 = 1%)")
+	tiers := fs.String("confirmations", "100.00:3,1000.00:12,24", "confirmations by invoice value: BOUND:N,...,N (the security guide's table by default)")
+	tierCurrency := fs.String("confirmations-currency", "USD", "fiat currency the confirmation tiers are priced in")
+	zeroConf := fs.String("zero-conf-below", "", "let invoices worth less than this settle on an unconfirmed, non-RBF payment (off by default; at most the first tier)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -51,9 +54,16 @@ func storesCreate(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	defer a.Close()
+	if *live && len(a.cfg.EncryptionKeys) == 0 {
+		return errNoKeyForLive
+	}
+	policy, err := cryptopay.ParseConfirmationPolicy("confirmations", *tierCurrency, *tiers, *zeroConf)
+	if err != nil {
+		return err
+	}
 	st, err := a.svc.CreateStore(ctx, gateway.StoreParams{
 		Name: *name, Livemode: *live, DefaultCurrency: *currency,
-		InvoiceExpiry: *expiry, MonitoringWindow: *window, ToleranceBasisPoints: *tolerance,
+		InvoiceExpiry: *expiry, MonitoringWindow: *window, ToleranceBasisPoints: *tolerance, Confirmations: &policy,
 		Wallets: []gateway.WalletParams{{Network: *network, AccountKey: *key}},
 	})
 	if err != nil {
@@ -120,6 +130,7 @@ func printStore(env Env, st *cryptopay.Store, asJSON bool) error {
 	fmt.Fprintf(w, "invoice expiry:    %s\n", st.InvoiceExpiry)
 	fmt.Fprintf(w, "monitoring window: %s\n", st.MonitoringWindow)
 	fmt.Fprintf(w, "tolerance:         %d bp\n", st.ToleranceBasisPoints)
+	fmt.Fprintf(w, "confirmations:     %s\n", describePolicy(st.Confirmations))
 	for _, wl := range st.Wallets {
 		fmt.Fprintf(w, "wallet:            %s key %s… (fingerprint %s), next index %d\n",
 			wl.Network, prefix(wl.AccountKey, 12), wl.Fingerprint, wl.NextIndex)
@@ -151,4 +162,20 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// describePolicy renders a confirmation policy the way --confirmations
+// takes it.
+func describePolicy(p cryptopay.ConfirmationPolicy) string {
+	cur, _ := cryptopay.LookupCurrency(p.Currency)
+	var parts []string
+	for _, t := range p.Tiers {
+		parts = append(parts, fmt.Sprintf("%s:%d", cryptopay.FormatAmount(t.Below, cur.Decimals), t.Confirmations))
+	}
+	parts = append(parts, fmt.Sprint(p.Above))
+	s := strings.Join(parts, ",") + " " + p.Currency
+	if p.ZeroConfBelow != nil {
+		s += fmt.Sprintf("; unconfirmed non-RBF payments settle below %s", cryptopay.FormatAmount(p.ZeroConfBelow, cur.Decimals))
+	}
+	return s
 }

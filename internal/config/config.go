@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,23 @@ type Config struct {
 	LogFormat   string // "text" or "json"
 
 	ShutdownTimeout time.Duration
+
+	Bitcoin Bitcoin
+
+	// HTTPS and the network edge.
+	TLSCertFile, TLSKeyFile string
+	ACMEDomains             []string
+	ACMEEmail               string
+	HTTPRedirectListen      string
+	TrustedProxies          []netip.Prefix
+	RateLimitKey            Rate
+	RateLimitIP             Rate
+	RateLimitAuthFail       Rate
+	RedisURL                string
+	MaxBodyBytes            int64
+	AlertWebhookURL         string
+
+	Security // encryption at rest and backups (security.go)
 }
 
 // Var documents one environment variable; the README's table is kept in
@@ -33,7 +51,9 @@ type Var struct {
 }
 
 // Vars lists every variable the gateway reads.
-var Vars = []Var{
+var Vars = append(coreVars, bitcoinVars...)
+
+var coreVars = []Var{
 	{"CRYPTOPAY_CONFIG_FILE", "", "Optional file of KEY=VALUE lines setting any of these variables; the environment wins."},
 	{"CRYPTOPAY_LISTEN", "127.0.0.1:8080", "Address the HTTP API listens on."},
 	{"CRYPTOPAY_DATA_DIR", "./cryptopay-data", "Directory for the embedded SQLite database and other local state."},
@@ -42,6 +62,18 @@ var Vars = []Var{
 	{"CRYPTOPAY_LOG_LEVEL", "info", "debug, info, warn or error."},
 	{"CRYPTOPAY_LOG_FORMAT", "text", "text or json."},
 	{"CRYPTOPAY_SHUTDOWN_TIMEOUT", "15s", "How long serve waits for requests in flight when stopping."},
+	{"CRYPTOPAY_TLS_CERT_FILE", "", "PEM certificate chain for built-in TLS (with CRYPTOPAY_TLS_KEY_FILE)."},
+	{"CRYPTOPAY_TLS_KEY_FILE", "", "PEM private key for CRYPTOPAY_TLS_CERT_FILE."},
+	{"CRYPTOPAY_ACME_DOMAINS", "", "Comma-separated domains to obtain certificates for automatically over ACME (Let's Encrypt); cached in <data dir>/acme."},
+	{"CRYPTOPAY_ACME_EMAIL", "", "Contact address given to the ACME certificate authority."},
+	{"CRYPTOPAY_HTTP_REDIRECT_LISTEN", "", "Address of a plain-HTTP listener that redirects to HTTPS (308) and answers ACME http-01 challenges, e.g. :80."},
+	{"CRYPTOPAY_TRUSTED_PROXIES", "", "Comma-separated CIDRs of reverse proxies that terminate TLS in front; only their X-Forwarded-For/-Proto are honoured."},
+	{"CRYPTOPAY_RATE_LIMIT_KEY", "25/s burst 50", "Requests per API key, e.g. 25/s burst 50; off disables."},
+	{"CRYPTOPAY_RATE_LIMIT_IP", "5/s burst 20", "Requests per client address without an API key; off disables."},
+	{"CRYPTOPAY_RATE_LIMIT_AUTH_FAIL", "10/m burst 10", "Failed authentications per client address; once spent, requests with credentials get 429."},
+	{"CRYPTOPAY_REDIS_URL", "", "redis:// URL shared by gateway instances for rate limits; without it limits are per instance."},
+	{"CRYPTOPAY_MAX_BODY_BYTES", "65536", "Largest request body accepted, in bytes."},
+	{"CRYPTOPAY_ALERT_WEBHOOK_URL", "", "URL that receives alerts as a JSON POST ({\"text\": ...}, Slack-compatible); alerts are always logged at ERROR."},
 }
 
 // Load reads the configuration from getenv (os.Getenv in production).
@@ -65,6 +97,15 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(or(env("CRYPTOPAY_SHUTDOWN_TIMEOUT"), "15s")); err != nil {
 		return nil, fmt.Errorf("CRYPTOPAY_SHUTDOWN_TIMEOUT: %w", err)
+	}
+	if c.Bitcoin, err = loadBitcoin(env); err != nil {
+		return nil, err
+	}
+	if err := c.loadEdge(env); err != nil {
+		return nil, err
+	}
+	if err := c.loadSecurity(env); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

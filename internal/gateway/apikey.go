@@ -73,7 +73,15 @@ func (s *Service) CreateKey(ctx context.Context, p KeyParams) (*CreatedKey, erro
 		CreatedAt:  now,
 		ExpiresAt:  now.Add(ttl),
 	}
-	if err := s.db.InTx(ctx, func(tx storage.Tx) error { return tx.CreateAPIKey(ctx, k) }); err != nil {
+	err = s.db.InTx(ctx, func(tx storage.Tx) error {
+		if err := tx.CreateAPIKey(ctx, k); err != nil {
+			return err
+		}
+		return s.Audit(ctx, tx, AuditRecord{StoreID: k.StoreID, Livemode: k.Livemode, Action: AuditKeyCreated,
+			Target: k.ID, Details: map[string]any{"name": k.Name, "scopes": k.Scopes, "allowed_ips": k.AllowedIPs,
+				"expires_at": k.ExpiresAt.Format(time.RFC3339)}})
+	})
+	if err != nil {
 		return nil, fmt.Errorf("create api key: %w", err)
 	}
 	return &CreatedKey{Key: k, Secret: secret}, nil
@@ -177,7 +185,8 @@ func (s *Service) RotateKey(ctx context.Context, caller *cryptopay.APIKey, id st
 			return err
 		}
 		out = &CreatedKey{Key: nk, Secret: secret}
-		return nil
+		return s.Audit(ctx, tx, AuditRecord{StoreID: old.StoreID, Livemode: old.Livemode, Action: AuditKeyRotated,
+			Target: old.ID, Details: map[string]any{"new_key": nk.ID, "old_key_stops_at": until.Format(time.RFC3339)}})
 	})
 	return out, err
 }
@@ -193,7 +202,10 @@ func (s *Service) RevokeKey(ctx context.Context, caller *cryptopay.APIKey, id st
 		now := s.Now()
 		k.RevokedAt = &now
 		out = k
-		return tx.UpdateAPIKey(ctx, k)
+		if err := tx.UpdateAPIKey(ctx, k); err != nil {
+			return err
+		}
+		return s.Audit(ctx, tx, AuditRecord{StoreID: k.StoreID, Livemode: k.Livemode, Action: AuditKeyRevoked, Target: k.ID})
 	})
 	return out, err
 }
@@ -258,20 +270,25 @@ func (e *AuthError) Unwrap() error {
 // mistyped key (bad checksum) is refused before any lookup; every failure
 // is an *AuthError and is counted.
 func (s *Service) Authenticate(ctx context.Context, secret string, ip netip.Addr) (*cryptopay.APIKey, error) {
-	fail := func(r AuthFailure, id string) (*cryptopay.APIKey, error) {
+	fail := func(r AuthFailure, k *cryptopay.APIKey) (*cryptopay.APIKey, error) {
 		s.counts.add(r)
+		s.noteAuthFailure(r, ip, k, s.Now())
+		id := ""
+		if k != nil {
+			id = k.ID
+		}
 		return nil, &AuthError{Reason: r, KeyID: id}
 	}
 	if secret == "" {
-		return fail(AuthMissing, "")
+		return fail(AuthMissing, nil)
 	}
 	hash := cryptopay.HashAPIKeySecret(secret) // hashed on every path so failures cost alike
 	if _, ok := cryptopay.ParseAPIKeySecret(secret); !ok {
-		return fail(AuthMalformed, "")
+		return fail(AuthMalformed, nil)
 	}
 	k, err := s.db.GetAPIKeyByHash(ctx, hash)
 	if errors.Is(err, storage.ErrNotFound) {
-		return fail(AuthUnknown, "")
+		return fail(AuthUnknown, nil)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
@@ -279,11 +296,11 @@ func (s *Service) Authenticate(ctx context.Context, secret string, ip netip.Addr
 	now := s.Now()
 	switch {
 	case k.RevokedAt != nil && !now.Before(*k.RevokedAt):
-		return fail(AuthRevoked, k.ID)
+		return fail(AuthRevoked, k)
 	case !now.Before(k.ExpiresAt):
-		return fail(AuthExpired, k.ID)
+		return fail(AuthExpired, k)
 	case !ipAllowed(k.AllowedIPs, ip):
-		return fail(AuthIP, k.ID)
+		return fail(AuthIP, k)
 	}
 	s.noteUse(ctx, k, ip, now)
 	return k, nil
@@ -346,7 +363,8 @@ func (s *Service) noteUse(ctx context.Context, k *cryptopay.APIKey, ip netip.Add
 	if !seen && k.LastUsedAt != nil {
 		prev, seen = usage{at: *k.LastUsedAt, ip: k.LastUsedIP}, true
 	}
-	due := !seen || now.Sub(prev.at) >= usageWriteEvery || prev.ip != ips
+	newIP := prev.ip != ips // a first use counts as new too: a stolen key is often used once
+	due := !seen || now.Sub(prev.at) >= usageWriteEvery || newIP
 	if due {
 		s.usage.last[k.ID] = usage{at: now, ip: ips}
 	}
@@ -355,7 +373,14 @@ func (s *Service) noteUse(ctx context.Context, k *cryptopay.APIKey, ip netip.Add
 		return
 	}
 	k.LastUsedAt, k.LastUsedIP = &now, ips
-	err := s.db.InTx(ctx, func(tx storage.Tx) error { return tx.TouchAPIKey(ctx, k.ID, now, ips) })
+	err := s.db.InTx(ctx, func(tx storage.Tx) error {
+		if err := tx.TouchAPIKey(ctx, k.ID, now, ips); err != nil || !newIP {
+			return err
+		}
+		actx := WithActor(ctx, Actor{KeyID: k.ID, IP: ips, RequestID: ActorFrom(ctx).RequestID})
+		return s.Audit(actx, tx, AuditRecord{StoreID: k.StoreID, Livemode: k.Livemode, Action: AuditKeyNewIP,
+			Target: k.ID, Details: map[string]any{"previous_ip": prev.ip}})
+	})
 	if err != nil {
 		// Usage tracking must not fail the request it describes.
 		s.log.WarnContext(ctx, "record api key use", "key", k.ID, "err", err)

@@ -83,6 +83,7 @@ func (s *Service) CreateInvoice(ctx context.Context, caller *cryptopay.APIKey, p
 	if err != nil {
 		return nil, fmt.Errorf("create invoice: %w", err)
 	}
+	s.invoiceCreated(inv)
 	return inv, nil
 }
 
@@ -108,6 +109,9 @@ func (s *Service) newInvoice(ctx context.Context, caller *cryptopay.APIKey, st *
 		return nil, err
 	}
 	if err := validateMetadata(p.Metadata); err != nil {
+		return nil, err
+	}
+	if err := checkPII(st, p.CustomerReference, p.Metadata); err != nil {
 		return nil, err
 	}
 	if err := validateRedirect(p.RedirectURL, caller.Livemode); err != nil {

@@ -28,13 +28,34 @@ type Config struct {
 // Service is the gateway's application service. It is safe for concurrent
 // use.
 type Service struct {
-	db     storage.DB
-	rates  cryptopay.RateSource
-	log    *slog.Logger
-	now    func() time.Time
-	keys   sync.Map // "storeID/network" → *account.Key, parsed once
-	usage  keyUsage
-	counts authCounters
+	db      storage.DB
+	rates   cryptopay.RateSource
+	log     *slog.Logger
+	now     func() time.Time
+	keys    sync.Map // "storeID/network" → *account.Key, parsed once
+	usage   keyUsage
+	counts  authCounters
+	authAgg authAgg // authentication failures awaiting their audit entry
+
+	observersMu sync.RWMutex
+	observers   []func(*cryptopay.Invoice)
+}
+
+// OnInvoiceCreated registers fn to be told of every invoice this process
+// creates, after it committed (the chain watcher starts watching its
+// address at once instead of at its next refresh). fn must not block.
+func (s *Service) OnInvoiceCreated(fn func(*cryptopay.Invoice)) {
+	s.observersMu.Lock()
+	s.observers = append(s.observers, fn)
+	s.observersMu.Unlock()
+}
+
+func (s *Service) invoiceCreated(inv *cryptopay.Invoice) {
+	s.observersMu.RLock()
+	defer s.observersMu.RUnlock()
+	for _, fn := range s.observers {
+		fn(inv)
+	}
 }
 
 // New returns a Service.

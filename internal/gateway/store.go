@@ -97,7 +97,17 @@ func (s *Service) CreateStore(ctx context.Context, p StoreParams) (*cryptopay.St
 		w.Fingerprint = k.Fingerprint()
 		st.Wallets = append(st.Wallets, w)
 	}
-	err := s.db.InTx(ctx, func(tx storage.Tx) error { return tx.CreateStore(ctx, st) })
+	err := s.db.InTx(ctx, func(tx storage.Tx) error {
+		if err := tx.CreateStore(ctx, st); err != nil {
+			return err
+		}
+		nets := make([]string, len(st.Wallets))
+		for i, w := range st.Wallets {
+			nets[i] = string(w.Network) + ":" + w.Fingerprint
+		}
+		return s.Audit(ctx, tx, AuditRecord{StoreID: st.ID, Livemode: st.Livemode, Action: AuditStoreCreated,
+			Target: st.ID, Details: map[string]any{"name": st.Name, "wallets": nets, "allow_pii": st.AllowPII}})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("create store: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/gateway"
 )
 
 // headerKeyExpiry warns a client whose key expires soon, so rotation
@@ -24,7 +25,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*cryptopa
 			secret = "\x00malformed" // present but unusable: counted as malformed
 		}
 	}
-	key, err := s.svc.Authenticate(r.Context(), secret, clientIP(r))
+	key, err := s.svc.Authenticate(gateway.WithActor(r.Context(), actor(r, nil)), secret, clientIP(r))
 	if err != nil {
 		return nil, err
 	}

@@ -1,29 +1,17 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
-	"time"
 
 	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/webhook"
 )
 
 // eventBody is an event on the wire; webhook deliveries carry the same
-// shape.
-type eventBody struct {
-	ID         string              `json:"id"`
-	Object     string              `json:"object"`
-	Type       cryptopay.EventType `json:"type"`
-	Livemode   bool                `json:"livemode"`
-	APIVersion string              `json:"api_version"`
-	CreatedAt  time.Time           `json:"created_at"`
-	Data       json.RawMessage     `json:"data"`
-}
+// shape, defined once in the webhook package.
+type eventBody = webhook.EventBody
 
-func eventJSON(e *cryptopay.Event) eventBody {
-	return eventBody{ID: e.ID, Object: "event", Type: e.Type, Livemode: e.Livemode,
-		APIVersion: cryptopay.APIVersion, CreatedAt: e.CreatedAt, Data: e.Data}
-}
+func eventJSON(e *cryptopay.Event) eventBody { return webhook.NewEventBody(e) }
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey) error {
 	if err := onlyQuery(r, "invoice", "type", "limit", "starting_after"); err != nil {

@@ -1,6 +1,9 @@
 package httpapi
 
-import "github.com/cryptopay/cryptopay"
+import (
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/checkout"
+)
 
 // routes registers every route, one line each. The OpenAPI document must
 // describe exactly these (a test holds the two together).
@@ -13,6 +16,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/invoices", s.authed(cryptopay.ScopeInvoicesWrite, s.idempotent(s.createInvoice)))
 	m.HandleFunc("GET /v1/invoices", s.authed(cryptopay.ScopeInvoicesRead, s.listInvoices))
 	m.HandleFunc("GET /v1/invoices/{id}", s.authed(cryptopay.ScopeInvoicesRead, s.getInvoice))
+	m.HandleFunc("POST /v1/invoices/{id}/redact", s.authed(cryptopay.ScopeInvoicesWrite, s.redactInvoice))
+	m.HandleFunc("GET /v1/audit_events", s.authed(cryptopay.ScopeAuditRead, s.listAuditEvents))
 
 	m.HandleFunc("GET /v1/events", s.authed(cryptopay.ScopeEventsRead, s.listEvents))
 
@@ -21,6 +26,25 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/api_keys/{id}", s.authed(cryptopay.ScopeKeysRead, s.getAPIKey))
 	m.HandleFunc("POST /v1/api_keys/{id}/rotate", s.authed(cryptopay.ScopeKeysWrite, s.rotateAPIKey))
 	m.HandleFunc("POST /v1/api_keys/{id}/revoke", s.authed(cryptopay.ScopeKeysWrite, s.revokeAPIKey))
+
+	m.HandleFunc("POST /v1/webhook_endpoints", s.authed(cryptopay.ScopeWebhooksWrite, s.idempotent(s.createWebhookEndpoint)))
+	m.HandleFunc("GET /v1/webhook_endpoints", s.authed(cryptopay.ScopeWebhooksRead, s.listWebhookEndpoints))
+	m.HandleFunc("GET /v1/webhook_endpoints/{id}", s.authed(cryptopay.ScopeWebhooksRead, s.getWebhookEndpoint))
+	m.HandleFunc("PATCH /v1/webhook_endpoints/{id}", s.authed(cryptopay.ScopeWebhooksWrite, s.updateWebhookEndpoint))
+	m.HandleFunc("DELETE /v1/webhook_endpoints/{id}", s.authed(cryptopay.ScopeWebhooksWrite, s.deleteWebhookEndpoint))
+	m.HandleFunc("POST /v1/webhook_endpoints/{id}/rotate_secret", s.authed(cryptopay.ScopeWebhooksWrite, s.rotateWebhookSecret))
+	m.HandleFunc("POST /v1/webhook_endpoints/{id}/test", s.authed(cryptopay.ScopeWebhooksWrite, s.testWebhookEndpoint))
+	m.HandleFunc("GET /v1/webhook_endpoints/{id}/deliveries", s.authed(cryptopay.ScopeWebhooksRead, s.listWebhookDeliveries))
+	m.HandleFunc("GET /v1/webhook_deliveries/{id}", s.authed(cryptopay.ScopeWebhooksRead, s.getWebhookDelivery))
+	m.HandleFunc("POST /v1/webhook_deliveries/{id}/redeliver", s.authed(cryptopay.ScopeWebhooksWrite, s.redeliverWebhook))
+
+	// The payer's checkout page: HTML and an event stream, not API, so not
+	// in openapi.json. Public: the unguessable invoice id is the credential.
+	co := checkout.New(s.svc, s.log)
+	m.HandleFunc("GET /pay/{id}", co.Page)
+	m.HandleFunc("GET /pay/{id}/events", co.Events)
+	m.HandleFunc("GET /pay/{id}/qr.svg", co.QR)
+	m.HandleFunc("GET /static/checkout/{file}", co.Asset)
 
 	m.HandleFunc("/", s.handle(s.notFound))
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/gateway"
+	"github.com/cryptopay/cryptopay/internal/webhook"
 )
 
 // Config carries the server's dependencies and limits.
@@ -30,34 +31,48 @@ type Config struct {
 	// Ready reports extra readiness conditions (chain watchers); nil means
 	// only the database is checked.
 	Ready func(ctx context.Context) error
+	// Webhooks serves the webhook endpoint and delivery routes.
+	Webhooks *webhook.Service
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed; nil believes nobody.
+	TrustedProxies []netip.Prefix
+	// RateLimit enables rate limiting; nil serves without limits.
+	RateLimit *RateLimit
 }
 
 // Server is the HTTP API. Its Handler serves every route.
 type Server struct {
-	svc     *gateway.Service
-	log     *slog.Logger
-	maxBody int64
-	ready   func(ctx context.Context) error
-	mux     *http.ServeMux
+	svc      *gateway.Service
+	log      *slog.Logger
+	maxBody  int64
+	ready    func(ctx context.Context) error
+	mux      *http.ServeMux
+	webhooks *webhook.Service
+	proxies  []netip.Prefix
+	limits   *RateLimit
 }
 
 // New returns a Server with every route registered.
 func New(cfg Config) *Server {
 	s := &Server{
-		svc:     cfg.Service,
-		log:     cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
-		maxBody: cmp.Or(cfg.MaxBodyBytes, 64<<10),
-		ready:   cfg.Ready,
-		mux:     http.NewServeMux(),
+		svc:      cfg.Service,
+		log:      cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		maxBody:  cmp.Or(cfg.MaxBodyBytes, 64<<10),
+		ready:    cfg.Ready,
+		mux:      http.NewServeMux(),
+		webhooks: cfg.Webhooks,
+		proxies:  cfg.TrustedProxies,
+		limits:   cfg.RateLimit,
 	}
 	s.routes()
 	return s
 }
 
-// Handler returns the root handler: request ids, panic recovery, security
-// headers, then the router.
+// Handler returns the root handler: request ids, panic recovery, client
+// address and scheme (trusted proxies), security headers, rate limits, then
+// the router.
 func (s *Server) Handler() http.Handler {
-	return s.withRequestID(s.withRecover(securityHeaders(s.mux)))
+	return s.withRequestID(s.withRecover(s.withProxy(securityHeaders(s.withRateLimit(s.mux)))))
 }
 
 // handlerFunc is a handler that returns its error; one adapter writes it.
@@ -77,6 +92,10 @@ func (s *Server) authed(scope cryptopay.Scope, h func(w http.ResponseWriter, r *
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		key, err := s.authenticate(w, r)
 		if err != nil {
+			return s.authFailed(w, r, err)
+		}
+		r = r.WithContext(gateway.WithActor(r.Context(), actor(r, key))) // for the audit log
+		if err := s.limitKey(w, r, key); err != nil {
 			return err
 		}
 		if !key.Has(scope) {
@@ -134,18 +153,19 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-XSS-Protection", "1; mode=block")
 		h.Set("Content-Security-Policy", "default-src 'self'")
 		h.Set("Referrer-Policy", "no-referrer")
-		if r.TLS != nil {
+		h.Set("Cache-Control", "no-store") // handlers serving cacheable documents override it
+		if isHTTPS(r) {
 			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// clientIP returns the peer address of the request.
+// clientIP returns the client's address: the peer, or the address a
+// trusted proxy forwarded for (see withProxy).
 func clientIP(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
+	if e, ok := r.Context().Value(edgeKey{}).(edge); ok {
+		return e.ip
 	}
-	return ap.Addr().Unmap()
+	return peerIP(r)
 }

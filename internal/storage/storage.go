@@ -61,6 +61,11 @@ type DB interface {
 	Ping(ctx context.Context) error
 	// Engine names the engine: "sqlite" or "postgres".
 	Engine() string
+	// TryLeadership makes this process the only one doing the work named
+	// name (one chain watcher per chain across instances): on PostgreSQL a
+	// session advisory lock held on a dedicated connection until release;
+	// on SQLite, where one gateway owns the file, always granted.
+	TryLeadership(ctx context.Context, name string) (held bool, release func(), err error)
 	// SQL returns the underlying write handle, for job queues that must
 	// share transactions with the store.
 	SQL() *sql.DB
@@ -88,11 +93,16 @@ type Reader interface {
 	ListEvents(ctx context.Context, f EventFilter) ([]cryptopay.Event, bool, error)
 
 	GetIdempotencyRecord(ctx context.Context, storeID, key string) (*IdempotencyRecord, error)
+
+	ChainReader
+	AuditReader
+	WebhookReader
 }
 
 // Tx is a write transaction.
 type Tx interface {
 	Reader
+	AuditTx
 
 	CreateStore(ctx context.Context, s *cryptopay.Store) error
 	// AllocateAddressIndex returns the store's next unused derivation index
@@ -123,6 +133,9 @@ type Tx interface {
 	PutIdempotencyRecord(ctx context.Context, r *IdempotencyRecord) error
 	// DeleteIdempotencyRecords removes records created before cutoff.
 	DeleteIdempotencyRecords(ctx context.Context, cutoff time.Time) (int64, error)
+
+	ChainTx
+	WebhookTx
 }
 
 // Page bounds a list query: at most Limit rows, strictly after the row

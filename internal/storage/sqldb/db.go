@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cryptopay/cryptopay/internal/storage"
@@ -75,6 +76,8 @@ type DB struct {
 	reader     *sql.DB
 	migrations []migration
 	log        *slog.Logger
+	eventHook  atomic.Pointer[storage.EventHook] // see SetEventHook (webhook.go)
+	crypt      *crypt                            // the keyring of sealed columns; see sealed.go
 }
 
 var _ storage.DB = (*DB)(nil)
@@ -90,13 +93,15 @@ func New(c Config) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	cr := &crypt{}
 	return &DB{
-		queries:    queries{d: c.Dialect, q: c.Reader, pool: c.Reader},
+		queries:    queries{d: c.Dialect, q: c.Reader, pool: c.Reader, crypt: cr},
 		d:          c.Dialect,
 		writer:     c.Writer,
 		reader:     c.Reader,
 		migrations: ms,
 		log:        log,
+		crypt:      cr,
 	}, nil
 }
 
@@ -176,7 +181,7 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(storage.Tx) error) (err erro
 			_ = sqlTx.Rollback() // the panic or fn's error is what matters
 		}
 	}()
-	if err := fn(&Tx{queries{d: db.d, q: sqlTx}}); err != nil {
+	if err := fn(&Tx{queries: queries{d: db.d, q: sqlTx, crypt: db.crypt}, hook: db.eventHook.Load()}); err != nil {
 		return err
 	}
 	done = true
@@ -196,15 +201,17 @@ type querier interface {
 // queries holds the Reader methods. Inside a transaction q is the *sql.Tx
 // and pool is nil; outside, both are the reader pool.
 type queries struct {
-	d    *Dialect
-	q    querier
-	pool *sql.DB
+	d     *Dialect
+	q     querier
+	pool  *sql.DB
+	crypt *crypt
 }
 
 // Tx implements storage.Tx: the Reader methods on the transaction plus the
 // writes.
 type Tx struct {
 	queries
+	hook *storage.EventHook // run by CreateEvent; nil for none
 }
 
 var _ storage.Tx = (*Tx)(nil)
@@ -221,7 +228,7 @@ func (s *queries) snapshot(ctx context.Context, fn func(*queries) error) error {
 		return s.wrap("begin read", err)
 	}
 	defer func() { _ = tx.Rollback() }() // read only: nothing to commit
-	return fn(&queries{d: s.d, q: tx})
+	return fn(&queries{d: s.d, q: tx, crypt: s.crypt})
 }
 
 func (s *queries) rebind(query string) string {

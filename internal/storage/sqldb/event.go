@@ -79,5 +79,11 @@ func (t *Tx) CreateEvent(ctx context.Context, e *cryptopay.Event) error {
 	}
 	_, err := t.exec(ctx, `INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.StoreID, e.Livemode, string(e.Type), nullString(e.InvoiceID), data, micros(e.CreatedAt))
-	return t.wrap("create event", err)
+	if err != nil {
+		return t.wrap("create event", err)
+	}
+	if t.hook != nil {
+		return (*t.hook)(ctx, t, e) // the webhook outbox, in this same transaction
+	}
+	return nil
 }

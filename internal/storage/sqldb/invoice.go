@@ -19,11 +19,15 @@ const invoiceCols = `id, store_id, livemode, order_id, amount, currency, network
 	required_confirmations, customer_reference, metadata, redirect_url, created_at, expires_at,
 	monitor_until, settled_at`
 
-func scanInvoice(row interface{ Scan(...any) error }) (*cryptopay.Invoice, error) {
+// scanInvoice reads one invoice row, opening its sealed columns
+// (customer_reference, metadata). A value that fails to open is an error
+// wrapping the fieldcrypt error, never a garbled field.
+func (s *queries) scanInvoice(row interface{ Scan(...any) error }) (*cryptopay.Invoice, error) {
 	var (
 		inv                                cryptopay.Invoice
 		orderID                            sql.NullString
 		amount, due, paid, confirmed, meta string
+		ref                                string
 		index                              int64
 		flags                              int64
 		created, expires, monitor          int64
@@ -31,7 +35,7 @@ func scanInvoice(row interface{ Scan(...any) error }) (*cryptopay.Invoice, error
 	)
 	if err := row.Scan(&inv.ID, &inv.StoreID, &inv.Livemode, &orderID, &amount, &inv.Currency,
 		&inv.Network, &inv.Asset, &due, &inv.Rate, &inv.Address, &index, &inv.Status, &flags,
-		&paid, &confirmed, &inv.RequiredConfirmations, &inv.CustomerReference, &meta,
+		&paid, &confirmed, &inv.RequiredConfirmations, &ref, &meta,
 		&inv.RedirectURL, &created, &expires, &monitor, &settled); err != nil {
 		return nil, err
 	}
@@ -56,7 +60,16 @@ func scanInvoice(row interface{ Scan(...any) error }) (*cryptopay.Invoice, error
 		return nil, errCorrupt
 	}
 	inv.Flags = cryptopay.Flag(flags)
-	if err := fromJSON(meta, &inv.Metadata); err != nil {
+	plainRef, err := s.open("invoices", "customer_reference", inv.ID, ref)
+	if err != nil {
+		return nil, err
+	}
+	inv.CustomerReference = string(plainRef)
+	plainMeta, err := s.open("invoices", "metadata", inv.ID, meta)
+	if err != nil {
+		return nil, err
+	}
+	if err := fromJSON(string(plainMeta), &inv.Metadata); err != nil {
 		return nil, err
 	}
 	inv.CreatedAt, inv.ExpiresAt, inv.MonitorUntil = fromMicros(created), fromMicros(expires), fromMicros(monitor)
@@ -86,7 +99,7 @@ func (s *queries) getInvoice(ctx context.Context, where string, args ...any) (*c
 	var inv *cryptopay.Invoice
 	err := s.snapshot(ctx, func(s *queries) error {
 		var err error
-		inv, err = scanInvoice(s.queryRow(ctx, `SELECT `+invoiceCols+` FROM invoices WHERE `+where, args...))
+		inv, err = s.scanInvoice(s.queryRow(ctx, `SELECT `+invoiceCols+` FROM invoices WHERE `+where, args...))
 		if err != nil {
 			return s.wrap("get invoice", err)
 		}
@@ -168,7 +181,7 @@ func (s *queries) ListInvoices(ctx context.Context, f storage.InvoiceFilter) ([]
 	defer rows.Close()
 	var out []cryptopay.Invoice
 	for rows.Next() {
-		inv, err := scanInvoice(rows)
+		inv, err := s.scanInvoice(rows)
 		if err != nil {
 			return nil, false, s.wrap("list invoices", err)
 		}
@@ -190,7 +203,8 @@ func pageLimit(p storage.Page) int {
 	return p.Limit
 }
 
-// CreateInvoice inserts an invoice (not its payments). A second invoice
+// CreateInvoice inserts an invoice (not its payments), sealing its
+// customer reference and metadata with the DB's keyring. A second invoice
 // with the same (store, order id) is a *storage.ConflictError on
 // "invoices_store_order_key", detected with ON CONFLICT DO NOTHING so the
 // transaction stays usable on PostgreSQL too; the same (network, address)
@@ -198,9 +212,17 @@ func pageLimit(p storage.Page) int {
 // storage.ErrForeignKey. An empty OrderID is stored as NULL and never
 // conflicts. Nil amounts are stored, and read back, as 0.
 func (t *Tx) CreateInvoice(ctx context.Context, inv *cryptopay.Invoice) error {
-	meta, err := toJSON(inv.Metadata)
+	metaJSON, err := toJSON(inv.Metadata)
 	if err != nil {
 		return fmt.Errorf("storage: create invoice: %w", err)
+	}
+	meta, err := t.seal("invoices", "metadata", inv.ID, []byte(metaJSON))
+	if err != nil {
+		return err
+	}
+	ref, err := t.seal("invoices", "customer_reference", inv.ID, []byte(inv.CustomerReference))
+	if err != nil {
+		return err
 	}
 	var id string
 	err = t.queryRow(ctx, `INSERT INTO invoices (`+invoiceCols+`)
@@ -210,7 +232,7 @@ func (t *Tx) CreateInvoice(ctx context.Context, inv *cryptopay.Invoice) error {
 		inv.Currency, string(inv.Network), inv.Asset, storage.BigText(inv.CryptoDue), inv.Rate,
 		inv.Address, int64(inv.AddressIndex), string(inv.Status), int64(inv.Flags),
 		storage.BigText(inv.AmountPaid), storage.BigText(inv.AmountConfirmed),
-		inv.RequiredConfirmations, inv.CustomerReference, meta, inv.RedirectURL,
+		inv.RequiredConfirmations, ref, meta, inv.RedirectURL,
 		micros(inv.CreatedAt), micros(inv.ExpiresAt), micros(inv.MonitorUntil),
 		nullMicros(inv.SettledAt)).Scan(&id)
 	if err == sql.ErrNoRows {

@@ -17,6 +17,7 @@ type policyJSON struct {
 	Currency string     `json:"currency"`
 	Tiers    []tierJSON `json:"tiers"`
 	Above    int        `json:"above"`
+	ZeroConf *big.Int   `json:"zero_conf_below,omitempty"`
 }
 
 type tierJSON struct {
@@ -25,7 +26,7 @@ type tierJSON struct {
 }
 
 func encodePolicy(p cryptopay.ConfirmationPolicy) (string, error) {
-	j := policyJSON{Currency: p.Currency, Above: p.Above}
+	j := policyJSON{Currency: p.Currency, Above: p.Above, ZeroConf: p.ZeroConfBelow}
 	if p.Tiers != nil {
 		j.Tiers = make([]tierJSON, len(p.Tiers))
 		for i, t := range p.Tiers {
@@ -40,7 +41,7 @@ func decodePolicy(s string) (cryptopay.ConfirmationPolicy, error) {
 	if err := fromJSON(s, &j); err != nil {
 		return cryptopay.ConfirmationPolicy{}, err
 	}
-	p := cryptopay.ConfirmationPolicy{Currency: j.Currency, Above: j.Above}
+	p := cryptopay.ConfirmationPolicy{Currency: j.Currency, Above: j.Above, ZeroConfBelow: j.ZeroConf}
 	if j.Tiers != nil {
 		p.Tiers = make([]cryptopay.ConfirmationTier, len(j.Tiers))
 		for i, t := range j.Tiers {

@@ -43,6 +43,12 @@ func Run(t *testing.T, open Opener) {
 		{"Events", testEvents},
 		{"Idempotency", testIdempotency},
 		{"Transactions", testTransactions},
+		{"Audit", testAudit}, {"AuditTamper", testAuditTamper}, {"SealedColumns", testSealedColumns}, {"RedactInvoice", testRedactInvoice},
+		{"ChainState", testChainState},
+		{"ChainPayments", testChainPayments},
+		{"ChainWatchAndDue", testChainWatchAndDue},
+		{"LockInvoiceSerialises", testLockInvoiceSerialises},
+		{"Leadership", testLeadership},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })

@@ -1,0 +1,305 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/cryptopay/cryptopay/internal/backup"
+	"github.com/cryptopay/cryptopay/internal/config"
+	"github.com/cryptopay/cryptopay/internal/fieldcrypt"
+	"github.com/cryptopay/cryptopay/internal/gateway"
+	"github.com/cryptopay/cryptopay/internal/storage"
+	"github.com/cryptopay/cryptopay/internal/storage/sqldb"
+)
+
+// sealer is what both SQL engines offer for sealed columns.
+type sealer interface {
+	SetKeyring(*fieldcrypt.Keyring)
+	Reseal(ctx context.Context) (*sqldb.ResealStats, error)
+}
+
+// errNoKeyForLive refuses a live store without an encryption key.
+var errNoKeyForLive = errors.New("live mode needs an encryption key for sensitive fields: set CRYPTOPAY_ENCRYPTION_KEY or CRYPTOPAY_ENCRYPTION_KEY_FILE (create one with `cryptopay encryption keygen`)")
+
+// useKeyring hands the configured encryption keys to the database.
+func (a *app) useKeyring() error {
+	kr, err := a.cfg.Keyring()
+	if err != nil {
+		return err
+	}
+	if s, ok := a.db.(sealer); ok {
+		s.SetKeyring(kr)
+	}
+	return nil
+}
+
+// requireKeyForLive refuses live mode without an encryption key: sensitive
+// fields of a live store must never be stored in the plain form.
+func (a *app) requireKeyForLive(ctx context.Context) error {
+	if len(a.cfg.EncryptionKeys) > 0 {
+		return nil
+	}
+	stores, err := a.db.ListStores(ctx)
+	if err != nil {
+		return err
+	}
+	for _, st := range stores {
+		if st.Livemode {
+			return fmt.Errorf("live store %s exists but no encryption key is configured: set CRYPTOPAY_ENCRYPTION_KEY or CRYPTOPAY_ENCRYPTION_KEY_FILE (create one with `cryptopay encryption keygen`), then run `cryptopay encryption rotate` to seal existing values", st.ID)
+		}
+	}
+	return nil
+}
+
+// startSecurity checks the encryption policy and starts flushing
+// aggregated authentication failures to the audit log; the returned stop
+// ends the flusher and flushes what is left.
+func (a *app) startSecurity(ctx context.Context) (stop func(), err error) {
+	if err := a.requireKeyForLive(ctx); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				if _, err := a.svc.FlushAuthFailures(context.WithoutCancel(ctx), true); err != nil {
+					a.log.Warn("audit: flush authentication failures", "err", err)
+				}
+				return
+			case <-t.C:
+			}
+			if _, err := a.svc.FlushAuthFailures(ctx, false); err != nil && ctx.Err() == nil {
+				a.log.Warn("audit: flush authentication failures", "err", err)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }, nil
+}
+
+func runEncryption(ctx context.Context, env Env, args []string) error {
+	if len(args) == 0 {
+		return usageError{"want: encryption keygen|rotate"}
+	}
+	switch args[0] {
+	case "keygen":
+		if err := parse(flags(env, "encryption keygen"), args[1:]); err != nil {
+			return err
+		}
+		var k fieldcrypt.Key
+		_, _ = rand.Read(k[:]) // crypto/rand never fails
+		fmt.Fprintln(env.Stdout, hex.EncodeToString(k[:]))
+		fmt.Fprintf(env.Stderr, "key id %s; put it first in CRYPTOPAY_ENCRYPTION_KEY (keep the old key after it until `encryption rotate` finishes)\n", k.ID())
+		return nil
+	case "rotate":
+		return encryptionRotate(ctx, env, args[1:])
+	}
+	return usageError{fmt.Sprintf("unknown encryption command %q; want keygen or rotate", args[0])}
+}
+
+// encryptionRotate re-seals every sealed value under the first configured
+// key and records the rotation in the audit log.
+func encryptionRotate(ctx context.Context, env Env, args []string) error {
+	if err := parse(flags(env, "encryption rotate"), args); err != nil {
+		return err
+	}
+	a, err := open(ctx, env, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	s, ok := a.db.(sealer)
+	if !ok {
+		return errors.New("this database engine has no sealed columns")
+	}
+	if len(a.cfg.EncryptionKeys) == 0 {
+		return errors.New("no encryption key is configured: set CRYPTOPAY_ENCRYPTION_KEY (new key first, old keys after it)")
+	}
+	stats, err := s.Reseal(ctx)
+	if err != nil {
+		return err
+	}
+	primary := a.cfg.EncryptionKeys[0].ID()
+	err = a.db.InTx(ctx, func(tx storage.Tx) error {
+		return a.svc.Audit(ctx, tx, gateway.AuditRecord{Action: gateway.AuditEncryptionRotate, Target: primary,
+			Details: map[string]any{"checked": stats.Checked, "resealed": stats.Resealed}})
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "checked %d value(s), re-sealed %d under key %s\n", stats.Checked, stats.Resealed, primary)
+	ids := make([]string, 0, len(stats.Remaining))
+	for id := range stats.Remaining {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		fmt.Fprintf(env.Stdout, "  key %-8s %d value(s)\n", id, stats.Remaining[id])
+	}
+	for _, k := range a.cfg.EncryptionKeys[1:] {
+		if stats.Remaining[k.ID()] == 0 {
+			fmt.Fprintf(env.Stdout, "no value uses key %s any more: it can be removed from the configuration\n", k.ID())
+		}
+	}
+	return nil
+}
+
+func runAudit(ctx context.Context, env Env, args []string) error {
+	if len(args) == 0 {
+		return usageError{"want: audit verify|list"}
+	}
+	switch args[0] {
+	case "verify":
+		if err := parse(flags(env, "audit verify"), args[1:]); err != nil {
+			return err
+		}
+		a, err := open(ctx, env, true)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		n, err := storage.VerifyAudit(ctx, a.db)
+		if err != nil {
+			return fmt.Errorf("audit log NOT intact after %d good entries: %w", n, err)
+		}
+		fmt.Fprintf(env.Stdout, "audit log intact: %d entries, every link and hash verified\n", n)
+		return nil
+	case "list":
+		fs := flags(env, "audit list")
+		store := fs.String("store", "", `store id ("" lists operator entries outside any store)`)
+		live := fs.Bool("live", false, "list live-mode entries (default: test)")
+		action := fs.String("action", "", "only this action, e.g. api_key.revoked")
+		limit := fs.Int("limit", 20, "at most this many (1-100)")
+		before := fs.Int64("before-seq", 0, "entries older than this sequence number")
+		if err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		a, err := open(ctx, env, true)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		es, more, err := a.svc.ListAuditEntries(ctx, nil, gateway.AuditQuery{StoreID: *store, Livemode: *live,
+			Action: *action, Limit: *limit, BeforeSeq: *before})
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			fmt.Fprintf(env.Stdout, "%6d %s %-26s %-28s actor %s ip %s req %s %s\n", e.Seq,
+				e.CreatedAt.Format(time.RFC3339), e.Action, e.Target, e.Actor, e.SourceIP, e.RequestID, e.Details)
+		}
+		if more {
+			fmt.Fprintf(env.Stdout, "… more: --before-seq %d\n", es[len(es)-1].Seq)
+		}
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown audit command %q; want verify or list", args[0])}
+}
+
+func invoicesRedact(ctx context.Context, env Env, args []string) error {
+	if len(args) == 0 {
+		return usageError{"want: invoices redact <invoice id>"}
+	}
+	if err := parse(flags(env, "invoices redact"), args[1:]); err != nil {
+		return err
+	}
+	a, err := open(ctx, env, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	inv, err := a.svc.RedactInvoice(ctx, nil, args[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "redacted %s: customer_reference and metadata erased; amounts and payments kept\n", inv.ID)
+	return nil
+}
+
+func runBackup(ctx context.Context, env Env, args []string) error {
+	fs := flags(env, "backup")
+	out := fs.String("out", "", "file to write (default: <backup dir>/cryptopay-<time>.db.age)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	a, err := open(ctx, env, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if a.db.Engine() != "sqlite" {
+		return backup.ErrNotSQLite
+	}
+	rs, err := backup.Recipients(a.cfg.BackupRecipient, a.cfg.BackupPassphrase)
+	if err != nil {
+		return err
+	}
+	path := *out
+	if path == "" {
+		path = filepath.Join(a.cfg.BackupDir, "cryptopay-"+time.Now().UTC().Format("20060102T150405Z")+".db.age")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	n, err := backup.Write(ctx, a.db.Engine(), a.db.SQL(), filepath.Dir(path), f, rs...)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "wrote %s (%d bytes of database, encrypted)\n", path, n)
+	return nil
+}
+
+func runRestore(_ context.Context, env Env, args []string) error {
+	fs := flags(env, "restore")
+	to := fs.String("to", "", "new database file to create (must not exist)")
+	if len(args) == 0 {
+		return usageError{"want: restore <backup file> --to <new database file>"}
+	}
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if *to == "" {
+		return usageError{"--to is required"}
+	}
+	cfg, err := config.Load(env.Getenv)
+	if err != nil {
+		return err
+	}
+	ids, err := backup.Identities(cfg.BackupIdentityFile, cfg.BackupPassphrase)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(args[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n, err := backup.Restore(f, *to, ids...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "restored %d bytes to %s; point CRYPTOPAY_DATABASE_URL at it and keep the same encryption key(s)\n", n, *to)
+	return nil
+}
