@@ -1,0 +1,328 @@
+package cli
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/bitcoin/regtest"
+	"github.com/cryptopay/cryptopay/internal/devnet"
+	"github.com/cryptopay/cryptopay/internal/gateway"
+)
+
+// The sandbox keeps everything in its own folder so that it never touches
+// the database `serve` uses (./cryptopay-data by default).
+const (
+	devDefaultDir   = "./cryptopay-dev"
+	devDBFile       = "cryptopay-dev.db"
+	devNodesDir     = "nodes"
+	devDefaultRates = "BTC_USD=65000.00,BTC_EUR=60000.00"
+	devSampleAmount = "0.0015" // BTC; about 97.50 USD at the default rate: 3 confirmations
+	devReadyTimeout = 60 * time.Second
+)
+
+// runDev is `cryptopay dev`: with no argument it runs the sandbox in the
+// foreground; `dev pay|mine|reorg` drive a running one.
+func runDev(ctx context.Context, env Env, args []string) error {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		switch args[0] {
+		case "pay":
+			return devPay(ctx, env, args[1:])
+		case "mine":
+			return devMine(ctx, env, args[1:])
+		case "reorg":
+			return devReorg(ctx, env, args[1:])
+		}
+		return usageError{fmt.Sprintf("unknown dev command %q (want pay, mine or reorg, or nothing to start the sandbox)", args[0])}
+	}
+	fs := flags(env, "dev")
+	fs.Usage = func() {
+		fmt.Fprint(env.Stderr, `Usage:
+  cryptopay dev                      run the sandbox: gateway, regtest nodes, dev wallet (Ctrl-C stops all)
+  cryptopay dev pay <invoice_id> [--amount BTC] [--rbf] [--double-spend] [--confirm N]
+  cryptopay dev mine N               mine N blocks
+  cryptopay dev reorg N              replace the last N blocks with N+1 new ones
+`)
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	err := runSandbox(ctx, env)
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C while starting: whatever failed failed because of it,
+		// and everything started has been stopped.
+		fmt.Fprintln(env.Stderr, "cryptopay dev: interrupted while starting; stopped")
+		return nil
+	}
+	return err
+}
+
+// devDir is the sandbox's data folder.
+func devDir(env Env) string { return cmp.Or(env.Getenv("CRYPTOPAY_DATA_DIR"), devDefaultDir) }
+
+// runSandbox starts the nodes, a fresh gateway database, a store on the
+// dev wallet's account key and a test key; serves the API and the control
+// endpoint until ctx ends; then stops everything it started.
+func runSandbox(ctx context.Context, env Env) (err error) {
+	start := time.Now()
+	dir := devDir(env)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if st, err := devnet.ReadState(dir); err == nil {
+		if controlAlive(ctx, st) {
+			return fmt.Errorf("a sandbox is already running in %s (pid %d); stop it first, or use another CRYPTOPAY_DATA_DIR", dir, st.PID)
+		}
+	}
+	// Absent, unreadable or left by a sandbox that did not stop cleanly.
+	if err := devnet.RemoveState(dir); err != nil {
+		return err
+	}
+	seed, err := devnet.LoadSeed(dir)
+	if err != nil {
+		return err
+	}
+	// A fresh chain needs a fresh database: a chain cursor stored for the
+	// previous run's chain would look like a deep reorganisation.
+	for _, name := range []string{devNodesDir, devDBFile, devDBFile + "-wal", devDBFile + "-shm"} {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	btcd := env.Getenv(regtest.BtcdPathEnv)
+	if btcd == "" {
+		fmt.Fprintln(env.Stderr, "locating btcd (go tool -n btcd; the first run builds it)...")
+		if btcd, err = regtest.BtcdPath(ctx); err != nil {
+			return fmt.Errorf("%w\n(run from inside the cryptopay module, or set %s to a btcd binary)", err, regtest.BtcdPathEnv)
+		}
+	}
+	fmt.Fprintf(env.Stderr, "starting two btcd regtest nodes and mining %d blocks to the dev wallet...\n", devnet.DefaultFundBlocks)
+	chain, err := devnet.Start(ctx, devnet.Options{Dir: filepath.Join(dir, devNodesDir), BtcdPath: btcd, Seed: seed})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, chain.Stop()) }()
+
+	a, err := open(ctx, Env{Getenv: devGetenv(env.Getenv, dir, chain.Main().RPCURL(), chain.Main().RPCUser(), chain.Main().RPCPassword(), chain.Main().WebsocketURL()), Stdout: env.Stdout, Stderr: env.Stderr}, false)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if _, err := a.db.Migrate(ctx); err != nil {
+		return err
+	}
+	if err := a.migrateQueue(ctx); err != nil {
+		return err
+	}
+	store, err := a.svc.CreateStore(ctx, gateway.StoreParams{
+		Name:    "Dev shop",
+		Wallets: []gateway.WalletParams{{Network: string(cryptopay.NetworkBitcoinRegtest), AccountKey: chain.AccountKey()}},
+	})
+	if err != nil {
+		return fmt.Errorf("create the dev store: %w", err)
+	}
+	scopes := make([]string, len(cryptopay.AllScopes))
+	for i, s := range cryptopay.AllScopes {
+		scopes[i] = string(s)
+	}
+	key, err := a.svc.CreateKey(ctx, gateway.KeyParams{StoreID: store.ID, Name: "dev sandbox", Scopes: scopes})
+	if err != nil {
+		return fmt.Errorf("create the dev key: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("CRYPTOPAY_LISTEN: %w", err)
+	}
+	ctl, err := startControl(a, chain)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer ctl.Close()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- a.serve(ctx, ln) }()
+	// From here on, leave through stop so the server has drained before
+	// the deferred closes run.
+	stop := func(err error) error {
+		cancel()
+		if serr := <-served; serr != nil && !errors.Is(serr, context.Canceled) {
+			err = errors.Join(err, serr)
+		}
+		return errors.Join(err, devnet.RemoveState(dir))
+	}
+	base := "http://" + ln.Addr().String()
+	if err := waitReady(ctx, base, served); err != nil {
+		if ctx.Err() != nil {
+			return stop(nil) // interrupted while starting: a clean stop
+		}
+		return stop(err)
+	}
+	// After readiness: the watcher is subscribed to new invoices.
+	sample, err := a.svc.CreateInvoice(ctx, key.Key, gateway.InvoiceParams{OrderID: "sample-1", Amount: devSampleAmount, Currency: "BTC"})
+	if err != nil {
+		return stop(fmt.Errorf("create the sample invoice: %w", err))
+	}
+	state := devnet.State{PID: os.Getpid(), Control: ctl.url, ControlToken: ctl.token, API: base, Nodes: chain.NodeStates()}
+	if err := devnet.WriteState(dir, state); err != nil {
+		return stop(err)
+	}
+	balance, _ := chain.Balance(ctx)
+	height, _ := chain.Height(ctx)
+	printBanner(env.Stdout, banner{
+		elapsed: time.Since(start), dir: dir, base: base, store: store, secret: key.Secret,
+		sample: sample, balance: balance, height: height,
+	})
+	<-ctx.Done()
+	return stop(nil)
+}
+
+// devGetenv is the configuration the sandbox's gateway runs with: the
+// developer's environment for everything harmless (listen address, log
+// level, rates, limits), but always the sandbox's own database and node,
+// no configuration file, and none of the production edge (TLS, ACME,
+// Redis, alert webhook), so a sandbox can never reach real data or send a
+// real alert.
+func devGetenv(getenv func(string) string, dir, rpcURL, rpcUser, rpcPassword, wsURL string) func(string) string {
+	forced := map[string]string{
+		"CRYPTOPAY_CONFIG_FILE":             "",
+		"CRYPTOPAY_DATA_DIR":                dir,
+		"CRYPTOPAY_DATABASE_URL":            filepath.Join(dir, devDBFile),
+		"CRYPTOPAY_BITCOIN_NETWORK":         string(cryptopay.NetworkBitcoinRegtest),
+		"CRYPTOPAY_BITCOIN_RPC_URL":         rpcURL,
+		"CRYPTOPAY_BITCOIN_RPC_USER":        rpcUser,
+		"CRYPTOPAY_BITCOIN_RPC_PASSWORD":    rpcPassword,
+		"CRYPTOPAY_BITCOIN_RPC_COOKIE_FILE": "",
+		"CRYPTOPAY_BITCOIN_WEBSOCKET_URL":   wsURL,
+		"CRYPTOPAY_TLS_CERT_FILE":           "",
+		"CRYPTOPAY_TLS_KEY_FILE":            "",
+		"CRYPTOPAY_ACME_DOMAINS":            "",
+		"CRYPTOPAY_HTTP_REDIRECT_LISTEN":    "",
+		"CRYPTOPAY_REDIS_URL":               "",
+		"CRYPTOPAY_ALERT_WEBHOOK_URL":       "",
+	}
+	return func(k string) string {
+		if v, ok := forced[k]; ok {
+			return v
+		}
+		if k == "CRYPTOPAY_RATES" {
+			return cmp.Or(getenv(k), devDefaultRates)
+		}
+		return getenv(k)
+	}
+}
+
+// waitReady polls /readyz (at most 5 a second, within the per-address
+// rate limit) until the gateway and its chain watcher are ready.
+func waitReady(ctx context.Context, base string, served <-chan error) error {
+	ctx, cancel := context.WithTimeout(ctx, devReadyTimeout)
+	defer cancel()
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	defer client.CloseIdleConnections()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	last := "no answer"
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+		if resp, err := client.Do(req); err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(body)))
+		} else {
+			last = err.Error()
+		}
+		select {
+		case err := <-served:
+			return fmt.Errorf("gateway stopped while starting: %w", err)
+		case <-ctx.Done():
+			return fmt.Errorf("gateway not ready after %s: %s", devReadyTimeout, last)
+		case <-t.C:
+		}
+	}
+}
+
+type banner struct {
+	elapsed         time.Duration
+	dir, base       string
+	store           *cryptopay.Store
+	secret          string
+	sample          *cryptopay.Invoice
+	balance, height int64
+}
+
+// printBanner tells the developer everything needed to start: the key
+// (shown only here), commands to paste, and the sample invoice's page.
+func printBanner(w io.Writer, b banner) {
+	self := devSelf()
+	auth := `-H "Authorization: Bearer $CRYPTOPAY_API_KEY"`
+	fmt.Fprintf(w, `
+CryptoPay sandbox ready in %.1fs (Bitcoin regtest; Ctrl-C stops everything)
+
+  data folder  %s  (fresh database and chain at every start)
+  API          %s
+  store        %s  (test mode; its account key belongs to the dev wallet)
+  API key      %s  (all scopes; a new key at every start, shown only here)
+  dev wallet   %s BTC spendable, chain height %d
+
+export CRYPTOPAY_API_KEY=%s
+
+# Create an invoice:
+curl -s %s/v1/invoices %s -H "Idempotency-Key: order-1001" -d '{"order_id":"1001","amount":"0.0015","currency":"BTC"}'
+
+# The sample invoice %s (%s BTC to %s):
+curl -s %s/v1/invoices/%s %s
+curl -s "%s/v1/events?invoice=%s" %s
+checkout page: %s/pay/%s
+
+# Pay it from the dev wallet and mine 3 blocks (it needs %d confirmations to settle):
+%s dev pay %s --confirm 3
+# Also: --amount BTC, --rbf, --double-spend; %s dev mine N; %s dev reorg N
+
+`,
+		b.elapsed.Seconds(), b.dir, b.base, b.store.ID, b.secret,
+		cryptopay.FormatAmount(big.NewInt(b.balance), 8), b.height, b.secret,
+		b.base, auth,
+		b.sample.ID, cryptopay.FormatAmount(b.sample.CryptoDue, 8), b.sample.Address,
+		b.base, b.sample.ID, auth,
+		b.base, b.sample.ID, auth,
+		b.base, b.sample.ID,
+		b.sample.RequiredConfirmations,
+		self, b.sample.ID, self, self)
+}
+
+// devSelf is how the developer invoked this binary, for commands to paste:
+// `go run ./cmd/cryptopay` when it was built by go run.
+func devSelf() string {
+	exe := os.Args[0]
+	if strings.Contains(filepath.ToSlash(exe), "/go-build") {
+		return "go run ./cmd/cryptopay"
+	}
+	if filepath.IsAbs(exe) || strings.Contains(exe, string(filepath.Separator)) {
+		return exe
+	}
+	return "cryptopay"
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}
