@@ -47,6 +47,9 @@ var dialect = &sqldb.Dialect{
 	SnapshotTx:        &sql.TxOptions{ReadOnly: true},
 	MigrationLock:     "", // the single writer connection already serialises migrations
 	SchemaTableExists: `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')`,
+	// One writer connection and one fsync per commit: concurrent write
+	// transactions are committed together.
+	GroupCommit: true,
 }
 
 // busyTimeoutMillis is how long a connection waits for another process's

@@ -117,7 +117,7 @@ func testStore(t *testing.T, open Opener) {
 	wantConflict(t, err, "wallets_pkey")
 }
 
-func testAllocateAddressIndex(t *testing.T, open Opener) {
+func testReserveAddressIndexes(t *testing.T, open Opener) {
 	ctx := t.Context()
 	db := migrated(t, open)
 	st := newStore(t, "alloc")
@@ -127,22 +127,25 @@ func testAllocateAddressIndex(t *testing.T, open Opener) {
 		name    string
 		storeID string
 		network cryptopay.Network
+		n       uint32
 		want    uint32
 		wantErr error
 	}{
-		{"first index", st.ID, cryptopay.NetworkBitcoinRegtest, 0, nil},
-		{"second index", st.ID, cryptopay.NetworkBitcoinRegtest, 1, nil},
-		{"wallet starting at 5", st.ID, cryptopay.NetworkBitcoinSignet, 5, nil},
-		{"networks are independent", st.ID, cryptopay.NetworkBitcoinRegtest, 2, nil},
-		{"no wallet on network", st.ID, cryptopay.NetworkBitcoin, 0, storage.ErrNotFound},
-		{"unknown store", "sto_missing", cryptopay.NetworkBitcoinRegtest, 0, storage.ErrNotFound},
+		{"first index", st.ID, cryptopay.NetworkBitcoinRegtest, 1, 0, nil},
+		{"second index", st.ID, cryptopay.NetworkBitcoinRegtest, 1, 1, nil},
+		{"wallet starting at 5", st.ID, cryptopay.NetworkBitcoinSignet, 1, 5, nil},
+		{"a block of ten", st.ID, cryptopay.NetworkBitcoinSignet, 10, 6, nil},
+		{"after the block", st.ID, cryptopay.NetworkBitcoinSignet, 1, 16, nil},
+		{"networks are independent", st.ID, cryptopay.NetworkBitcoinRegtest, 1, 2, nil},
+		{"no wallet on network", st.ID, cryptopay.NetworkBitcoin, 1, 0, storage.ErrNotFound},
+		{"unknown store", "sto_missing", cryptopay.NetworkBitcoinRegtest, 1, 0, storage.ErrNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var got uint32
 			err := db.InTx(ctx, func(tx storage.Tx) error {
 				var err error
-				got, err = tx.AllocateAddressIndex(ctx, tc.storeID, tc.network)
+				got, err = tx.ReserveAddressIndexes(ctx, tc.storeID, tc.network, tc.n)
 				return err
 			})
 			if tc.wantErr != nil {
@@ -159,7 +162,7 @@ func testAllocateAddressIndex(t *testing.T, open Opener) {
 
 	// A rolled-back allocation does not use up the index.
 	_ = db.InTx(ctx, func(tx storage.Tx) error {
-		if _, err := tx.AllocateAddressIndex(ctx, st.ID, cryptopay.NetworkBitcoinRegtest); err != nil {
+		if _, err := tx.ReserveAddressIndexes(ctx, st.ID, cryptopay.NetworkBitcoinRegtest, 1); err != nil {
 			return err
 		}
 		return errRollback
@@ -173,10 +176,10 @@ func testAllocateAddressIndex(t *testing.T, open Opener) {
 	}
 }
 
-// testAllocateAddressIndexConcurrent checks that concurrent allocations
+// testReserveAddressIndexesConcurrent checks that concurrent reservations
 // never hand out an index twice: a reused index would send two customers'
 // payments to one address.
-func testAllocateAddressIndexConcurrent(t *testing.T, open Opener) {
+func testReserveAddressIndexesConcurrent(t *testing.T, open Opener) {
 	ctx := t.Context()
 	db := migrated(t, open)
 	st := newStore(t, "concurrent")
@@ -192,7 +195,7 @@ func testAllocateAddressIndexConcurrent(t *testing.T, open Opener) {
 			<-start
 			errs[i] = db.InTx(ctx, func(tx storage.Tx) error {
 				var err error
-				got[i], err = tx.AllocateAddressIndex(ctx, st.ID, cryptopay.NetworkBitcoinSignet)
+				got[i], err = tx.ReserveAddressIndexes(ctx, st.ID, cryptopay.NetworkBitcoinSignet, 1)
 				return err
 			})
 		})
