@@ -23,6 +23,7 @@ const (
 	EventInvoiceInvalid              EventType = "invoice.invalid"
 	EventPaymentDoubleSpent          EventType = "payment.double_spent"
 	EventPaymentReorged              EventType = "payment.reorged"
+	EventPaymentHeld                 EventType = "payment.held" // from a blocked address; not credited
 	EventWebhookEndpointDisabled     EventType = "webhook_endpoint.disabled"
 	EventTest                        EventType = "test"
 )
@@ -32,7 +33,7 @@ var EventTypes = []EventType{
 	EventInvoiceCreated, EventInvoicePaymentDetected, EventInvoiceProcessing,
 	EventInvoiceConfirmationsChanged, EventInvoiceSettled, EventInvoicePaidPartial,
 	EventInvoicePaidOver, EventInvoicePaidLate, EventInvoiceExpired, EventInvoiceInvalid,
-	EventPaymentDoubleSpent, EventPaymentReorged, EventWebhookEndpointDisabled, EventTest,
+	EventPaymentDoubleSpent, EventPaymentReorged, EventPaymentHeld, EventWebhookEndpointDisabled, EventTest,
 }
 
 // APIVersion is the version of the event and API shapes.
@@ -101,6 +102,7 @@ func NewInvoiceEvent(typ EventType, inv *Invoice, p *Payment, now time.Time) Eve
 		d.TxID, d.Vout, d.FromAddress = p.TxID, &vout, p.FromAddress
 		d.PaymentAmount = FormatAmount(p.Amount, asset.Decimals)
 		d.Confirmations = p.Confirmations
+		d.ConflictTxID = p.ConflictTxID
 	}
 	data, err := json.Marshal(d)
 	if err != nil {

@@ -40,6 +40,7 @@ const (
 	FlagDoubleSpent                  // a payment was double spent
 	FlagReorged                      // a payment the invoice counted left the best chain
 	FlagMarked                       // an operator changed the state by hand
+	FlagHeld                         // a payment came from a blocked address and is held, not credited
 )
 
 var flagNames = []struct {
@@ -52,6 +53,7 @@ var flagNames = []struct {
 	{FlagDoubleSpent, "double_spent"},
 	{FlagReorged, "reorged"},
 	{FlagMarked, "marked"},
+	{FlagHeld, "held"},
 }
 
 // Names returns the set flags' names in a fixed order; never nil.
@@ -128,6 +130,7 @@ type Payment struct {
 	RBF           bool
 	FromAddress   string
 	Status        PaymentStatus
+	ConflictTxID  string // the transaction that double spent this one, if any
 	SeenAt        time.Time
 	ConfirmedAt   *time.Time
 }
@@ -141,4 +144,8 @@ const (
 	PaymentConfirmed   PaymentStatus = "confirmed"    // enough confirmations; credited
 	PaymentDoubleSpent PaymentStatus = "double_spent" // its inputs were spent elsewhere; never credited
 	PaymentReorged     PaymentStatus = "reorged"      // its block left the best chain; waiting to be mined again
+	// PaymentHeld: sent from an address blocked after repeated failed
+	// payments. Recorded and tracked, never credited automatically; an
+	// operator reviews it.
+	PaymentHeld PaymentStatus = "held"
 )

@@ -25,8 +25,10 @@ type Change struct {
 // double_spent, reorged) are the caller's, who knows what it observed.
 //
 // The rules:
-//   - Paid counts every payment that is not double spent; confirmed counts
-//     payments with at least RequiredConfirmations.
+//   - Paid counts every payment that is not double spent or held;
+//     confirmed counts payments with at least RequiredConfirmations. A
+//     held payment (from a blocked address) flags the invoice held and
+//     counts for nothing until an operator decides.
 //   - Paid within tolerance of the amount due before expiry: processing;
 //     and confirmed within tolerance: settled. Never settled on
 //     unconfirmed money.
@@ -49,6 +51,9 @@ func (inv *Invoice) Advance(payments []Payment, now time.Time, toleranceBP int) 
 		switch p.Status {
 		case PaymentDoubleSpent:
 			flags |= FlagDoubleSpent
+			continue
+		case PaymentHeld:
+			flags |= FlagHeld
 			continue
 		case PaymentReorged:
 			flags |= FlagReorged

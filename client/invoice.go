@@ -56,6 +56,7 @@ type Payment struct {
 	BlockHeight   *int64    `json:"block_height"`
 	RBF           bool      `json:"rbf"`
 	FromAddress   *string   `json:"from_address"`
+	ConflictTxID  *string   `json:"conflict_tx_id"` // set when double spent: the transaction that won
 	SeenAt        time.Time `json:"seen_at"`
 }
 

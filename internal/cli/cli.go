@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/alert"
 	"github.com/cryptopay/cryptopay/internal/config"
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/rates"
@@ -42,11 +43,13 @@ func commands() []command {
 		{"stores", "create, list and show stores (merchants)", runStores},
 		{"keys", "create, list, rotate and revoke API keys", runKeys},
 		{"invoices", "list and show invoices", runInvoices},
+		{"webhooks", "manage webhook endpoints, inspect deliveries, redeliver and send test events", runWebhooks},
 		{"doctor", "run the pre-production security checklist against this configuration", runDoctor},
 		{"encryption", "generate encryption keys and re-seal stored data under a new key", runEncryption},
 		{"backup", "write an encrypted, consistent backup of the SQLite database", runBackup},
 		{"restore", "restore an encrypted backup into a new database file", runRestore},
 		{"audit", "verify and list the tamper-evident audit log", runAudit},
+		{"addresses", "list, block and unblock sending addresses (failed-payment monitoring)", runAddresses},
 		{"dev", "run a local sandbox: gateway, regtest node, funded dev wallet (dev pay|mine|reorg drive it)", runDev},
 		{"version", "print the version", runVersion},
 	}
@@ -142,6 +145,9 @@ type app struct {
 	log *slog.Logger
 	db  storage.DB
 	svc *gateway.Service
+	// alerter reaches the operator (CRYPTOPAY_ALERT_WEBHOOK_URL); set by
+	// serve once the edge is open, nil elsewhere (alerts are then logged).
+	alerter *alert.Alerter
 }
 
 // open loads configuration and opens the database. With checkSchema the

@@ -98,6 +98,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	defer edge.Close()
+	a.alerter = edge.alerter // the chain watcher's alerts reach the operator
 	// Webhooks first: their outbox hook must be in place before any
 	// background worker writes an event.
 	wh, stopWebhooks, err := a.startWebhooks(ctx)

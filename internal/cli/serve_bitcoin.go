@@ -5,8 +5,10 @@ import (
 	"fmt"
 
 	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/alert"
 	"github.com/cryptopay/cryptopay/internal/bitcoin/btcrpc"
 	"github.com/cryptopay/cryptopay/internal/bitcoin/btcsource"
+	"github.com/cryptopay/cryptopay/internal/rates"
 	"github.com/cryptopay/cryptopay/internal/watcher"
 )
 
@@ -37,6 +39,10 @@ func (a *app) bitcoinWatcher(ctx context.Context) (*watcher.Watcher, error) {
 	if err := client.CheckNetwork(ctx); err != nil {
 		return nil, fmt.Errorf("bitcoin node at CRYPTOPAY_BITCOIN_RPC_URL: %w", err)
 	}
+	rs, err := rates.ParseStatic(a.cfg.Rates) // checked by open; values high-value alerts
+	if err != nil {
+		return nil, fmt.Errorf("CRYPTOPAY_RATES: %w", err)
+	}
 	w := watcher.New(watcher.Config{
 		DB:           a.db,
 		Source:       btcsource.New(client, network),
@@ -44,6 +50,8 @@ func (a *app) bitcoinWatcher(ctx context.Context) (*watcher.Watcher, error) {
 		PollInterval: bc.PollInterval,
 		SafetyLimit:  bc.SafetyLimit,
 		Alert:        a.alert,
+		Monitor:      a.cfg.Monitor,
+		Rates:        rs,
 	})
 	a.svc.OnInvoiceCreated(func(inv *cryptopay.Invoice) {
 		if inv.Network == network {
@@ -53,8 +61,13 @@ func (a *app) bitcoinWatcher(ctx context.Context) (*watcher.Watcher, error) {
 	return w, nil
 }
 
-// alert reports what an operator must see at once. It logs at ERROR; an
-// alert channel, when configured, is wired in serve.
+// alert reports what an operator must see at once: through the alerter
+// (logged at ERROR and posted to CRYPTOPAY_ALERT_WEBHOOK_URL) once serve
+// has opened it, else only logged.
 func (a *app) alert(ctx context.Context, title, text string) {
-	a.log.ErrorContext(ctx, "ALERT: "+title, "detail", text)
+	if a.alerter == nil {
+		a.log.ErrorContext(ctx, "ALERT: "+title, "detail", text)
+		return
+	}
+	a.alerter.Alert(ctx, alert.Alert{Severity: alert.Critical, Title: title, Text: text})
 }

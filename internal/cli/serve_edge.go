@@ -60,11 +60,11 @@ func (a *app) openEdge(ctx context.Context) (*edge, error) {
 		e.acme = acmeManager(cfg)
 		e.tls = hardenTLS(e.acme.TLSConfig())
 	case cfg.TLSCertFile != "":
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		certs, err := newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, a.log, nil) // reloads renewals; serve_certreload.go
 		if err != nil {
-			return nil, errors.Join(fmt.Errorf("CRYPTOPAY_TLS_CERT_FILE/KEY_FILE: %w", err), e.Close())
+			return nil, errors.Join(err, e.Close())
 		}
-		e.tls = hardenTLS(&tls.Config{Certificates: []tls.Certificate{cert}})
+		e.tls = hardenTLS(&tls.Config{GetCertificate: certs.GetCertificate})
 	}
 	e.limits = a.rateLimits(ctx, e)
 	return e, nil

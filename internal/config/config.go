@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/cryptopay/cryptopay/internal/monitor"
 )
 
 // Config is the gateway's configuration.
@@ -42,6 +44,8 @@ type Config struct {
 	AlertWebhookURL         string
 
 	Security // encryption at rest and backups (security.go)
+
+	Monitor monitor.Rules // payment monitoring (monitor.go)
 }
 
 // Var documents one environment variable; the README's table is kept in
@@ -105,6 +109,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if err := c.loadSecurity(env); err != nil {
+		return nil, err
+	}
+	if c.Monitor, err = loadMonitor(env); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -25,6 +25,11 @@ const (
 	AuditStoreCreated     = "store.created"
 	AuditInvoiceRedacted  = "invoice.redacted"
 	AuditEncryptionRotate = "encryption.rotated"
+
+	AuditWebhookEndpointCreated = "webhook_endpoint.created"
+	AuditWebhookEndpointUpdated = "webhook_endpoint.updated"
+	AuditWebhookEndpointDeleted = "webhook_endpoint.deleted"
+	AuditWebhookSecretRotated   = "webhook_endpoint.secret_rotated"
 )
 
 // PrefixAudit starts audit entry ids.

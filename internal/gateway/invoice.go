@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/bitcoin/account"
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
@@ -57,16 +58,24 @@ func (s *Service) CreateInvoice(ctx context.Context, caller *cryptopay.APIKey, p
 	if err != nil {
 		return nil, fmt.Errorf("store %s wallet %s: %w", st.ID, wallet.Network, err)
 	}
-	err = s.db.InTx(ctx, func(tx storage.Tx) error {
-		idx, err := tx.AllocateAddressIndex(ctx, st.ID, inv.Network)
+	// The address is derived before the transaction, so the writer is held
+	// only for the inserts.
+	for {
+		idx, err := s.nextAddressIndex(ctx, st.ID, inv.Network)
 		if err != nil {
-			return fmt.Errorf("allocate address: %w", err)
+			return nil, fmt.Errorf("allocate address: %w", err)
 		}
 		addr, err := key.Address(idx)
+		if errors.Is(err, account.ErrUnusableIndex) {
+			continue // BIP32's one-in-2^127 invalid child: skip it, as wallets do
+		}
 		if err != nil {
-			return fmt.Errorf("derive address %d: %w", idx, err)
+			return nil, fmt.Errorf("derive address %d: %w", idx, err)
 		}
 		inv.Address, inv.AddressIndex = addr.String, idx
+		break
+	}
+	err = s.db.InTx(ctx, func(tx storage.Tx) error {
 		if err := tx.CreateInvoice(ctx, inv); err != nil {
 			return err
 		}

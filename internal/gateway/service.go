@@ -34,6 +34,8 @@ type Service struct {
 	now     func() time.Time
 	keys    sync.Map // "storeID/network" → *account.Key, parsed once
 	usage   keyUsage
+	scopes  scopeUsage // per-scope use, throttled; see scopeuse.go
+	addrs   addressPools
 	counts  authCounters
 	authAgg authAgg // authentication failures awaiting their audit entry
 

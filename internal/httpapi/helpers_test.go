@@ -29,11 +29,13 @@ import (
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/client"
 	"github.com/cryptopay/cryptopay/internal/bitcoin/account"
+	"github.com/cryptopay/cryptopay/internal/fieldcrypt"
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/rates"
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/storage/postgres"
 	"github.com/cryptopay/cryptopay/internal/storage/sqlite"
+	"github.com/cryptopay/cryptopay/internal/webhook"
 )
 
 // bip84Mnemonic is the BIP84 test vector's mnemonic; its regtest account
@@ -148,6 +150,7 @@ type env struct {
 	key    *cryptopay.APIKey
 	c      *client.Client // uses secret
 	stores uint32         // how many stores newStore made, for their account numbers
+	wh     *webhook.Service
 }
 
 func allScopes() []string {
@@ -159,7 +162,11 @@ func allScopes() []string {
 }
 
 // newEnv starts a server over db with static rates (BTC_USD=65000.00).
-func newEnv(tb testing.TB, e engine) *env {
+func newEnv(tb testing.TB, e engine) *env { return newEnvWith(tb, e, false) }
+
+// newEnvWith is newEnv, with webhooks delivering (River's tables migrated,
+// workers started, a short retry schedule) when webhooks is set.
+func newEnvWith(tb testing.TB, e engine, webhooks bool) *env {
 	tb.Helper()
 	db := e.open(tb)
 	rs, err := rates.ParseStatic("BTC_USD=65000.00")
@@ -168,9 +175,13 @@ func newEnv(tb testing.TB, e engine) *env {
 	}
 	clk := &clock{}
 	svc := gateway.New(gateway.Config{DB: db, Rates: rs, Now: clk.now})
-	srv := httptest.NewServer(New(Config{Service: svc}).Handler())
+	var wh *webhook.Service
+	if webhooks {
+		wh = startWebhooks(tb, db, svc, clk)
+	}
+	srv := httptest.NewServer(New(Config{Service: svc, Webhooks: wh}).Handler())
 	tb.Cleanup(srv.Close)
-	ev := &env{t: tb, engine: e.name, db: db, svc: svc, clock: clk, srv: srv, httpc: srv.Client()}
+	ev := &env{t: tb, engine: e.name, db: db, svc: svc, clock: clk, srv: srv, httpc: srv.Client(), wh: wh}
 	ev.store = ev.newStore("Test shop")
 	ev.secret, ev.key = ev.newKey(gateway.KeyParams{Name: "all", Scopes: allScopes()})
 	ev.c = ev.client(ev.secret)
@@ -214,12 +225,49 @@ func (e *env) client(secret string, opts ...client.Option) *client.Client {
 // forEachEngine runs f as a subtest per engine, each with a fresh server.
 func forEachEngine(t *testing.T, f func(t *testing.T, e *env)) {
 	t.Helper()
+	forEachEngineWith(t, false, f)
+}
+
+// forEachEngineWith is forEachEngine with webhooks delivering if asked.
+func forEachEngineWith(t *testing.T, webhooks bool, f func(t *testing.T, e *env)) {
+	t.Helper()
 	for _, eng := range engines() {
 		t.Run(eng.name, func(t *testing.T) {
 			t.Parallel()
-			f(t, newEnv(t, eng))
+			f(t, newEnvWith(t, eng, webhooks))
 		})
 	}
+}
+
+// startWebhooks migrates River's tables on db and starts webhook delivery
+// with a fresh keyring, the env's clock and retries a few hundred
+// milliseconds apart.
+func startWebhooks(tb testing.TB, db storage.DB, svc *gateway.Service, clk *clock) *webhook.Service {
+	tb.Helper()
+	ctx := context.Background()
+	if _, err := webhook.Migrate(ctx, db); err != nil {
+		tb.Fatalf("migrate job queue: %v", err)
+	}
+	var k fieldcrypt.Key
+	_, _ = rand.Read(k[:])
+	kr, err := fieldcrypt.NewKeyring(k)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	wh, err := webhook.New(webhook.Config{DB: db, Keyring: kr, Auditor: svc, Now: clk.now, Version: "test",
+		PollInterval: 50 * time.Millisecond, Schedule: webhook.Schedule{Base: 200 * time.Millisecond, Max: time.Second, Window: time.Hour}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := wh.Start(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = wh.Stop(sctx)
+	})
+	return wh
 }
 
 // apiError asserts err is a *client.Error with the given status and code.

@@ -160,6 +160,7 @@ type paymentBody struct {
 	BlockHeight   *int64                  `json:"block_height"`
 	RBF           bool                    `json:"rbf"`
 	FromAddress   *string                 `json:"from_address"`
+	ConflictTxID  *string                 `json:"conflict_tx_id"`
 	SeenAt        time.Time               `json:"seen_at"`
 }
 
@@ -208,6 +209,7 @@ func invoiceJSON(inv *cryptopay.Invoice) invoiceBody {
 			ID: p.ID, TxID: p.TxID, Vout: p.Vout, Amount: cryptopay.FormatAmount(p.Amount, asset.Decimals),
 			Status: p.Status, Confirmations: p.Confirmations, RBF: p.RBF,
 			BlockHash: optional(p.BlockHash), FromAddress: optional(p.FromAddress), SeenAt: p.SeenAt,
+			ConflictTxID: optional(p.ConflictTxID),
 		}
 		if p.BlockHash != "" {
 			h := p.BlockHeight

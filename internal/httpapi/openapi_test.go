@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/client"
+	"github.com/cryptopay/cryptopay/internal/gateway"
 )
 
 func loadOpenAPI(t testing.TB) *openapi3.T {
@@ -241,7 +243,7 @@ func TestOpenAPIResponsesMatchServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forEachEngine(t, func(t *testing.T, e *env) {
+	forEachEngineWith(t, true, func(t *testing.T, e *env) {
 		vt := &validatingTransport{t: t, base: e.httpc.Transport, router: router, seen: map[string][]int{}}
 		e.httpc = &http.Client{Transport: vt}
 		c := e.client(e.secret)
@@ -286,6 +288,7 @@ func TestOpenAPIResponsesMatchServer(t *testing.T) {
 		e.raw("POST", "/v1/invoices", bearer, nil, validInvoice("big", `,"x":"`+strings.Repeat("x", 70000)+`"`)) // 413
 		e.raw("DELETE", "/v1/invoices", bearer, nil, "")                                                         // 405, undocumented route
 		e.raw("GET", "/v1/nope", bearer, nil, "")                                                                // 404, undocumented route
+		exerciseWebhookRoutes(t, e, bearer)
 		_ = e.db.Close()
 		e.raw("GET", "/readyz", "", nil, "") // 503
 
@@ -294,6 +297,10 @@ func TestOpenAPIResponsesMatchServer(t *testing.T) {
 			"createInvoice": {201, 403, 409, 413, 422}, "getInvoice": {200, 404}, "listInvoices": {200, 400, 401},
 			"listEvents": {200}, "createAPIKey": {201}, "listAPIKeys": {200}, "getAPIKey": {200},
 			"rotateAPIKey": {201}, "revokeAPIKey": {200, 409},
+			"createWebhookEndpoint": {201, 400, 403}, "listWebhookEndpoints": {200, 400},
+			"getWebhookEndpoint": {200, 404}, "updateWebhookEndpoint": {200, 400}, "deleteWebhookEndpoint": {200, 404},
+			"rotateWebhookSecret": {200}, "testWebhookEndpoint": {202}, "listWebhookDeliveries": {200, 400},
+			"getWebhookDelivery": {200, 404}, "redeliverWebhook": {202, 409},
 		}
 		for op, statuses := range want {
 			for _, s := range statuses {
@@ -306,4 +313,51 @@ func TestOpenAPIResponsesMatchServer(t *testing.T) {
 			t.Log(fmt.Sprint(vt.seen))
 		}
 	})
+}
+
+// exerciseWebhookRoutes calls every webhook route for the response
+// validation above, with the responses a merchant sees most: a delivery
+// that reached a receiver (with its attempts), refusals and conflicts.
+func exerciseWebhookRoutes(t *testing.T, e *env, bearer string) {
+	rec := newReceiver(t)
+	ct := map[string]string{"Content-Type": "application/json"}
+	r := e.raw("POST", "/v1/webhook_endpoints", bearer, ct, `{"url":"`+rec.srv.URL+`","description":"d","enabled_events":["invoice.created","test"]}`)
+	if r.status != 400 {
+		t.Fatalf("test is not subscribable, yet: %s", r.body)
+	}
+	var ep struct{ ID string }
+	r = e.raw("POST", "/v1/webhook_endpoints", bearer, ct, `{"url":"`+rec.srv.URL+`","description":"d","enabled_events":["invoice.created"]}`)
+	if err := json.Unmarshal(r.body, &ep); err != nil || ep.ID == "" {
+		t.Fatalf("create endpoint: %s", r.body)
+	}
+	ro, _ := e.newKey(gateway.KeyParams{Name: "ro", Scopes: []string{"webhooks:read"}})
+	e.raw("POST", "/v1/webhook_endpoints", "Bearer "+ro, ct, `{"url":"`+rec.srv.URL+`"}`) // 403
+	base := "/v1/webhook_endpoints/" + ep.ID
+	e.raw("GET", "/v1/webhook_endpoints?limit=1", bearer, nil, "")
+	e.raw("GET", "/v1/webhook_endpoints?limit=0x", bearer, nil, "") // 400
+	e.raw("GET", base, bearer, nil, "")
+	e.raw("GET", "/v1/webhook_endpoints/we_01aaaaaaaaaaaaaaaaaaaaaaaa", bearer, nil, "") // 404
+	e.raw("PATCH", base, bearer, ct, `{"description":"e"}`)
+	e.raw("PATCH", base, bearer, ct, `{"url":7}`) // 400
+	e.raw("POST", base+"/rotate_secret", bearer, nil, "")
+	var d struct{ ID string }
+	if err := json.Unmarshal(e.raw("POST", base+"/test", bearer, nil, "").body, &d); err != nil || d.ID == "" {
+		t.Fatal("test event: no delivery")
+	}
+	rec.wait(t, d.ID)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(string(e.raw("GET", "/v1/webhook_deliveries/"+d.ID, bearer, nil, "").body), `"succeeded"`) {
+		if time.Now().After(deadline) {
+			t.Fatal("the test delivery was never recorded as succeeded")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.raw("GET", "/v1/webhook_deliveries/wd_01aaaaaaaaaaaaaaaaaaaaaaaa", bearer, nil, "") // 404
+	e.raw("GET", base+"/deliveries?status=succeeded&limit=1", bearer, nil, "")
+	e.raw("GET", base+"/deliveries?status=lost", bearer, nil, "") // 400
+	e.raw("POST", "/v1/webhook_deliveries/"+d.ID+"/redeliver", bearer, nil, "")
+	e.raw("PATCH", base, bearer, ct, `{"enabled":false}`)
+	e.raw("POST", "/v1/webhook_deliveries/"+d.ID+"/redeliver", bearer, nil, "") // 409: disabled
+	e.raw("DELETE", base, bearer, nil, "")
+	e.raw("DELETE", base, bearer, nil, "") // 404
 }

@@ -18,6 +18,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/invoices/{id}", s.authed(cryptopay.ScopeInvoicesRead, s.getInvoice))
 	m.HandleFunc("POST /v1/invoices/{id}/redact", s.authed(cryptopay.ScopeInvoicesWrite, s.redactInvoice))
 	m.HandleFunc("GET /v1/audit_events", s.authed(cryptopay.ScopeAuditRead, s.listAuditEvents))
+	m.HandleFunc("GET /v1/blocked_addresses", s.authed(cryptopay.ScopeAuditRead, s.listBlockedAddresses))
 
 	m.HandleFunc("GET /v1/events", s.authed(cryptopay.ScopeEventsRead, s.listEvents))
 

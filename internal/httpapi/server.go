@@ -102,6 +102,7 @@ func (s *Server) authed(scope cryptopay.Scope, h func(w http.ResponseWriter, r *
 			return &cryptopay.Error{Code: cryptopay.CodeForbidden,
 				Message: fmt.Sprintf("This API key lacks the scope %s required for this request.", scope)}
 		}
+		s.svc.NoteScopeUse(r.Context(), key, scope) // for doctor's least-privilege check; throttled
 		return h(w, r, key)
 	})
 }

@@ -53,6 +53,6 @@ type ChainTx interface {
 	// is a *ConflictError on "payments_tx_vout_invoice_key".
 	CreatePayment(ctx context.Context, p *cryptopay.Payment) error
 	// UpdatePayment writes the mutable fields: block hash and height,
-	// confirmations, status, confirmed_at.
+	// confirmations, conflicting transaction, status, confirmed_at.
 	UpdatePayment(ctx context.Context, p *cryptopay.Payment) error
 }

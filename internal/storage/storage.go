@@ -97,6 +97,8 @@ type Reader interface {
 	ChainReader
 	AuditReader
 	WebhookReader
+	MonitorReader
+	KeyUsageReader
 }
 
 // Tx is a write transaction.
@@ -105,10 +107,11 @@ type Tx interface {
 	AuditTx
 
 	CreateStore(ctx context.Context, s *cryptopay.Store) error
-	// AllocateAddressIndex returns the store's next unused derivation index
-	// on network and advances it, atomically with respect to every other
-	// transaction on either engine.
-	AllocateAddressIndex(ctx context.Context, storeID string, network cryptopay.Network) (uint32, error)
+	// ReserveAddressIndexes reserves n consecutive unused derivation
+	// indexes of the store's wallet on network and returns the first,
+	// atomically with respect to every other transaction on either engine.
+	// An index is never handed out twice.
+	ReserveAddressIndexes(ctx context.Context, storeID string, network cryptopay.Network, n uint32) (uint32, error)
 
 	CreateAPIKey(ctx context.Context, k *cryptopay.APIKey) error
 	// UpdateAPIKey writes the fields revocation and rotation change:
@@ -136,6 +139,8 @@ type Tx interface {
 
 	ChainTx
 	WebhookTx
+	MonitorTx
+	KeyUsageTx
 }
 
 // Page bounds a list query: at most Limit rows, strictly after the row

@@ -24,7 +24,7 @@ func (w *Watcher) persist(ctx context.Context, events []tracker.Event) error {
 	}
 	tip, _ := w.tr.Tip()
 	now := w.now().UTC()
-	var alerts []string
+	var alerts []alertMsg
 	err = w.db.InTx(ctx, func(tx storage.Tx) error {
 		alerts = alerts[:0]
 		byInvoice, order, err := w.group(ctx, tx, events)
@@ -46,7 +46,7 @@ func (w *Watcher) persist(ctx context.Context, events []tracker.Event) error {
 		return w.fail(fmt.Errorf("store chain step: %w", err))
 	}
 	for _, a := range alerts {
-		w.raise(ctx, "Payment problem on a "+string(w.network)+" invoice", a)
+		w.raise(ctx, a.title, a.text)
 	}
 	return nil
 }
@@ -87,8 +87,8 @@ func (w *Watcher) group(ctx context.Context, tx storage.Tx, events []tracker.Eve
 }
 
 // applyInvoice applies one invoice's tracker events and advances its
-// state. It returns alert texts for what an operator must see.
-func (w *Watcher) applyInvoice(ctx context.Context, tx storage.Tx, id string, events []tracker.Event, now time.Time) ([]string, error) {
+// state. It returns the alerts for what an operator must see.
+func (w *Watcher) applyInvoice(ctx context.Context, tx storage.Tx, id string, events []tracker.Event, now time.Time) ([]alertMsg, error) {
 	inv, err := tx.LockInvoice(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("lock invoice %s: %w", id, err)
@@ -103,7 +103,8 @@ func (w *Watcher) applyInvoice(ctx context.Context, tx storage.Tx, id string, ev
 		pay cryptopay.Payment
 	}
 	var notes []pending
-	var alerts []string
+	var alerts []alertMsg
+	problem := "Payment problem on a " + string(w.network) + " invoice"
 	for _, ev := range events {
 		p, typ, err := w.applyEvent(ctx, tx, inv, ev, now)
 		if err != nil {
@@ -113,15 +114,26 @@ func (w *Watcher) applyInvoice(ctx context.Context, tx storage.Tx, id string, ev
 			notes = append(notes, pending{typ, p})
 		}
 		if ev.Kind == tracker.DoubleSpent {
-			alerts = append(alerts, fmt.Sprintf("Invoice %s (order %s): payment %s:%d was double spent by %s; it is not credited.",
-				inv.ID, inv.OrderID, p.TxID, p.Vout, ev.ConflictTxID))
+			alerts = append(alerts, alertMsg{problem, fmt.Sprintf("Invoice %s (order %s): payment %s:%d was double spent by %s; it is not credited.",
+				inv.ID, inv.OrderID, p.TxID, p.Vout, ev.ConflictTxID)})
 		}
 	}
 	changes := inv.Advance(inv.Payments, now, store.ToleranceBasisPoints)
 	if wasSettled && inv.Status != cryptopay.StatusSettled {
-		alerts = append(alerts, fmt.Sprintf("Invoice %s (order %s) was settled, but a payment it counted left the best chain: it is %s again and flagged reorged. Do not ship until it settles again.",
-			inv.ID, inv.OrderID, inv.Status))
+		alerts = append(alerts, alertMsg{problem, fmt.Sprintf("Invoice %s (order %s) was settled, but a payment it counted left the best chain: it is %s again and flagged reorged. Do not ship until it settles again.",
+			inv.ID, inv.OrderID, inv.Status)})
 	}
+	// Payment monitoring (monitor.go), in this same transaction: failures
+	// and blocks, held payments, high-value and unusual-activity alerts.
+	seen := make([]observation, len(notes))
+	for i, n := range notes {
+		seen[i] = observation{n.typ, n.pay}
+	}
+	found, err := w.monitorInvoice(ctx, tx, inv, store, seen, changes, now)
+	if err != nil {
+		return nil, fmt.Errorf("monitor invoice %s: %w", id, err)
+	}
+	alerts = append(alerts, found...)
 	if err := tx.UpdateInvoice(ctx, inv); err != nil {
 		return nil, fmt.Errorf("update invoice %s: %w", id, err)
 	}
@@ -174,11 +186,22 @@ func (w *Watcher) applyEvent(ctx context.Context, tx storage.Tx, inv *cryptopay.
 	}
 	p := &inv.Payments[idx]
 	before := p.Confirmations
+	// A payment from a blocked sender is recorded but held, never credited
+	// (monitor.go); it stays held whatever the chain does, unless it is
+	// double spent.
+	held := p.Status == cryptopay.PaymentHeld
+	if created {
+		var err error
+		if held, err = w.senderBlocked(ctx, tx, p.FromAddress); err != nil {
+			return cryptopay.Payment{}, "", err
+		}
+	}
 	var typ cryptopay.EventType
 
 	switch ev.Kind {
 	case tracker.DoubleSpent:
 		p.Status, p.Confirmations, p.BlockHash, p.BlockHeight, p.ConfirmedAt = cryptopay.PaymentDoubleSpent, 0, "", 0, nil
+		p.ConflictTxID = ev.ConflictTxID
 		typ = cryptopay.EventPaymentDoubleSpent
 	case tracker.ReorgedOut:
 		p.Status, p.Confirmations, p.BlockHash, p.BlockHeight, p.ConfirmedAt = cryptopay.PaymentReorged, 0, "", 0, nil
@@ -215,6 +238,12 @@ func (w *Watcher) applyEvent(ctx context.Context, tx storage.Tx, inv *cryptopay.
 			// Counted up to the requirement; beyond it the count changes
 			// nothing a shop acts on, so it is not announced.
 			typ = cryptopay.EventInvoiceConfirmationsChanged
+		}
+	}
+	if held && p.Status != cryptopay.PaymentDoubleSpent {
+		p.Status, p.ConfirmedAt, typ = cryptopay.PaymentHeld, nil, ""
+		if created {
+			typ = cryptopay.EventPaymentHeld
 		}
 	}
 	if created {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/chain"
+	"github.com/cryptopay/cryptopay/internal/monitor"
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/tracker"
 )
@@ -72,6 +73,12 @@ type Config struct {
 	// safety limit, a settled invoice whose payment left the best chain, a
 	// double spend. Nil only logs.
 	Alert func(ctx context.Context, title, text string)
+	// Monitor are the payment monitoring rules (monitor.go); zero fields
+	// take the guide's defaults.
+	Monitor monitor.Rules
+	// Rates values invoices not priced in their store's policy currency
+	// for high-value alerts; nil leaves those values unknown.
+	Rates cryptopay.RateSource
 }
 
 // Watcher follows one chain. Run drives it; Step is one pass, for tests.
@@ -83,6 +90,8 @@ type Watcher struct {
 	now     func() time.Time
 	poll    time.Duration
 	alert   func(ctx context.Context, title, text string)
+	rules   monitor.Rules
+	rates   cryptopay.RateSource
 
 	watch *tracker.WatchSet
 	tr    *tracker.Tracker
@@ -117,6 +126,8 @@ func New(cfg Config) *Watcher {
 		now:      cfg.Now,
 		poll:     cmp.Or(cfg.PollInterval, time.Second),
 		alert:    cfg.Alert,
+		rules:    cfg.Monitor.WithDefaults(),
+		rates:    cfg.Rates,
 		watch:    tracker.NewWatchSet(0),
 		readyErr: errNotStarted,
 		kick:     make(chan struct{}, 1),
@@ -470,8 +481,9 @@ func (w *Watcher) fail(err error) error {
 }
 
 func (w *Watcher) raise(ctx context.Context, title, text string) {
-	w.log.ErrorContext(ctx, "ALERT: "+title, "detail", text)
 	if w.alert != nil {
-		w.alert(ctx, title, text)
+		w.alert(ctx, title, text) // the alerter logs it too
+		return
 	}
+	w.log.ErrorContext(ctx, "ALERT: "+title, "detail", text)
 }

@@ -203,7 +203,8 @@ func TestRBFReplacement(t *testing.T) {
 		t.Fatal("RBF signal not recorded")
 	}
 	thief, _ := h.wallet.Address(999)
-	if _, _, err := h.wallet.Replace(h.ctx, h.node, txid, thief, milliBTC, regtest.Opts{}); err != nil {
+	replacement, _, err := h.wallet.Replace(h.ctx, h.node, txid, thief, milliBTC, regtest.Opts{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	h.step()
@@ -211,8 +212,8 @@ func TestRBFReplacement(t *testing.T) {
 	h.step()
 	got = h.get(inv.ID)
 	wantState(t, got, cryptopay.StatusNew, "double_spent")
-	if got.Payments[0].Status != cryptopay.PaymentDoubleSpent || got.AmountPaid.Sign() != 0 {
-		t.Fatalf("replaced payment: %+v, paid %s", got.Payments[0], got.AmountPaid)
+	if got.Payments[0].Status != cryptopay.PaymentDoubleSpent || got.AmountPaid.Sign() != 0 || got.Payments[0].ConflictTxID != replacement {
+		t.Fatalf("replaced payment: %+v, paid %s; want double spent by %s", got.Payments[0], got.AmountPaid, replacement)
 	}
 	wantEvents(t, h.events(inv), created, detected, process, dspent)
 }

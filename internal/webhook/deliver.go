@@ -26,7 +26,7 @@ type worker struct {
 	s *Service
 }
 
-func (w *worker) Timeout(*river.Job[deliverArgs]) time.Duration { return w.s.timeout + 5*time.Second }
+func (w *worker) Timeout(*river.Job[deliverArgs]) time.Duration { return w.s.timeout + jobMargin }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 	s := w.s
@@ -79,7 +79,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 			return err
 		}
 		if status == cryptopay.DeliveryFailed && ep.Enabled {
-			return s.maybeDisable(ctx, tx, ep.ID, a.StartedAt)
+			return s.maybeDisable(ctx, tx, ep.ID, d.CreatedAt, a.StartedAt)
 		}
 		return nil
 	})
@@ -170,10 +170,18 @@ func (s *Service) signingSecrets(ep *cryptopay.WebhookEndpoint, now time.Time) (
 	return out, nil
 }
 
-// maybeDisable disables an endpoint none of whose attempts has succeeded
-// for a whole retry window, and writes the event saying so (delivered to
-// the store's other endpoints by the outbox).
-func (s *Service) maybeDisable(ctx context.Context, tx storage.Tx, id string, now time.Time) error {
+// maybeDisable runs when a delivery made at since has failed for good: it
+// was retried for its whole window. Unless some attempt to the endpoint
+// succeeded since then (other deliveries get through, so the endpoint
+// works), every attempt has failed for the whole window: the endpoint is
+// disabled, and the event saying so is written (delivered to the store's
+// other endpoints by the outbox).
+//
+// The delivery's creation is the mark, not the window measured back from
+// now: the last attempt of a delivery comes before the window ends (the
+// next retry would fall after it), so "no success within the last
+// window" would never hold for an endpoint that got a single event.
+func (s *Service) maybeDisable(ctx context.Context, tx storage.Tx, id string, since, now time.Time) error {
 	ep, err := tx.GetWebhookEndpoint(ctx, id)
 	if err != nil || !ep.Enabled {
 		return err
@@ -182,11 +190,7 @@ func (s *Service) maybeDisable(ctx context.Context, tx storage.Tx, id string, no
 	if err != nil {
 		return err
 	}
-	since := ep.CreatedAt
-	if last != nil {
-		since = *last
-	}
-	if now.Sub(since) < s.sched.Window {
+	if last != nil && !last.Before(since) {
 		return nil
 	}
 	ep.Enabled = false

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/webhooksig"
 )
@@ -98,10 +100,38 @@ func (s *Service) CreateEndpoint(ctx context.Context, o Owner, p EndpointParams)
 	if ep.Secret, err = s.keys.Seal([]byte(secret), secretAAD("secret", ep.ID)); err != nil {
 		return nil, "", fmt.Errorf("webhook: seal secret: %w", err)
 	}
-	if err := s.db.InTx(ctx, func(tx storage.Tx) error { return tx.CreateWebhookEndpoint(ctx, ep) }); err != nil {
+	err = s.db.InTx(ctx, func(tx storage.Tx) error {
+		if err := tx.CreateWebhookEndpoint(ctx, ep); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, ep, gateway.AuditWebhookEndpointCreated, endpointDetails(ep))
+	})
+	if err != nil {
 		return nil, "", err
 	}
 	return ep, secret, nil
+}
+
+// record writes an audit entry about ep in tx when an Auditor is set.
+func (s *Service) record(ctx context.Context, tx storage.Tx, ep *cryptopay.WebhookEndpoint, action string, details map[string]any) error {
+	if s.audit == nil {
+		return nil
+	}
+	return s.audit.Audit(ctx, tx, gateway.AuditRecord{StoreID: ep.StoreID, Livemode: ep.Livemode,
+		Action: action, Target: ep.ID, Details: details})
+}
+
+// endpointDetails is what an audit entry keeps of an endpoint: where its
+// events go and which, never its secret.
+func endpointDetails(ep *cryptopay.WebhookEndpoint) map[string]any {
+	types := []string{"*"}
+	if len(ep.EventTypes) > 0 {
+		types = make([]string, len(ep.EventTypes))
+		for i, t := range ep.EventTypes {
+			types[i] = string(t)
+		}
+	}
+	return map[string]any{"url": ep.URL, "enabled_events": types, "enabled": ep.Enabled}
 }
 
 // GetEndpoint returns o's endpoint id.
@@ -153,18 +183,28 @@ func (s *Service) UpdateEndpoint(ctx context.Context, o Owner, id string, p Endp
 			return err
 		}
 		ep.UpdatedAt = s.now().UTC()
-		return tx.UpdateWebhookEndpoint(ctx, ep)
+		if err := tx.UpdateWebhookEndpoint(ctx, ep); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, ep, gateway.AuditWebhookEndpointUpdated, endpointDetails(ep))
 	})
-	return ep, err
+	if err != nil {
+		return nil, err
+	}
+	return ep, nil
 }
 
 // DeleteEndpoint removes o's endpoint id and its delivery log.
 func (s *Service) DeleteEndpoint(ctx context.Context, o Owner, id string) error {
 	return s.db.InTx(ctx, func(tx storage.Tx) error {
-		if _, err := owned(tx.GetWebhookEndpoint(ctx, id))(o, "webhook endpoint"); err != nil {
+		ep, err := owned(tx.GetWebhookEndpoint(ctx, id))(o, "webhook endpoint")
+		if err != nil {
 			return err
 		}
-		return tx.DeleteWebhookEndpoint(ctx, id)
+		if err := tx.DeleteWebhookEndpoint(ctx, id); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, ep, gateway.AuditWebhookEndpointDeleted, map[string]any{"url": ep.URL})
 	})
 }
 
@@ -198,7 +238,11 @@ func (s *Service) RotateSecret(ctx context.Context, o Owner, id string) (*crypto
 		}
 		exp := now.Add(s.overlap)
 		ep.PreviousSecret, ep.PreviousSecretExpiresAt, ep.Secret, ep.UpdatedAt = prev, &exp, sealed, now
-		return tx.UpdateWebhookEndpoint(ctx, ep)
+		if err := tx.UpdateWebhookEndpoint(ctx, ep); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, ep, gateway.AuditWebhookSecretRotated,
+			map[string]any{"previous_secret_expires_at": exp.Format(time.RFC3339)})
 	})
 	if err != nil {
 		return nil, "", err

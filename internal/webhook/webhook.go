@@ -28,6 +28,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/cryptopay/cryptopay/internal/fieldcrypt"
+	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
@@ -37,10 +38,19 @@ const (
 	DefaultRotationOverlap = 24 * time.Hour
 	DefaultWorkers         = 32
 	DefaultPerEndpoint     = 8
-	DefaultRescueAfter     = time.Minute
-	DefaultPollInterval    = 250 * time.Millisecond
-	maxResponseBody        = 4 << 10
-	queueName              = "webhooks"
+	// DefaultRescueAfter is AttemptTimeout (10 s) plus the job margin (5 s)
+	// plus 5 s: a job still marked running after that cannot still be
+	// working (River cancels it at its job timeout), so it was lost with a
+	// crashed process. Rescuing soon after bounds how late a crash makes
+	// deliveries: RescueAfter plus River's 30 s rescuer interval at most.
+	// A later rescue buys nothing; an earlier one would run live jobs twice.
+	DefaultRescueAfter = DefaultAttemptTimeout + jobMargin + 5*time.Second
+	// jobMargin is how long a job may run beyond its attempt's timeout, to
+	// record the attempt.
+	jobMargin           = 5 * time.Second
+	DefaultPollInterval = 250 * time.Millisecond
+	maxResponseBody     = 4 << 10
+	queueName           = "webhooks"
 )
 
 // Config carries the service's dependencies and knobs; zero values take
@@ -51,6 +61,10 @@ type Config struct {
 	DB storage.DB
 	// Keyring seals endpoint secrets at rest. Required.
 	Keyring *fieldcrypt.Keyring
+	// Auditor records endpoint changes and secret rotations in the audit
+	// log, in the transaction that makes them (the gateway service). Nil
+	// records nothing: only tests of this package leave it out.
+	Auditor Auditor
 	Logger  *slog.Logger
 	// Version names the gateway in the User-Agent header.
 	Version string
@@ -69,14 +83,22 @@ type Config struct {
 	PerEndpoint int
 	// RescueAfter is how long a delivery job may stay running before it is
 	// taken to have been lost with a crashed process and is run again. It
-	// must exceed AttemptTimeout plus a margin.
+	// must be at least AttemptTimeout plus 5 s (the job timeout); zero
+	// means AttemptTimeout plus 10 s (DefaultRescueAfter by default).
 	RescueAfter  time.Duration
 	PollInterval time.Duration
+}
+
+// Auditor appends an audit entry inside tx; *gateway.Service is one. An
+// error fails the transaction, so no change goes unrecorded.
+type Auditor interface {
+	Audit(ctx context.Context, tx storage.Tx, r gateway.AuditRecord) error
 }
 
 // Service manages endpoints and delivers events.
 type Service struct {
 	db       storage.DB
+	audit    Auditor
 	keys     *fieldcrypt.Keyring
 	log      *slog.Logger
 	ua       string
@@ -119,6 +141,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		db:      cfg.DB,
+		audit:   cfg.Auditor,
 		keys:    cfg.Keyring,
 		log:     cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		ua:      "CryptoPay-Webhooks/" + cmp.Or(cfg.Version, "dev"),
@@ -143,8 +166,8 @@ func New(cfg Config) (*Service, error) {
 	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
-	jobTimeout := s.timeout + 5*time.Second
-	rescue := cmp.Or(cfg.RescueAfter, DefaultRescueAfter)
+	jobTimeout := s.timeout + jobMargin
+	rescue := cmp.Or(cfg.RescueAfter, jobTimeout+5*time.Second)
 	if rescue < jobTimeout {
 		return nil, fmt.Errorf("webhook: RescueAfter %v must be at least the job timeout %v", rescue, jobTimeout)
 	}

@@ -96,17 +96,17 @@ func (t *Tx) LockInvoice(ctx context.Context, id string) (*cryptopay.Invoice, er
 // CreatePayment inserts p.
 func (t *Tx) CreatePayment(ctx context.Context, p *cryptopay.Payment) error {
 	_, err := t.exec(ctx, `INSERT INTO payments (`+paymentCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.InvoiceID, p.TxID, int64(p.Vout), storage.BigText(p.Amount), p.BlockHash, p.BlockHeight,
-		p.Confirmations, p.RBF, p.FromAddress, string(p.Status), micros(p.SeenAt), nullMicros(p.ConfirmedAt))
+		p.Confirmations, p.ConflictTxID, p.RBF, p.FromAddress, string(p.Status), micros(p.SeenAt), nullMicros(p.ConfirmedAt))
 	return t.wrap("create payment", err)
 }
 
 // UpdatePayment writes the fields the chain changes.
 func (t *Tx) UpdatePayment(ctx context.Context, p *cryptopay.Payment) error {
 	res, err := t.exec(ctx, `UPDATE payments SET block_hash = ?, block_height = ?, confirmations = ?,
-		status = ?, confirmed_at = ? WHERE id = ?`,
-		p.BlockHash, p.BlockHeight, p.Confirmations, string(p.Status), nullMicros(p.ConfirmedAt), p.ID)
+		conflict_tx_id = ?, status = ?, confirmed_at = ? WHERE id = ?`,
+		p.BlockHash, p.BlockHeight, p.Confirmations, p.ConflictTxID, string(p.Status), nullMicros(p.ConfirmedAt), p.ID)
 	return t.mustAffect("update payment", res, err)
 }
 

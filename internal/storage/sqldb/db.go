@@ -54,6 +54,9 @@ type Dialect struct {
 	// SchemaTableExists is a query returning one boolean row: whether the
 	// schema_migrations table exists.
 	SchemaTableExists string
+	// GroupCommit commits concurrent InTx callbacks together (SQLite: one
+	// writer connection, one fsync per commit); see groupcommit.go.
+	GroupCommit bool
 }
 
 // Config is what an engine hands to New.
@@ -78,6 +81,7 @@ type DB struct {
 	log        *slog.Logger
 	eventHook  atomic.Pointer[storage.EventHook] // see SetEventHook (webhook.go)
 	crypt      *crypt                            // the keyring of sealed columns; see sealed.go
+	group      *groupCommitter                   // nil unless Dialect.GroupCommit; see groupcommit.go
 }
 
 var _ storage.DB = (*DB)(nil)
@@ -94,7 +98,8 @@ func New(c Config) (*DB, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cr := &crypt{}
-	return &DB{
+	cr.strictness.d = c.Dialect
+	db := &DB{
 		queries:    queries{d: c.Dialect, q: c.Reader, pool: c.Reader, crypt: cr},
 		d:          c.Dialect,
 		writer:     c.Writer,
@@ -102,7 +107,11 @@ func New(c Config) (*DB, error) {
 		migrations: ms,
 		log:        log,
 		crypt:      cr,
-	}, nil
+	}
+	if c.Dialect.GroupCommit {
+		db.group = newGroupCommitter(db)
+	}
+	return db, nil
 }
 
 // Engine names the engine.
@@ -132,6 +141,9 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes both handles.
 func (db *DB) Close() error {
+	if db.group != nil {
+		db.group.close()
+	}
 	err := db.writer.Close()
 	if db.reader != db.writer {
 		err = errors.Join(err, db.reader.Close())
@@ -153,6 +165,10 @@ const maxAttempts = 5
 // a cancelled request can never leave a transaction open; Rollback takes no
 // context and so cannot be skipped by one.
 func (db *DB) InTx(ctx context.Context, fn func(storage.Tx) error) error {
+	db.crypt.strictness.refresh(ctx, db.reader) // sealing.go; before the writer is held
+	if db.group != nil {
+		return db.group.run(ctx, fn)
+	}
 	for attempt := 1; ; attempt++ {
 		err := db.inTxOnce(ctx, fn)
 		if err == nil || db.d.Retryable == nil || !db.d.Retryable(err) || attempt == maxAttempts {
@@ -171,6 +187,7 @@ func (db *DB) InTx(ctx context.Context, fn func(storage.Tx) error) error {
 }
 
 func (db *DB) inTxOnce(ctx context.Context, fn func(storage.Tx) error) (err error) {
+	db.crypt.strictness.refresh(ctx, db.reader) // before the writer is held
 	sqlTx, err := db.writer.BeginTx(ctx, db.d.WriteTx)
 	if err != nil {
 		return db.wrap("begin", err)
@@ -205,6 +222,9 @@ type queries struct {
 	q     querier
 	pool  *sql.DB
 	crypt *crypt
+	// detach runs statements without their caller's cancellation, inside a
+	// group-committed batch (see groupcommit.go).
+	detach bool
 }
 
 // Tx implements storage.Tx: the Reader methods on the transaction plus the
@@ -223,6 +243,7 @@ func (s *queries) snapshot(ctx context.Context, fn func(*queries) error) error {
 	if s.pool == nil {
 		return fn(s)
 	}
+	s.crypt.refreshOn(ctx, s.pool)
 	tx, err := s.pool.BeginTx(ctx, s.d.SnapshotTx)
 	if err != nil {
 		return s.wrap("begin read", err)
@@ -251,15 +272,24 @@ func (s *queries) rebind(query string) string {
 }
 
 func (s *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return s.q.ExecContext(ctx, s.rebind(query), args...)
+	return s.q.ExecContext(s.ctx(ctx), s.rebind(query), args...)
 }
 
 func (s *queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return s.q.QueryContext(ctx, s.rebind(query), args...)
+	s.crypt.refreshOn(ctx, s.pool) // outside a transaction only (pool is nil inside)
+	return s.q.QueryContext(s.ctx(ctx), s.rebind(query), args...)
+}
+
+func (s *queries) ctx(ctx context.Context) context.Context {
+	if s.detach {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 func (s *queries) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return s.q.QueryRowContext(ctx, s.rebind(query), args...)
+	s.crypt.refreshOn(ctx, s.pool)
+	return s.q.QueryRowContext(s.ctx(ctx), s.rebind(query), args...)
 }
 
 // wrap translates err for the caller: sql.ErrNoRows becomes

@@ -112,7 +112,7 @@ func (s *queries) getInvoice(ctx context.Context, where string, args ...any) (*c
 	return inv, nil
 }
 
-const paymentCols = `id, invoice_id, tx_id, vout, amount, block_hash, block_height, confirmations,
+const paymentCols = `id, invoice_id, tx_id, vout, amount, block_hash, block_height, confirmations, conflict_tx_id,
 	rbf, from_address, status, seen_at, confirmed_at`
 
 func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.Payment, error) {
@@ -132,7 +132,7 @@ func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.P
 			confirmed sql.NullInt64
 		)
 		if err := rows.Scan(&p.ID, &p.InvoiceID, &p.TxID, &vout, &amount, &p.BlockHash, &p.BlockHeight,
-			&p.Confirmations, &p.RBF, &p.FromAddress, &p.Status, &seen, &confirmed); err != nil {
+			&p.Confirmations, &p.ConflictTxID, &p.RBF, &p.FromAddress, &p.Status, &seen, &confirmed); err != nil {
 			return nil, s.wrap("get payments", err)
 		}
 		if p.Vout, err = toUint32(vout); err != nil {

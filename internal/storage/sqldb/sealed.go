@@ -72,7 +72,17 @@ func SealAAD(table, column, id string) []byte {
 // crypt holds the keyring shared by the DB and every Tx made from it, so
 // SetKeyring takes effect for all of them.
 type crypt struct {
-	kr atomic.Pointer[fieldcrypt.Keyring]
+	kr         atomic.Pointer[fieldcrypt.Keyring]
+	strictness strictness // see sealing.go
+}
+
+// plainAllowed returns nil if a plain value may be read or written; see
+// strictness.check.
+func (c *crypt) plainAllowed() error {
+	if c == nil {
+		return nil
+	}
+	return c.strictness.check()
 }
 
 func (c *crypt) keyring() *fieldcrypt.Keyring {
@@ -93,6 +103,14 @@ func (db *DB) Keyring() *fieldcrypt.Keyring { return db.crypt.keyring() }
 
 // seal seals plaintext for table.column of row id.
 func (s *queries) seal(table, column, id string, plaintext []byte) (string, error) {
+	if !s.crypt.keyring().Enabled() {
+		if err := s.crypt.plainAllowed(); err != nil {
+			if errors.Is(err, ErrUnsealedValue) {
+				err = ErrSealedWithoutKey
+			}
+			return "", fmt.Errorf("storage: seal %s.%s: %w", table, column, err)
+		}
+	}
 	v, err := s.crypt.keyring().Seal(plaintext, SealAAD(table, column, id))
 	if err != nil {
 		return "", fmt.Errorf("storage: seal %s.%s: %w", table, column, err)
@@ -102,11 +120,17 @@ func (s *queries) seal(table, column, id string, plaintext []byte) (string, erro
 
 // open opens a sealed value of table.column of row id. A value written
 // before the column was sealed (neither prefix) reads as the plain text
-// it is. A tampered, truncated or moved ciphertext, or one sealed with an
+// it is, and so does a "plain:" value, unless the database's sealing is
+// strict (sealing.go): then both are an error wrapping ErrUnsealedValue. A tampered, truncated or moved ciphertext, or one sealed with an
 // unknown key, is an error wrapping the fieldcrypt error: never garbage.
 func (s *queries) open(table, column, id, stored string) ([]byte, error) {
-	if !strings.HasPrefix(stored, "v1:") && !strings.HasPrefix(stored, "plain:") {
-		return []byte(stored), nil
+	if !strings.HasPrefix(stored, "v1:") {
+		if err := s.crypt.plainAllowed(); err != nil {
+			return nil, fmt.Errorf("storage: open %s.%s of %s: %w", table, column, id, err)
+		}
+		if !strings.HasPrefix(stored, "plain:") {
+			return []byte(stored), nil
+		}
 	}
 	b, err := s.crypt.keyring().Open(stored, SealAAD(table, column, id))
 	if err != nil {
@@ -130,7 +154,9 @@ const resealBatch = 200
 
 // Reseal re-seals every value of every registered column that is not
 // sealed with the keyring's primary key (plain values included), in
-// batches of short transactions, and then counts the values by key. It
+// batches of short transactions, and then counts the values by key. When
+// no plain value remains it makes the database's sealing strict (see
+// sealing.go): plain values are refused from then on. It
 // fails without an enabled keyring, and stops at the first value it
 // cannot open (tampered, or sealed with a key the keyring lacks), naming
 // it, having rewritten nothing of that batch. Tables that do not exist
@@ -166,6 +192,12 @@ func (db *DB) Reseal(ctx context.Context) (*ResealStats, error) {
 			}
 		}
 		if err := db.countKeys(ctx, c, st.Remaining); err != nil {
+			return st, err
+		}
+	}
+	if st.Remaining["plain"] == 0 {
+		// Every value is sealed: from now on a plain one is tampering.
+		if err := db.markStrict(ctx, kr.PrimaryID()); err != nil {
 			return st, err
 		}
 	}

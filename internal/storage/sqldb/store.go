@@ -187,20 +187,24 @@ const maxAddressIndex = 1<<31 - 1
 // ErrAddressIndexExhausted: the wallet has used every non-hardened index.
 var ErrAddressIndexExhausted = errors.New("storage: wallet has no unused address index left")
 
-// AllocateAddressIndex returns the store's next index on network and
-// advances it in one statement: the row update is atomic on both engines
-// (SQLite has one writer; PostgreSQL locks the row until commit, and a
-// concurrent updater re-reads it). It returns storage.ErrNotFound when the
-// store has no wallet on network and ErrAddressIndexExhausted past 2^31-1.
-func (t *Tx) AllocateAddressIndex(ctx context.Context, storeID string, network cryptopay.Network) (uint32, error) {
-	var idx int64
-	err := t.queryRow(ctx, `UPDATE wallets SET next_index = next_index + 1
-		WHERE store_id = ? AND network = ? RETURNING next_index - 1`, storeID, string(network)).Scan(&idx)
-	if err != nil {
-		return 0, t.wrap("allocate address index", err)
+// ReserveAddressIndexes reserves n consecutive derivation indexes of the
+// store's wallet on network and returns the first, advancing next_index in
+// one statement: the row update is atomic on both engines (SQLite has one
+// writer; PostgreSQL locks the row until commit, and a concurrent updater
+// re-reads it). It returns storage.ErrNotFound when the store has no wallet
+// on network and ErrAddressIndexExhausted past 2^31-1.
+func (t *Tx) ReserveAddressIndexes(ctx context.Context, storeID string, network cryptopay.Network, n uint32) (uint32, error) {
+	if n == 0 {
+		return 0, fmt.Errorf("storage: reserve address indexes: n must be at least 1")
 	}
-	if idx < 0 || idx > maxAddressIndex {
+	var first int64
+	err := t.queryRow(ctx, `UPDATE wallets SET next_index = next_index + ?
+		WHERE store_id = ? AND network = ? RETURNING next_index - ?`, int64(n), storeID, string(network), int64(n)).Scan(&first)
+	if err != nil {
+		return 0, t.wrap("reserve address indexes", err)
+	}
+	if first < 0 || first+int64(n)-1 > maxAddressIndex {
 		return 0, ErrAddressIndexExhausted
 	}
-	return uint32(idx), nil
+	return uint32(first), nil
 }

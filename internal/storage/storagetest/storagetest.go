@@ -33,8 +33,8 @@ func Run(t *testing.T, open Opener) {
 	}{
 		{"Migrate", testMigrate},
 		{"Store", testStore},
-		{"AllocateAddressIndex", testAllocateAddressIndex},
-		{"AllocateAddressIndexConcurrent", testAllocateAddressIndexConcurrent},
+		{"ReserveAddressIndexes", testReserveAddressIndexes},
+		{"ReserveAddressIndexesConcurrent", testReserveAddressIndexesConcurrent},
 		{"APIKey", testAPIKey},
 		{"Invoice", testInvoice},
 		{"InvoiceConflicts", testInvoiceConflicts},
@@ -43,12 +43,15 @@ func Run(t *testing.T, open Opener) {
 		{"Events", testEvents},
 		{"Idempotency", testIdempotency},
 		{"Transactions", testTransactions},
+		{"ConcurrentTransactions", testConcurrentTransactions},
 		{"Audit", testAudit}, {"AuditTamper", testAuditTamper}, {"SealedColumns", testSealedColumns}, {"RedactInvoice", testRedactInvoice},
 		{"ChainState", testChainState},
 		{"ChainPayments", testChainPayments},
 		{"ChainWatchAndDue", testChainWatchAndDue},
 		{"LockInvoiceSerialises", testLockInvoiceSerialises},
 		{"Leadership", testLeadership},
+		{"AddressFailures", testAddressFailures}, {"BlockedAddresses", testBlockedAddresses}, {"AddressInvoices", testAddressInvoices},
+		{"KeyScopeUse", testKeyScopeUse}, {"StrictSealing", testStrictSealing}, {"StrictSealingNeedsEveryValue", testStrictSealingNeedsEveryValue},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
