@@ -289,3 +289,32 @@ func TestParseConfirmationPolicy(t *testing.T) {
 		})
 	}
 }
+
+func FuzzParseConfirmationPolicy(f *testing.F) {
+	f.Add("USD", "100.00:3,1000.00:12,24", "20.00")
+	f.Add("EUR", "6", "")
+	f.Add("JPY", "10000:1,2", "5000")
+	f.Fuzz(func(t *testing.T, cur, spec, zero string) {
+		p, err := ParseConfirmationPolicy("confirmations", cur, spec, zero)
+		if err != nil {
+			return
+		}
+		// Any accepted policy is monotonic: more value never needs fewer
+		// confirmations, and zero-conf only below the first tier.
+		prev := -1
+		for _, tier := range p.Tiers {
+			below := new(big.Int).Sub(tier.Below, big.NewInt(1))
+			n := p.Required(below)
+			if n < prev {
+				t.Fatalf("%q: %d confirmations below %s after %d", spec, n, tier.Below, prev)
+			}
+			prev = n
+		}
+		if p.Above < prev {
+			t.Fatalf("%q: above-tier %d under %d", spec, p.Above, prev)
+		}
+		if p.ZeroConfBelow != nil && (len(p.Tiers) == 0 || p.ZeroConfBelow.Cmp(p.Tiers[0].Below) > 0) {
+			t.Fatalf("zero-conf bound %s above the first tier", p.ZeroConfBelow)
+		}
+	})
+}
