@@ -17,16 +17,12 @@ import (
 // operator lists, adds and lifts blocks here. Block and unblock are
 // audited with the operator as actor.
 func runAddresses(ctx context.Context, env Env, args []string) error {
-	if len(args) == 0 {
-		return usageError{"want: addresses blocked|block|unblock"}
+	change := func(verb string) func(context.Context, Env, []string) error {
+		return func(ctx context.Context, env Env, args []string) error { return addressesChange(ctx, env, verb, args) }
 	}
-	switch args[0] {
-	case "blocked":
-		return addressesBlocked(ctx, env, args[1:])
-	case "block", "unblock":
-		return addressesChange(ctx, env, args[0], args[1:])
-	}
-	return usageError{fmt.Sprintf("unknown addresses command %q; want blocked, block or unblock", args[0])}
+	return subcommands{name: "addresses", verbs: []verb{
+		{"blocked", addressesBlocked}, {"block", change("block")}, {"unblock", change("unblock")},
+	}}.run(ctx, env, args)
 }
 
 func addressesBlocked(ctx context.Context, env Env, args []string) error {
@@ -47,26 +43,23 @@ func addressesBlocked(ctx context.Context, env Env, args []string) error {
 		}
 		f.Networks = []cryptopay.Network{n}
 	}
-	a, err := open(ctx, env, true)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	bs, more, err := a.db.ListBlockedAddresses(ctx, f)
-	if err != nil {
-		return err
-	}
-	if len(bs) == 0 {
-		fmt.Fprintln(env.Stdout, "no blocked addresses")
-	}
-	for _, b := range bs {
-		fmt.Fprintf(env.Stdout, "%-16s %-62s %s by %-8s failures %d: %s\n", b.Network, b.Address,
-			b.BlockedAt.Format(time.RFC3339), b.BlockedBy, b.Failures, b.Reason)
-	}
-	if more {
-		fmt.Fprintf(env.Stdout, "… more than %d; raise --limit\n", *limit)
-	}
-	return nil
+	return withApp(ctx, env, true, func(a *app) error {
+		bs, more, err := a.db.ListBlockedAddresses(ctx, f)
+		if err != nil {
+			return err
+		}
+		if len(bs) == 0 {
+			fmt.Fprintln(env.Stdout, "no blocked addresses")
+		}
+		for _, b := range bs {
+			fmt.Fprintf(env.Stdout, "%-16s %-62s %s by %-8s failures %d: %s\n", b.Network, b.Address,
+				b.BlockedAt.Format(time.RFC3339), b.BlockedBy, b.Failures, b.Reason)
+		}
+		if more {
+			fmt.Fprintf(env.Stdout, "… more than %d; raise --limit\n", *limit)
+		}
+		return nil
+	})
 }
 
 // addressesChange blocks or unblocks one address, with its audit entry in
@@ -89,48 +82,45 @@ func addressesChange(ctx context.Context, env Env, verb string, args []string) e
 	if len(*address) > 100 || len(*reason) > 500 {
 		return usageError{"--address is at most 100 and --reason at most 500 characters"}
 	}
-	a, err := open(ctx, env, true)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	actor := gateway.ActorFrom(ctx).Name()
-	now := a.svc.Now()
-	err = a.db.InTx(ctx, func(tx storage.Tx) error {
-		action := monitor.AuditAddressUnblocked
-		details := map[string]any{"network": n, "address": *address}
-		if verb == "block" {
-			action = monitor.AuditAddressBlocked
-			details["reason"] = *reason
-			if err := tx.BlockAddress(ctx, &storage.BlockedAddress{ID: cryptopay.NewID("blk", now), Network: n,
-				Address: *address, Reason: *reason, BlockedAt: now, BlockedBy: actor}); err != nil {
-				return err
+	return withApp(ctx, env, true, func(a *app) error {
+		actor := gateway.ActorFrom(ctx).Name()
+		now := a.svc.Now()
+		err := a.db.InTx(ctx, func(tx storage.Tx) error {
+			action := monitor.AuditAddressUnblocked
+			details := map[string]any{"network": n, "address": *address}
+			if verb == "block" {
+				action = monitor.AuditAddressBlocked
+				details["reason"] = *reason
+				if err := tx.BlockAddress(ctx, &storage.BlockedAddress{ID: cryptopay.NewID("blk", now), Network: n,
+					Address: *address, Reason: *reason, BlockedAt: now, BlockedBy: actor}); err != nil {
+					return err
+				}
+			} else {
+				b, err := tx.GetBlockedAddress(ctx, n, *address)
+				if err != nil {
+					return err
+				}
+				details["blocked_by"], details["blocked_at"] = b.BlockedBy, b.BlockedAt.Format(time.RFC3339)
+				if err := tx.UnblockAddress(ctx, n, *address); err != nil {
+					return err
+				}
 			}
-		} else {
-			b, err := tx.GetBlockedAddress(ctx, n, *address)
-			if err != nil {
-				return err
-			}
-			details["blocked_by"], details["blocked_at"] = b.BlockedBy, b.BlockedAt.Format(time.RFC3339)
-			if err := tx.UnblockAddress(ctx, n, *address); err != nil {
-				return err
-			}
+			return a.svc.Audit(ctx, tx, gateway.AuditRecord{Livemode: n.Livemode(), Action: action, Target: *address, Details: details})
+		})
+		if _, ok := errors.AsType[*storage.ConflictError](err); ok {
+			return fmt.Errorf("%s on %s is already blocked", *address, n)
 		}
-		return a.svc.Audit(ctx, tx, gateway.AuditRecord{Livemode: n.Livemode(), Action: action, Target: *address, Details: details})
+		if errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("%s on %s is not blocked", *address, n)
+		}
+		if err != nil {
+			return err
+		}
+		if verb == "block" {
+			fmt.Fprintf(env.Stdout, "blocked %s on %s: its payments are held, not credited\n", *address, n)
+		} else {
+			fmt.Fprintf(env.Stdout, "unblocked %s on %s; its failure count starts again from zero (payments already held stay held)\n", *address, n)
+		}
+		return nil
 	})
-	if _, ok := errors.AsType[*storage.ConflictError](err); ok {
-		return fmt.Errorf("%s on %s is already blocked", *address, n)
-	}
-	if errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("%s on %s is not blocked", *address, n)
-	}
-	if err != nil {
-		return err
-	}
-	if verb == "block" {
-		fmt.Fprintf(env.Stdout, "blocked %s on %s: its payments are held, not credited\n", *address, n)
-	} else {
-		fmt.Fprintf(env.Stdout, "unblocked %s on %s; its failure count starts again from zero (payments already held stay held)\n", *address, n)
-	}
-	return nil
 }

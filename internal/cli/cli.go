@@ -203,19 +203,16 @@ func runMigrate(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := open(ctx, env, false)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	n, err := a.db.Migrate(ctx)
-	if err != nil {
-		return err
-	}
-	if err := a.migrateQueue(ctx); err != nil {
-		return err
-	}
-	cur, _, _ := a.db.SchemaVersion(ctx)
-	fmt.Fprintf(env.Stdout, "applied %d migration(s); schema version %d (%s)\n", n, cur, a.db.Engine())
-	return nil
+	return withApp(ctx, env, false, func(a *app) error {
+		n, err := a.db.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		if err := a.migrateQueue(ctx); err != nil {
+			return err
+		}
+		cur, _, _ := a.db.SchemaVersion(ctx)
+		fmt.Fprintf(env.Stdout, "applied %d migration(s); schema version %d (%s)\n", n, cur, a.db.Engine())
+		return nil
+	})
 }

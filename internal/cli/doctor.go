@@ -23,16 +23,13 @@ func runDoctor(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := open(ctx, env, false)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	api := httpapi.New(httpapi.Config{Service: a.svc, Logger: a.log, TrustedProxies: a.cfg.TrustedProxies})
-	rs := doctor.Run(ctx, &doctor.Input{Config: a.cfg, Env: layered, Getenv: env.Getenv, DB: a.db, Handler: api.Handler()})
-	doctor.Write(env.Stdout, rs)
-	if doctor.Failed(rs) {
-		return errDoctorFailed
-	}
-	return nil
+	return withApp(ctx, env, false, func(a *app) error {
+		api := httpapi.New(httpapi.Config{Service: a.svc, Logger: a.log, TrustedProxies: a.cfg.TrustedProxies})
+		rs := doctor.Run(ctx, &doctor.Input{Config: a.cfg, Env: layered, Getenv: env.Getenv, DB: a.db, Handler: api.Handler()})
+		doctor.Write(env.Stdout, rs)
+		if doctor.Failed(rs) {
+			return errDoctorFailed
+		}
+		return nil
+	})
 }

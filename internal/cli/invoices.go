@@ -12,18 +12,9 @@ import (
 )
 
 func runInvoices(ctx context.Context, env Env, args []string) error {
-	if len(args) == 0 {
-		return usageError{"want: invoices list|show|redact"}
-	}
-	switch args[0] {
-	case "list":
-		return invoicesList(ctx, env, args[1:])
-	case "show":
-		return invoicesShow(ctx, env, args[1:])
-	case "redact":
-		return invoicesRedact(ctx, env, args[1:])
-	}
-	return usageError{fmt.Sprintf("unknown invoices command %q; want list, show or redact", args[0])}
+	return subcommands{name: "invoices", verbs: []verb{
+		{"list", invoicesList}, {"show", invoicesShow}, {"redact", invoicesRedact},
+	}}.run(ctx, env, args)
 }
 
 func invoicesList(ctx context.Context, env Env, args []string) error {
@@ -36,50 +27,40 @@ func invoicesList(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := open(ctx, env, true)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	if _, err := a.svc.GetStore(ctx, *store); err != nil {
-		return err
-	}
-	invs, more, err := a.svc.ListInvoices(ctx, nil, gateway.InvoiceQuery{
-		StoreID: *store, Livemode: *live, Status: *status, Limit: *limit, StartingAfter: *after,
+	return withApp(ctx, env, true, func(a *app) error {
+		if _, err := a.svc.GetStore(ctx, *store); err != nil {
+			return err
+		}
+		invs, more, err := a.svc.ListInvoices(ctx, nil, gateway.InvoiceQuery{
+			StoreID: *store, Livemode: *live, Status: *status, Limit: *limit, StartingAfter: *after,
+		})
+		if err != nil {
+			return err
+		}
+		for _, inv := range invs {
+			cur, _ := cryptopay.LookupCurrency(inv.Currency)
+			fmt.Fprintf(env.Stdout, "%s  %-10s %12s %s  order %s  %s\n", inv.ID, inv.Status,
+				cryptopay.FormatAmount(inv.Amount, cur.Decimals), inv.Currency, inv.OrderID, inv.CreatedAt.Format(time.RFC3339))
+		}
+		if more {
+			fmt.Fprintf(env.Stdout, "… more: --starting-after %s\n", invs[len(invs)-1].ID)
+		}
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	for _, inv := range invs {
-		cur, _ := cryptopay.LookupCurrency(inv.Currency)
-		fmt.Fprintf(env.Stdout, "%s  %-10s %12s %s  order %s  %s\n", inv.ID, inv.Status,
-			cryptopay.FormatAmount(inv.Amount, cur.Decimals), inv.Currency, inv.OrderID, inv.CreatedAt.Format(time.RFC3339))
-	}
-	if more {
-		fmt.Fprintf(env.Stdout, "… more: --starting-after %s\n", invs[len(invs)-1].ID)
-	}
-	return nil
 }
 
 func invoicesShow(ctx context.Context, env Env, args []string) error {
-	fs := flags(env, "invoices show")
-	if len(args) == 0 {
-		return usageError{"want: invoices show <invoice id>"}
-	}
-	id := args[0]
-	if err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	a, err := open(ctx, env, true)
+	id, err := idAndFlags(flags(env, "invoices show"), args, "want: invoices show <invoice id>")
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	inv, err := a.svc.GetInvoice(ctx, nil, id)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(env.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(httpapi.InvoiceResource(inv))
+	return withApp(ctx, env, true, func(a *app) error {
+		inv, err := a.svc.GetInvoice(ctx, nil, id)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(httpapi.InvoiceResource(inv))
+	})
 }

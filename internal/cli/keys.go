@@ -12,20 +12,9 @@ import (
 )
 
 func runKeys(ctx context.Context, env Env, args []string) error {
-	if len(args) == 0 {
-		return usageError{"want: keys create|list|rotate|revoke"}
-	}
-	switch args[0] {
-	case "create":
-		return keysCreate(ctx, env, args[1:])
-	case "list":
-		return keysList(ctx, env, args[1:])
-	case "rotate":
-		return keysRotate(ctx, env, args[1:])
-	case "revoke":
-		return keysRevoke(ctx, env, args[1:])
-	}
-	return usageError{fmt.Sprintf("unknown keys command %q; want create, list, rotate or revoke", args[0])}
+	return subcommands{name: "keys", verbs: []verb{
+		{"create", keysCreate}, {"list", keysList}, {"rotate", keysRotate}, {"revoke", keysRevoke},
+	}}.run(ctx, env, args)
 }
 
 func allScopes() string {
@@ -48,18 +37,15 @@ func keysCreate(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := open(ctx, env, true)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	created, err := a.svc.CreateKey(ctx, gateway.KeyParams{
-		StoreID: *store, Name: *name, Livemode: *live, Scopes: splitList(*scopes), TTL: *ttl, AllowedIPs: splitList(*ips),
+	return withApp(ctx, env, true, func(a *app) error {
+		created, err := a.svc.CreateKey(ctx, gateway.KeyParams{
+			StoreID: *store, Name: *name, Livemode: *live, Scopes: splitList(*scopes), TTL: *ttl, AllowedIPs: splitList(*ips),
+		})
+		if err != nil {
+			return err
+		}
+		return printCreatedKey(env, created, *asJSON)
 	})
-	if err != nil {
-		return err
-	}
-	return printCreatedKey(env, created, *asJSON)
 }
 
 func printCreatedKey(env Env, created *gateway.CreatedKey, asJSON bool) error {
@@ -90,76 +76,60 @@ func keysList(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := open(ctx, env, true)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	if _, err := a.svc.GetStore(ctx, *store); err != nil {
-		return err
-	}
-	keys, err := a.svc.ListKeys(ctx, *store)
-	if err != nil {
-		return err
-	}
-	now := a.svc.Now()
-	for _, k := range keys {
-		state := "active"
-		switch {
-		case k.RevokedAt != nil && !now.Before(*k.RevokedAt):
-			state = "revoked"
-		case k.RevokedAt != nil:
-			state = "rotating until " + k.RevokedAt.Format(time.RFC3339)
-		case !now.Before(k.ExpiresAt):
-			state = "expired"
+	return withApp(ctx, env, true, func(a *app) error {
+		if _, err := a.svc.GetStore(ctx, *store); err != nil {
+			return err
 		}
-		fmt.Fprintf(env.Stdout, "%s  %s  …%s  %-8s %s  expires %s  %s\n", k.ID, modeWord(k.Livemode), k.Last4,
-			state, joinScopes(k.Scopes), k.ExpiresAt.Format(time.DateOnly), k.Name)
-	}
-	return nil
+		keys, err := a.svc.ListKeys(ctx, *store)
+		if err != nil {
+			return err
+		}
+		now := a.svc.Now()
+		for _, k := range keys {
+			state := "active"
+			switch {
+			case k.RevokedAt != nil && !now.Before(*k.RevokedAt):
+				state = "revoked"
+			case k.RevokedAt != nil:
+				state = "rotating until " + k.RevokedAt.Format(time.RFC3339)
+			case !now.Before(k.ExpiresAt):
+				state = "expired"
+			}
+			fmt.Fprintf(env.Stdout, "%s  %s  …%s  %-8s %s  expires %s  %s\n", k.ID, modeWord(k.Livemode), k.Last4,
+				state, joinScopes(k.Scopes), k.ExpiresAt.Format(time.DateOnly), k.Name)
+		}
+		return nil
+	})
 }
 
 func keysRotate(ctx context.Context, env Env, args []string) error {
 	fs := flags(env, "keys rotate")
 	grace := fs.Duration("grace", cryptopay.DefaultKeyGrace, "how long the old key keeps working")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if len(args) == 0 {
-		return usageError{"want: keys rotate <key id> [--grace 24h]"}
-	}
-	id := args[0]
-	if err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	a, err := open(ctx, env, true)
+	id, err := idAndFlags(fs, args, "want: keys rotate <key id> [--grace 24h]")
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	created, err := a.svc.RotateKey(ctx, nil, id, *grace)
-	if err != nil {
-		return err
-	}
-	return printCreatedKey(env, created, *asJSON)
+	return withApp(ctx, env, true, func(a *app) error {
+		created, err := a.svc.RotateKey(ctx, nil, id, *grace)
+		if err != nil {
+			return err
+		}
+		return printCreatedKey(env, created, *asJSON)
+	})
 }
 
 func keysRevoke(ctx context.Context, env Env, args []string) error {
-	fs := flags(env, "keys revoke")
-	if len(args) == 0 {
-		return usageError{"want: keys revoke <key id>"}
-	}
-	id := args[0]
-	if err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	a, err := open(ctx, env, true)
+	id, err := idAndFlags(flags(env, "keys revoke"), args, "want: keys revoke <key id>")
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	k, err := a.svc.RevokeKey(ctx, nil, id)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stdout, "revoked %s at %s\n", k.ID, k.RevokedAt.Format(time.RFC3339))
-	return nil
+	return withApp(ctx, env, true, func(a *app) error {
+		k, err := a.svc.RevokeKey(ctx, nil, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "revoked %s at %s\n", k.ID, k.RevokedAt.Format(time.RFC3339))
+		return nil
+	})
 }

@@ -89,23 +89,21 @@ func (a *app) startSecurity(ctx context.Context) (stop func(), err error) {
 }
 
 func runEncryption(ctx context.Context, env Env, args []string) error {
-	if len(args) == 0 {
-		return usageError{"want: encryption keygen|rotate"}
+	return subcommands{name: "encryption", verbs: []verb{
+		{"keygen", encryptionKeygen}, {"rotate", encryptionRotate},
+	}}.run(ctx, env, args)
+}
+
+// encryptionKeygen prints a new random key; it touches no database.
+func encryptionKeygen(_ context.Context, env Env, args []string) error {
+	if err := parse(flags(env, "encryption keygen"), args); err != nil {
+		return err
 	}
-	switch args[0] {
-	case "keygen":
-		if err := parse(flags(env, "encryption keygen"), args[1:]); err != nil {
-			return err
-		}
-		var k fieldcrypt.Key
-		_, _ = rand.Read(k[:]) // crypto/rand never fails
-		fmt.Fprintln(env.Stdout, hex.EncodeToString(k[:]))
-		fmt.Fprintf(env.Stderr, "key id %s; put it first in CRYPTOPAY_ENCRYPTION_KEY (keep the old key after it until `encryption rotate` finishes)\n", k.ID())
-		return nil
-	case "rotate":
-		return encryptionRotate(ctx, env, args[1:])
-	}
-	return usageError{fmt.Sprintf("unknown encryption command %q; want keygen or rotate", args[0])}
+	var k fieldcrypt.Key
+	_, _ = rand.Read(k[:]) // crypto/rand never fails
+	fmt.Fprintln(env.Stdout, hex.EncodeToString(k[:]))
+	fmt.Fprintf(env.Stderr, "key id %s; put it first in CRYPTOPAY_ENCRYPTION_KEY (keep the old key after it until `encryption rotate` finishes)\n", k.ID())
+	return nil
 }
 
 // encryptionRotate re-seals every sealed value under the first configured
@@ -114,11 +112,11 @@ func encryptionRotate(ctx context.Context, env Env, args []string) error {
 	if err := parse(flags(env, "encryption rotate"), args); err != nil {
 		return err
 	}
-	a, err := open(ctx, env, true)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
+	return withApp(ctx, env, true, func(a *app) error { return reseal(ctx, env, a) })
+}
+
+// reseal is encryptionRotate on an open app.
+func reseal(ctx context.Context, env Env, a *app) error {
 	s, ok := a.db.(sealer)
 	if !ok {
 		return errors.New("this database engine has no sealed columns")
@@ -156,40 +154,36 @@ func encryptionRotate(ctx context.Context, env Env, args []string) error {
 }
 
 func runAudit(ctx context.Context, env Env, args []string) error {
-	if len(args) == 0 {
-		return usageError{"want: audit verify|list"}
+	return subcommands{name: "audit", verbs: []verb{
+		{"verify", auditVerify}, {"list", auditList},
+	}}.run(ctx, env, args)
+}
+
+func auditVerify(ctx context.Context, env Env, args []string) error {
+	if err := parse(flags(env, "audit verify"), args); err != nil {
+		return err
 	}
-	switch args[0] {
-	case "verify":
-		if err := parse(flags(env, "audit verify"), args[1:]); err != nil {
-			return err
-		}
-		a, err := open(ctx, env, true)
-		if err != nil {
-			return err
-		}
-		defer a.Close()
+	return withApp(ctx, env, true, func(a *app) error {
 		n, err := storage.VerifyAudit(ctx, a.db)
 		if err != nil {
 			return fmt.Errorf("audit log NOT intact after %d good entries: %w", n, err)
 		}
 		fmt.Fprintf(env.Stdout, "audit log intact: %d entries, every link and hash verified\n", n)
 		return nil
-	case "list":
-		fs := flags(env, "audit list")
-		store := fs.String("store", "", `store id ("" lists operator entries outside any store)`)
-		live := fs.Bool("live", false, "list live-mode entries (default: test)")
-		action := fs.String("action", "", "only this action, e.g. api_key.revoked")
-		limit := fs.Int("limit", 20, "at most this many (1-100)")
-		before := fs.Int64("before-seq", 0, "entries older than this sequence number")
-		if err := parse(fs, args[1:]); err != nil {
-			return err
-		}
-		a, err := open(ctx, env, true)
-		if err != nil {
-			return err
-		}
-		defer a.Close()
+	})
+}
+
+func auditList(ctx context.Context, env Env, args []string) error {
+	fs := flags(env, "audit list")
+	store := fs.String("store", "", `store id ("" lists operator entries outside any store)`)
+	live := fs.Bool("live", false, "list live-mode entries (default: test)")
+	action := fs.String("action", "", "only this action, e.g. api_key.revoked")
+	limit := fs.Int("limit", 20, "at most this many (1-100)")
+	before := fs.Int64("before-seq", 0, "entries older than this sequence number")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return withApp(ctx, env, true, func(a *app) error {
 		es, more, err := a.svc.ListAuditEntries(ctx, nil, gateway.AuditQuery{StoreID: *store, Livemode: *live,
 			Action: *action, Limit: *limit, BeforeSeq: *before})
 		if err != nil {
@@ -203,28 +197,22 @@ func runAudit(ctx context.Context, env Env, args []string) error {
 			fmt.Fprintf(env.Stdout, "… more: --before-seq %d\n", es[len(es)-1].Seq)
 		}
 		return nil
-	}
-	return usageError{fmt.Sprintf("unknown audit command %q; want verify or list", args[0])}
+	})
 }
 
 func invoicesRedact(ctx context.Context, env Env, args []string) error {
-	if len(args) == 0 {
-		return usageError{"want: invoices redact <invoice id>"}
-	}
-	if err := parse(flags(env, "invoices redact"), args[1:]); err != nil {
-		return err
-	}
-	a, err := open(ctx, env, true)
+	id, err := idAndFlags(flags(env, "invoices redact"), args, "want: invoices redact <invoice id>")
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	inv, err := a.svc.RedactInvoice(ctx, nil, args[0])
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stdout, "redacted %s: customer_reference and metadata erased; amounts and payments kept\n", inv.ID)
-	return nil
+	return withApp(ctx, env, true, func(a *app) error {
+		inv, err := a.svc.RedactInvoice(ctx, nil, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "redacted %s: customer_reference and metadata erased; amounts and payments kept\n", inv.ID)
+		return nil
+	})
 }
 
 func runBackup(ctx context.Context, env Env, args []string) error {
@@ -233,11 +221,11 @@ func runBackup(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := open(ctx, env, true)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
+	return withApp(ctx, env, true, func(a *app) error { return writeBackup(ctx, env, a, *out) })
+}
+
+// writeBackup is runBackup on an open app; out is --out.
+func writeBackup(ctx context.Context, env Env, a *app, out string) error {
 	if a.db.Engine() != "sqlite" {
 		return backup.ErrNotSQLite
 	}
@@ -245,7 +233,7 @@ func runBackup(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	path := *out
+	path := out
 	if path == "" {
 		path = filepath.Join(a.cfg.BackupDir, "cryptopay-"+time.Now().UTC().Format("20060102T150405Z")+".db.age")
 	}
@@ -274,10 +262,8 @@ func runBackup(ctx context.Context, env Env, args []string) error {
 func runRestore(_ context.Context, env Env, args []string) error {
 	fs := flags(env, "restore")
 	to := fs.String("to", "", "new database file to create (must not exist)")
-	if len(args) == 0 {
-		return usageError{"want: restore <backup file> --to <new database file>"}
-	}
-	if err := parse(fs, args[1:]); err != nil {
+	file, err := idAndFlags(fs, args, "want: restore <backup file> --to <new database file>")
+	if err != nil {
 		return err
 	}
 	if *to == "" {
@@ -291,7 +277,7 @@ func runRestore(_ context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(args[0])
+	f, err := os.Open(file)
 	if err != nil {
 		return err
 	}

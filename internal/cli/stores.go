@@ -12,18 +12,9 @@ import (
 )
 
 func runStores(ctx context.Context, env Env, args []string) error {
-	if len(args) == 0 {
-		return usageError{"want: stores create|list|show"}
-	}
-	switch args[0] {
-	case "create":
-		return storesCreate(ctx, env, args[1:])
-	case "list":
-		return storesList(ctx, env, args[1:])
-	case "show":
-		return storesShow(ctx, env, args[1:])
-	}
-	return usageError{fmt.Sprintf("unknown stores command %q; want create, list or show", args[0])}
+	return subcommands{name: "stores", verbs: []verb{
+		{"create", storesCreate}, {"list", storesList}, {"show", storesShow},
+	}}.run(ctx, env, args)
 }
 
 func storesCreate(ctx context.Context, env Env, args []string) error {
@@ -49,27 +40,24 @@ func storesCreate(ctx context.Context, env Env, args []string) error {
 			*network = string(cryptopay.NetworkBitcoin)
 		}
 	}
-	a, err := open(ctx, env, true)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	if *live && len(a.cfg.EncryptionKeys) == 0 {
-		return errNoKeyForLive
-	}
-	policy, err := cryptopay.ParseConfirmationPolicy("confirmations", *tierCurrency, *tiers, *zeroConf)
-	if err != nil {
-		return err
-	}
-	st, err := a.svc.CreateStore(ctx, gateway.StoreParams{
-		Name: *name, Livemode: *live, DefaultCurrency: *currency,
-		InvoiceExpiry: *expiry, MonitoringWindow: *window, ToleranceBasisPoints: *tolerance, Confirmations: &policy,
-		Wallets: []gateway.WalletParams{{Network: *network, AccountKey: *key}},
+	return withApp(ctx, env, true, func(a *app) error {
+		if *live && len(a.cfg.EncryptionKeys) == 0 {
+			return errNoKeyForLive
+		}
+		policy, err := cryptopay.ParseConfirmationPolicy("confirmations", *tierCurrency, *tiers, *zeroConf)
+		if err != nil {
+			return err
+		}
+		st, err := a.svc.CreateStore(ctx, gateway.StoreParams{
+			Name: *name, Livemode: *live, DefaultCurrency: *currency,
+			InvoiceExpiry: *expiry, MonitoringWindow: *window, ToleranceBasisPoints: *tolerance, Confirmations: &policy,
+			Wallets: []gateway.WalletParams{{Network: *network, AccountKey: *key}},
+		})
+		if err != nil {
+			return err
+		}
+		return printStore(env, st, *asJSON)
 	})
-	if err != nil {
-		return err
-	}
-	return printStore(env, st, *asJSON)
 }
 
 func storesList(ctx context.Context, env Env, args []string) error {
@@ -78,44 +66,35 @@ func storesList(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := open(ctx, env, true)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	stores, err := a.svc.ListStores(ctx)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return json.NewEncoder(env.Stdout).Encode(stores)
-	}
-	for _, s := range stores {
-		fmt.Fprintf(env.Stdout, "%s  %-4s  %s\n", s.ID, modeWord(s.Livemode), s.Name)
-	}
-	return nil
+	return withApp(ctx, env, true, func(a *app) error {
+		stores, err := a.svc.ListStores(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(env.Stdout).Encode(stores)
+		}
+		for _, s := range stores {
+			fmt.Fprintf(env.Stdout, "%s  %-4s  %s\n", s.ID, modeWord(s.Livemode), s.Name)
+		}
+		return nil
+	})
 }
 
 func storesShow(ctx context.Context, env Env, args []string) error {
 	fs := flags(env, "stores show")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if len(args) == 0 {
-		return usageError{"want: stores show <store id>"}
-	}
-	id := args[0]
-	if err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	a, err := open(ctx, env, true)
+	id, err := idAndFlags(fs, args, "want: stores show <store id>")
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	st, err := a.svc.GetStore(ctx, id)
-	if err != nil {
-		return err
-	}
-	return printStore(env, st, *asJSON)
+	return withApp(ctx, env, true, func(a *app) error {
+		st, err := a.svc.GetStore(ctx, id)
+		if err != nil {
+			return err
+		}
+		return printStore(env, st, *asJSON)
+	})
 }
 
 func printStore(env Env, st *cryptopay.Store, asJSON bool) error {

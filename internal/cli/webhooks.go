@@ -20,89 +20,110 @@ import (
 // delivery (test, redeliver) only enqueue it: the running `serve` process
 // sends it.
 
-const webhooksUsage = "want: webhooks list|create|show|update|delete|rotate-secret|deliveries|delivery|redeliver|test"
-
 func runWebhooks(ctx context.Context, env Env, args []string) error {
-	if len(args) == 0 {
-		return usageError{webhooksUsage}
-	}
-	cmds := map[string]func(context.Context, Env, []string) error{
-		"list": webhooksList, "create": webhooksCreate, "show": webhooksShow, "update": webhooksUpdate,
-		"delete": webhooksDelete, "rotate-secret": webhooksRotate, "deliveries": webhooksDeliveries,
-		"delivery": webhooksDelivery, "redeliver": webhooksRedeliver, "test": webhooksTest,
-	}
-	run, ok := cmds[args[0]]
-	if !ok {
-		return usageError{fmt.Sprintf("unknown webhooks command %q; %s", args[0], webhooksUsage)}
-	}
-	return run(ctx, env, args[1:])
+	return subcommands{name: "webhooks", usageOnUnknown: true, verbs: []verb{
+		{"list", webhooksList}, {"create", webhooksCreate}, {"show", webhooksShow}, {"update", webhooksUpdate},
+		{"delete", webhooksDelete}, {"rotate-secret", webhooksRotate}, {"deliveries", webhooksDeliveries},
+		{"delivery", webhooksDelivery}, {"redeliver", webhooksRedeliver}, {"test", webhooksTest},
+	}}.run(ctx, env, args)
 }
 
-// openWebhooks opens the app and a webhook service on it without starting
-// delivery workers. Building the service installs the outbox, so events
-// written by this process (test, redeliver) enqueue their deliveries for the
-// running gateway. With queue the job queue's schema must be current.
-func openWebhooks(ctx context.Context, env Env, queue bool, mod func(*webhook.Config)) (*app, *webhook.Service, error) {
-	a, err := open(ctx, env, true)
-	if err != nil {
-		return nil, nil, err
-	}
-	if queue {
-		if err := webhook.CheckSchema(ctx, a.db); err != nil {
-			a.Close()
-			return nil, nil, err
+// withWebhooks opens the app and a webhook service on it without starting
+// delivery workers, runs fn and closes the app. Building the service
+// installs the outbox, so events written by this process (test, redeliver)
+// enqueue their deliveries for the running gateway. With queue the job
+// queue's schema must be current; mod, if not nil, adjusts the service's
+// configuration. Errors from opening are returned as they are.
+func withWebhooks(ctx context.Context, env Env, queue bool, mod func(*webhook.Config), fn func(a *app, wh *webhook.Service) error) error {
+	return withApp(ctx, env, true, func(a *app) error {
+		if queue {
+			if err := webhook.CheckSchema(ctx, a.db); err != nil {
+				return err
+			}
 		}
-	}
-	kr, err := a.cfg.Keyring()
-	if err != nil {
-		a.Close()
-		return nil, nil, err
-	}
-	cfg := webhook.Config{DB: a.db, Keyring: kr, Auditor: a.svc, Logger: a.log, Version: Version}
-	if mod != nil {
-		mod(&cfg)
-	}
-	wh, err := webhook.New(cfg)
-	if err != nil {
-		a.Close()
-		return nil, nil, err
-	}
-	return a, wh, nil
+		kr, err := a.cfg.Keyring()
+		if err != nil {
+			return err
+		}
+		cfg := webhook.Config{DB: a.db, Keyring: kr, Auditor: a.svc, Logger: a.log, Version: Version}
+		if mod != nil {
+			mod(&cfg)
+		}
+		wh, err := webhook.New(cfg)
+		if err != nil {
+			return err
+		}
+		return fn(a, wh)
+	})
 }
 
-// idArg splits "<id> [flags]" and checks the id's prefix.
-func idArg(args []string, prefix, what, cmd string) (string, []string, error) {
+// webhookObject is a kind of thing the operator names by id alone: an
+// endpoint or a delivery. The service checks ownership, so each command
+// first looks up whose the object is.
+type webhookObject struct {
+	prefix string // the id's prefix
+	what   string // its name in messages
+	// owner reads the object's owner; storage.ErrNotFound when there is none.
+	owner func(ctx context.Context, db storage.DB, id string) (webhook.Owner, error)
+}
+
+var (
+	endpointObject = webhookObject{cryptopay.PrefixEndpoint, "webhook endpoint",
+		func(ctx context.Context, db storage.DB, id string) (webhook.Owner, error) {
+			ep, err := db.GetWebhookEndpoint(ctx, id)
+			if err != nil {
+				return webhook.Owner{}, err
+			}
+			return webhook.Owner{StoreID: ep.StoreID, Livemode: ep.Livemode}, nil
+		}}
+	deliveryObject = webhookObject{cryptopay.PrefixDelivery, "webhook delivery",
+		func(ctx context.Context, db storage.DB, id string) (webhook.Owner, error) {
+			d, err := db.GetWebhookDelivery(ctx, id)
+			if err != nil {
+				return webhook.Owner{}, err
+			}
+			return webhook.Owner{StoreID: d.StoreID, Livemode: d.Livemode}, nil
+		}}
+)
+
+// arg parses "<id> [flags]" into fs. A missing id (or a flag in its place)
+// is a usage error "want: webhooks <cmd> <what id>"; an id of the wrong
+// kind is invalid, reported before any flag error.
+func (k webhookObject) arg(fs *flag.FlagSet, args []string) (string, error) {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return "", nil, usageError{fmt.Sprintf("want: webhooks %s <%s id>", cmd, what)}
+		return "", usageError{fmt.Sprintf("want: %s <%s id>", strings.TrimPrefix(fs.Name(), "cryptopay "), k.what)}
 	}
-	if !cryptopay.ValidID(prefix, args[0]) {
-		return "", nil, cryptopay.Invalid(what, "%q is not a %s id.", args[0], what)
+	if !cryptopay.ValidID(k.prefix, args[0]) {
+		return "", cryptopay.Invalid(k.what, "%q is not a %s id.", args[0], k.what)
 	}
-	return args[0], args[1:], nil
+	return args[0], parse(fs, args[1:])
 }
 
-// endpointOwner returns whose endpoint id is: the operator names endpoints
-// by id alone, and the service checks ownership against this.
-func endpointOwner(ctx context.Context, db storage.DB, id string) (webhook.Owner, error) {
-	ep, err := db.GetWebhookEndpoint(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		return webhook.Owner{}, cryptopay.Errorf(cryptopay.CodeNotFound, "No such webhook endpoint: %s.", id)
-	}
-	if err != nil {
-		return webhook.Owner{}, err
-	}
-	return webhook.Owner{StoreID: ep.StoreID, Livemode: ep.Livemode}, nil
+// with runs fn on the webhook service (see withWebhooks) and the owner of
+// object id, which must exist: else a not-found error "No such <what>".
+func (k webhookObject) with(ctx context.Context, env Env, id string, queue bool, mod func(*webhook.Config),
+	fn func(wh *webhook.Service, o webhook.Owner) error) error {
+	return withWebhooks(ctx, env, queue, mod, func(a *app, wh *webhook.Service) error {
+		o, err := k.owner(ctx, a.db, id)
+		if errors.Is(err, storage.ErrNotFound) {
+			return cryptopay.Errorf(cryptopay.CodeNotFound, "No such %s: %s.", k.what, id)
+		}
+		if err != nil {
+			return err
+		}
+		return fn(wh, o)
+	})
 }
 
-func deliveryOwner(ctx context.Context, db storage.DB, id string) (webhook.Owner, error) {
-	d, err := db.GetWebhookDelivery(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		return webhook.Owner{}, cryptopay.Errorf(cryptopay.CodeNotFound, "No such webhook delivery: %s.", id)
-	}
+// run is arg and with for a command whose only argument is the id:
+// `webhooks <cmd> <id>`. fn gets the id too.
+func (k webhookObject) run(ctx context.Context, env Env, cmd string, args []string, queue bool,
+	fn func(wh *webhook.Service, o webhook.Owner, id string) error) error {
+	id, err := k.arg(flags(env, "webhooks "+cmd), args)
 	if err != nil {
-		return webhook.Owner{}, err
+		return err
 	}
-	return webhook.Owner{StoreID: d.StoreID, Livemode: d.Livemode}, nil
+	return k.with(ctx, env, id, queue, nil, func(wh *webhook.Service, o webhook.Owner) error { return fn(wh, o, id) })
 }
 
 // storeOwner checks that the store exists and is of the mode --live says.
@@ -131,33 +152,30 @@ func webhooksList(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, wh, err := openWebhooks(ctx, env, false, nil)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	o, err := storeOwner(ctx, a, *store, *live)
-	if err != nil {
-		return err
-	}
-	page := storage.Page{Limit: 100}
-	for {
-		eps, more, err := wh.ListEndpoints(ctx, o, page)
+	return withWebhooks(ctx, env, false, nil, func(a *app, wh *webhook.Service) error {
+		o, err := storeOwner(ctx, a, *store, *live)
 		if err != nil {
 			return err
 		}
-		for _, ep := range eps {
-			state := "enabled"
-			if !ep.Enabled {
-				state = "disabled"
+		page := storage.Page{Limit: 100}
+		for {
+			eps, more, err := wh.ListEndpoints(ctx, o, page)
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(env.Stdout, "%s  %-4s  %-8s  %s  %s\n", ep.ID, modeWord(ep.Livemode), state, ep.URL, eventList(ep.EventTypes))
+			for _, ep := range eps {
+				state := "enabled"
+				if !ep.Enabled {
+					state = "disabled"
+				}
+				fmt.Fprintf(env.Stdout, "%s  %-4s  %-8s  %s  %s\n", ep.ID, modeWord(ep.Livemode), state, ep.URL, eventList(ep.EventTypes))
+			}
+			if !more || len(eps) == 0 {
+				return nil
+			}
+			page.StartingAfter = eps[len(eps)-1].ID
 		}
-		if !more || len(eps) == 0 {
-			return nil
-		}
-		page.StartingAfter = eps[len(eps)-1].ID
-	}
+	})
 }
 
 func webhooksCreate(ctx context.Context, env Env, args []string) error {
@@ -170,23 +188,20 @@ func webhooksCreate(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, wh, err := openWebhooks(ctx, env, false, nil)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	o, err := storeOwner(ctx, a, *store, *live)
-	if err != nil {
-		return err
-	}
-	types := splitList(*events)
-	ep, secret, err := wh.CreateEndpoint(ctx, o, webhook.EndpointParams{URL: u, Description: desc, EventTypes: &types})
-	if err != nil {
-		return err
-	}
-	printEndpoint(env, ep)
-	printSecret(env, secret)
-	return nil
+	return withWebhooks(ctx, env, false, nil, func(a *app, wh *webhook.Service) error {
+		o, err := storeOwner(ctx, a, *store, *live)
+		if err != nil {
+			return err
+		}
+		types := splitList(*events)
+		ep, secret, err := wh.CreateEndpoint(ctx, o, webhook.EndpointParams{URL: u, Description: desc, EventTypes: &types})
+		if err != nil {
+			return err
+		}
+		printEndpoint(env, ep)
+		printSecret(env, secret)
+		return nil
+	})
 }
 
 // printSecret shows a signing secret the one time it exists in the clear.
@@ -196,41 +211,24 @@ func printSecret(env Env, secret string) {
 }
 
 func webhooksShow(ctx context.Context, env Env, args []string) error {
-	id, rest, err := idArg(args, cryptopay.PrefixEndpoint, "webhook endpoint", "show")
-	if err != nil {
-		return err
-	}
-	if err := parse(flags(env, "webhooks show"), rest); err != nil {
-		return err
-	}
-	a, wh, err := openWebhooks(ctx, env, false, nil)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	o, err := endpointOwner(ctx, a.db, id)
-	if err != nil {
-		return err
-	}
-	ep, err := wh.GetEndpoint(ctx, o, id)
-	if err != nil {
-		return err
-	}
-	printEndpoint(env, ep)
-	return nil
+	return endpointObject.run(ctx, env, "show", args, false, func(wh *webhook.Service, o webhook.Owner, id string) error {
+		ep, err := wh.GetEndpoint(ctx, o, id)
+		if err != nil {
+			return err
+		}
+		printEndpoint(env, ep)
+		return nil
+	})
 }
 
 func webhooksUpdate(ctx context.Context, env Env, args []string) error {
-	id, rest, err := idArg(args, cryptopay.PrefixEndpoint, "webhook endpoint", "update")
-	if err != nil {
-		return err
-	}
 	fs := flags(env, "webhooks update")
 	u := fs.String("url", "", "new URL")
 	events := fs.String("events", "", "new comma-separated event types, or * for all")
 	desc := fs.String("description", "", "new description")
 	enabled := fs.Bool("enabled", true, "enable (true) or disable (false) the endpoint")
-	if err := parse(fs, rest); err != nil {
+	id, err := endpointObject.arg(fs, args)
+	if err != nil {
 		return err
 	}
 	// Only the flags given change anything.
@@ -251,140 +249,91 @@ func webhooksUpdate(ctx context.Context, env Env, args []string) error {
 	if p == (webhook.EndpointParams{}) {
 		return usageError{"nothing to change: give --url, --events, --description or --enabled"}
 	}
-	a, wh, err := openWebhooks(ctx, env, false, nil)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	o, err := endpointOwner(ctx, a.db, id)
-	if err != nil {
-		return err
-	}
-	ep, err := wh.UpdateEndpoint(ctx, o, id, p)
-	if err != nil {
-		return err
-	}
-	printEndpoint(env, ep)
-	return nil
+	return endpointObject.with(ctx, env, id, false, nil, func(wh *webhook.Service, o webhook.Owner) error {
+		ep, err := wh.UpdateEndpoint(ctx, o, id, p)
+		if err != nil {
+			return err
+		}
+		printEndpoint(env, ep)
+		return nil
+	})
 }
 
 func webhooksDelete(ctx context.Context, env Env, args []string) error {
-	id, rest, err := idArg(args, cryptopay.PrefixEndpoint, "webhook endpoint", "delete")
-	if err != nil {
-		return err
-	}
-	if err := parse(flags(env, "webhooks delete"), rest); err != nil {
-		return err
-	}
-	a, wh, err := openWebhooks(ctx, env, false, nil)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	o, err := endpointOwner(ctx, a.db, id)
-	if err != nil {
-		return err
-	}
-	if err := wh.DeleteEndpoint(ctx, o, id); err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stdout, "deleted %s and its delivery log\n", id)
-	return nil
+	return endpointObject.run(ctx, env, "delete", args, false, func(wh *webhook.Service, o webhook.Owner, id string) error {
+		if err := wh.DeleteEndpoint(ctx, o, id); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "deleted %s and its delivery log\n", id)
+		return nil
+	})
 }
 
 func webhooksRotate(ctx context.Context, env Env, args []string) error {
-	id, rest, err := idArg(args, cryptopay.PrefixEndpoint, "webhook endpoint", "rotate-secret")
-	if err != nil {
-		return err
-	}
 	fs := flags(env, "webhooks rotate-secret")
 	overlap := fs.Duration("overlap", webhook.DefaultRotationOverlap, "how long the old secret keeps signing beside the new one")
-	if err := parse(fs, rest); err != nil {
+	id, err := endpointObject.arg(fs, args)
+	if err != nil {
 		return err
 	}
 	if *overlap <= 0 {
 		return cryptopay.Invalid("overlap", "--overlap must be positive")
 	}
-	a, wh, err := openWebhooks(ctx, env, false, func(c *webhook.Config) { c.RotationOverlap = *overlap })
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	o, err := endpointOwner(ctx, a.db, id)
-	if err != nil {
-		return err
-	}
-	ep, secret, err := wh.RotateSecret(ctx, o, id)
-	if err != nil {
-		return err
-	}
-	printEndpoint(env, ep)
-	printSecret(env, secret)
-	return nil
+	mod := func(c *webhook.Config) { c.RotationOverlap = *overlap }
+	return endpointObject.with(ctx, env, id, false, mod, func(wh *webhook.Service, o webhook.Owner) error {
+		ep, secret, err := wh.RotateSecret(ctx, o, id)
+		if err != nil {
+			return err
+		}
+		printEndpoint(env, ep)
+		printSecret(env, secret)
+		return nil
+	})
 }
 
 func webhooksDeliveries(ctx context.Context, env Env, args []string) error {
-	id, rest, err := idArg(args, cryptopay.PrefixEndpoint, "webhook endpoint", "deliveries")
-	if err != nil {
-		return err
-	}
 	fs := flags(env, "webhooks deliveries")
 	status := fs.String("status", "", "only deliveries with this status: pending, succeeded or failed")
 	limit := fs.Int("limit", 20, "how many, newest first (at most 100)")
-	if err := parse(fs, rest); err != nil {
+	id, err := endpointObject.arg(fs, args)
+	if err != nil {
 		return err
 	}
 	if *limit < 1 || *limit > 100 {
 		return cryptopay.Invalid("limit", "--limit must be between 1 and 100")
 	}
-	a, wh, err := openWebhooks(ctx, env, false, nil)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	o, err := endpointOwner(ctx, a.db, id)
-	if err != nil {
-		return err
-	}
-	ds, more, err := wh.ListDeliveries(ctx, o, id, *status, storage.Page{Limit: *limit})
-	if err != nil {
-		return err
-	}
-	for _, d := range ds {
-		next := ""
-		if d.NextAttemptAt != nil {
-			next = "next " + d.NextAttemptAt.Format(time.RFC3339)
+	return endpointObject.with(ctx, env, id, false, nil, func(wh *webhook.Service, o webhook.Owner) error {
+		ds, more, err := wh.ListDeliveries(ctx, o, id, *status, storage.Page{Limit: *limit})
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(env.Stdout, "%s  %-9s  %2d attempt(s)  %-30s  %s  %s  %s\n", d.ID, d.Status, d.Attempts,
-			d.EventType, d.EventID, d.CreatedAt.Format(time.RFC3339), next)
-	}
-	if more {
-		fmt.Fprintln(env.Stdout, "(more: raise --limit)")
-	}
-	return nil
+		for _, d := range ds {
+			next := ""
+			if d.NextAttemptAt != nil {
+				next = "next " + d.NextAttemptAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(env.Stdout, "%s  %-9s  %2d attempt(s)  %-30s  %s  %s  %s\n", d.ID, d.Status, d.Attempts,
+				d.EventType, d.EventID, d.CreatedAt.Format(time.RFC3339), next)
+		}
+		if more {
+			fmt.Fprintln(env.Stdout, "(more: raise --limit)")
+		}
+		return nil
+	})
 }
 
 func webhooksDelivery(ctx context.Context, env Env, args []string) error {
-	id, rest, err := idArg(args, cryptopay.PrefixDelivery, "webhook delivery", "delivery")
-	if err != nil {
-		return err
-	}
-	if err := parse(flags(env, "webhooks delivery"), rest); err != nil {
-		return err
-	}
-	a, wh, err := openWebhooks(ctx, env, false, nil)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	o, err := deliveryOwner(ctx, a.db, id)
-	if err != nil {
-		return err
-	}
-	d, err := wh.GetDelivery(ctx, o, id)
-	if err != nil {
-		return err
-	}
+	return deliveryObject.run(ctx, env, "delivery", args, false, func(wh *webhook.Service, o webhook.Owner, id string) error {
+		d, err := wh.GetDelivery(ctx, o, id)
+		if err != nil {
+			return err
+		}
+		printDelivery(env, d)
+		return nil
+	})
+}
+
+func printDelivery(env Env, d *cryptopay.WebhookDelivery) {
 	w := env.Stdout
 	fmt.Fprintf(w, "id:           %s\n", d.ID)
 	fmt.Fprintf(w, "endpoint:     %s\n", d.EndpointID)
@@ -411,58 +360,29 @@ func webhooksDelivery(ctx context.Context, env Env, args []string) error {
 			fmt.Fprintf(w, "      response: %s\n", oneLine(at.ResponseBody))
 		}
 	}
-	return nil
 }
 
 func webhooksRedeliver(ctx context.Context, env Env, args []string) error {
-	id, rest, err := idArg(args, cryptopay.PrefixDelivery, "webhook delivery", "redeliver")
-	if err != nil {
-		return err
-	}
-	if err := parse(flags(env, "webhooks redeliver"), rest); err != nil {
-		return err
-	}
-	a, wh, err := openWebhooks(ctx, env, true, nil)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	o, err := deliveryOwner(ctx, a.db, id)
-	if err != nil {
-		return err
-	}
-	d, err := wh.Redeliver(ctx, o, id)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stdout, "queued %s: event %s again to %s; the running gateway sends it\n", d.ID, d.EventID, d.EndpointID)
-	return nil
+	return deliveryObject.run(ctx, env, "redeliver", args, true, func(wh *webhook.Service, o webhook.Owner, id string) error {
+		d, err := wh.Redeliver(ctx, o, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "queued %s: event %s again to %s; the running gateway sends it\n", d.ID, d.EventID, d.EndpointID)
+		return nil
+	})
 }
 
 func webhooksTest(ctx context.Context, env Env, args []string) error {
-	id, rest, err := idArg(args, cryptopay.PrefixEndpoint, "webhook endpoint", "test")
-	if err != nil {
-		return err
-	}
-	if err := parse(flags(env, "webhooks test"), rest); err != nil {
-		return err
-	}
-	a, wh, err := openWebhooks(ctx, env, true, nil)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	o, err := endpointOwner(ctx, a.db, id)
-	if err != nil {
-		return err
-	}
-	d, err := wh.SendTest(ctx, o, id)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stdout, "queued %s: test event %s to %s; the running gateway sends it (see `webhooks delivery %s`)\n",
-		d.ID, d.EventID, d.EndpointID, d.ID)
-	return nil
+	return endpointObject.run(ctx, env, "test", args, true, func(wh *webhook.Service, o webhook.Owner, id string) error {
+		d, err := wh.SendTest(ctx, o, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "queued %s: test event %s to %s; the running gateway sends it (see `webhooks delivery %s`)\n",
+			d.ID, d.EventID, d.EndpointID, d.ID)
+		return nil
+	})
 }
 
 func printEndpoint(env Env, ep *cryptopay.WebhookEndpoint) {

@@ -3,14 +3,9 @@ package gateway
 import (
 	"context"
 	"crypto/pbkdf2"
-	"crypto/rand"
 	"crypto/sha512"
-	"database/sql"
-	"encoding/hex"
 	"net/netip"
-	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -20,8 +15,7 @@ import (
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/bitcoin/account"
 	"github.com/cryptopay/cryptopay/internal/storage"
-	"github.com/cryptopay/cryptopay/internal/storage/postgres"
-	"github.com/cryptopay/cryptopay/internal/storage/sqlite"
+	"github.com/cryptopay/cryptopay/internal/testdb"
 )
 
 type opener struct {
@@ -29,48 +23,14 @@ type opener struct {
 	open func(t *testing.T) storage.DB
 }
 
+// engines returns unmigrated databases (newTestService migrates them):
+// SQLite always, PostgreSQL when testdb.PostgresEnv is set.
 func engines() []opener {
-	es := []opener{{"sqlite", func(t *testing.T) storage.DB {
-		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "cp.db"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = db.Close() })
-		return db
-	}}}
-	base := os.Getenv("CRYPTOPAY_TEST_POSTGRES_URL")
-	if base == "" {
+	es := []opener{{"sqlite", func(t *testing.T) storage.DB { return testdb.OpenSQLite(t) }}}
+	if os.Getenv(testdb.PostgresEnv) == "" {
 		return es
 	}
-	return append(es, opener{"postgres", func(t *testing.T) storage.DB {
-		var b [6]byte
-		_, _ = rand.Read(b[:])
-		schema := "gateway_test_" + hex.EncodeToString(b[:])
-		admin, err := sql.Open("pgx", base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Close()
-		if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if a, err := sql.Open("pgx", base); err == nil {
-				_, _ = a.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-				a.Close()
-			}
-		})
-		u, _ := url.Parse(base)
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		db, err := postgres.Open(t.Context(), u.String(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = db.Close() })
-		return db
-	}})
+	return append(es, opener{"postgres", func(t *testing.T) storage.DB { return testdb.OpenPostgres(t) }})
 }
 
 type testClock struct{ off atomic.Int64 }

@@ -3,28 +3,21 @@ package httpapi
 // The end-to-end tests start the real server over a real database and
 // drive it through the public client package, on SQLite always and on
 // PostgreSQL (a fresh schema per test) when CRYPTOPAY_TEST_POSTGRES_URL is
-// set.
+// set; internal/testdb opens the databases.
 
 import (
 	"context"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha512"
-	"database/sql"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to create and drop test schemas
 
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/client"
@@ -33,8 +26,7 @@ import (
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/rates"
 	"github.com/cryptopay/cryptopay/internal/storage"
-	"github.com/cryptopay/cryptopay/internal/storage/postgres"
-	"github.com/cryptopay/cryptopay/internal/storage/sqlite"
+	"github.com/cryptopay/cryptopay/internal/testdb"
 	"github.com/cryptopay/cryptopay/internal/webhook"
 )
 
@@ -65,69 +57,15 @@ type engine struct {
 }
 
 func engines() []engine {
-	es := []engine{{"sqlite", openSQLite}}
-	if os.Getenv("CRYPTOPAY_TEST_POSTGRES_URL") != "" {
-		es = append(es, engine{"postgres", openPostgres})
+	var es []engine
+	for _, e := range testdb.Engines() {
+		es = append(es, engine{e.Name, e.Open})
 	}
 	return es
 }
 
-func openSQLite(tb testing.TB) storage.DB {
-	tb.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "cryptopay.db"), nil)
-	if err != nil {
-		tb.Fatalf("open sqlite: %v", err)
-	}
-	tb.Cleanup(func() { _ = db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		tb.Fatalf("migrate sqlite: %v", err)
-	}
-	return db
-}
-
-// openPostgres creates a schema of its own for the test, so tests run in
-// parallel and leave nothing behind.
-func openPostgres(tb testing.TB) storage.DB {
-	tb.Helper()
-	ctx := context.Background()
-	base := os.Getenv("CRYPTOPAY_TEST_POSTGRES_URL")
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "httpapi_test_" + hex.EncodeToString(b[:])
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		tb.Fatalf("postgres: %v", err)
-	}
-	defer admin.Close()
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatalf("postgres: create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		a, err := sql.Open("pgx", base)
-		if err != nil {
-			return
-		}
-		defer a.Close()
-		_, _ = a.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("postgres url: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := postgres.Open(ctx, u.String(), nil)
-	if err != nil {
-		tb.Fatalf("open postgres: %v", err)
-	}
-	tb.Cleanup(func() { _ = db.Close() }) // runs before the schema is dropped
-	if _, err := db.Migrate(ctx); err != nil {
-		tb.Fatalf("migrate postgres: %v", err)
-	}
-	return db
-}
+// openSQLite is the SQLite engine's opener, for tests that need only one.
+func openSQLite(tb testing.TB) storage.DB { return testdb.SQLite(tb) }
 
 // clock is the service's clock: real time plus an offset a test can
 // advance, so expiry is tested without sleeping.

@@ -1,7 +1,9 @@
 // Package testdb opens real databases for tests of packages above the
 // storage layer: SQLite in a temporary directory always, PostgreSQL in a
 // fresh schema when CRYPTOPAY_TEST_POSTGRES_URL is set. Databases come back
-// migrated and are closed (and the schema dropped) at test cleanup.
+// migrated (OpenSQLite and OpenPostgres: empty, for tests of migration and
+// of the storage engines themselves) and are closed (and the schema
+// dropped) at test cleanup, where a failing Close fails the test.
 //
 // It is for tests only; no production code imports it.
 package testdb
@@ -51,12 +53,30 @@ func Each(t *testing.T, f func(t *testing.T, db storage.DB)) {
 // SQLite returns a migrated SQLite database in a temporary directory.
 func SQLite(tb testing.TB) storage.DB {
 	tb.Helper()
+	return migrated(tb, OpenSQLite(tb))
+}
+
+// OpenSQLite returns an empty, unmigrated SQLite database in a temporary
+// directory.
+func OpenSQLite(tb testing.TB) storage.DB {
+	tb.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "cryptopay.db"), nil)
+	return opened(tb, db, err)
+}
+
+// opened fails the test if opening failed, else closes db when the test
+// ends and returns it. Registered after PostgresURL's cleanup, the close
+// runs before the schema is dropped.
+func opened(tb testing.TB, db storage.DB, err error) storage.DB {
+	tb.Helper()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { db.Close() })
-	migrate(tb, db)
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("close database: %v", err)
+		}
+	})
 	return db
 }
 
@@ -96,22 +116,26 @@ func PostgresURL(tb testing.TB) string {
 	return u.String()
 }
 
-// Postgres returns a migrated PostgreSQL database in a fresh schema.
+// Postgres returns a migrated PostgreSQL database in a fresh schema. It
+// skips the test when PostgresEnv is unset.
 func Postgres(tb testing.TB) storage.DB {
 	tb.Helper()
-	u := PostgresURL(tb)
-	db, err := postgres.Open(context.Background(), u, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() }) // runs before the schema drop
-	migrate(tb, db)
-	return db
+	return migrated(tb, OpenPostgres(tb))
 }
 
-func migrate(tb testing.TB, db storage.DB) {
+// OpenPostgres returns an empty, unmigrated PostgreSQL database in a fresh
+// schema. It skips the test when PostgresEnv is unset.
+func OpenPostgres(tb testing.TB) storage.DB {
+	tb.Helper()
+	db, err := postgres.Open(context.Background(), PostgresURL(tb), nil)
+	return opened(tb, db, err)
+}
+
+// migrated applies every migration to db and returns it.
+func migrated(tb testing.TB, db storage.DB) storage.DB {
 	tb.Helper()
 	if _, err := db.Migrate(context.Background()); err != nil {
 		tb.Fatalf("migrate: %v", err)
 	}
+	return db
 }

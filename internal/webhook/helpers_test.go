@@ -3,13 +3,9 @@ package webhook
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -17,57 +13,30 @@ import (
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/fieldcrypt"
 	"github.com/cryptopay/cryptopay/internal/storage"
-	"github.com/cryptopay/cryptopay/internal/storage/postgres"
-	"github.com/cryptopay/cryptopay/internal/storage/sqlite"
+	"github.com/cryptopay/cryptopay/internal/testdb"
 )
 
-const pgEnv = "CRYPTOPAY_TEST_POSTGRES_URL"
-
-// engines runs fn on SQLite always and on PostgreSQL when pgEnv is set.
+// engines runs fn on SQLite always and on PostgreSQL when
+// testdb.PostgresEnv is set (the postgres subtest skips otherwise).
 func engines(t *testing.T, fn func(t *testing.T, db storage.DB)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, openSQLite(t)) })
 	t.Run("postgres", func(t *testing.T) { fn(t, openPostgres(t)) })
 }
 
+// openSQLite returns a SQLite database with the gateway's and the job
+// queue's migrations applied.
 func openSQLite(t testing.TB) storage.DB {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), t.TempDir()+"/test.db", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testdb.OpenSQLite(t)
 	migrate(t, db)
 	return db
 }
 
-// openPostgres opens a fresh schema, dropped at cleanup.
+// openPostgres is openSQLite on a fresh PostgreSQL schema, dropped at
+// cleanup.
 func openPostgres(t testing.TB) storage.DB {
 	t.Helper()
-	base := os.Getenv(pgEnv)
-	if base == "" {
-		t.Skipf("%s is not set", pgEnv)
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "cpwh_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := postgres.Open(t.Context(), u.String(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testdb.OpenPostgres(t)
 	migrate(t, db)
 	return db
 }

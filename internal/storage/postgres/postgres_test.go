@@ -1,86 +1,27 @@
 package postgres_test
 
 import (
-	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/storage/postgres"
 	"github.com/cryptopay/cryptopay/internal/storage/storagetest"
+	"github.com/cryptopay/cryptopay/internal/testdb"
 )
 
-// urlEnv names the database the tests use; they skip when it is unset.
-// Each test gets its own schema, dropped at cleanup.
-const urlEnv = "CRYPTOPAY_TEST_POSTGRES_URL"
-
-// freshSchema creates an empty schema and returns a URL whose connections
-// use it (search_path as a runtime parameter).
-func freshSchema(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv(urlEnv)
-	if base == "" {
-		t.Skipf("%s is not set", urlEnv)
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "cptest_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// t.Context is done by now; the schema must still go.
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-func open(t testing.TB) storage.DB {
-	t.Helper()
-	u := freshSchema(t)
-	db, err := postgres.Open(t.Context(), u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Registered after freshSchema's cleanup, so it runs before the drop.
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return db
-}
+// Each test gets its own schema (testdb.PostgresURL), dropped at cleanup;
+// the tests skip when testdb.PostgresEnv is unset.
 
 func TestConformance(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) storage.DB { return open(t) })
+	storagetest.Run(t, func(t *testing.T) storage.DB { return testdb.OpenPostgres(t) })
 }
 
 // TestConcurrentMigrate starts several instances on one empty schema at
 // once, as a rolling deploy does: exactly one applies each migration.
 func TestConcurrentMigrate(t *testing.T) {
-	u := freshSchema(t)
+	u := testdb.PostgresURL(t)
 	const n = 4
 	applied := make([]int, n)
 	errs := make([]error, n)
@@ -104,7 +45,7 @@ func TestConcurrentMigrate(t *testing.T) {
 		}
 		total += applied[i]
 	}
-	db := open(t) // a different schema; only for the latest version
+	db := testdb.OpenPostgres(t) // a different schema; only for the latest version
 	_, latest, err := db.SchemaVersion(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -128,10 +69,9 @@ func TestOpenBadURL(t *testing.T) {
 }
 
 func BenchmarkBareInsert(b *testing.B) {
-	db := open(b)
-	storagetest.BareInsertBaseline(b, db)
+	storagetest.BareInsertBaseline(b, testdb.OpenPostgres(b))
 }
 
 func BenchmarkListInvoices100k(b *testing.B) {
-	storagetest.ListInvoicesBaseline(b, open(b), 100_000)
+	storagetest.ListInvoicesBaseline(b, testdb.OpenPostgres(b), 100_000)
 }

@@ -30,44 +30,25 @@ func (s *queries) ListEvents(ctx context.Context, f storage.EventFilter) ([]cryp
 		q.WriteString(` AND type = ?`)
 		args = append(args, string(f.Type))
 	}
-	limit := pageLimit(f.Page)
-	if f.StartingAfter != "" {
-		q.WriteString(` AND id < ?`)
-		args = append(args, f.StartingAfter)
-	}
-	q.WriteString(` ORDER BY id DESC LIMIT ?`)
-	args = append(args, limit+1)
+	return listPage(ctx, s, "list events", q.String(), args, f.Page, scanEvent)
+}
 
-	rows, err := s.query(ctx, q.String(), args...)
-	if err != nil {
-		return nil, false, s.wrap("list events", err)
+func scanEvent(rows *sql.Rows) (cryptopay.Event, error) {
+	var (
+		e         cryptopay.Event
+		invoiceID sql.NullString
+		data      sql.NullString
+		created   int64
+	)
+	if err := rows.Scan(&e.ID, &e.StoreID, &e.Livemode, &e.Type, &invoiceID, &data, &created); err != nil {
+		return cryptopay.Event{}, err
 	}
-	defer rows.Close()
-	var out []cryptopay.Event
-	for rows.Next() {
-		var (
-			e         cryptopay.Event
-			invoiceID sql.NullString
-			data      sql.NullString
-			created   int64
-		)
-		if err := rows.Scan(&e.ID, &e.StoreID, &e.Livemode, &e.Type, &invoiceID, &data, &created); err != nil {
-			return nil, false, s.wrap("list events", err)
-		}
-		e.InvoiceID = invoiceID.String
-		if data.Valid {
-			e.Data = json.RawMessage(data.String)
-		}
-		e.CreatedAt = fromMicros(created)
-		out = append(out, e)
+	e.InvoiceID = invoiceID.String
+	if data.Valid {
+		e.Data = json.RawMessage(data.String)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, false, s.wrap("list events", err)
-	}
-	if len(out) > limit {
-		return out[:limit], true, nil
-	}
-	return out, false, nil
+	e.CreatedAt = fromMicros(created)
+	return e, nil
 }
 
 // CreateEvent inserts an event. Data is stored byte for byte (nil as

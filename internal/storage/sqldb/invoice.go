@@ -166,29 +166,46 @@ func (s *queries) ListInvoices(ctx context.Context, f storage.InvoiceFilter) ([]
 		q.WriteString(` AND order_id = ?`)
 		args = append(args, f.OrderID)
 	}
-	limit := pageLimit(f.Page)
-	if f.StartingAfter != "" {
-		q.WriteString(` AND id < ?`)
-		args = append(args, f.StartingAfter)
-	}
-	q.WriteString(` ORDER BY id DESC LIMIT ?`)
-	args = append(args, limit+1)
-
-	rows, err := s.query(ctx, q.String(), args...)
-	if err != nil {
-		return nil, false, s.wrap("list invoices", err)
-	}
-	defer rows.Close()
-	var out []cryptopay.Invoice
-	for rows.Next() {
+	return listPage(ctx, s, "list invoices", q.String(), args, f.Page, func(rows *sql.Rows) (cryptopay.Invoice, error) {
 		inv, err := s.scanInvoice(rows)
 		if err != nil {
-			return nil, false, s.wrap("list invoices", err)
+			return cryptopay.Invoice{}, err
 		}
-		out = append(out, *inv)
+		return *inv, nil
+	})
+}
+
+// listPage runs one page of a list ordered by id, newest first. query is a
+// SELECT whose WHERE clause the caller has begun, args its arguments;
+// listPage adds the keyset condition (ids below p.StartingAfter, so a page
+// costs the same at any depth), the order and a limit one above the page's:
+// the extra row, dropped, tells whether more follow. scan reads one row.
+// Errors are wrapped with op.
+func listPage[T any](ctx context.Context, s *queries, op, query string, args []any, p storage.Page,
+	scan func(*sql.Rows) (T, error)) ([]T, bool, error) {
+	limit := pageLimit(p)
+	if p.StartingAfter != "" {
+		query += ` AND id < ?`
+		args = append(args, p.StartingAfter)
+	}
+	query += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, limit+1)
+
+	rows, err := s.query(ctx, query, args...)
+	if err != nil {
+		return nil, false, s.wrap(op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, false, s.wrap(op, err)
+		}
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, false, s.wrap("list invoices", err)
+		return nil, false, s.wrap(op, err)
 	}
 	if len(out) > limit {
 		return out[:limit], true, nil

@@ -8,24 +8,11 @@ import (
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/storage/sqlite"
 	"github.com/cryptopay/cryptopay/internal/storage/storagetest"
+	"github.com/cryptopay/cryptopay/internal/testdb"
 )
 
-func open(t testing.TB) storage.DB {
-	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "data", "cryptopay.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return db
-}
-
 func TestConformance(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) storage.DB { return open(t) })
+	storagetest.Run(t, func(t *testing.T) storage.DB { return testdb.OpenSQLite(t) })
 }
 
 func TestOpen(t *testing.T) {
@@ -94,10 +81,9 @@ func TestOpenRefusesNonFilePaths(t *testing.T) {
 }
 
 func BenchmarkBareInsert(b *testing.B) {
-	db := open(b)
-	storagetest.BareInsertBaseline(b, db)
+	storagetest.BareInsertBaseline(b, testdb.OpenSQLite(b))
 }
 
 func BenchmarkListInvoices100k(b *testing.B) {
-	storagetest.ListInvoicesBaseline(b, open(b), 100_000)
+	storagetest.ListInvoicesBaseline(b, testdb.OpenSQLite(b), 100_000)
 }
