@@ -45,7 +45,7 @@ type InvoiceParams struct {
 // second invoice for the same order id is a CodeConflict error naming the
 // existing invoice.
 func (s *Service) CreateInvoice(ctx context.Context, caller *cryptopay.APIKey, p InvoiceParams) (*cryptopay.Invoice, error) {
-	st, err := s.GetStore(ctx, caller.StoreID)
+	st, err := s.cachedStore(ctx, caller.StoreID)
 	if err != nil {
 		return nil, err
 	}

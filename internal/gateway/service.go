@@ -36,6 +36,7 @@ type Service struct {
 	usage   keyUsage
 	scopes  scopeUsage // per-scope use, throttled; see scopeuse.go
 	addrs   addressPools
+	stores  storeCache
 	counts  authCounters
 	authAgg authAgg // authentication failures awaiting their audit entry
 
