@@ -108,6 +108,10 @@ func (s *Service) CreateStore(ctx context.Context, p StoreParams) (*cryptopay.St
 		return s.Audit(ctx, tx, AuditRecord{StoreID: st.ID, Livemode: st.Livemode, Action: AuditStoreCreated,
 			Target: st.ID, Details: map[string]any{"name": st.Name, "wallets": nets, "allow_pii": st.AllowPII}})
 	})
+	if ce, ok := errors.AsType[*storage.ConflictError](err); ok && ce.Constraint == "wallets_network_fingerprint_key" {
+		return nil, &cryptopay.Error{Code: cryptopay.CodeConflict, Param: "wallets",
+			Message: "This account key already belongs to another store; two stores on one key would hand out the same deposit addresses. Export a separate account (for example m/84'/0'/1') for this store."}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create store: %w", err)
 	}

@@ -145,6 +145,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*sqldb.DB, err
 var constraints = map[string]string{
 	"stores.id":                            "stores_pkey",
 	"wallets.store_id, wallets.network":    "wallets_pkey",
+	"wallets.network, wallets.fingerprint": "wallets_network_fingerprint_key",
 	"api_keys.id":                          "api_keys_pkey",
 	"api_keys.hash":                        "api_keys_hash_key",
 	"invoices.id":                          "invoices_pkey",

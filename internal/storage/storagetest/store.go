@@ -15,8 +15,10 @@ import (
 // newStore returns a test-mode store with a regtest and a signet wallet.
 func newStore(t *testing.T, name string) *cryptopay.Store {
 	t.Helper()
+	id := cryptopay.NewID(cryptopay.PrefixStore, base)
+	tail := id[len(id)-8:] // account keys are unique per network, so each store gets its own
 	return &cryptopay.Store{
-		ID:                   cryptopay.NewID(cryptopay.PrefixStore, base),
+		ID:                   id,
 		Name:                 name,
 		Livemode:             false,
 		DefaultCurrency:      "EUR",
@@ -33,8 +35,8 @@ func newStore(t *testing.T, name string) *cryptopay.Store {
 		},
 		AllowPII: true,
 		Wallets: []cryptopay.Wallet{
-			{Network: cryptopay.NetworkBitcoinRegtest, AccountKey: "vpub-regtest", Fingerprint: "0a1b2c3d"},
-			{Network: cryptopay.NetworkBitcoinSignet, AccountKey: "vpub-signet", Fingerprint: "4e5f6a7b", NextIndex: 5},
+			{Network: cryptopay.NetworkBitcoinRegtest, AccountKey: "vpub-regtest-" + tail, Fingerprint: "r" + tail},
+			{Network: cryptopay.NetworkBitcoinSignet, AccountKey: "vpub-signet-" + tail, Fingerprint: "s" + tail, NextIndex: 5},
 		},
 		CreatedAt: base,
 	}
@@ -112,9 +114,17 @@ func testStore(t *testing.T, open Opener) {
 	wantConflict(t, err, "stores_pkey")
 
 	dupWallet := newStore(t, "dup wallet")
-	dupWallet.Wallets = append(dupWallet.Wallets, dupWallet.Wallets[0])
+	second := dupWallet.Wallets[0]
+	second.Fingerprint = "another key"
+	dupWallet.Wallets = append(dupWallet.Wallets, second)
 	err = db.InTx(ctx, func(tx storage.Tx) error { return tx.CreateStore(ctx, dupWallet) })
 	wantConflict(t, err, "wallets_pkey")
+
+	// Two stores on one account key would hand out the same addresses.
+	sameKey := newStore(t, "same key")
+	sameKey.Wallets[0].Fingerprint = full.Wallets[0].Fingerprint
+	err = db.InTx(ctx, func(tx storage.Tx) error { return tx.CreateStore(ctx, sameKey) })
+	wantConflict(t, err, "wallets_network_fingerprint_key")
 }
 
 func testReserveAddressIndexes(t *testing.T, open Opener) {
