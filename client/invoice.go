@@ -33,6 +33,7 @@ type Invoice struct {
 	Rate                  *string           `json:"rate"` // nil when priced in the asset itself
 	Address               string            `json:"address"`
 	PaymentURI            string            `json:"payment_uri"`
+	CheckoutURL           string            `json:"checkout_url"` // the hosted payment page to send the customer to
 	RequiredConfirmations int               `json:"required_confirmations"`
 	CustomerReference     *string           `json:"customer_reference"`
 	Metadata              map[string]string `json:"metadata"`

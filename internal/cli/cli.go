@@ -188,6 +188,19 @@ func open(ctx context.Context, env Env, checkSchema bool) (*app, error) {
 
 func (a *app) Close() error { return a.db.Close() }
 
+// publicURL is the base customers reach the gateway at: the configured
+// CRYPTOPAY_PUBLIC_URL, else the listen address.
+func (a *app) publicURL() string {
+	if a.cfg.PublicURL != "" {
+		return a.cfg.PublicURL
+	}
+	scheme := "http://"
+	if a.cfg.ServesTLS() {
+		scheme = "https://"
+	}
+	return scheme + a.cfg.Listen
+}
+
 func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger) (storage.DB, error) {
 	if cfg.IsPostgres() {
 		return postgres.Open(ctx, cfg.DatabaseURL, log)

@@ -61,6 +61,6 @@ func invoicesShow(ctx context.Context, env Env, args []string) error {
 		}
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(httpapi.InvoiceResource(inv))
+		return enc.Encode(httpapi.InvoiceResource(inv, a.publicURL()))
 	})
 }

@@ -112,7 +112,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	}
 	defer wait()
 	defer stop()
-	api := httpapi.New(httpapi.Config{Service: a.svc, Webhooks: wh, Logger: a.log, Ready: ready, MaxBodyBytes: a.cfg.MaxBodyBytes,
+	api := httpapi.New(httpapi.Config{Service: a.svc, Webhooks: wh, Logger: a.log, Ready: ready, MaxBodyBytes: a.cfg.MaxBodyBytes, PublicURL: a.cfg.PublicURL,
 		TrustedProxies: a.cfg.TrustedProxies, RateLimit: edge.limits})
 	srv := &http.Server{
 		Handler:           api.Handler(),

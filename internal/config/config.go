@@ -41,6 +41,7 @@ type Config struct {
 	RateLimitAuthFail       Rate
 	RedisURL                string
 	MaxBodyBytes            int64
+	PublicURL               string // base of checkout links; "" derives it from each request
 	AlertWebhookURL         string
 
 	Security // encryption at rest and backups (security.go)
@@ -77,6 +78,7 @@ var coreVars = []Var{
 	{"CRYPTOPAY_RATE_LIMIT_AUTH_FAIL", "10/m burst 10", "Failed authentications per client address; once spent, requests with credentials get 429."},
 	{"CRYPTOPAY_REDIS_URL", "", "redis:// URL shared by gateway instances for rate limits; without it limits are per instance."},
 	{"CRYPTOPAY_MAX_BODY_BYTES", "65536", "Largest request body accepted, in bytes."},
+	{"CRYPTOPAY_PUBLIC_URL", "", "Public base URL customers reach the gateway at, for invoices' checkout_url (e.g. https://pay.example.com); unset, it is derived from each API request."},
 	{"CRYPTOPAY_ALERT_WEBHOOK_URL", "", "URL that receives alerts as a JSON POST ({\"text\": ...}, Slack-compatible); alerts are always logged at ERROR."},
 }
 

@@ -158,6 +158,12 @@ func (c *Config) loadEdge(env func(string) string) error {
 	if c.MaxBodyBytes, err = strconv.ParseInt(or(env("CRYPTOPAY_MAX_BODY_BYTES"), "65536"), 10, 64); err != nil || c.MaxBodyBytes < 1024 {
 		return fmt.Errorf("CRYPTOPAY_MAX_BODY_BYTES: want a whole number of bytes, at least 1024")
 	}
+	if c.PublicURL = strings.TrimRight(env("CRYPTOPAY_PUBLIC_URL"), "/"); c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return fmt.Errorf("CRYPTOPAY_PUBLIC_URL: want a base URL such as https://pay.example.com (no query, fragment or credentials)")
+		}
+	}
 	c.AlertWebhookURL = env("CRYPTOPAY_ALERT_WEBHOOK_URL")
 	if c.AlertWebhookURL != "" {
 		u, err := url.Parse(c.AlertWebhookURL)

@@ -76,7 +76,7 @@ func (s *Server) redactInvoice(w http.ResponseWriter, r *http.Request, key *cryp
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, invoiceJSON(inv))
+	writeJSON(w, http.StatusOK, s.invoiceJSON(r, inv))
 	return nil
 }
 

@@ -47,7 +47,7 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, key *cryp
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, invoiceJSON(inv))
+	writeJSON(w, http.StatusCreated, s.invoiceJSON(r, inv))
 	return nil
 }
 
@@ -68,7 +68,7 @@ func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, key *cryptop
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, invoiceJSON(inv))
+	writeJSON(w, http.StatusOK, s.invoiceJSON(r, inv))
 	return nil
 }
 
@@ -89,7 +89,7 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, key *crypt
 	}
 	out := make([]invoiceBody, len(invs))
 	for i := range invs {
-		out[i] = invoiceJSON(&invs[i])
+		out[i] = s.invoiceJSON(r, &invs[i])
 	}
 	writeJSON(w, http.StatusOK, listBody[invoiceBody]{Object: "list", Data: out, HasMore: more})
 	return nil
@@ -138,6 +138,7 @@ type invoiceBody struct {
 	Rate                  *string           `json:"rate"`
 	Address               string            `json:"address"`
 	PaymentURI            string            `json:"payment_uri"`
+	CheckoutURL           string            `json:"checkout_url"`
 	RequiredConfirmations int               `json:"required_confirmations"`
 	CustomerReference     *string           `json:"customer_reference"`
 	Metadata              map[string]string `json:"metadata"`
@@ -165,10 +166,27 @@ type paymentBody struct {
 }
 
 // InvoiceResource returns the wire representation of inv, for other
-// presenters (the command line) that must show exactly what the API shows.
-func InvoiceResource(inv *cryptopay.Invoice) any { return invoiceJSON(inv) }
+// presenters (the command line) that must show exactly what the API shows;
+// publicURL is the base of its checkout_url.
+func InvoiceResource(inv *cryptopay.Invoice, publicURL string) any {
+	return invoiceJSON(inv, strings.TrimRight(publicURL, "/"))
+}
 
-func invoiceJSON(inv *cryptopay.Invoice) invoiceBody {
+// invoiceJSON renders inv for a response to r: checkout links use the
+// configured public URL, else the host and scheme the client reached.
+func (s *Server) invoiceJSON(r *http.Request, inv *cryptopay.Invoice) invoiceBody {
+	base := s.public
+	if base == "" {
+		scheme := "http"
+		if isHTTPS(r) {
+			scheme = "https"
+		}
+		base = scheme + "://" + r.Host
+	}
+	return invoiceJSON(inv, base)
+}
+
+func invoiceJSON(inv *cryptopay.Invoice, base string) invoiceBody {
 	cur, _ := cryptopay.LookupCurrency(inv.Currency)
 	asset, _ := cryptopay.LookupCurrency(inv.Asset)
 	md := inv.Metadata
@@ -194,6 +212,7 @@ func invoiceJSON(inv *cryptopay.Invoice) invoiceBody {
 		Rate:                  optional(inv.Rate),
 		Address:               inv.Address,
 		PaymentURI:            paymentURI(inv, asset),
+		CheckoutURL:           base + "/pay/" + inv.ID,
 		RequiredConfirmations: inv.RequiredConfirmations,
 		CustomerReference:     optional(inv.CustomerReference),
 		Metadata:              md,

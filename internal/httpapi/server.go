@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/cryptopay/cryptopay"
@@ -38,6 +39,10 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// RateLimit enables rate limiting; nil serves without limits.
 	RateLimit *RateLimit
+	// PublicURL is the base of invoices' checkout_url (for example
+	// https://pay.example.com); empty derives it from each request's host
+	// and scheme (as seen through trusted proxies).
+	PublicURL string
 }
 
 // Server is the HTTP API. Its Handler serves every route.
@@ -50,6 +55,7 @@ type Server struct {
 	webhooks *webhook.Service
 	proxies  []netip.Prefix
 	limits   *RateLimit
+	public   string
 }
 
 // New returns a Server with every route registered.
@@ -63,6 +69,7 @@ func New(cfg Config) *Server {
 		webhooks: cfg.Webhooks,
 		proxies:  cfg.TrustedProxies,
 		limits:   cfg.RateLimit,
+		public:   strings.TrimRight(cfg.PublicURL, "/"),
 	}
 	s.routes()
 	return s
