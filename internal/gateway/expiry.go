@@ -9,6 +9,26 @@ import (
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
+// InvalidObserver is told, inside the transaction, of an invoice the clock
+// moved to invalid; it returns what to do once that transaction commits.
+// The chain watcher counts the invoice's payments as failed payments of
+// their senders.
+type InvalidObserver func(ctx context.Context, tx storage.Tx, inv *cryptopay.Invoice) (after func(), err error)
+
+// OnInvoiceInvalidated registers fn for invoices AdvanceDue moves to
+// invalid.
+func (s *Service) OnInvoiceInvalidated(fn InvalidObserver) {
+	s.observersMu.Lock()
+	s.invalid = append(s.invalid, fn)
+	s.observersMu.Unlock()
+}
+
+func (s *Service) invalidObservers() []InvalidObserver {
+	s.observersMu.RLock()
+	defer s.observersMu.RUnlock()
+	return s.invalid
+}
+
 // AdvanceDue moves the invoices the clock has changed (new ones past
 // expiry, processing ones past their monitoring window) to their next
 // state, each with its events in one transaction. It returns how many it
@@ -20,7 +40,9 @@ func (s *Service) AdvanceDue(ctx context.Context) (int, error) {
 	}
 	moved := 0
 	for _, id := range ids {
+		var after []func()
 		err := s.db.InTx(ctx, func(tx storage.Tx) error {
+			after = after[:0]
 			inv, err := tx.LockInvoice(ctx, id)
 			if err != nil {
 				return err
@@ -42,10 +64,24 @@ func (s *Service) AdvanceDue(ctx context.Context) (int, error) {
 				if err := tx.CreateEvent(ctx, &ev); err != nil {
 					return err
 				}
+				if c.Type == cryptopay.EventInvoiceInvalid {
+					for _, fn := range s.invalidObservers() {
+						then, err := fn(ctx, tx, inv)
+						if err != nil {
+							return err
+						}
+						after = append(after, then)
+					}
+				}
 			}
 			moved++
 			return nil
 		})
+		if err == nil {
+			for _, then := range after {
+				then()
+			}
+		}
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return moved, fmt.Errorf("advance invoice %s: %w", id, err)
 		}

@@ -42,6 +42,7 @@ type Service struct {
 
 	observersMu sync.RWMutex
 	observers   []func(*cryptopay.Invoice)
+	invalid     []InvalidObserver
 }
 
 // OnInvoiceCreated registers fn to be told of every invoice this process

@@ -198,3 +198,31 @@ func senders(inv *cryptopay.Invoice) string {
 	}
 	return strings.Join(out, ", ")
 }
+
+// InvoiceInvalidated records, inside tx, the payments of an invoice the
+// clock moved to invalid (gateway.Service.AdvanceDue) as failures of their
+// senders, exactly as when the watcher itself moves one; it returns what
+// to raise once tx commits. Invoices of other networks are not its
+// business.
+func (w *Watcher) InvoiceInvalidated(ctx context.Context, tx storage.Tx, inv *cryptopay.Invoice) (func(), error) {
+	if inv.Network != w.network {
+		return func() {}, nil
+	}
+	now := w.now().UTC()
+	var alerts []alertMsg
+	for _, p := range inv.Payments {
+		if p.Status == cryptopay.PaymentDoubleSpent || p.Status == cryptopay.PaymentHeld {
+			continue
+		}
+		a, err := w.recordFailure(ctx, tx, inv, &p, monitor.ReasonInvalid, now)
+		if err != nil {
+			return nil, err
+		}
+		alerts = append(alerts, a...)
+	}
+	return func() {
+		for _, a := range alerts {
+			w.raise(ctx, a.title, a.text)
+		}
+	}, nil
+}

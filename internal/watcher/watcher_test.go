@@ -132,9 +132,11 @@ func TestPartialOverAndLate(t *testing.T) {
 }
 
 // TestInvalidAfterMonitoringWindow: paid but never confirmed before the
-// window ends.
+// window ends. The clock's move counts as a failed payment of the sender,
+// as the guide's failed-payment monitoring asks.
 func TestInvalidAfterMonitoringWindow(t *testing.T) {
 	h := newHarness(t, testdb.SQLite(t), fundBlocks)
+	h.svc.OnInvoiceInvalidated(h.w.InvoiceInvalidated)
 	h.step()
 	inv := h.invoice("stuck", "0.001", 0)
 	h.pay(inv.Address, milliBTC, false)
@@ -143,8 +145,13 @@ func TestInvalidAfterMonitoringWindow(t *testing.T) {
 	if _, err := h.svc.AdvanceDue(h.ctx); err != nil {
 		t.Fatal(err)
 	}
-	wantState(t, h.get(inv.ID), cryptopay.StatusInvalid)
+	got := h.get(inv.ID)
+	wantState(t, got, cryptopay.StatusInvalid)
 	wantEvents(t, h.events(inv), created, detected, process, invalid)
+	n, err := h.db.CountAddressFailures(h.ctx, cryptopay.NetworkBitcoinRegtest, got.Payments[0].FromAddress, time.Time{})
+	if err != nil || n != 1 {
+		t.Fatalf("failures recorded for the sender: %d, %v; want 1", n, err)
+	}
 }
 
 // TestReorgAfterSettlement invalidates the block holding a counted payment:
