@@ -72,10 +72,11 @@ func (a *app) background(ctx context.Context) (ready func(context.Context) error
 }
 
 // runClock moves invoices the clock changes (expiry, end of the monitoring
-// window) once a second.
+// window) once a second, and prunes expired idempotency records hourly.
 func (a *app) runClock(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	var pruned time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -84,6 +85,12 @@ func (a *app) runClock(ctx context.Context) {
 		}
 		if _, err := a.svc.AdvanceDue(ctx); err != nil && ctx.Err() == nil {
 			a.log.Warn("advance due invoices", "err", err)
+		}
+		if time.Since(pruned) >= time.Hour {
+			pruned = time.Now()
+			if _, err := a.svc.PruneIdempotencyRecords(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("prune idempotency records", "err", err)
+			}
 		}
 	}
 }

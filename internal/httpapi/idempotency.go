@@ -5,15 +5,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
-
-// IdempotencyTTL is how long a response is kept for replay (Stripe keeps
-// 24 hours; so do we, at least).
-const IdempotencyTTL = 24 * time.Hour
 
 const maxIdempotencyKeyLen = 255
 
