@@ -1,6 +1,7 @@
 package watcher_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/testdb"
+	"github.com/cryptopay/cryptopay/internal/tracker"
 )
 
 type (
@@ -341,4 +343,28 @@ func TestZeroConfForSmallInvoices(t *testing.T) {
 	h.mine(1)
 	h.step()
 	wantState(t, h.get(rbf.ID), cryptopay.StatusSettled)
+}
+
+// TestReorgDeeperThanTheLimit: the harness keeps 10 blocks; a reorg that
+// replaces 12 stops the watcher from crediting, raises an alert and keeps
+// reporting the halt (and so /readyz fails) until an operator acts.
+func TestReorgDeeperThanTheLimit(t *testing.T) {
+	h := newHarness(t, testdb.SQLite(t), fundBlocks)
+	h.step()
+	blocks := h.mine(12)
+	h.step()
+	if err := h.node.InvalidateBlock(h.ctx, blocks[0]); err != nil {
+		t.Fatal(err)
+	}
+	h.mine(13) // a longer branch from before the first of the twelve
+	err := h.w.Step(h.ctx)
+	if !errors.Is(err, tracker.ErrReorgTooDeep) {
+		t.Fatalf("Step over a 12-block reorg = %v, want ErrReorgTooDeep", err)
+	}
+	if h.alerts.Load() == 0 {
+		t.Fatal("no alert for a reorg deeper than the safety limit")
+	}
+	if err := h.w.Step(h.ctx); !errors.Is(err, tracker.ErrHalted) {
+		t.Fatalf("next Step = %v, want ErrHalted: nothing may be credited", err)
+	}
 }
