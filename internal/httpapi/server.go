@@ -116,10 +116,7 @@ func (s *Server) authed(scope cryptopay.Scope, h func(w http.ResponseWriter, r *
 
 type ctxKey int
 
-const (
-	requestIDKey ctxKey = iota
-	apiKeyKey
-)
+const requestIDKey ctxKey = 0
 
 func requestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey).(string)

@@ -98,11 +98,7 @@ func (w *Watcher) applyInvoice(ctx context.Context, tx storage.Tx, id string, ev
 		return nil, fmt.Errorf("store of invoice %s: %w", id, err)
 	}
 	wasSettled := inv.Status == cryptopay.StatusSettled
-	type pending struct {
-		typ cryptopay.EventType
-		pay cryptopay.Payment
-	}
-	var notes []pending
+	var notes []observation // payment-level events, in order
 	var alerts []alertMsg
 	problem := "Payment problem on a " + string(w.network) + " invoice"
 	for _, ev := range events {
@@ -111,7 +107,7 @@ func (w *Watcher) applyInvoice(ctx context.Context, tx storage.Tx, id string, ev
 			return nil, err
 		}
 		if typ != "" {
-			notes = append(notes, pending{typ, p})
+			notes = append(notes, observation{typ, p})
 		}
 		if ev.Kind == tracker.DoubleSpent {
 			alerts = append(alerts, alertMsg{problem, fmt.Sprintf("Invoice %s (order %s): payment %s:%d was double spent by %s; it is not credited.",
@@ -125,11 +121,7 @@ func (w *Watcher) applyInvoice(ctx context.Context, tx storage.Tx, id string, ev
 	}
 	// Payment monitoring (monitor.go), in this same transaction: failures
 	// and blocks, held payments, high-value and unusual-activity alerts.
-	seen := make([]observation, len(notes))
-	for i, n := range notes {
-		seen[i] = observation{n.typ, n.pay}
-	}
-	found, err := w.monitorInvoice(ctx, tx, inv, store, seen, changes, now)
+	found, err := w.monitorInvoice(ctx, tx, inv, store, notes, changes, now)
 	if err != nil {
 		return nil, fmt.Errorf("monitor invoice %s: %w", id, err)
 	}
