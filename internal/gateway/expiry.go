@@ -41,8 +41,9 @@ func (s *Service) AdvanceDue(ctx context.Context) (int, error) {
 	moved := 0
 	for _, id := range ids {
 		var after []func()
+		advanced := false // set by the attempt that commits; PostgreSQL may retry the callback
 		err := s.db.InTx(ctx, func(tx storage.Tx) error {
-			after = after[:0]
+			after, advanced = after[:0], false
 			inv, err := tx.LockInvoice(ctx, id)
 			if err != nil {
 				return err
@@ -74,16 +75,17 @@ func (s *Service) AdvanceDue(ctx context.Context) (int, error) {
 					}
 				}
 			}
-			moved++
+			advanced = true
 			return nil
 		})
-		if err == nil {
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return moved, fmt.Errorf("advance invoice %s: %w", id, err)
+		}
+		if err == nil && advanced {
+			moved++
 			for _, then := range after {
 				then()
 			}
-		}
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return moved, fmt.Errorf("advance invoice %s: %w", id, err)
 		}
 	}
 	return moved, nil

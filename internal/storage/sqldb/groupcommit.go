@@ -119,22 +119,22 @@ func (g *groupCommitter) commit(batch []*groupRequest) {
 	}
 	tx := &Tx{queries: queries{d: db.d, q: sqlTx, crypt: db.crypt, detach: true}, hook: db.eventHook.Load()}
 	var ok []*groupRequest
-	for _, r := range batch {
+	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.done <- groupResult{err: err}
 			continue
 		}
+		// When the transaction itself fails, every caller not yet answered
+		// hears so: those that succeeded in it, this one, and those that
+		// never ran.
 		if _, err := sqlTx.Exec(`SAVEPOINT cp_batch`); err != nil {
-			g.abort(sqlTx, append(ok, r), err)
-			for _, rest := range batch[len(ok)+1:] {
-				rest.done <- groupResult{err: db.wrap("savepoint", err)}
-			}
+			g.abort(sqlTx, append(ok, batch[i:]...), err)
 			return
 		}
 		res := call(r.fn, tx)
 		if res.err == nil && res.panic == nil {
 			if _, err := sqlTx.Exec(`RELEASE cp_batch`); err != nil {
-				g.abort(sqlTx, append(ok, r), err)
+				g.abort(sqlTx, append(ok, batch[i:]...), err)
 				return
 			}
 			ok = append(ok, r)
@@ -145,7 +145,7 @@ func (g *groupCommitter) commit(batch []*groupRequest) {
 		// earlier callbacks' writes.
 		if _, err := sqlTx.Exec(`ROLLBACK TO cp_batch`); err != nil {
 			r.done <- res
-			g.abort(sqlTx, ok, err)
+			g.abort(sqlTx, append(ok, batch[i+1:]...), err)
 			return
 		}
 		_, _ = sqlTx.Exec(`RELEASE cp_batch`)
@@ -163,12 +163,12 @@ func (g *groupCommitter) commit(batch []*groupRequest) {
 	}
 }
 
-// abort rolls the batch back and fails every callback that had succeeded
-// in it: none of their writes survived.
-func (g *groupCommitter) abort(sqlTx interface{ Rollback() error }, ok []*groupRequest, cause error) {
+// abort rolls the batch back and fails every request in unanswered: none
+// of their writes survived (or they never ran).
+func (g *groupCommitter) abort(sqlTx interface{ Rollback() error }, unanswered []*groupRequest, cause error) {
 	_ = sqlTx.Rollback()
 	err := fmt.Errorf("storage: batch transaction aborted: %w", cause)
-	for _, r := range ok {
+	for _, r := range unanswered {
 		r.done <- groupResult{err: err}
 	}
 }
