@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"hash/crc32"
 	"math/big"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -100,6 +101,58 @@ func (k *APIKey) Covers(want []Scope) (missing Scope, ok bool) {
 		}
 	}
 	return "", true
+}
+
+// Excess says what a key holds beyond another: the field ("scopes",
+// "allowed_ips" or "expires_at") and the value that exceeds.
+type Excess struct {
+	Field  string
+	Detail string
+}
+
+// Exceeds reports what t may do that k may not, or nil when t is within k:
+// every scope of t is held by k; every network t may be used from lies
+// inside one of k's (a key without allowlist may be used from anywhere, so
+// it bounds nothing, and a t without allowlist exceeds any k that has
+// one); and t expires no later than k. An API key may create, rotate or
+// revoke only keys within itself, so no key can mint or seize more power
+// than it has.
+func (k *APIKey) Exceeds(t *APIKey) *Excess {
+	for _, s := range t.Scopes {
+		if !k.Has(s) {
+			return &Excess{Field: "scopes", Detail: "scope " + string(s)}
+		}
+	}
+	if len(k.AllowedIPs) > 0 {
+		if len(t.AllowedIPs) == 0 {
+			return &Excess{Field: "allowed_ips", Detail: "use from any address"}
+		}
+		for _, n := range t.AllowedIPs {
+			if !networkWithin(n, k.AllowedIPs) {
+				return &Excess{Field: "allowed_ips", Detail: "use from " + n}
+			}
+		}
+	}
+	if t.ExpiresAt.After(k.ExpiresAt) {
+		return &Excess{Field: "expires_at", Detail: "expiry at " + t.ExpiresAt.UTC().Format(time.RFC3339)}
+	}
+	return nil
+}
+
+// networkWithin reports whether the network n (a CIDR) lies inside one of
+// outer. Anything unparsable is outside.
+func networkWithin(n string, outer []string) bool {
+	p, err := netip.ParsePrefix(n)
+	if err != nil {
+		return false
+	}
+	for _, o := range outer {
+		q, err := netip.ParsePrefix(o)
+		if err == nil && q.Bits() <= p.Bits() && q.Contains(p.Addr()) {
+			return true
+		}
+	}
+	return false
 }
 
 // Active reports whether the key may be used at time now.

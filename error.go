@@ -23,6 +23,18 @@ const (
 	CodeUnavailable      Code = "unavailable"          // a dependency (node, rate source) is down
 	CodeInternal         Code = "internal_error"       // a bug or an unexpected failure; details stay in the log
 	CodeMethodNotAllowed Code = "method_not_allowed"   // the route exists, the method does not
+
+	// CodeKeyExceedsCaller: an API key asked to create, rotate or revoke a
+	// key with more power than its own (a scope it lacks, a wider IP
+	// allowlist, a later expiry).
+	CodeKeyExceedsCaller Code = "api_key_exceeds_caller"
+	// CodeIdempotencyInProgress: a request with the same Idempotency-Key
+	// has made its effect but its response is not recorded yet.
+	CodeIdempotencyInProgress Code = "idempotency_in_progress"
+	// CodeIdempotencySecretShown: the request with this Idempotency-Key
+	// succeeded and its response carried a secret, which is shown once and
+	// never replayed.
+	CodeIdempotencySecretShown Code = "idempotency_secret_shown_once"
 )
 
 // Error is an error meant for a client: a code, a message that is safe to

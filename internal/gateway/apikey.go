@@ -30,9 +30,14 @@ type CreatedKey struct {
 	Secret string
 }
 
-// CreateKey creates a key for an operator (the command line). Callers on
-// the API go through CreateKeyAs, which also limits scopes to the caller's.
+// CreateKey creates a key for an operator (the command line), who is not
+// bounded by any key. Callers on the API go through CreateKeyAs.
 func (s *Service) CreateKey(ctx context.Context, p KeyParams) (*CreatedKey, error) {
+	return s.createKey(ctx, nil, p)
+}
+
+// createKey creates a key; a non-nil caller bounds it (see CreateKeyAs).
+func (s *Service) createKey(ctx context.Context, caller *cryptopay.APIKey, p KeyParams) (*CreatedKey, error) {
 	st, err := s.GetStore(ctx, p.StoreID)
 	if err != nil {
 		return nil, err
@@ -73,7 +78,20 @@ func (s *Service) CreateKey(ctx context.Context, p KeyParams) (*CreatedKey, erro
 		CreatedAt:  now,
 		ExpiresAt:  now.Add(ttl),
 	}
+	if caller != nil {
+		if p.TTL == 0 && k.ExpiresAt.After(caller.ExpiresAt) {
+			// The default lifetime never outlives the key asking for it;
+			// an explicit expires_in beyond it is refused below.
+			k.ExpiresAt = caller.ExpiresAt
+		}
+		if x := caller.Exceeds(k); x != nil {
+			return nil, s.refuseKeyAction(ctx, caller, "create", "", x)
+		}
+	}
 	err = s.db.InTx(ctx, func(tx storage.Tx) error {
+		if err := ClaimIdempotencyKey(ctx, tx, true); err != nil {
+			return err
+		}
 		if err := tx.CreateAPIKey(ctx, k); err != nil {
 			return err
 		}
@@ -87,19 +105,47 @@ func (s *Service) CreateKey(ctx context.Context, p KeyParams) (*CreatedKey, erro
 	return &CreatedKey{Key: k, Secret: secret}, nil
 }
 
-// CreateKeyAs creates a key on behalf of caller: same store, same mode, and
-// never a scope the caller does not hold.
+// CreateKeyAs creates a key on behalf of caller: same store, same mode,
+// and within the caller (see cryptopay.APIKey.Exceeds): no scope it does
+// not hold, no address it may not be used from, no later expiry. Without
+// expires_in the new key expires with the caller when that is sooner than
+// the default. Anything beyond is a CodeKeyExceedsCaller error naming it.
 func (s *Service) CreateKeyAs(ctx context.Context, caller *cryptopay.APIKey, p KeyParams) (*CreatedKey, error) {
-	scopes, err := cryptopay.ParseScopes("scopes", p.Scopes)
-	if err != nil {
-		return nil, err
-	}
-	if missing, ok := caller.Covers(scopes); !ok {
-		return nil, &cryptopay.Error{Code: cryptopay.CodeForbidden, Param: "scopes",
-			Message: fmt.Sprintf("A key cannot grant a scope it does not hold: %s.", missing)}
-	}
 	p.StoreID, p.Livemode = caller.StoreID, caller.Livemode
-	return s.CreateKey(ctx, p)
+	return s.createKey(ctx, caller, p)
+}
+
+// AuditKeyRefused records an API key's refused attempt to create, rotate
+// or revoke a key with more power than its own.
+const AuditKeyRefused = "api_key.action_refused"
+
+// refuseKeyAction records that caller tried to act (create, rotate,
+// revoke) on a key beyond itself and returns the client error. The audit
+// entry is written in its own transaction: the refused action's
+// transaction, if any, rolls back.
+func (s *Service) refuseKeyAction(ctx context.Context, caller *cryptopay.APIKey, action, targetID string, x *cryptopay.Excess) error {
+	var e *cryptopay.Error
+	if action == "create" {
+		param := x.Field
+		if param == "expires_at" {
+			param = "expires_in"
+		}
+		e = &cryptopay.Error{Code: cryptopay.CodeKeyExceedsCaller, Param: param, Message: fmt.Sprintf(
+			"An API key cannot create a key with more power than its own: %s exceeds this key (%s).", param, x.Detail)}
+	} else {
+		e = &cryptopay.Error{Code: cryptopay.CodeKeyExceedsCaller, Param: "id", Message: fmt.Sprintf(
+			"An API key may %s only keys within its own scopes, allowed addresses and expiry; API key %s exceeds this key in %s (%s).",
+			action, targetID, x.Field, x.Detail)}
+	}
+	err := s.db.InTx(ctx, func(tx storage.Tx) error {
+		return s.Audit(ctx, tx, AuditRecord{StoreID: caller.StoreID, Livemode: caller.Livemode, Action: AuditKeyRefused,
+			Target: targetID, Details: map[string]any{"action": action, "exceeds": x.Field, "detail": x.Detail}})
+	})
+	if err != nil {
+		// The refusal stands; only its record is missing.
+		s.log.WarnContext(ctx, "audit refused api key action", "key", caller.ID, "action", action, "err", err)
+	}
+	return e
 }
 
 func parseAllowedIPs(in []string) ([]string, error) {
@@ -125,14 +171,11 @@ func (s *Service) GetKey(ctx context.Context, caller *cryptopay.APIKey, id strin
 		return nil, cryptopay.Invalid("id", "%q is not an API key id.", id)
 	}
 	k, err := s.db.GetAPIKey(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) || err == nil && caller != nil && k.StoreID != caller.StoreID {
+	if errors.Is(err, storage.ErrNotFound) || err == nil && !visibleTo(caller, k.StoreID, k.Livemode) {
 		return nil, notFound("api key", id)
 	}
 	if err != nil {
 		return nil, err
-	}
-	if caller != nil && k.Livemode != caller.Livemode {
-		return nil, modeMismatch("api key", caller.Livemode)
 	}
 	return k, nil
 }
@@ -145,7 +188,10 @@ func (s *Service) ListKeys(ctx context.Context, storeID string) ([]cryptopay.API
 // RotateKey issues a replacement for key id with the same store, mode,
 // name, scopes and allowlist. The old key keeps working for grace (a
 // negative grace means the default, 24 hours; 0 stops it at once) and then
-// stops.
+// stops. A non-nil caller may rotate only a key within itself (else a
+// CodeKeyExceedsCaller error); the replacement keeps the old key's
+// lifetime when a key rotates itself, and otherwise never outlives the
+// caller.
 func (s *Service) RotateKey(ctx context.Context, caller *cryptopay.APIKey, id string, grace time.Duration) (*CreatedKey, error) {
 	if grace < 0 {
 		grace = cryptopay.DefaultKeyGrace
@@ -157,6 +203,9 @@ func (s *Service) RotateKey(ctx context.Context, caller *cryptopay.APIKey, id st
 	err := s.db.InTx(ctx, func(tx storage.Tx) error {
 		old, err := s.keyForUpdate(ctx, tx, caller, id)
 		if err != nil {
+			return err
+		}
+		if err := ClaimIdempotencyKey(ctx, tx, true); err != nil {
 			return err
 		}
 		now := s.Now()
@@ -173,6 +222,9 @@ func (s *Service) RotateKey(ctx context.Context, caller *cryptopay.APIKey, id st
 			CreatedAt:  now,
 			ExpiresAt:  now.Add(old.ExpiresAt.Sub(old.CreatedAt)),
 		}
+		if caller != nil && caller.ID != old.ID && nk.ExpiresAt.After(caller.ExpiresAt) {
+			nk.ExpiresAt = caller.ExpiresAt
+		}
 		if err := tx.CreateAPIKey(ctx, nk); err != nil {
 			return err
 		}
@@ -188,10 +240,14 @@ func (s *Service) RotateKey(ctx context.Context, caller *cryptopay.APIKey, id st
 		return s.Audit(ctx, tx, AuditRecord{StoreID: old.StoreID, Livemode: old.Livemode, Action: AuditKeyRotated,
 			Target: old.ID, Details: map[string]any{"new_key": nk.ID, "old_key_stops_at": until.Format(time.RFC3339)}})
 	})
+	if x, ok := errors.AsType[*keyExcessError](err); ok {
+		return nil, s.refuseKeyAction(ctx, caller, "rotate", id, x.excess)
+	}
 	return out, err
 }
 
-// RevokeKey stops key id immediately.
+// RevokeKey stops key id immediately. A non-nil caller may revoke only a
+// key within itself (else a CodeKeyExceedsCaller error), its own included.
 func (s *Service) RevokeKey(ctx context.Context, caller *cryptopay.APIKey, id string) (*cryptopay.APIKey, error) {
 	var out *cryptopay.APIKey
 	err := s.db.InTx(ctx, func(tx storage.Tx) error {
@@ -207,22 +263,33 @@ func (s *Service) RevokeKey(ctx context.Context, caller *cryptopay.APIKey, id st
 		}
 		return s.Audit(ctx, tx, AuditRecord{StoreID: k.StoreID, Livemode: k.Livemode, Action: AuditKeyRevoked, Target: k.ID})
 	})
+	if x, ok := errors.AsType[*keyExcessError](err); ok {
+		return nil, s.refuseKeyAction(ctx, caller, "revoke", id, x.excess)
+	}
 	return out, err
 }
+
+// keyExcessError carries a refusal out of the transaction it rolls back,
+// so that the refusal can be audited in a transaction of its own.
+type keyExcessError struct{ excess *cryptopay.Excess }
+
+func (e *keyExcessError) Error() string { return "api key exceeds caller: " + e.excess.Field }
 
 func (s *Service) keyForUpdate(ctx context.Context, tx storage.Tx, caller *cryptopay.APIKey, id string) (*cryptopay.APIKey, error) {
 	if !cryptopay.ValidID(cryptopay.PrefixAPIKey, id) {
 		return nil, cryptopay.Invalid("id", "%q is not an API key id.", id)
 	}
 	k, err := tx.GetAPIKey(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) || err == nil && caller != nil && k.StoreID != caller.StoreID {
+	if errors.Is(err, storage.ErrNotFound) || err == nil && !visibleTo(caller, k.StoreID, k.Livemode) {
 		return nil, notFound("api key", id)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if caller != nil && k.Livemode != caller.Livemode {
-		return nil, modeMismatch("api key", caller.Livemode)
+	if caller != nil {
+		if x := caller.Exceeds(k); x != nil {
+			return nil, &keyExcessError{excess: x}
+		}
 	}
 	if k.RevokedAt != nil && !s.Now().Before(*k.RevokedAt) {
 		return nil, cryptopay.Errorf(cryptopay.CodeConflict, "API key %s is already revoked.", id)
@@ -230,8 +297,12 @@ func (s *Service) keyForUpdate(ctx context.Context, tx storage.Tx, caller *crypt
 	return k, nil
 }
 
-func modeMismatch(what string, callerLive bool) error {
-	return cryptopay.Errorf(cryptopay.CodeForbidden, "This %s belongs to %s mode; a %s key cannot use it.", what, modeName(!callerLive), modeName(callerLive))
+// visibleTo reports whether an object of store storeID and mode live is
+// visible to caller (nil: the operator sees everything). An object of
+// another store or of the other mode is not found, exactly like one that
+// does not exist, so a key cannot learn that an id exists elsewhere.
+func visibleTo(caller *cryptopay.APIKey, storeID string, live bool) bool {
+	return caller == nil || caller.StoreID == storeID && caller.Livemode == live
 }
 
 // AuthFailure names why a presented key was refused. It is logged and

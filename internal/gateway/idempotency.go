@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cryptopay/cryptopay/internal/storage"
@@ -26,4 +28,75 @@ func (s *Service) PruneIdempotencyRecords(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("prune idempotency records: %w", err)
 	}
 	return n, nil
+}
+
+// IdempotencyClaim is a request's Idempotency-Key on its way from the HTTP
+// layer to the transaction that makes the request's effect. The record is
+// written in that transaction, before the effect: the effect and its record
+// commit together or not at all, and a concurrent request with the same key
+// waits for that transaction (PostgreSQL) or runs after it (SQLite's one
+// writer) and then finds the record instead of making the effect again.
+type IdempotencyClaim struct {
+	APIKeyID    string // records are scoped to the calling API key
+	Key         string
+	Method      string
+	Path        string
+	RequestHash []byte
+	CreatedAt   time.Time
+
+	mu      sync.Mutex
+	claimed bool // the record was written (its transaction may still fail)
+	secret  bool // the response carries a secret: the record is final
+	taken   bool // another request already holds the key
+}
+
+type idempotencyClaimKey struct{}
+
+// WithIdempotencyClaim returns ctx carrying c.
+func WithIdempotencyClaim(ctx context.Context, c *IdempotencyClaim) context.Context {
+	return context.WithValue(ctx, idempotencyClaimKey{}, c)
+}
+
+// ErrIdempotencyKeyTaken is returned by ClaimIdempotencyKey when another
+// request made with the same API key and Idempotency-Key has its record;
+// the effect's transaction must roll back.
+var ErrIdempotencyKeyTaken = errors.New("gateway: idempotency key already used")
+
+// ClaimIdempotencyKey writes the claim ctx carries, if any, into tx. Every
+// operation reachable through an idempotent route calls it first in the
+// transaction of its effect; without a claim it does nothing.
+// carriesSecret says the response will hold a secret (an API key, a
+// webhook signing secret): its record is final at once and a replay is
+// refused, so the secret is never stored and never shown twice.
+func ClaimIdempotencyKey(ctx context.Context, tx storage.Tx, carriesSecret bool) error {
+	c, _ := ctx.Value(idempotencyClaimKey{}).(*IdempotencyClaim)
+	if c == nil {
+		return nil
+	}
+	state := storage.IdempotencyPending
+	if carriesSecret {
+		state = storage.IdempotencySecretShown
+	}
+	err := tx.PutIdempotencyRecord(ctx, &storage.IdempotencyRecord{APIKeyID: c.APIKeyID, Key: c.Key,
+		Method: c.Method, Path: c.Path, RequestHash: c.RequestHash, State: state, CreatedAt: c.CreatedAt})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ce, ok := errors.AsType[*storage.ConflictError](err); ok && ce.Constraint == "idempotency_records_pkey" {
+		c.taken = true
+		return ErrIdempotencyKeyTaken
+	}
+	if err != nil {
+		return err
+	}
+	c.claimed, c.secret = true, carriesSecret
+	return nil
+}
+
+// Outcome reports what the request's transaction did with the claim:
+// claimed (the record was written, pending or final when secret), or
+// taken (another request holds the key).
+func (c *IdempotencyClaim) Outcome() (claimed, secret, taken bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.claimed, c.secret, c.taken
 }

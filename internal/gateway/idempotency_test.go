@@ -17,9 +17,13 @@ func TestPruneIdempotencyRecords(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for key, age := range map[string]time.Duration{"old": IdempotencyRetention + time.Minute, "recent": 25 * time.Hour} {
-			rec := &storage.IdempotencyRecord{StoreID: st.ID, Key: key, Method: "POST", Path: "/v1/invoices",
-				RequestHash: []byte{1}, Status: 201, Body: []byte("{}"), CreatedAt: now.Add(-age)}
+		key, err := svc.CreateKey(ctx, KeyParams{StoreID: st.ID, Scopes: []string{"invoices:write"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for ikey, age := range map[string]time.Duration{"old": IdempotencyRetention + time.Minute, "recent": 25 * time.Hour} {
+			rec := &storage.IdempotencyRecord{APIKeyID: key.Key.ID, Key: ikey, Method: "POST", Path: "/v1/invoices",
+				RequestHash: []byte{1}, State: storage.IdempotencyDone, Status: 201, Body: []byte("{}"), CreatedAt: now.Add(-age)}
 			if err := db.InTx(ctx, func(tx storage.Tx) error { return tx.PutIdempotencyRecord(ctx, rec) }); err != nil {
 				t.Fatal(err)
 			}
@@ -28,7 +32,7 @@ func TestPruneIdempotencyRecords(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Fatalf("pruned %d, %v; want only the record past the retention", n, err)
 		}
-		if _, err := db.GetIdempotencyRecord(ctx, st.ID, "recent"); err != nil {
+		if _, err := db.GetIdempotencyRecord(ctx, key.Key.ID, "recent"); err != nil {
 			t.Fatalf("a record younger than the retention is gone: %v", err)
 		}
 	})

@@ -76,6 +76,9 @@ func (s *Service) CreateInvoice(ctx context.Context, caller *cryptopay.APIKey, p
 		break
 	}
 	err = s.db.InTx(ctx, func(tx storage.Tx) error {
+		if err := ClaimIdempotencyKey(ctx, tx, false); err != nil {
+			return err
+		}
 		if err := tx.CreateInvoice(ctx, inv); err != nil {
 			return err
 		}
@@ -285,8 +288,8 @@ func validateRedirect(raw string, live bool) error {
 }
 
 // GetInvoice returns an invoice with its payments. An invoice of another
-// store is not found; one of the other mode is forbidden, never silently
-// hidden.
+// store or of the other mode is not found, exactly like one that does not
+// exist.
 func (s *Service) GetInvoice(ctx context.Context, caller *cryptopay.APIKey, id string) (*cryptopay.Invoice, error) {
 	if !cryptopay.ValidID(cryptopay.PrefixInvoice, id) {
 		return nil, cryptopay.Invalid("id", "%q is not an invoice id.", id)
@@ -298,13 +301,8 @@ func (s *Service) GetInvoice(ctx context.Context, caller *cryptopay.APIKey, id s
 	if err != nil {
 		return nil, err
 	}
-	if caller != nil {
-		if inv.Livemode != caller.Livemode {
-			return nil, modeMismatch("invoice", caller.Livemode)
-		}
-		if inv.StoreID != caller.StoreID {
-			return nil, notFound("invoice", id)
-		}
+	if !visibleTo(caller, inv.StoreID, inv.Livemode) {
+		return nil, notFound("invoice", id)
 	}
 	return inv, nil
 }

@@ -27,13 +27,8 @@ func (s *Service) RedactInvoice(ctx context.Context, caller *cryptopay.APIKey, i
 		if err != nil {
 			return err
 		}
-		if caller != nil {
-			if inv.StoreID != caller.StoreID {
-				return notFound("invoice", id)
-			}
-			if inv.Livemode != caller.Livemode {
-				return modeMismatch("invoice", caller.Livemode)
-			}
+		if !visibleTo(caller, inv.StoreID, inv.Livemode) {
+			return notFound("invoice", id)
 		}
 		if err := tx.RedactInvoice(ctx, id); err != nil {
 			return err

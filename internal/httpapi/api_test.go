@@ -233,7 +233,7 @@ func TestScopes(t *testing.T) {
 		// A key cannot mint a key with more than it holds.
 		before := e.counts()
 		_, err = reader.CreateAPIKey(ctx, client.APIKeyParams{Scopes: []string{"invoices:read", "invoices:write"}})
-		ae = apiError(t, err, http.StatusForbidden, "forbidden")
+		ae = apiError(t, err, http.StatusForbidden, "api_key_exceeds_caller")
 		if ae.Param != "scopes" || !strings.Contains(ae.Message, "invoices:write") {
 			t.Errorf("escalation refusal %+v", ae)
 		}

@@ -101,11 +101,7 @@ func (s *Server) getAPIKey(w http.ResponseWriter, r *http.Request, key *cryptopa
 	return nil
 }
 
-func (s *Server) rotateAPIKey(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey) error {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
+func (s *Server) rotateAPIKey(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey, body []byte) error {
 	var req rotateAPIKeyRequest
 	if len(body) > 0 {
 		if err := decodeJSON(body, &req); err != nil {

@@ -20,17 +20,21 @@ var statusOf = map[cryptopay.Code]int{
 	cryptopay.CodeUnavailable:      http.StatusServiceUnavailable,
 	cryptopay.CodeInternal:         http.StatusInternalServerError,
 	cryptopay.CodeMethodNotAllowed: http.StatusMethodNotAllowed,
+
+	cryptopay.CodeKeyExceedsCaller:       http.StatusForbidden,
+	cryptopay.CodeIdempotencyInProgress:  http.StatusConflict,
+	cryptopay.CodeIdempotencySecretShown: http.StatusConflict,
 }
 
 // typeOf groups codes the way payment API clients expect (Stripe's
 // error types).
 func typeOf(c cryptopay.Code) string {
 	switch c {
-	case cryptopay.CodeUnauthenticated, cryptopay.CodeForbidden:
+	case cryptopay.CodeUnauthenticated, cryptopay.CodeForbidden, cryptopay.CodeKeyExceedsCaller:
 		return "authentication_error"
 	case cryptopay.CodeRateLimited:
 		return "rate_limit_error"
-	case cryptopay.CodeIdempotency:
+	case cryptopay.CodeIdempotency, cryptopay.CodeIdempotencyInProgress, cryptopay.CodeIdempotencySecretShown:
 		return "idempotency_error"
 	case cryptopay.CodeInternal, cryptopay.CodeUnavailable:
 		return "api_error"
@@ -67,7 +71,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case status >= 500:
 		s.log.ErrorContext(ctx, "request failed", "request_id", requestID(ctx), "method", r.Method, "path", r.URL.Path, "err", err)
-	case code == cryptopay.CodeUnauthenticated || code == cryptopay.CodeForbidden:
+	case code == cryptopay.CodeUnauthenticated || code == cryptopay.CodeForbidden || code == cryptopay.CodeKeyExceedsCaller:
 		s.log.InfoContext(ctx, "request refused", "request_id", requestID(ctx), "path", r.URL.Path, "ip", clientIP(r), "reason", err)
 	}
 	writeJSON(w, status, errorBody{Error: errorDetail{

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
@@ -14,10 +15,22 @@ const maxIdempotencyKeyLen = 255
 
 type keyedHandler func(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey, body []byte) error
 
-// idempotent gives a POST Stripe's Idempotency-Key semantics: the same key
-// with the same request replays the first response; the same key with a
-// different request is a 422. Responses of 5xx are not stored, so a retry
-// after a failure runs again.
+// idempotent gives a POST Stripe's Idempotency-Key semantics:
+//
+//   - Records belong to the API key that made the request: another key,
+//     even of the same store, never sees or replays them.
+//   - The record is written in the transaction of the request's effect
+//     (gateway.ClaimIdempotencyKey), so a concurrent duplicate waits for
+//     that transaction and finds the record instead of making the effect
+//     twice; while the first response is not yet recorded a duplicate gets
+//     409 idempotency_in_progress.
+//   - The same key with the same request replays the first response; with
+//     a different request it is 422 idempotency_mismatch.
+//   - A response that carries a secret (a new API key, a webhook signing
+//     secret) is never stored: a replay is 409
+//     idempotency_secret_shown_once.
+//   - A request that fails (a validation error, a conflict, a 5xx) leaves
+//     no record, since its transaction rolled back: a retry runs again.
 func (s *Server) idempotent(h keyedHandler) func(http.ResponseWriter, *http.Request, *cryptopay.APIKey) error {
 	return func(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey) error {
 		body, err := s.readBody(w, r)
@@ -31,34 +44,45 @@ func (s *Server) idempotent(h keyedHandler) func(http.ResponseWriter, *http.Requ
 		if len(ikey) > maxIdempotencyKeyLen {
 			return cryptopay.Invalid("Idempotency-Key", "Idempotency-Key must be at most %d characters.", maxIdempotencyKeyLen)
 		}
-		// Keys are per store and per mode: a test key's Idempotency-Key
-		// never replays a live response.
-		store, ikey := key.StoreID, modeScope(key.Livemode)+":"+ikey
 		sum := sha256.Sum256(bytes.Join([][]byte{[]byte(r.Method), []byte(r.URL.Path), body}, []byte{0}))
 		ctx := r.Context()
-		if prev, err := s.svc.DB().GetIdempotencyRecord(ctx, store, ikey); err == nil {
+		db := s.svc.DB()
+		if prev, err := db.GetIdempotencyRecord(ctx, key.ID, ikey); err == nil {
 			return replay(w, prev, sum[:])
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return err
 		}
+		claim := &gateway.IdempotencyClaim{APIKeyID: key.ID, Key: ikey, Method: r.Method, Path: r.URL.Path,
+			RequestHash: sum[:], CreatedAt: s.svc.Now()}
+		r = r.WithContext(gateway.WithIdempotencyClaim(ctx, claim))
 		rec := newBufferedResponse()
-		if err := h(rec, r, key, body); err != nil {
-			s.writeError(rec, r, err)
-		}
-		if rec.Code < 500 {
-			record := &storage.IdempotencyRecord{
-				StoreID: store, Key: ikey, Method: r.Method, Path: r.URL.Path,
-				RequestHash: sum[:], Status: rec.Code, Body: rec.Body.Bytes(), CreatedAt: s.svc.Now(),
+		herr := h(rec, r, key, body)
+		claimed, secret, taken := claim.Outcome()
+		switch {
+		case taken:
+			// A concurrent request with the same key made the effect first.
+			prev, err := db.GetIdempotencyRecord(ctx, key.ID, ikey)
+			if errors.Is(err, storage.ErrNotFound) {
+				return inProgress() // its transaction has not committed yet
 			}
-			err := s.svc.DB().InTx(ctx, func(tx storage.Tx) error { return tx.PutIdempotencyRecord(ctx, record) })
-			if _, raced := errors.AsType[*storage.ConflictError](err); raced {
-				// A concurrent request with the same key stored first; answer
-				// as it did.
-				if prev, err := s.svc.DB().GetIdempotencyRecord(ctx, store, ikey); err == nil {
-					return replay(w, prev, sum[:])
-				}
-			} else if err != nil {
-				s.log.WarnContext(ctx, "store idempotency record", "request_id", requestID(ctx), "err", err)
+			if err != nil {
+				return err
+			}
+			return replay(w, prev, sum[:])
+		case herr != nil:
+			s.writeError(rec, r, herr)
+		case !claimed:
+			// Every operation behind an idempotent route claims its key in
+			// its transaction; one that does not would run twice on retry.
+			s.log.ErrorContext(ctx, "idempotent request made no idempotency record", "request_id", requestID(ctx), "path", r.URL.Path)
+		case !secret:
+			err := db.InTx(ctx, func(tx storage.Tx) error {
+				return tx.CompleteIdempotencyRecord(ctx, key.ID, ikey, rec.Code, rec.Body.Bytes())
+			})
+			if err != nil {
+				// The effect stands; a retry is told it is in progress
+				// rather than made twice.
+				s.log.WarnContext(ctx, "complete idempotency record", "request_id", requestID(ctx), "err", err)
 			}
 		}
 		for k, v := range rec.Header() {
@@ -70,10 +94,19 @@ func (s *Server) idempotent(h keyedHandler) func(http.ResponseWriter, *http.Requ
 	}
 }
 
+// replay answers a request whose Idempotency-Key has a record.
 func replay(w http.ResponseWriter, prev *storage.IdempotencyRecord, sum []byte) error {
 	if !bytes.Equal(prev.RequestHash, sum) {
 		return &cryptopay.Error{Code: cryptopay.CodeIdempotency, Param: "Idempotency-Key",
 			Message: "This Idempotency-Key was already used with a different request; use a new key for a new request."}
+	}
+	switch prev.State {
+	case storage.IdempotencyDone:
+	case storage.IdempotencySecretShown:
+		return &cryptopay.Error{Code: cryptopay.CodeIdempotencySecretShown, Param: "Idempotency-Key",
+			Message: "The request with this Idempotency-Key succeeded, and its response carried a secret that is shown only once; it is not replayed. List the objects to find the one it created."}
+	default:
+		return inProgress()
 	}
 	w.Header().Set("Idempotent-Replayed", "true")
 	w.Header().Set("Content-Type", "application/json")
@@ -83,11 +116,9 @@ func replay(w http.ResponseWriter, prev *storage.IdempotencyRecord, sum []byte) 
 	return nil
 }
 
-func modeScope(live bool) string {
-	if live {
-		return "live"
-	}
-	return "test"
+func inProgress() error {
+	return &cryptopay.Error{Code: cryptopay.CodeIdempotencyInProgress, Param: "Idempotency-Key",
+		Message: "A request with this Idempotency-Key has made its change and its response is not recorded yet; retry in a moment, or fetch the object instead."}
 }
 
 // bufferedResponse holds a response in memory so it can be stored before

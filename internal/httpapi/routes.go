@@ -25,7 +25,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/api_keys", s.authed(cryptopay.ScopeKeysWrite, s.idempotent(s.createAPIKey)))
 	m.HandleFunc("GET /v1/api_keys", s.authed(cryptopay.ScopeKeysRead, s.listAPIKeys))
 	m.HandleFunc("GET /v1/api_keys/{id}", s.authed(cryptopay.ScopeKeysRead, s.getAPIKey))
-	m.HandleFunc("POST /v1/api_keys/{id}/rotate", s.authed(cryptopay.ScopeKeysWrite, s.rotateAPIKey))
+	m.HandleFunc("POST /v1/api_keys/{id}/rotate", s.authed(cryptopay.ScopeKeysWrite, s.idempotent(s.rotateAPIKey)))
 	m.HandleFunc("POST /v1/api_keys/{id}/revoke", s.authed(cryptopay.ScopeKeysWrite, s.revokeAPIKey))
 
 	m.HandleFunc("POST /v1/webhook_endpoints", s.authed(cryptopay.ScopeWebhooksWrite, s.idempotent(s.createWebhookEndpoint)))

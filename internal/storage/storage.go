@@ -92,7 +92,10 @@ type Reader interface {
 
 	ListEvents(ctx context.Context, f EventFilter) ([]cryptopay.Event, bool, error)
 
-	GetIdempotencyRecord(ctx context.Context, storeID, key string) (*IdempotencyRecord, error)
+	// GetIdempotencyRecord returns the record API key apiKeyID made under
+	// Idempotency-Key key, or ErrNotFound. Records of other API keys are
+	// never visible, even within one store.
+	GetIdempotencyRecord(ctx context.Context, apiKeyID, key string) (*IdempotencyRecord, error)
 
 	ChainReader
 	AuditReader
@@ -130,10 +133,17 @@ type Tx interface {
 
 	CreateEvent(ctx context.Context, e *cryptopay.Event) error
 
-	// PutIdempotencyRecord stores the first response to an idempotent
-	// request. A second record with the same (store, key) is a
-	// *ConflictError.
+	// PutIdempotencyRecord inserts r. A second record with the same (API
+	// key, key) is a *ConflictError on "idempotency_records_pkey"; on
+	// PostgreSQL the insert first waits for a concurrent transaction that
+	// inserted the same pair, so a request can claim its key in the
+	// transaction that makes its effect. The transaction stays usable after
+	// the conflict on both engines.
 	PutIdempotencyRecord(ctx context.Context, r *IdempotencyRecord) error
+	// CompleteIdempotencyRecord stores the response of a pending record:
+	// State becomes IdempotencyDone with Status and Body. A record that is
+	// missing or not pending is ErrNotFound.
+	CompleteIdempotencyRecord(ctx context.Context, apiKeyID, key string, status int, body []byte) error
 	// DeleteIdempotencyRecords removes records created before cutoff.
 	DeleteIdempotencyRecords(ctx context.Context, cutoff time.Time) (int64, error)
 
@@ -169,19 +179,38 @@ type EventFilter struct {
 	Page
 }
 
-// IdempotencyRecord is the first response to a request made with an
-// Idempotency-Key: replayed for the same key and body, refused for a
-// different body.
+// IdempotencyRecord is what a request made with an Idempotency-Key left:
+// written in the transaction of its effect, so the effect and the record
+// commit together, then completed with the response when that may be
+// replayed.
 type IdempotencyRecord struct {
-	StoreID     string
-	Key         string
+	APIKeyID    string // the API key that made the request; records are scoped to it
+	Key         string // the Idempotency-Key header
 	Method      string
 	Path        string
 	RequestHash []byte // SHA-256 of method, path and body
-	Status      int
-	Body        []byte
+	State       IdempotencyState
+	Status      int    // the response status; 0 while pending
+	Body        []byte // the response body; empty unless State is IdempotencyDone
 	CreatedAt   time.Time
 }
+
+// IdempotencyState is where an idempotent request stands.
+type IdempotencyState string
+
+// The states of an idempotency record.
+const (
+	// IdempotencyPending: the effect has committed; its response is not
+	// recorded yet (the request is still answering, or the process stopped
+	// before it could record it).
+	IdempotencyPending IdempotencyState = "pending"
+	// IdempotencyDone: Status and Body hold the response, to be replayed.
+	IdempotencyDone IdempotencyState = "done"
+	// IdempotencySecretShown: the response carried a secret (an API key or
+	// a webhook signing secret) that is shown exactly once; the response is
+	// never stored, so it can never be replayed.
+	IdempotencySecretShown IdempotencyState = "secret_shown"
+)
 
 // BigText and ParseBigText convert amounts to and from the decimal integer
 // text engines store them as. Amounts are never summed in SQL, so both

@@ -101,6 +101,10 @@ func (s *Service) CreateEndpoint(ctx context.Context, o Owner, p EndpointParams)
 		return nil, "", fmt.Errorf("webhook: seal secret: %w", err)
 	}
 	err = s.db.InTx(ctx, func(tx storage.Tx) error {
+		// The response carries the signing secret: never replayed.
+		if err := gateway.ClaimIdempotencyKey(ctx, tx, true); err != nil {
+			return err
+		}
 		if err := tx.CreateWebhookEndpoint(ctx, ep); err != nil {
 			return err
 		}

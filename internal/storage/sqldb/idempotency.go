@@ -8,28 +8,34 @@ import (
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
-const idempotencyCols = `store_id, key, method, path, request_hash, status, body, created_at`
+const idempotencyCols = `api_key_id, key, method, path, request_hash, state, status, body, created_at`
 
-// GetIdempotencyRecord returns the record for (storeID, key), or
+// GetIdempotencyRecord returns the record for (apiKeyID, key), or
 // storage.ErrNotFound.
-func (s *queries) GetIdempotencyRecord(ctx context.Context, storeID, key string) (*storage.IdempotencyRecord, error) {
+func (s *queries) GetIdempotencyRecord(ctx context.Context, apiKeyID, key string) (*storage.IdempotencyRecord, error) {
 	var (
 		r       storage.IdempotencyRecord
+		state   string
 		created int64
 	)
 	err := s.queryRow(ctx, `SELECT `+idempotencyCols+` FROM idempotency_records
-		WHERE store_id = ? AND key = ?`, storeID, key).Scan(&r.StoreID, &r.Key, &r.Method, &r.Path,
-		&r.RequestHash, &r.Status, &r.Body, &created)
+		WHERE api_key_id = ? AND key = ?`, apiKeyID, key).Scan(&r.APIKeyID, &r.Key, &r.Method, &r.Path,
+		&r.RequestHash, &state, &r.Status, &r.Body, &created)
 	if err != nil {
 		return nil, s.wrap("get idempotency record", err)
+	}
+	r.State = storage.IdempotencyState(state)
+	if r.Body == nil {
+		r.Body = []byte{} // SQLite reads an empty BLOB as NULL, PostgreSQL as empty
 	}
 	r.CreatedAt = fromMicros(created)
 	return &r, nil
 }
 
-// PutIdempotencyRecord inserts r. A record for the same (store, key) is a
-// *storage.ConflictError on "idempotency_records_pkey"; the transaction
-// stays usable after it on both engines.
+// PutIdempotencyRecord inserts r. A record for the same (API key, key) is a
+// *storage.ConflictError on "idempotency_records_pkey". ON CONFLICT DO
+// NOTHING keeps the transaction usable on PostgreSQL, and still waits for
+// a concurrent inserter of the same key to finish before deciding.
 func (t *Tx) PutIdempotencyRecord(ctx context.Context, r *storage.IdempotencyRecord) error {
 	body := r.Body
 	if body == nil {
@@ -37,12 +43,24 @@ func (t *Tx) PutIdempotencyRecord(ctx context.Context, r *storage.IdempotencyRec
 	}
 	var key string
 	err := t.queryRow(ctx, `INSERT INTO idempotency_records (`+idempotencyCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store_id, key) DO NOTHING RETURNING key`,
-		r.StoreID, r.Key, r.Method, r.Path, r.RequestHash, r.Status, body, micros(r.CreatedAt)).Scan(&key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (api_key_id, key) DO NOTHING RETURNING key`,
+		r.APIKeyID, r.Key, r.Method, r.Path, r.RequestHash, string(r.State), r.Status, body,
+		micros(r.CreatedAt)).Scan(&key)
 	if err == sql.ErrNoRows {
 		return &storage.ConflictError{Constraint: "idempotency_records_pkey"}
 	}
 	return t.wrap("put idempotency record", err)
+}
+
+// CompleteIdempotencyRecord stores the response of a pending record.
+func (t *Tx) CompleteIdempotencyRecord(ctx context.Context, apiKeyID, key string, status int, body []byte) error {
+	if body == nil {
+		body = []byte{}
+	}
+	res, err := t.exec(ctx, `UPDATE idempotency_records SET state = ?, status = ?, body = ?
+		WHERE api_key_id = ? AND key = ? AND state = ?`,
+		string(storage.IdempotencyDone), status, body, apiKeyID, key, string(storage.IdempotencyPending))
+	return t.mustAffect("complete idempotency record", res, err)
 }
 
 // DeleteIdempotencyRecords deletes records created before cutoff and

@@ -41,7 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"InvoicePayments", testInvoicePayments},
 		{"ListInvoices", testListInvoices},
 		{"Events", testEvents},
-		{"Idempotency", testIdempotency},
+		{"Idempotency", testIdempotency}, {"IdempotencyClaimRace", testIdempotencyClaimRace},
 		{"Transactions", testTransactions},
 		{"ConcurrentTransactions", testConcurrentTransactions},
 		{"Audit", testAudit}, {"AuditTamper", testAuditTamper}, {"SealedColumns", testSealedColumns}, {"RedactInvoice", testRedactInvoice},
