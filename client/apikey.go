@@ -27,14 +27,15 @@ type APIKey struct {
 	Secret     string     `json:"secret,omitempty"`
 }
 
-// APIKeyParams creates a key. Scopes is required and may not exceed the
-// calling key's own scopes.
+// APIKeyParams creates a key. Scopes is required. The key must lie within
+// the calling key: its scopes, its allowlist (inside the caller's, if the
+// caller has one) and its expiry (no later than the caller's).
 type APIKeyParams struct {
 	Name       string   `json:"name,omitempty"`
 	Scopes     []string `json:"scopes"`
 	AllowedIPs []string `json:"allowed_ips,omitempty"` // addresses or CIDRs; empty allows any
 	// ExpiresIn is the key's lifetime, sent in whole seconds; zero means
-	// the server's default (90 days).
+	// the server's default (90 days, or the caller's expiry if sooner).
 	ExpiresIn time.Duration `json:"-"`
 }
 
@@ -61,8 +62,11 @@ type APIKeyList struct {
 	HasMore bool     `json:"has_more"`
 }
 
-// CreateAPIKey creates a key in the calling key's store and mode. A scope
-// the caller lacks is a *Error with Code "forbidden" and Param "scopes".
+// CreateAPIKey creates a key in the calling key's store and mode. A key
+// beyond the caller (a scope it lacks, a wider allowlist, a later expiry)
+// is a *Error with Code "api_key_exceeds_caller" and Param naming the
+// field. The secret is in this response only: a retry under the same
+// Idempotency-Key is a *Error with Code "idempotency_secret_shown_once".
 // Needs keys:write.
 func (c *Client) CreateAPIKey(ctx context.Context, p APIKeyParams, opts ...RequestOption) (*APIKey, error) {
 	var k APIKey
@@ -93,7 +97,9 @@ func (c *Client) GetAPIKey(ctx context.Context, id string, opts ...RequestOption
 
 // RotateAPIKey issues a replacement for key id, with the same name, scopes
 // and allowlist, and returns it with its secret. The old key stops after
-// the grace period. Needs keys:write.
+// the grace period. A key may rotate itself, and another key only when
+// that key lies within it (else Code "api_key_exceeds_caller"). Needs
+// keys:write.
 func (c *Client) RotateAPIKey(ctx context.Context, id string, p RotateAPIKeyParams, opts ...RequestOption) (*APIKey, error) {
 	body := map[string]int64{}
 	if p.GracePeriod != nil {
@@ -107,7 +113,8 @@ func (c *Client) RotateAPIKey(ctx context.Context, id string, p RotateAPIKeyPara
 }
 
 // RevokeAPIKey stops key id at once and returns it. Revoking a key that is
-// already revoked is a *Error with Code "conflict". Needs keys:write.
+// already revoked is a *Error with Code "conflict"; a key beyond the caller
+// is Code "api_key_exceeds_caller". Needs keys:write.
 func (c *Client) RevokeAPIKey(ctx context.Context, id string, opts ...RequestOption) (*APIKey, error) {
 	var k APIKey
 	if err := c.do(ctx, http.MethodPost, "/v1/api_keys/"+pathID(id)+"/revoke", nil, nil, &k, opts); err != nil {
