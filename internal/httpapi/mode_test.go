@@ -9,6 +9,7 @@ import (
 
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/gateway"
+	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
 // bip84Zpub is BIP84's test-vector account key (mainnet), for a live store.
@@ -20,7 +21,7 @@ const bip84Zpub = "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH
 // every kind of object with a mode, so a test key cannot learn that a live
 // id exists.
 func TestOtherModeIsIndistinguishableFromUnknown(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, e *env) {
+	forEachEngineWith(t, true, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		live, err := e.svc.CreateStore(ctx, gateway.StoreParams{Name: "Live shop", Livemode: true,
 			Wallets: []gateway.WalletParams{{Network: string(cryptopay.NetworkBitcoin), AccountKey: bip84Zpub}}})
@@ -36,15 +37,27 @@ func TestOtherModeIsIndistinguishableFromUnknown(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		const unknownInv, unknownKey = "inv_01aaaaaaaaaaaaaaaaaaaaaaaa", "key_01aaaaaaaaaaaaaaaaaaaaaaaa"
+		// Endpoints are written directly: which URLs a mode accepts is not
+		// what this test is about.
+		endpoint := func(st *cryptopay.Store) string {
+			now := e.svc.Now()
+			ep := &cryptopay.WebhookEndpoint{ID: cryptopay.NewID(cryptopay.PrefixEndpoint, now), StoreID: st.ID,
+				Livemode: st.Livemode, URL: "https://shop.example/hook", Enabled: true, Secret: "unused", CreatedAt: now, UpdatedAt: now}
+			if err := e.db.InTx(ctx, func(tx storage.Tx) error { return tx.CreateWebhookEndpoint(ctx, ep) }); err != nil {
+				t.Fatal(err)
+			}
+			return ep.ID
+		}
+		liveEP, testEP := endpoint(live), endpoint(e.store)
+		const unknownInv, unknownKey, unknownEP = "inv_01aaaaaaaaaaaaaaaaaaaaaaaa", "key_01aaaaaaaaaaaaaaaaaaaaaaaa", "we_01aaaaaaaaaaaaaaaaaaaaaaaa"
 		type side struct {
-			name     string
-			bearer   string
-			inv, key string // objects of the other mode
+			name         string
+			bearer       string
+			inv, key, ep string // objects of the other mode
 		}
 		for _, sd := range []side{
-			{"test key, live objects", "Bearer " + e.secret, liveInv.ID, liveKey.ID},
-			{"live key, test objects", "Bearer " + liveSecret, testInv.ID, e.key.ID},
+			{"test key, live objects", "Bearer " + e.secret, liveInv.ID, liveKey.ID, liveEP},
+			{"live key, test objects", "Bearer " + liveSecret, testInv.ID, e.key.ID, testEP},
 		} {
 			for _, rt := range []struct {
 				method, path   string // %s is the id
@@ -55,11 +68,21 @@ func TestOtherModeIsIndistinguishableFromUnknown(t *testing.T) {
 				{"GET", "/v1/api_keys/%s", sd.key, unknownKey},
 				{"POST", "/v1/api_keys/%s/rotate", sd.key, unknownKey},
 				{"POST", "/v1/api_keys/%s/revoke", sd.key, unknownKey},
+				{"GET", "/v1/webhook_endpoints/%s", sd.ep, unknownEP},
+				{"PATCH", "/v1/webhook_endpoints/%s", sd.ep, unknownEP},
+				{"DELETE", "/v1/webhook_endpoints/%s", sd.ep, unknownEP},
+				{"POST", "/v1/webhook_endpoints/%s/rotate_secret", sd.ep, unknownEP},
+				{"POST", "/v1/webhook_endpoints/%s/test", sd.ep, unknownEP},
+				{"GET", "/v1/webhook_endpoints/%s/deliveries", sd.ep, unknownEP},
 			} {
 				t.Run(sd.name+" "+rt.method+" "+rt.path, func(t *testing.T) {
 					before := e.counts()
-					got := e.raw(rt.method, strings.Replace(rt.path, "%s", rt.other, 1), sd.bearer, nil, "")
-					want := e.raw(rt.method, strings.Replace(rt.path, "%s", rt.unknown, 1), sd.bearer, nil, "")
+					hdr, body := map[string]string(nil), ""
+					if rt.method == "PATCH" {
+						hdr, body = map[string]string{"Content-Type": "application/json"}, `{"description":"x"}`
+					}
+					got := e.raw(rt.method, strings.Replace(rt.path, "%s", rt.other, 1), sd.bearer, hdr, body)
+					want := e.raw(rt.method, strings.Replace(rt.path, "%s", rt.unknown, 1), sd.bearer, hdr, body)
 					if want.status != http.StatusNotFound {
 						t.Fatalf("unknown id: %d %s", want.status, want.body)
 					}
@@ -81,6 +104,9 @@ func TestOtherModeIsIndistinguishableFromUnknown(t *testing.T) {
 			}
 		}
 		// The objects are untouched.
+		if ep, err := e.db.GetWebhookEndpoint(ctx, liveEP); err != nil || ep.Description != "" || ep.Secret != "unused" {
+			t.Errorf("live endpoint after the attempts: %+v, %v", ep, err)
+		}
 		if k, err := e.svc.GetKey(ctx, nil, liveKey.ID); err != nil || k.RevokedAt != nil || k.RotatedTo != "" {
 			t.Errorf("live key after the attempts: %+v, %v", k, err)
 		}
