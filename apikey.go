@@ -93,16 +93,6 @@ type APIKey struct {
 // Has reports whether the key holds scope s.
 func (k *APIKey) Has(s Scope) bool { return slices.Contains(k.Scopes, s) }
 
-// Covers reports whether every scope in want is held by k.
-func (k *APIKey) Covers(want []Scope) (missing Scope, ok bool) {
-	for _, s := range want {
-		if !k.Has(s) {
-			return s, false
-		}
-	}
-	return "", true
-}
-
 // Excess says what a key holds beyond another: the field ("scopes",
 // "allowed_ips" or "expires_at") and the value that exceeds.
 type Excess struct {

@@ -201,11 +201,13 @@ func (s *Service) RotateKey(ctx context.Context, caller *cryptopay.APIKey, id st
 	}
 	var out *CreatedKey
 	err := s.db.InTx(ctx, func(tx storage.Tx) error {
-		old, err := s.keyForUpdate(ctx, tx, caller, id)
-		if err != nil {
+		// Claimed first, so a concurrent duplicate waits here rather than
+		// reading the old key before this rotation commits.
+		if err := ClaimIdempotencyKey(ctx, tx, true); err != nil {
 			return err
 		}
-		if err := ClaimIdempotencyKey(ctx, tx, true); err != nil {
+		old, err := s.keyForUpdate(ctx, tx, caller, id)
+		if err != nil {
 			return err
 		}
 		now := s.Now()

@@ -112,42 +112,52 @@ func TestIdempotencyNeverReplaysSecrets(t *testing.T) {
 
 // TestIdempotencyConcurrentDuplicates sends the same request with the same
 // Idempotency-Key many times at once. Exactly one effect happens; every
-// other answer is the replay of it or 409 idempotency_in_progress. API key
-// creation is used because nothing else (an order id) would deduplicate it.
+// other answer is 409 idempotency_in_progress or, once the first has
+// committed, idempotency_secret_shown_once. API key creation and rotation
+// are used because nothing else (an order id, a revoked key) would
+// deduplicate them.
 func TestIdempotencyConcurrentDuplicates(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e *env) {
-		before := e.counts()
-		const n = 16
-		type answer struct {
-			status   int
-			code     string
-			replayed bool
-		}
-		answers := make([]answer, n)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		hdr := map[string]string{"Content-Type": "application/json", "Idempotency-Key": "burst"}
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				r := e.raw("POST", "/v1/api_keys", "Bearer "+e.secret, hdr, `{"name":"burst","scopes":["invoices:read"]}`)
-				answers[i] = answer{r.status, r.err.Code, r.header.Get("Idempotent-Replayed") == "true"}
+		_, sub := e.newKey(gateway.KeyParams{Name: "sub", Scopes: []string{"invoices:read"}, TTL: 24 * time.Hour})
+		for _, tc := range []struct{ name, path, body string }{
+			{"create", "/v1/api_keys", `{"name":"burst","scopes":["invoices:read"]}`},
+			{"rotate", "/v1/api_keys/" + sub.ID + "/rotate", `{"grace_period":3600}`},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				before := e.counts()
+				const n = 16
+				type answer struct {
+					status   int
+					code     string
+					replayed bool
+				}
+				answers := make([]answer, n)
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				hdr := map[string]string{"Content-Type": "application/json", "Idempotency-Key": "burst-" + tc.name}
+				for i := range n {
+					wg.Go(func() {
+						<-start
+						r := e.raw("POST", tc.path, "Bearer "+e.secret, hdr, tc.body)
+						answers[i] = answer{r.status, r.err.Code, r.header.Get("Idempotent-Replayed") == "true"}
+					})
+				}
+				close(start)
+				wg.Wait()
+				created := 0
+				for i, a := range answers {
+					switch {
+					case a.status == http.StatusCreated && !a.replayed:
+						created++
+					case a.status == http.StatusConflict && (a.code == "idempotency_in_progress" || a.code == "idempotency_secret_shown_once"):
+					default:
+						t.Errorf("request %d: %+v", i, a)
+					}
+				}
+				if after := e.counts(); created != 1 || after.keys != before.keys+1 {
+					t.Errorf("%d requests succeeded and the store went from %d to %d keys; want exactly one", created, before.keys, after.keys)
+				}
 			})
-		}
-		close(start)
-		wg.Wait()
-		created := 0
-		for i, a := range answers {
-			switch {
-			case a.status == http.StatusCreated && !a.replayed:
-				created++
-			case a.status == http.StatusConflict && (a.code == "idempotency_in_progress" || a.code == "idempotency_secret_shown_once"):
-			default:
-				t.Errorf("request %d: %+v", i, a)
-			}
-		}
-		if after := e.counts(); created != 1 || after.keys != before.keys+1 {
-			t.Errorf("%d requests created a key and the store went from %d to %d keys; want exactly one", created, before.keys, after.keys)
 		}
 	})
 }
