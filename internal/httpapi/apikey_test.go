@@ -73,7 +73,7 @@ func TestKeyActionsStayWithinCaller(t *testing.T) {
 			t.Fatalf("create a narrower key: %d %s", r.status, r.body)
 		}
 		var created struct{ ID, Secret string }
-		mustJSON(t, r.body, &created)
+		decodeKeyJSON(t, r.body, &created)
 		if r := e.raw("POST", "/v1/api_keys/"+created.ID+"/rotate", pinnedAuth, ct, `{"grace_period":0}`); r.status != http.StatusCreated {
 			t.Errorf("rotate a narrower key: %d %s", r.status, r.body)
 		}
@@ -82,7 +82,7 @@ func TestKeyActionsStayWithinCaller(t *testing.T) {
 		var dflt struct {
 			ExpiresAt time.Time `json:"expires_at"`
 		}
-		mustJSON(t, r.body, &dflt)
+		decodeKeyJSON(t, r.body, &dflt)
 		if r.status != http.StatusCreated || dflt.ExpiresAt.After(mgr.ExpiresAt) {
 			t.Errorf("default expiry: %d, expires %v, caller expires %v", r.status, dflt.ExpiresAt, mgr.ExpiresAt)
 		}
@@ -92,7 +92,7 @@ func TestKeyActionsStayWithinCaller(t *testing.T) {
 	})
 }
 
-func mustJSON(t *testing.T, b []byte, v any) {
+func decodeKeyJSON(t *testing.T, b []byte, v any) {
 	t.Helper()
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("decode %s: %v", b, err)

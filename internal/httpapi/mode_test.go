@@ -12,8 +12,8 @@ import (
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
-// bip84Zpub is BIP84's test-vector account key (mainnet), for a live store.
-const bip84Zpub = "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz2oz2AGutZYs"
+// liveModeZpub is BIP84's test-vector account key (mainnet), for a live store.
+const liveModeZpub = "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz2oz2AGutZYs"
 
 // TestOtherModeIsIndistinguishableFromUnknown: a key asking for an object
 // of the other mode gets exactly the 404 an unknown id gets (same status,
@@ -24,7 +24,7 @@ func TestOtherModeIsIndistinguishableFromUnknown(t *testing.T) {
 	forEachEngineWith(t, true, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		live, err := e.svc.CreateStore(ctx, gateway.StoreParams{Name: "Live shop", Livemode: true,
-			Wallets: []gateway.WalletParams{{Network: string(cryptopay.NetworkBitcoin), AccountKey: bip84Zpub}}})
+			Wallets: []gateway.WalletParams{{Network: string(cryptopay.NetworkBitcoin), AccountKey: liveModeZpub}}})
 		if err != nil {
 			t.Fatal(err)
 		}
