@@ -23,6 +23,10 @@ const (
 	CodeUnavailable      Code = "unavailable"          // a dependency (node, rate source) is down
 	CodeInternal         Code = "internal_error"       // a bug or an unexpected failure; details stay in the log
 	CodeMethodNotAllowed Code = "method_not_allowed"   // the route exists, the method does not
+	// CodeDatabaseUnavailable: the gateway's database cannot be reached
+	// (restarting, failing over); the request changed nothing and may be
+	// retried after the Retry-After delay.
+	CodeDatabaseUnavailable Code = "database_unavailable"
 )
 
 // Error is an error meant for a client: a code, a message that is safe to
