@@ -216,7 +216,7 @@ func (w *Watcher) reset() {
 	w.loaded = false
 	w.mempool = map[string][]chain.Key{}
 	w.newKeys = map[chain.Key]struct{}{}
-	w.cursor, w.prevCursor = 0, 0
+	w.marks = nil
 	w.lastFull, w.lastPoll, w.lastPrune = time.Time{}, time.Time{}, time.Time{}
 	w.listening.Store(false)
 }

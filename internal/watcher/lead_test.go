@@ -237,6 +237,9 @@ func TestFailoverTwoInstances(t *testing.T) {
 		t.Fatal("no connection of the leader to terminate")
 	}
 	payRound("two", a, b)
+	h.waitFor("round two seen by the same leader", 15*time.Second, func() bool {
+		return !slices.ContainsFunc(invs, func(inv *cryptopay.Invoice) bool { return !h.detected(inv) })
+	})
 	h.mine(1)
 
 	// The leader dies (its database handle closes under it): the other
@@ -419,4 +422,29 @@ func TestWatchDelayAcrossInstances(t *testing.T) {
 	if p99 > time.Second {
 		t.Errorf("p99 %v; want well under the 2s polling fallback (notifications)", p99)
 	}
+}
+
+// TestPaymentMinedBeforeAddressAnnounced: an invoice made on another
+// instance is paid and the payment mined before the leader heard of the
+// invoice (no notification, no poll due): the leader loads the new
+// invoices before connecting the block, so the payment is credited from
+// that block rather than missed for good.
+func TestPaymentMinedBeforeAddressAnnounced(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db storage.DB) {
+		h := newHarness(t, db, fundBlocks)
+		h.step() // loads the watched set; the next poll is seconds away
+		rs, _ := rates.ParseStatic("BTC_USD=65000.00")
+		other := gateway.New(gateway.Config{DB: db, Rates: rs, Now: h.clock.now}) // not wired to the watcher
+		inv, err := other.CreateInvoice(h.ctx, h.key, gateway.InvoiceParams{OrderID: "mined-first", Amount: "0.001", Currency: "BTC"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.pay(inv.Address, milliBTC, false)
+		h.mine(1)
+		h.step()
+		got := h.get(inv.ID)
+		if len(got.Payments) != 1 || got.Payments[0].Confirmations != 1 {
+			t.Fatalf("payments after the block: %+v; want the payment at 1 confirmation", got.Payments)
+		}
+	})
 }

@@ -128,14 +128,13 @@ type Watcher struct {
 	listening atomic.Bool // notified of new invoices (lead.go listen)
 	pollNow   atomic.Bool // poll for new invoices at the next step
 
-	mempool    map[string][]chain.Key // txids fed to the tracker, and the keys they pay
-	newKeys    map[chain.Key]struct{} // joined the watched set since the last mempool pass
-	cursor     int64                  // highest invoice Seq loaded
-	prevCursor int64                  // cursor as of the previous poll: re-read from here
-	lastFull   time.Time              // last full rescan (real time)
-	lastPoll   time.Time              // last poll for new invoices (real time)
-	lastPrune  time.Time
-	loaded     bool
+	mempool   map[string][]chain.Key // txids fed to the tracker, and the keys they pay
+	newKeys   map[chain.Key]struct{} // joined the watched set since the last mempool pass
+	marks     []cursorMark           // recent polls' cursors (watched.go)
+	lastFull  time.Time              // last full rescan (real time)
+	lastPoll  time.Time              // last poll for new invoices (real time)
+	lastPrune time.Time
+	loaded    bool
 }
 
 type pendingWatch struct {
@@ -283,79 +282,6 @@ func (w *Watcher) load(ctx context.Context) error {
 	return nil
 }
 
-// refresh brings the watched set up to date: the addresses announced
-// in-process or by notification at once, then, from the database, the
-// invoices inserted since the cursor (every InvoicePollInterval, or less
-// often while notifications arrive) and every invoice still inside its
-// monitoring window (every RescanInterval, and first thing after gaining
-// leadership), whichever instance made them. The cursor is the invoices'
-// insertion sequence, never a timestamp, so instances' clocks do not
-// matter. Each poll re-reads from the cursor of the poll before, so an
-// invoice whose transaction committed after a later one was read is still
-// found; the full rescan is the backstop.
-func (w *Watcher) refresh(ctx context.Context) error {
-	now := w.now()
-	w.mu.Lock()
-	pending := w.pending
-	w.pending = nil
-	w.mu.Unlock()
-	for _, p := range pending {
-		w.addAddress(p.address, p.until)
-	}
-	full := w.lastFull.IsZero() || time.Since(w.lastFull) >= w.rescan
-	interval := w.invoicePoll
-	if w.listening.Load() {
-		interval = w.rescan / 4
-	}
-	if !full && !w.pollNow.Swap(false) && time.Since(w.lastPoll) < interval {
-		return nil
-	}
-	started := time.Now()
-	from := w.prevCursor
-	if full {
-		from = 0
-	}
-	top := w.cursor
-	for {
-		page, err := w.db.ListWatchedAddresses(ctx, w.network, now, from, 1000)
-		if err != nil {
-			return fmt.Errorf("list watched addresses: %w", err)
-		}
-		for _, a := range page {
-			w.addAddress(a.Address, a.MonitorUntil)
-			from, top = a.Seq, max(top, a.Seq)
-		}
-		if len(page) < 1000 {
-			break
-		}
-	}
-	w.prevCursor, w.cursor = w.cursor, top
-	w.lastPoll = started
-	if full {
-		w.lastFull = started
-	}
-	if now.Sub(w.lastPrune) > 10*time.Minute {
-		w.watch.Prune(now)
-		w.lastPrune = now
-	}
-	return nil
-}
-
-// addAddress watches address until the end of its invoice's monitoring
-// window. An address new to the set is remembered so the next mempool
-// pass looks again at transactions it fed before (syncMempool).
-func (w *Watcher) addAddress(address string, until time.Time) {
-	k, err := w.src.KeyOf(address)
-	if err != nil {
-		w.log.Error("invoice address cannot be watched", "address", address, "err", err)
-		return
-	}
-	if !w.watch.Has(k) {
-		w.newKeys[k] = struct{}{}
-	}
-	w.watch.AddUntil(k, until)
-}
-
 // filter adapts the watch set and the tracker to a source's Filter.
 type filter struct{ w *Watcher }
 
@@ -369,11 +295,21 @@ func (f filter) HasSpend(op chain.Outpoint) bool { return f.w.tr.IsWatchedSpend(
 // a reorg that happened while the gateway was down is handled like any
 // other.
 func (w *Watcher) syncBlocks(ctx context.Context) error {
+	tipAt := time.Now()
 	tip, err := w.src.Tip(ctx)
 	if err != nil {
 		return fmt.Errorf("node tip: %w", err)
 	}
 	mine, ok := w.tr.Tip()
+	if (!ok || mine != tip) && w.lastPoll.Before(tipAt) {
+		// Every payment in the blocks up to tip pays an invoice committed
+		// before the tip was read: load those invoices before connecting,
+		// so no payment is in a block processed before its address was
+		// watched.
+		if err := w.pollInvoices(ctx, false); err != nil {
+			return err
+		}
+	}
 	if !ok {
 		blk, err := w.src.Block(ctx, tip, filter{w})
 		if err != nil {
