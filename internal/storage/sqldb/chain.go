@@ -2,6 +2,7 @@ package sqldb
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/cryptopay/cryptopay"
@@ -25,8 +26,25 @@ func (s *queries) GetChainState(ctx context.Context, network cryptopay.Network) 
 
 // ListWatchedAddresses reads through the index on (network, seq) and
 // filters on monitor_until; the Dialect names the sequence column.
+//
+// A scan from the start begins at the oldest invoice still watched, found
+// through invoices_watch_idx (network, monitor_until), so a periodic full
+// rescan reads about a monitoring window's worth of invoices, not every
+// invoice ever made.
 func (s *queries) ListWatchedAddresses(ctx context.Context, network cryptopay.Network, now time.Time, afterSeq int64, limit int) ([]storage.WatchedAddress, error) {
 	seq := s.d.InvoiceSeq
+	if afterSeq == 0 {
+		var oldest sql.NullInt64
+		err := s.queryRow(ctx, `SELECT MIN(`+seq+`) FROM invoices WHERE network = ? AND monitor_until > ?`,
+			string(network), micros(now)).Scan(&oldest)
+		if err != nil {
+			return nil, s.wrap("list watched addresses", err)
+		}
+		if !oldest.Valid {
+			return nil, nil
+		}
+		afterSeq = oldest.Int64 - 1
+	}
 	rows, err := s.query(ctx, `SELECT id, address, monitor_until, `+seq+` FROM invoices
 		WHERE network = ? AND `+seq+` > ? AND monitor_until > ?
 		ORDER BY `+seq+` LIMIT ?`, string(network), afterSeq, micros(now), limit)
