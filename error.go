@@ -35,6 +35,10 @@ const (
 	// succeeded and its response carried a secret, which is shown once and
 	// never replayed.
 	CodeIdempotencySecretShown Code = "idempotency_secret_shown_once"
+	// CodeDatabaseUnavailable: the gateway's database cannot be reached
+	// (restarting, failing over); the request changed nothing and may be
+	// retried after the Retry-After delay.
+	CodeDatabaseUnavailable Code = "database_unavailable"
 )
 
 // Error is an error meant for a client: a code, a message that is safe to

@@ -94,6 +94,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 // describe renders an error for an operator: client errors by their
 // message and field, anything else in full (the operator may see internals).
 func describe(err error) string {
+	if errors.Is(err, storage.ErrUnavailable) {
+		return err.Error() // the operator needs the driver's reason and the address
+	}
 	if e, ok := errors.AsType[*cryptopay.Error](err); ok {
 		if e.Param != "" {
 			return fmt.Sprintf("%s (%s)", e.Message, e.Param)

@@ -49,10 +49,15 @@ func (a *app) bitcoinWatcher(ctx context.Context) (*watcher.Watcher, error) {
 		Logger:       a.log,
 		PollInterval: bc.PollInterval,
 		SafetyLimit:  bc.SafetyLimit,
+		LeaseTTL:     bc.LeaseTTL,
 		Alert:        a.alert,
 		Monitor:      a.cfg.Monitor,
 		Rates:        rs,
 	})
+	// An invoice made here reaches this instance's watcher at once; one
+	// made on another instance reaches the leader through the database
+	// (PostgreSQL NOTIFY, with polling as the fallback). Only the holder
+	// of the network's lease watches; the others stand by (watcher/lead.go).
 	a.svc.OnInvoiceCreated(func(inv *cryptopay.Invoice) {
 		if inv.Network == network {
 			w.Watch(inv.Address, inv.MonitorUntil)

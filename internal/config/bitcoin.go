@@ -17,6 +17,7 @@ type Bitcoin struct {
 	WebsocketURL string // btcd push notifications; default derived from RPCURL
 	PollInterval time.Duration
 	SafetyLimit  int
+	LeaseTTL     time.Duration // leadership among instances sharing a database
 }
 
 var bitcoinVars = []Var{
@@ -28,6 +29,7 @@ var bitcoinVars = []Var{
 	{"CRYPTOPAY_BITCOIN_WEBSOCKET_URL", "<rpc url>/ws", "btcd's notification websocket; Bitcoin Core has none and is polled."},
 	{"CRYPTOPAY_BITCOIN_POLL_INTERVAL", "1s", "How often the node is polled when it cannot push, and the longest a pushing node goes unchecked."},
 	{"CRYPTOPAY_BITCOIN_REORG_LIMIT", "100", "Deepest reorganisation handled automatically; a deeper one stops crediting and raises an alert."},
+	{"CRYPTOPAY_BITCOIN_LEASE_TTL", "15s", "Among instances sharing a PostgreSQL database one watches the chain, holding a lease it renews every third of this; a stopped leader is replaced within about 1⅓ of it."},
 }
 
 func loadBitcoin(env func(string) string) (Bitcoin, error) {
@@ -45,6 +47,9 @@ func loadBitcoin(env func(string) string) (Bitcoin, error) {
 	}
 	if b.SafetyLimit, err = strconv.Atoi(or(env("CRYPTOPAY_BITCOIN_REORG_LIMIT"), "100")); err != nil || b.SafetyLimit < 6 || b.SafetyLimit > 10000 {
 		return b, fmt.Errorf("CRYPTOPAY_BITCOIN_REORG_LIMIT: want a whole number from 6 to 10000")
+	}
+	if b.LeaseTTL, err = time.ParseDuration(or(env("CRYPTOPAY_BITCOIN_LEASE_TTL"), "15s")); err != nil || b.LeaseTTL < time.Second || b.LeaseTTL > 10*time.Minute {
+		return b, fmt.Errorf("CRYPTOPAY_BITCOIN_LEASE_TTL: want a duration from 1s to 10m such as 15s")
 	}
 	return b, nil
 }

@@ -24,7 +24,15 @@ var statusOf = map[cryptopay.Code]int{
 	cryptopay.CodeKeyExceedsCaller:       http.StatusForbidden,
 	cryptopay.CodeIdempotencyInProgress:  http.StatusConflict,
 	cryptopay.CodeIdempotencySecretShown: http.StatusConflict,
+	// The database is restarting or failing over: the request changed
+	// nothing and may be retried (see retryAfterUnavailable).
+	cryptopay.CodeDatabaseUnavailable: http.StatusServiceUnavailable,
 }
+
+// retryAfterUnavailable is the Retry-After, in seconds, of a
+// database_unavailable answer: about how long a PostgreSQL restart or
+// failover takes.
+const retryAfterUnavailable = "5"
 
 // typeOf groups codes the way payment API clients expect (Stripe's
 // error types).
@@ -36,7 +44,7 @@ func typeOf(c cryptopay.Code) string {
 		return "rate_limit_error"
 	case cryptopay.CodeIdempotency, cryptopay.CodeIdempotencyInProgress, cryptopay.CodeIdempotencySecretShown:
 		return "idempotency_error"
-	case cryptopay.CodeInternal, cryptopay.CodeUnavailable:
+	case cryptopay.CodeInternal, cryptopay.CodeUnavailable, cryptopay.CodeDatabaseUnavailable:
 		return "api_error"
 	}
 	return "invalid_request_error"
@@ -67,6 +75,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf[code]
 	if status == 0 {
 		status = http.StatusInternalServerError
+	}
+	if code == cryptopay.CodeDatabaseUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", retryAfterUnavailable)
 	}
 	switch {
 	case status >= 500:

@@ -3,10 +3,12 @@ package httpapi
 import (
 	"context"
 	"embed"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
 // healthz answers while the process is up; it touches nothing.
@@ -24,10 +26,17 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	checks := map[string]string{"database": "ok"}
 	ready := true
+	// A database that answers a ping and then drops the schema query
+	// (restarting, failing over) is unreachable too, not "not current";
+	// the cause goes to the log, not to the caller.
 	if err := s.svc.DB().Ping(ctx); err != nil {
 		checks["database"], ready = "unreachable", false
-	} else if err := s.svc.DB().CheckSchema(ctx); err != nil {
+		s.log.WarnContext(ctx, "readiness: database unreachable", "err", err)
+	} else if err := s.svc.DB().CheckSchema(ctx); errors.Is(err, storage.ErrSchemaOutdated) || errors.Is(err, storage.ErrSchemaTooNew) {
 		checks["database"], ready = "schema not current", false
+	} else if err != nil {
+		checks["database"], ready = "unreachable", false
+		s.log.WarnContext(ctx, "readiness: database unreachable", "err", err)
 	}
 	if s.ready != nil {
 		if err := s.ready(ctx); err != nil {

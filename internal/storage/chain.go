@@ -23,8 +23,13 @@ type ChainState struct {
 // WatchedAddress is an invoice deposit address a watcher must look for.
 type WatchedAddress struct {
 	InvoiceID    string
+	Network      cryptopay.Network
 	Address      string
 	MonitorUntil time.Time
+	// Seq orders invoices by insertion across instances (not by any
+	// instance's clock): the cursor of ListWatchedAddresses. Zero in
+	// ListenInvoices announcements.
+	Seq int64
 }
 
 // ChainReader holds the chain watcher's queries.
@@ -33,10 +38,12 @@ type ChainReader interface {
 	// first block was processed.
 	GetChainState(ctx context.Context, network cryptopay.Network) (*ChainState, error)
 	// ListWatchedAddresses returns the addresses on network of invoices
-	// still watched at now (monitor_until after now) and created at or
-	// after since, oldest first, at most limit, strictly after the
-	// invoice id afterID ("" for the start).
-	ListWatchedAddresses(ctx context.Context, network cryptopay.Network, now, since time.Time, afterID string, limit int) ([]WatchedAddress, error)
+	// still watched at now (monitor_until after now), in insertion order
+	// (Seq), at most limit, strictly after the invoice with Seq afterSeq
+	// (0 for the start). Seq is assigned at insert, so on PostgreSQL an
+	// invoice may commit after a later one was listed: callers re-read a
+	// little behind their cursor and rescan in full now and then.
+	ListWatchedAddresses(ctx context.Context, network cryptopay.Network, now time.Time, afterSeq int64, limit int) ([]WatchedAddress, error)
 	// ListInvoicesDue returns the ids of invoices whose state the clock
 	// changes at now: new past expires_at, processing past monitor_until.
 	ListInvoicesDue(ctx context.Context, now time.Time, limit int) ([]string, error)

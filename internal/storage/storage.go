@@ -30,7 +30,25 @@ var (
 	// example an invoice for an unknown store). Engines wrap it; test with
 	// errors.Is.
 	ErrForeignKey = errors.New("storage: referenced row does not exist")
+	// ErrUnavailable: the database cannot be reached (connection refused or
+	// lost, the server shutting down, restarting or not yet accepting
+	// connections). Engines wrap it around the driver's error; test with
+	// errors.Is. Retrying later may succeed. It is a client-facing
+	// *cryptopay.Error, so the API answers 503 database_unavailable without
+	// revealing the driver's text.
+	ErrUnavailable error = &cryptopay.Error{Code: cryptopay.CodeDatabaseUnavailable,
+		Message: "The database is unavailable; retry shortly."}
 )
+
+// UnavailableError wraps a driver error that means the database cannot be
+// reached, so that errors.Is(err, ErrUnavailable) holds and the message
+// shows no driver text.
+func UnavailableError(cause error) error { return &unavailableError{cause: cause} }
+
+type unavailableError struct{ cause error }
+
+func (e *unavailableError) Error() string   { return "storage: database unavailable: " + e.cause.Error() }
+func (e *unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.cause} }
 
 // ConflictError reports a unique-constraint violation. Constraint names the
 // violated constraint as declared in the migrations (for example
@@ -61,11 +79,9 @@ type DB interface {
 	Ping(ctx context.Context) error
 	// Engine names the engine: "sqlite" or "postgres".
 	Engine() string
-	// TryLeadership makes this process the only one doing the work named
-	// name (one chain watcher per chain across instances): on PostgreSQL a
-	// session advisory lock held on a dedicated connection until release;
-	// on SQLite, where one gateway owns the file, always granted.
-	TryLeadership(ctx context.Context, name string) (held bool, release func(), err error)
+	// Leadership: one chain watcher per network across instances (lease.go).
+	LeaseDB
+	InvoiceNotifier
 	// SQL returns the underlying write handle, for job queues that must
 	// share transactions with the store.
 	SQL() *sql.DB
@@ -98,6 +114,7 @@ type Reader interface {
 	GetIdempotencyRecord(ctx context.Context, apiKeyID, key string) (*IdempotencyRecord, error)
 
 	ChainReader
+	LeaseReader
 	AuditReader
 	WebhookReader
 	MonitorReader
@@ -148,6 +165,7 @@ type Tx interface {
 	DeleteIdempotencyRecords(ctx context.Context, cutoff time.Time) (int64, error)
 
 	ChainTx
+	LeaseTx
 	WebhookTx
 	MonitorTx
 	KeyUsageTx

@@ -25,8 +25,16 @@ func (w *Watcher) persist(ctx context.Context, events []tracker.Event) error {
 	tip, _ := w.tr.Tip()
 	now := w.now().UTC()
 	var alerts []alertMsg
+	epoch := w.leading()
 	err = w.db.InTx(ctx, func(tx storage.Tx) error {
 		alerts = alerts[:0]
+		// Fenced: nothing is written unless this watcher still holds the
+		// lease it acquired (lead.go).
+		if epoch != 0 {
+			if err := tx.CheckLease(ctx, w.leaseName, epoch); err != nil {
+				return err
+			}
+		}
 		byInvoice, order, err := w.group(ctx, tx, events)
 		if err != nil {
 			return err

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cryptopay/cryptopay"
@@ -79,6 +80,21 @@ type Config struct {
 	// Rates values invoices not priced in their store's policy currency
 	// for high-value alerts; nil leaves those values unknown.
 	Rates cryptopay.RateSource
+	// Instance names this gateway instance as a holder of the network's
+	// lease (lead.go); default: host name, process id and a random tail.
+	Instance string
+	// LeaseTTL is how long leadership lasts without renewal (default 15s):
+	// the leader renews every third of it, and a crashed leader is
+	// replaced within about 1⅓ TTL.
+	LeaseTTL time.Duration
+	// RescanInterval is how often the leader reloads every invoice still
+	// inside its monitoring window (default 1m), whichever instance made
+	// it, beside the incremental pick-up.
+	RescanInterval time.Duration
+	// InvoicePollInterval is how often the leader looks for invoices made
+	// by other instances while it cannot be notified of them (default 2s;
+	// a quarter of RescanInterval while notifications arrive).
+	InvoicePollInterval time.Duration
 }
 
 // Watcher follows one chain. Run drives it; Step is one pass, for tests.
@@ -93,18 +109,32 @@ type Watcher struct {
 	rules   monitor.Rules
 	rates   cryptopay.RateSource
 
+	leaseName   string
+	instance    string
+	leaseTTL    time.Duration
+	rescan      time.Duration
+	invoicePoll time.Duration
+
 	watch *tracker.WatchSet
 	tr    *tracker.Tracker
 
 	mu       sync.Mutex
 	readyErr error
 	pending  []pendingWatch // addresses announced by Watch, not yet in the set
+	epoch    int64          // of the lease held; 0 when not leading (lead.go)
+	standby  bool           // run by Run and not leading: announcements are dropped
 
-	kick        chan struct{}
-	mempool     map[string]struct{} // txids already fed to the tracker
-	lastRefresh time.Time
-	lastPrune   time.Time
-	loaded      bool
+	kick      chan struct{}
+	listening atomic.Bool // notified of new invoices (lead.go listen)
+	pollNow   atomic.Bool // poll for new invoices at the next step
+
+	mempool   map[string][]chain.Key // txids fed to the tracker, and the keys they pay
+	newKeys   map[chain.Key]struct{} // joined the watched set since the last mempool pass
+	marks     []cursorMark           // recent polls' cursors (watched.go)
+	lastFull  time.Time              // last full rescan (real time)
+	lastPoll  time.Time              // last poll for new invoices (real time)
+	lastPrune time.Time
+	loaded    bool
 }
 
 type pendingWatch struct {
@@ -131,7 +161,14 @@ func New(cfg Config) *Watcher {
 		watch:    tracker.NewWatchSet(0),
 		readyErr: errNotStarted,
 		kick:     make(chan struct{}, 1),
-		mempool:  map[string]struct{}{},
+		mempool:  map[string][]chain.Key{},
+		newKeys:  map[chain.Key]struct{}{},
+
+		leaseName:   storage.LeaseName(cfg.Source.Network()),
+		instance:    cmp.Or(cfg.Instance, defaultInstance()),
+		leaseTTL:    cmp.Or(cfg.LeaseTTL, defaultLeaseTTL),
+		rescan:      cmp.Or(cfg.RescanInterval, time.Minute),
+		invoicePoll: cmp.Or(cfg.InvoicePollInterval, 2*time.Second),
 	}
 	if w.now == nil {
 		w.now = time.Now
@@ -158,87 +195,35 @@ func (w *Watcher) setReady(err error) {
 }
 
 // Watch starts watching a new invoice's address at once, without waiting
-// for the next refresh from the database. Safe for concurrent use.
-func (w *Watcher) Watch(address string, until time.Time) {
+// for the next refresh from the database; a standby drops it (the leader
+// hears of it through the database). Safe for concurrent use.
+func (w *Watcher) Watch(address string, until time.Time) { w.announce(address, until) }
+
+func (w *Watcher) announce(address string, until time.Time) {
 	w.mu.Lock()
+	if w.standby {
+		w.mu.Unlock()
+		return
+	}
 	w.pending = append(w.pending, pendingWatch{address, until})
 	w.mu.Unlock()
 	w.wake()
+}
+
+// Watching reports whether address is in the watched set: the leader looks
+// for payments to it.
+func (w *Watcher) Watching(address string) bool {
+	k, err := w.src.KeyOf(address)
+	w.mu.Lock()
+	set := w.watch
+	w.mu.Unlock()
+	return err == nil && set.Has(k)
 }
 
 func (w *Watcher) wake() {
 	select {
 	case w.kick <- struct{}{}:
 	default:
-	}
-}
-
-// Run follows the chain until ctx ends. Across gateway instances sharing a
-// PostgreSQL database only one watcher per network runs; the others wait
-// as standbys. Node failures are logged, reported by Ready and retried with
-// backoff; Run returns only when ctx ends or the database state is
-// unusable.
-func (w *Watcher) Run(ctx context.Context) error {
-	release, err := w.lead(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
-	wakeups := w.subscribe(ctx)
-	backoff := time.Duration(0)
-	resubscribe := time.Now().Add(30 * time.Second)
-	for {
-		err := w.Step(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		w.setReady(err)
-		wait := w.poll
-		if err != nil {
-			backoff = min(max(2*backoff, time.Second), 30*time.Second)
-			wait = backoff
-			w.log.WarnContext(ctx, "chain watcher step failed; retrying", "err", err, "retry_in", backoff)
-		} else {
-			backoff = 0
-		}
-		if wakeups == nil && time.Now().After(resubscribe) {
-			wakeups = w.subscribe(ctx)
-			resubscribe = time.Now().Add(30 * time.Second)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case _, ok := <-wakeups:
-			if !ok {
-				wakeups = nil
-			}
-		case <-w.kick:
-		case <-t.C:
-		}
-		t.Stop()
-	}
-}
-
-// lead waits until this process may watch the network.
-func (w *Watcher) lead(ctx context.Context) (func(), error) {
-	for {
-		held, release, err := w.db.TryLeadership(ctx, "chain watcher "+string(w.network))
-		if err == nil && held {
-			return release, nil
-		}
-		if err != nil {
-			w.setReady(fmt.Errorf("chain watcher cannot reach the database: %w", err))
-		} else {
-			// Another instance watches; this one is ready as a standby.
-			w.setReady(nil)
-		}
-		select {
-		case <-ctx.Done():
-			return func() {}, ctx.Err()
-		case <-time.After(5 * time.Second):
-		}
 	}
 }
 
@@ -292,60 +277,9 @@ func (w *Watcher) load(ctx context.Context) error {
 		}
 		w.log.InfoContext(ctx, "chain watcher resumed", "height", st.Height, "hash", st.Hash, "tracked_payments", len(payments))
 	}
-	w.mempool = map[string]struct{}{}
+	w.mempool = map[string][]chain.Key{}
 	w.loaded = true
 	return nil
-}
-
-// refresh adds the addresses of invoices created since the last refresh
-// (by any instance) and drops those whose monitoring window ended.
-func (w *Watcher) refresh(ctx context.Context) error {
-	now := w.now()
-	w.mu.Lock()
-	pending := w.pending
-	w.pending = nil
-	w.mu.Unlock()
-	for _, p := range pending {
-		w.addAddress(p.address, p.until)
-	}
-	if now.Sub(w.lastRefresh) < 10*time.Second && !w.lastRefresh.IsZero() {
-		return nil
-	}
-	// Invoices can commit a little out of id order across instances: look
-	// back a minute further than the last refresh.
-	since := time.Time{}
-	if !w.lastRefresh.IsZero() {
-		since = w.lastRefresh.Add(-time.Minute)
-	}
-	after := ""
-	for {
-		page, err := w.db.ListWatchedAddresses(ctx, w.network, now, since, after, 1000)
-		if err != nil {
-			return fmt.Errorf("list watched addresses: %w", err)
-		}
-		for _, a := range page {
-			w.addAddress(a.Address, a.MonitorUntil)
-			after = a.InvoiceID
-		}
-		if len(page) < 1000 {
-			break
-		}
-	}
-	w.lastRefresh = now
-	if now.Sub(w.lastPrune) > 10*time.Minute {
-		w.watch.Prune(now)
-		w.lastPrune = now
-	}
-	return nil
-}
-
-func (w *Watcher) addAddress(address string, until time.Time) {
-	k, err := w.src.KeyOf(address)
-	if err != nil {
-		w.log.Error("invoice address cannot be watched", "address", address, "err", err)
-		return
-	}
-	w.watch.AddUntil(k, until)
 }
 
 // filter adapts the watch set and the tracker to a source's Filter.
@@ -361,11 +295,21 @@ func (f filter) HasSpend(op chain.Outpoint) bool { return f.w.tr.IsWatchedSpend(
 // a reorg that happened while the gateway was down is handled like any
 // other.
 func (w *Watcher) syncBlocks(ctx context.Context) error {
+	tipAt := time.Now()
 	tip, err := w.src.Tip(ctx)
 	if err != nil {
 		return fmt.Errorf("node tip: %w", err)
 	}
 	mine, ok := w.tr.Tip()
+	if (!ok || mine != tip) && w.lastPoll.Before(tipAt) {
+		// Every payment in the blocks up to tip pays an invoice committed
+		// before the tip was read: load those invoices before connecting,
+		// so no payment is in a block processed before its address was
+		// watched.
+		if err := w.pollInvoices(ctx, false); err != nil {
+			return err
+		}
+	}
 	if !ok {
 		blk, err := w.src.Block(ctx, tip, filter{w})
 		if err != nil {
@@ -437,7 +381,11 @@ func (w *Watcher) connect(ctx context.Context, blk chain.Block) error {
 	return w.persist(ctx, events)
 }
 
-// syncMempool feeds transactions new to the mempool to the tracker.
+// syncMempool feeds transactions new to the mempool to the tracker, and
+// feeds again those already fed that pay an address which joined the
+// watched set since (an invoice created on another instance, announced
+// after its payment reached the mempool), so such a payment is seen at 0
+// confirmations, not at its first block.
 func (w *Watcher) syncMempool(ctx context.Context) error {
 	ids, err := w.src.Mempool(ctx)
 	if err != nil {
@@ -445,11 +393,14 @@ func (w *Watcher) syncMempool(ctx context.Context) error {
 	}
 	// Only transactions fed to the tracker are remembered, so one that
 	// could not be fetched is tried again on the next pass.
-	seen := make(map[string]struct{}, len(ids))
+	seen := make(map[string][]chain.Key, len(ids))
 	for _, id := range ids {
-		if _, ok := w.mempool[id]; ok {
-			seen[id] = struct{}{}
-			continue
+		keys, fed := w.mempool[id]
+		if fed {
+			seen[id] = keys
+			if !w.paysNewKey(keys) {
+				continue
+			}
 		}
 		tx, err := w.src.Tx(ctx, id)
 		if err != nil {
@@ -458,7 +409,7 @@ func (w *Watcher) syncMempool(ctx context.Context) error {
 			w.log.DebugContext(ctx, "mempool transaction not fetched", "txid", id, "err", err)
 			continue
 		}
-		seen[id] = struct{}{}
+		seen[id] = outputKeys(tx)
 		events, err := w.tr.Mempool(tx)
 		if err != nil {
 			return err
@@ -470,7 +421,28 @@ func (w *Watcher) syncMempool(ctx context.Context) error {
 		}
 	}
 	w.mempool = seen
+	clear(w.newKeys)
 	return nil
+}
+
+func (w *Watcher) paysNewKey(keys []chain.Key) bool {
+	for _, k := range keys {
+		if _, ok := w.newKeys[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+func outputKeys(tx chain.Tx) []chain.Key {
+	if len(tx.Outputs) == 0 {
+		return nil
+	}
+	keys := make([]chain.Key, len(tx.Outputs))
+	for i, o := range tx.Outputs {
+		keys[i] = o.Key
+	}
+	return keys
 }
 
 // fail reloads the tracker from the database after an error that may have

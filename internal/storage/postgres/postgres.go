@@ -10,11 +10,16 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net"
+	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -47,7 +52,20 @@ var dialect = &sqldb.Dialect{
 	SnapshotTx:        &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 	MigrationLock:     fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(migrationLockKey)),
 	SchemaTableExists: `SELECT to_regclass('schema_migrations') IS NOT NULL`,
+	// Lease expiry on the server's clock; clock_timestamp, not now(), which
+	// is frozen at the transaction's start.
+	NowMicros:  `CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)`,
+	InvoiceSeq: "watch_seq",
+	// NOTIFY is transactional: the leader hears of an invoice when its
+	// transaction commits, never before.
+	NotifyInvoice: `SELECT pg_notify(` + invoiceChannel + `, ?)`,
+	Unavailable:   unavailable,
 }
+
+// invoiceChannel is the NOTIFY channel of new invoices, per schema, so
+// gateways (or test runs) sharing a database in different schemas do not
+// hear each other. A channel name is an identifier of at most 63 bytes.
+const invoiceChannel = `left('cryptopay_invoices_' || current_schema(), 63)`
 
 // MaxConns is the connection pool size of one gateway instance.
 const MaxConns = 20
@@ -67,6 +85,9 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*sqldb.DB, erro
 	h.SetMaxIdleConns(MaxConns)
 	if err := h.PingContext(ctx); err != nil {
 		_ = h.Close()
+		if unavailable(err) {
+			err = storage.UnavailableError(err)
+		}
 		return nil, fmt.Errorf("storage: postgres: connect to %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, err)
 	}
 	sub, err := fs.Sub(migrationFiles, "migrations")
@@ -80,6 +101,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*sqldb.DB, erro
 		Reader:     h, // one pool: PostgreSQL readers never wait for writers
 		Migrations: sub,
 		Logger:     logger,
+		Listen:     listener(cfg.Copy()),
 	})
 	if err != nil {
 		_ = h.Close()
@@ -110,6 +132,74 @@ func translateError(err error) error {
 		return sqldb.ForeignKeyError(err)
 	}
 	return nil
+}
+
+// unavailable classifies the errors that mean the server cannot be
+// reached now, by type and SQLSTATE, never by message text: a failed
+// connect (refused, timed out, DNS), a connection lost mid-statement, and
+// the server refusing work because it is shutting down, crashed or
+// starting (class 08 connection exceptions, 57P01-57P03). A query that
+// merely ran into its caller's deadline is not one.
+func unavailable(err error) bool {
+	if e, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return strings.HasPrefix(e.Code, "08") || e.Code == "57P01" || e.Code == "57P02" || e.Code == "57P03"
+	}
+	if _, ok := errors.AsType[*pgconn.ConnectError](err); ok {
+		return true
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return true
+	}
+	// pgx's "conn closed" / "conn busy": nothing was sent on a connection
+	// that is gone.
+	return pgconn.SafeToRetry(err)
+}
+
+// listener opens a connection of its own (not from the pool, which
+// database/sql may close or hand to others) and LISTENs on the invoice
+// channel. The channel of payloads closes when the connection fails or
+// ctx ends; the caller polls meanwhile and listens again.
+func listener(cfg *pgx.ConnConfig) func(ctx context.Context) (<-chan string, error) {
+	return func(ctx context.Context) (<-chan string, error) {
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		var channel string
+		if err := conn.QueryRow(ctx, `SELECT `+invoiceChannel).Scan(&channel); err != nil {
+			_ = conn.Close(context.WithoutCancel(ctx))
+			return nil, err
+		}
+		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+			_ = conn.Close(context.WithoutCancel(ctx))
+			return nil, err
+		}
+		out := make(chan string, 256)
+		go func() {
+			defer close(out)
+			defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+			for {
+				n, err := conn.WaitForNotification(ctx)
+				if err != nil {
+					return
+				}
+				select {
+				case out <- n.Payload:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		return out, nil
+	}
 }
 
 func retryable(err error) bool {

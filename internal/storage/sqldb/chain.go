@@ -2,7 +2,7 @@ package sqldb
 
 import (
 	"context"
-	"hash/fnv"
+	"database/sql"
 	"time"
 
 	"github.com/cryptopay/cryptopay"
@@ -24,12 +24,30 @@ func (s *queries) GetChainState(ctx context.Context, network cryptopay.Network) 
 	return &st, nil
 }
 
-// ListWatchedAddresses reads through invoices_watch_idx (network,
-// monitor_until) and orders by id for stable paging.
-func (s *queries) ListWatchedAddresses(ctx context.Context, network cryptopay.Network, now, since time.Time, afterID string, limit int) ([]storage.WatchedAddress, error) {
-	rows, err := s.query(ctx, `SELECT id, address, monitor_until FROM invoices
-		WHERE network = ? AND monitor_until > ? AND created_at >= ? AND id > ?
-		ORDER BY id LIMIT ?`, string(network), micros(now), micros(since), afterID, limit)
+// ListWatchedAddresses reads through the index on (network, seq) and
+// filters on monitor_until; the Dialect names the sequence column.
+//
+// A scan from the start begins at the oldest invoice still watched, found
+// through invoices_watch_idx (network, monitor_until), so a periodic full
+// rescan reads about a monitoring window's worth of invoices, not every
+// invoice ever made.
+func (s *queries) ListWatchedAddresses(ctx context.Context, network cryptopay.Network, now time.Time, afterSeq int64, limit int) ([]storage.WatchedAddress, error) {
+	seq := s.d.InvoiceSeq
+	if afterSeq == 0 {
+		var oldest sql.NullInt64
+		err := s.queryRow(ctx, `SELECT MIN(`+seq+`) FROM invoices WHERE network = ? AND monitor_until > ?`,
+			string(network), micros(now)).Scan(&oldest)
+		if err != nil {
+			return nil, s.wrap("list watched addresses", err)
+		}
+		if !oldest.Valid {
+			return nil, nil
+		}
+		afterSeq = oldest.Int64 - 1
+	}
+	rows, err := s.query(ctx, `SELECT id, address, monitor_until, `+seq+` FROM invoices
+		WHERE network = ? AND `+seq+` > ? AND monitor_until > ?
+		ORDER BY `+seq+` LIMIT ?`, string(network), afterSeq, micros(now), limit)
 	if err != nil {
 		return nil, s.wrap("list watched addresses", err)
 	}
@@ -40,9 +58,10 @@ func (s *queries) ListWatchedAddresses(ctx context.Context, network cryptopay.Ne
 			w     storage.WatchedAddress
 			until int64
 		)
-		if err := rows.Scan(&w.InvoiceID, &w.Address, &until); err != nil {
+		if err := rows.Scan(&w.InvoiceID, &w.Address, &until, &w.Seq); err != nil {
 			return nil, s.wrap("list watched addresses", err)
 		}
+		w.Network = network
 		w.MonitorUntil = fromMicros(until)
 		out = append(out, w)
 	}
@@ -108,34 +127,4 @@ func (t *Tx) UpdatePayment(ctx context.Context, p *cryptopay.Payment) error {
 		conflict_tx_id = ?, status = ?, confirmed_at = ? WHERE id = ?`,
 		p.BlockHash, p.BlockHeight, p.Confirmations, p.ConflictTxID, string(p.Status), nullMicros(p.ConfirmedAt), p.ID)
 	return t.mustAffect("update payment", res, err)
-}
-
-// TryLeadership takes a PostgreSQL session advisory lock keyed by name on
-// a connection of its own, held until release; on SQLite it is always
-// granted (one gateway process owns a SQLite file).
-func (db *DB) TryLeadership(ctx context.Context, name string) (bool, func(), error) {
-	if !db.d.DollarPlaceholders { // SQLite
-		return true, func() {}, nil
-	}
-	conn, err := db.writer.Conn(ctx)
-	if err != nil {
-		return false, nil, db.wrap("leadership", err)
-	}
-	h := fnv.New64a()
-	h.Write([]byte("cryptopay leadership " + name))
-	key := int64(h.Sum64())
-	var held bool
-	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&held); err != nil {
-		conn.Close()
-		return false, nil, db.wrap("leadership", err)
-	}
-	if !held {
-		conn.Close()
-		return false, nil, nil
-	}
-	release := func() {
-		_, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, key)
-		conn.Close()
-	}
-	return true, release, nil
 }

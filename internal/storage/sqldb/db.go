@@ -57,6 +57,21 @@ type Dialect struct {
 	// GroupCommit commits concurrent InTx callbacks together (SQLite: one
 	// writer connection, one fsync per commit); see groupcommit.go.
 	GroupCommit bool
+	// NowMicros is an SQL expression for the database's current time in
+	// microseconds since the Unix epoch: lease expiry (lease.go) is judged
+	// by it, never by an instance's clock.
+	NowMicros string
+	// InvoiceSeq is the column that orders invoices by insertion, the
+	// chain watcher's cursor (chain.go).
+	InvoiceSeq string
+	// NotifyInvoice, if set, is a statement with one ? (the payload) run in
+	// the transaction that creates an invoice, announcing it to
+	// Config.Listen at commit.
+	NotifyInvoice string
+	// Unavailable reports whether a driver error means the database cannot
+	// be reached (wrap turns it into storage.ErrUnavailable). Nil means
+	// never.
+	Unavailable func(error) bool
 }
 
 // Config is what an engine hands to New.
@@ -69,6 +84,10 @@ type Config struct {
 	// Migrations holds files named NNNN_name.sql at its root.
 	Migrations fs.FS
 	Logger     *slog.Logger
+	// Listen, if set, opens a dedicated connection that receives the
+	// payloads of Dialect.NotifyInvoice until ctx ends or the connection
+	// fails, then closes the channel.
+	Listen func(ctx context.Context) (<-chan string, error)
 }
 
 // DB implements storage.DB over database/sql handles.
@@ -82,6 +101,7 @@ type DB struct {
 	eventHook  atomic.Pointer[storage.EventHook] // see SetEventHook (webhook.go)
 	crypt      *crypt                            // the keyring of sealed columns; see sealed.go
 	group      *groupCommitter                   // nil unless Dialect.GroupCommit; see groupcommit.go
+	listen     func(ctx context.Context) (<-chan string, error)
 }
 
 var _ storage.DB = (*DB)(nil)
@@ -107,6 +127,7 @@ func New(c Config) (*DB, error) {
 		migrations: ms,
 		log:        log,
 		crypt:      cr,
+		listen:     c.Listen,
 	}
 	if c.Dialect.GroupCommit {
 		db.group = newGroupCommitter(db)
@@ -129,11 +150,11 @@ func (db *DB) ReadSQL() *sql.DB { return db.reader }
 // Ping checks both handles.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.writer.PingContext(ctx); err != nil {
-		return fmt.Errorf("storage: ping: %w", err)
+		return db.wrap("ping", err)
 	}
 	if db.reader != db.writer {
 		if err := db.reader.PingContext(ctx); err != nil {
-			return fmt.Errorf("storage: ping reader: %w", err)
+			return db.wrap("ping reader", err)
 		}
 	}
 	return nil
@@ -304,6 +325,9 @@ func (s *queries) wrap(op string, err error) error {
 	}
 	if t := s.d.TranslateError(err); t != nil {
 		return t
+	}
+	if s.d.Unavailable != nil && !errors.Is(err, storage.ErrUnavailable) && s.d.Unavailable(err) {
+		return fmt.Errorf("storage: %s: %w", op, storage.UnavailableError(err))
 	}
 	return fmt.Errorf("storage: %s: %w", op, err)
 }

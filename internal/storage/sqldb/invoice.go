@@ -255,7 +255,10 @@ func (t *Tx) CreateInvoice(ctx context.Context, inv *cryptopay.Invoice) error {
 	if err == sql.ErrNoRows {
 		return &storage.ConflictError{Constraint: "invoices_store_order_key"}
 	}
-	return t.wrap("create invoice", err)
+	if err != nil {
+		return t.wrap("create invoice", err)
+	}
+	return t.notifyInvoice(ctx, inv)
 }
 
 // UpdateInvoice writes Status, Flags, AmountPaid, AmountConfirmed,

@@ -49,7 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"ChainPayments", testChainPayments},
 		{"ChainWatchAndDue", testChainWatchAndDue},
 		{"LockInvoiceSerialises", testLockInvoiceSerialises},
-		{"Leadership", testLeadership},
+		{"Lease", testLease}, {"LeaseTakeoverWaitsForFencedWrite", testLeaseTakeoverWaitsForFencedWrite}, {"ListenInvoices", testListenInvoices},
 		{"AddressFailures", testAddressFailures}, {"BlockedAddresses", testBlockedAddresses}, {"AddressInvoices", testAddressInvoices},
 		{"KeyScopeUse", testKeyScopeUse}, {"StrictSealing", testStrictSealing}, {"StrictSealingNeedsEveryValue", testStrictSealingNeedsEveryValue},
 	}
