@@ -209,6 +209,9 @@ func TestCrashBattery(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait("round 2 seen", 20*time.Second, allPaid)
+	if leaderPid() != gws[leader].cmd.Process.Pid {
+		t.Errorf("leadership moved when the leader's connections dropped (pid %d, was %d)", leaderPid(), gws[leader].cmd.Process.Pid)
+	}
 
 	// Kill the leader outright; the other takes over once the lease runs out.
 	dead := gws[leader]

@@ -240,6 +240,9 @@ func TestFailoverTwoInstances(t *testing.T) {
 	h.waitFor("round two seen by the same leader", 15*time.Second, func() bool {
 		return !slices.ContainsFunc(invs, func(inv *cryptopay.Invoice) bool { return !h.detected(inv) })
 	})
+	if l, err := dbs[1].GetLease(h.ctx, storage.LeaseName(cryptopay.NetworkBitcoinRegtest)); err != nil || l.Holder != "a" {
+		t.Errorf("lease after the leader's connections dropped: %+v, %v; want still a's", l, err)
+	}
 	h.mine(1)
 
 	// The leader dies (its database handle closes under it): the other
