@@ -139,6 +139,13 @@ func (c *Config) loadEdge(env func(string) string) error {
 	if c.TrustedProxies, err = ParseCIDRs(env("CRYPTOPAY_TRUSTED_PROXIES")); err != nil {
 		return fmt.Errorf("CRYPTOPAY_TRUSTED_PROXIES: %w", err)
 	}
+	switch v := strings.ToLower(env("CRYPTOPAY_TRUSTED_PROXIES_FORCE")); v {
+	case "", "false", "0":
+	case "true", "1":
+		c.TrustedProxiesForce = true
+	default:
+		return fmt.Errorf("CRYPTOPAY_TRUSTED_PROXIES_FORCE: want true or false, got %q", v)
+	}
 	for _, r := range []struct {
 		name, def string
 		dst       *Rate

@@ -70,6 +70,7 @@ func Checks() []Check {
 	return []Check{
 		{"API keys only in the environment", checkKeysNotInFiles},
 		{"HTTPS enforced", checkHTTPS},
+		{"Trusted proxies are private", checkTrustedProxies},
 		{"Webhook endpoints use https://", checkWebhookURLs},
 		{"Rate limits on", checkRateLimits},
 		{"Security headers on", checkHeaders},

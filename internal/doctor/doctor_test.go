@@ -112,7 +112,8 @@ func TestDoctor(t *testing.T) {
 	// A careless installation: every item fails (the scope check, a
 	// judgement, warns).
 	bad := newSetup(t, map[string]string{
-		"CRYPTOPAY_RATE_LIMIT_IP": "off",
+		"CRYPTOPAY_RATE_LIMIT_IP":   "off",
+		"CRYPTOPAY_TRUSTED_PROXIES": "0.0.0.0/0,::/0",
 		"CRYPTOPAY_CONFIG_FILE":   "$DIR/cryptopay.env",
 	}, map[string]string{"cryptopay.env": "CRYPTOPAY_API_KEY=cp_live_" + strings.Repeat("Z", 40) + "\n"})
 	write(t, filepath.Join(bad.home, ".zsh_history"), ": 1700000000:0;export KEY=cp_test_"+strings.Repeat("q", 40)+"\n", 0o600)
@@ -153,6 +154,39 @@ func TestDoctor(t *testing.T) {
 		}
 	}
 	t.Logf("\n%s", out.String())
+}
+
+func TestTrustedProxiesCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name, proxies string
+		force         bool
+		want, https   Status
+	}{
+		{"none", "", false, Pass, ""},
+		{"private", "10.0.0.0/8,fd00:1::/48", false, Pass, Pass},
+		{"everything", "0.0.0.0/0,::/0", false, Fail, Fail},
+		{"public /24", "203.0.113.0/24", false, Fail, Fail},
+		{"public /24, forced", "203.0.113.0/24", true, Warn, Pass},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := config.Load(func(k string) string {
+				return map[string]string{"CRYPTOPAY_TRUSTED_PROXIES": tc.proxies}[k]
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.TrustedProxiesForce = tc.force
+			in := &Input{Config: cfg}
+			if r := checkTrustedProxies(context.Background(), in); r.Status != tc.want {
+				t.Errorf("trusted proxies check: %s (%s), want %s", r.Status, r.Detail, tc.want)
+			}
+			if tc.https != "" {
+				if r := checkHTTPS(context.Background(), in); r.Status != tc.https {
+					t.Errorf("HTTPS check: %s (%s), want %s", r.Status, r.Detail, tc.https)
+				}
+			}
+		})
+	}
 }
 
 func TestWebhookCheckSkipsWithoutTable(t *testing.T) {
