@@ -44,6 +44,7 @@ type Config struct {
 	MaxBodyBytes            int64
 	PublicURL               string // base of checkout links; "" derives it from each request
 	AlertWebhookURL         string
+	WebhookAllowLoopback    bool // test-mode webhook endpoints may be on loopback
 
 	Security // encryption at rest and backups (security.go)
 
@@ -81,6 +82,7 @@ var coreVars = []Var{
 	{"CRYPTOPAY_REDIS_URL", "", "redis:// URL shared by gateway instances for rate limits; without it limits are per instance."},
 	{"CRYPTOPAY_MAX_BODY_BYTES", "65536", "Largest request body accepted, in bytes."},
 	{"CRYPTOPAY_PUBLIC_URL", "", "Public base URL customers reach the gateway at, for invoices' checkout_url (e.g. https://pay.example.com); unset, it is derived from each API request."},
+	{"CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK", "false", "true lets test-mode webhook endpoints be on loopback (127.0.0.1, ::1, localhost), for development; `dev` sets it. Never on a production gateway: a test key could make it call local services. Live endpoints never reach loopback."},
 	{"CRYPTOPAY_ALERT_WEBHOOK_URL", "", "URL that receives alerts as a JSON POST ({\"text\": ...}, Slack-compatible); alerts are always logged at ERROR."},
 }
 
