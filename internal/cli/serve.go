@@ -65,7 +65,12 @@ func (a *app) background(ctx context.Context) (ready func(context.Context) error
 				a.log.Error("bitcoin watcher stopped", "err", err)
 			}
 		})
-		ready = func(context.Context) error { return btc.Ready() }
+		ready = func(context.Context) error {
+			if err := btc.Ready(); err != nil {
+				return &httpapi.NotReady{Public: "bitcoin watcher not ready", Err: err}
+			}
+			return nil
+		}
 	}
 	wg.Go(func() { a.runClock(ctx) })
 	return ready, wg.Wait, nil

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"embed"
+	"errors"
 	"net/http"
 	"time"
 
@@ -15,10 +16,22 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// NotReady is a readiness failure as /readyz shows it: Public says what
+// failed in a caller's terms ("bitcoin watcher not ready"); Err, whose text
+// may name internal hosts and ports, goes only to the log.
+type NotReady struct {
+	Public string
+	Err    error
+}
+
+func (e *NotReady) Error() string { return e.Public + ": " + e.Err.Error() }
+func (e *NotReady) Unwrap() error { return e.Err }
+
 // readyz answers 200 only when the database is reachable with a current
 // schema and every extra condition (chain watchers) holds. The reasons for
-// not being ready are named, since they help an operator and reveal nothing
-// a client could use.
+// not being ready are named in fixed words (the errors themselves, with
+// addresses of the database and nodes, are logged), since they help an
+// operator and reveal nothing a client could use.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -26,12 +39,18 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ready := true
 	if err := s.svc.DB().Ping(ctx); err != nil {
 		checks["database"], ready = "unreachable", false
+		s.log.WarnContext(ctx, "readyz: database unreachable", "err", err)
 	} else if err := s.svc.DB().CheckSchema(ctx); err != nil {
 		checks["database"], ready = "schema not current", false
+		s.log.WarnContext(ctx, "readyz: database schema", "err", err)
 	}
 	if s.ready != nil {
 		if err := s.ready(ctx); err != nil {
-			checks["chain"], ready = err.Error(), false
+			checks["chain"], ready = "not ready", false
+			if nr, ok := errors.AsType[*NotReady](err); ok {
+				checks["chain"] = nr.Public
+			}
+			s.log.WarnContext(ctx, "readyz: chain not ready", "err", err)
 		} else {
 			checks["chain"] = "ok"
 		}
