@@ -111,6 +111,9 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	}
 	defer edge.Close()
 	a.alerter = edge.alerter // the chain watcher's alerts reach the operator
+	// Stopped before edge.Close (deferred after it), so the last checkpoint
+	// reaches the alert webhook; see auditcheckpoint.go.
+	defer a.startAuditCheckpoints(ctx)()
 	// Webhooks first: their outbox hook must be in place before any
 	// background worker writes an event.
 	wh, stopWebhooks, err := a.startWebhooks(ctx)
