@@ -44,6 +44,11 @@ func TestCheckAddr(t *testing.T) {
 		{"v4-mapped loopback", "::ffff:127.0.0.1", false, false},
 		{"v4-mapped private", "::ffff:10.1.2.3", false, false},
 		{"NAT64 of metadata", "64:ff9b::a9fe:a9fe", false, false},
+		{"NAT64 of loopback, even in test", "64:ff9b::7f00:1", true, false},
+		{"NAT64 of a public address", "64:ff9b::5db8:d822", false, true},
+		{"NAT64 local-use of loopback", "64:ff9b:1::7f00:1", false, false},
+		{"NAT64 local-use, /48 embedding", "64:ff9b:1:7f00:1::", false, false},
+		{"NAT64 local-use of a public address", "64:ff9b:1::5db8:d822", false, false},
 		{"6to4 of private", "2002:c0a8:0101::1", false, false},
 	}
 	for _, tc := range tests {
