@@ -135,7 +135,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    32 << 10,
+		MaxHeaderBytes:    httpapi.ServerMaxHeaderBytes, // the API refuses past httpapi.MaxHeaderBytes itself, in JSON
 	}
 	errc := make(chan error, 2)
 	if err := edge.listen(srv, ln, a.cfg.HTTPRedirectListen, errc); err != nil {

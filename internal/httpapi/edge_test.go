@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -320,5 +321,55 @@ func TestRateLimitBucketsIPv6By64(t *testing.T) {
 		if got := rateBucket(netip.MustParseAddr(tc.in)); got != tc.want {
 			t.Errorf("rateBucket(%s) = %s, want %s", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestHeaderRefusalsAreJSONWithSecurityHeaders: too many header fields
+// (400) and header fields too large (431) are refused before routing, yet
+// with the JSON error body and the security headers of every answer, on a
+// server configured as serve configures it.
+func TestHeaderRefusalsAreJSONWithSecurityHeaders(t *testing.T) {
+	e := newEnv(t, engine{"sqlite", openSQLite})
+	srv := httptest.NewUnstartedServer(New(Config{Service: e.svc}).Handler())
+	srv.Config.MaxHeaderBytes = ServerMaxHeaderBytes
+	srv.Start()
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		name   string
+		hdr    map[string]string
+		status int
+		code   string
+	}{
+		{"too many fields", manyHeaders(maxHeaders + 1), 400, "invalid_request"},
+		{"fields too large", map[string]string{"X-Big": strings.Repeat("b", 40<<10)}, 431, "request_too_large"},
+		{"large but within the limit", map[string]string{"X-Big": strings.Repeat("b", 30<<10)}, 200, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", srv.URL+"/healthz", nil)
+			for k, v := range tc.hdr {
+				req.Header.Set(k, v)
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct {
+				Error struct{ Code, Message, RequestID string } `json:"error"`
+			}
+			derr := json.NewDecoder(resp.Body).Decode(&body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("X-Frame-Options") == "" {
+				t.Errorf("security headers missing: %v", resp.Header)
+			}
+			if tc.code == "" {
+				return
+			}
+			if derr != nil || body.Error.Code != tc.code || body.Error.Message == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+				t.Errorf("body %+v (%v), content type %q; want JSON error %s", body, derr, resp.Header.Get("Content-Type"), tc.code)
+			}
+		})
 	}
 }

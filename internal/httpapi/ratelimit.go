@@ -101,6 +101,9 @@ func rateBucket(a netip.Addr) string {
 	return a.String()
 }
 
+// clientBucket is rateBucket of the request's client address.
+func clientBucket(r *http.Request) string { return rateBucket(clientIP(r)) }
+
 func markCounted(r *http.Request) {
 	if n, ok := r.Context().Value(rateNoteKey{}).(*rateNote); ok {
 		n.counted = true
