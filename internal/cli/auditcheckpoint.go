@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -34,19 +33,11 @@ func readAuditCheckpoints(path string) ([]storage.AuditCheckpoint, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var out []storage.AuditCheckpoint
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		if len(sc.Bytes()) == 0 {
-			continue
-		}
-		var cp storage.AuditCheckpoint
-		if err := json.Unmarshal(sc.Bytes(), &cp); err != nil {
-			return nil, fmt.Errorf("%s:%d: not a checkpoint: %w", path, n, err)
-		}
-		out = append(out, cp)
+	cps, err := storage.ReadAuditCheckpoints(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return out, sc.Err()
+	return cps, nil
 }
 
 // exportAuditCheckpoint signs the current head and records it, unless the

@@ -80,6 +80,7 @@ func Checks() []Check {
 		{"Alerting configured", checkAlerting},
 		{"API keys younger than 90 days", checkKeyAge},
 		{"API keys hold only the scopes they use", checkKeyScopes},
+		{"Audit log intact and checkpointed", checkAuditLog},
 	}
 }
 

@@ -3,6 +3,7 @@ package doctor
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/httpapi"
 	"github.com/cryptopay/cryptopay/internal/rates"
+	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/storage/sqlite"
 )
 
@@ -97,6 +99,7 @@ func TestDoctor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	writeCheckpoint(t, good)
 	rs := Run(ctx, good.in)
 	var out bytes.Buffer
 	Write(&out, rs)
@@ -184,6 +187,55 @@ func TestTrustedProxiesCheck(t *testing.T) {
 				if r := checkHTTPS(context.Background(), in); r.Status != tc.https {
 					t.Errorf("HTTPS check: %s (%s), want %s", r.Status, r.Detail, tc.https)
 				}
+			}
+		})
+	}
+}
+
+// writeCheckpoint signs the setup's audit head as serve would.
+func writeCheckpoint(t *testing.T, s *setup) {
+	t.Helper()
+	kr, err := s.in.Config.Keyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, hash, err := s.in.DB.AuditHead(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := kr.AuditKey(kr.PrimaryID())
+	b, _ := json.Marshal(storage.NewAuditCheckpoint(seq, hash, time.Now(), kr.PrimaryID(), key))
+	write(t, s.in.Config.AuditCheckpointFile, string(b)+"\n", 0o600)
+}
+
+func TestAuditLogCheck(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name       string
+		checkpoint bool
+		tamper     []string
+		want       Status
+		says       string
+	}{
+		{"intact, checkpointed", true, nil, Pass, "against 1 checkpoint"},
+		{"intact, no checkpoint yet", false, nil, Warn, "no checkpoint"},
+		{"newest entry removed, head moved back", true, []string{`DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)`,
+			`UPDATE audit_chain_head SET seq = seq - 1, hash = (SELECT hash FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)) WHERE id = 1`}, Fail, "truncated"},
+		{"entry changed", false, []string{`UPDATE audit_log SET target = 'x' WHERE seq = 1`}, Fail, "changed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSetup(t, map[string]string{"CRYPTOPAY_ENCRYPTION_KEY": strings.Repeat("cd", 32)}, nil)
+			if tc.checkpoint {
+				writeCheckpoint(t, s)
+			}
+			for _, q := range tc.tamper {
+				if _, err := s.in.DB.SQL().ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := checkAuditLog(ctx, s.in)
+			if r.Status != tc.want || !strings.Contains(r.Detail, tc.says) {
+				t.Errorf("%s: %s; want %s saying %q", r.Status, r.Detail, tc.want, tc.says)
 			}
 		})
 	}

@@ -1,13 +1,16 @@
 package storage
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -55,6 +58,25 @@ func (cp *AuditCheckpoint) mac(key []byte) []byte {
 func (cp *AuditCheckpoint) hash() []byte {
 	h, _ := hex.DecodeString(cp.Hash)
 	return h
+}
+
+// ReadAuditCheckpoints reads checkpoints written one JSON object a line
+// (blank lines skipped), as serve appends them to its checkpoint file. It
+// checks their shape only; Check verifies each one's signature.
+func ReadAuditCheckpoints(r io.Reader) ([]AuditCheckpoint, error) {
+	var out []AuditCheckpoint
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var cp AuditCheckpoint
+		if err := json.Unmarshal(sc.Bytes(), &cp); err != nil {
+			return nil, fmt.Errorf("line %d: not an audit checkpoint: %w", n, err)
+		}
+		out = append(out, cp)
+	}
+	return out, sc.Err()
 }
 
 // ErrCheckpointForged: a checkpoint's signature does not verify.
