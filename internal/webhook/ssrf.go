@@ -37,10 +37,7 @@ var blocked = []netip.Prefix{
 	netip.MustParsePrefix("203.0.113.0/24"),     // documentation
 	netip.MustParsePrefix("240.0.0.0/4"),        // reserved, and broadcast
 	netip.MustParsePrefix("100::/64"),           // discard-only
-	// NAT64 local-use prefix (RFC 8215): translates to IPv4 by an
-	// operator-chosen embedding, so the IPv4 address it reaches cannot be
-	// told; and it is local to a network by definition.
-	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),     // NAT64 local use (RFC 8215): local by definition, its IPv4 embedding unknown
 	netip.MustParsePrefix("2001:db8::/32"),      // documentation
 	netip.MustParsePrefix("fec0::/10"),          // deprecated site-local
 	netip.MustParsePrefix("fd00:ec2::254/128"),  // AWS metadata (also unique-local)
