@@ -2,7 +2,9 @@ package cryptopay
 
 import (
 	"math/big"
+	"math/bits"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -317,4 +319,46 @@ func FuzzParseConfirmationPolicy(f *testing.F) {
 			t.Fatalf("zero-conf bound %s above the first tier", p.ZeroConfBelow)
 		}
 	})
+}
+
+// idBits decodes an id's 26 characters back into its two 64-bit halves.
+func idBits(t *testing.T, id string) (hi, lo uint64) {
+	t.Helper()
+	_, body, _ := strings.Cut(id, "_")
+	for i := 0; i < len(body); i++ {
+		v := uint64(strings.IndexByte(crockford, body[i]))
+		hi = hi<<5 | lo>>59
+		lo = lo<<5 | v
+	}
+	return hi, lo
+}
+
+// TestIDsUnguessableWithinAMillisecond: knowing one id does not bring the
+// next one (same process, same millisecond) within reach of a search. The
+// low 64 bits of neighbours are independent: a guesser who knows one has
+// no better start than chance, so two neighbours' tails must not lie
+// within 2^48 of each other (probability 2^-15 per pair for independent
+// tails, so at most a few of 2,000 pairs).
+func TestIDsUnguessableWithinAMillisecond(t *testing.T) {
+	now := time.Now()
+	_, prev := idBits(t, NewID(PrefixInvoice, now))
+	near, ones := 0, 0
+	for range 2000 {
+		_, lo := idBits(t, NewID(PrefixInvoice, now))
+		d := lo - prev
+		if lo < prev {
+			d = prev - lo
+		}
+		if d < 1<<48 {
+			near++
+		}
+		ones += bits.OnesCount64(lo)
+		prev = lo
+	}
+	if near > 5 {
+		t.Errorf("%d of 2000 consecutive ids have random tails within 2^48 of the previous one: the next id is guessable from the last", near)
+	}
+	if mean := float64(ones) / 2000; mean < 30 || mean > 34 {
+		t.Errorf("random tails have %.1f bits set on average, want about 32", mean)
+	}
 }

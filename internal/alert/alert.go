@@ -1,6 +1,7 @@
 // Package alert tells an operator that something needs a human: a deep
 // reorg, a settled invoice reorged out, a high-value payment, a shared rate
-// limiter that went away. Every alert is logged at ERROR; when a webhook
+// limiter that went away. Every alert is logged at ERROR (a notice of
+// Severity Info, such as an audit checkpoint, at INFO); when a webhook
 // URL is configured it is also POSTed there as Slack-compatible JSON
 // ({"text": ...}) by one background sender.
 //
@@ -68,6 +69,7 @@ type Alerter struct {
 	queue   chan Alert
 
 	sent, failed, dropped atomic.Int64
+	pending               atomic.Int64 // queued or being sent
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -94,7 +96,7 @@ func New(cfg Config) *Alerter {
 	return a
 }
 
-// Alert logs al at ERROR and queues it for the webhook. It never blocks:
+// Alert logs al at ERROR (INFO for Severity Info) and queues it for the webhook. It never blocks:
 // with the queue full, al is dropped from the webhook and counted.
 func (a *Alerter) Alert(ctx context.Context, al Alert) {
 	if a == nil {
@@ -105,7 +107,11 @@ func (a *Alerter) Alert(ctx context.Context, al Alert) {
 	for _, k := range sortedKeys(al.Fields) {
 		args = append(args, slog.String("field."+k, al.Fields[k]))
 	}
-	a.log.ErrorContext(ctx, "ALERT: "+al.Title, args...)
+	if al.Severity == Info { // a record for the sink (audit checkpoints), not a problem
+		a.log.InfoContext(ctx, "notice: "+al.Title, args...)
+	} else {
+		a.log.ErrorContext(ctx, "ALERT: "+al.Title, args...)
+	}
 	if a.queue == nil {
 		return
 	}
@@ -113,6 +119,7 @@ func (a *Alerter) Alert(ctx context.Context, al Alert) {
 	case <-a.stop:
 		a.dropped.Add(1)
 	case a.queue <- al:
+		a.pending.Add(1)
 	default:
 		a.dropped.Add(1)
 	}
@@ -125,6 +132,26 @@ func (a *Alerter) Stats() (sent, failed, dropped int64) {
 		return 0, 0, 0
 	}
 	return a.sent.Load(), a.failed.Load(), a.dropped.Load()
+}
+
+// Drain waits until every queued alert has been sent (or has failed), or
+// ctx ends; serve drains before Close so its last alerts (the shutdown
+// audit checkpoint) are not dropped.
+func (a *Alerter) Drain(ctx context.Context) {
+	if a == nil {
+		return
+	}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for a.pending.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.done:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Close stops the sender after at most one POST in flight; queued alerts
@@ -161,6 +188,7 @@ func (a *Alerter) run() {
 			} else {
 				a.sent.Add(1)
 			}
+			a.pending.Add(-1)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -21,12 +22,21 @@ const writeWindow = 30 * time.Second
 // interval keeps proxies from closing an idle stream. The stream ends on a
 // final state, when the client goes away, or after its lifetime (the
 // browser's EventSource then reconnects). Unknown ids are 404 in plain
-// text; past the open-stream limit it answers 503 with Retry-After.
+// text; past the limit of open streams per invoice or per client address
+// it answers 429, past the server's limit 503, both with Retry-After.
 func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
 	inv, ok := h.invoice(w, r, false)
 	if !ok {
 		return
 	}
+	client := h.clientAddr(r)
+	if why := h.open.acquire(inv.ID, client, h.perInvoice, h.perClient); why != "" {
+		h.log.InfoContext(r.Context(), "checkout: stream refused", "invoice", inv.ID, "client", client, "reason", why)
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, "Too many open status streams "+why+"; close other tabs or retry shortly.", http.StatusTooManyRequests)
+		return
+	}
+	defer h.open.release(inv.ID, client)
 	if h.streams.Add(1) > h.maxStream {
 		h.streams.Add(-1)
 		h.log.WarnContext(r.Context(), errStreamBusy.Error(), "limit", h.maxStream)
@@ -106,6 +116,43 @@ func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
 			continue // keep the last state; try again at the next tick
 		}
 		inv = next
+	}
+}
+
+// streamCounts counts open streams by invoice and by client address.
+type streamCounts struct {
+	mu        sync.Mutex
+	byInvoice map[string]int
+	byClient  map[string]int
+}
+
+// acquire takes a slot for one stream of invoice from client, or says why
+// not ("for this invoice", "from your address").
+func (c *streamCounts) acquire(invoice, client string, perInvoice, perClient int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byInvoice == nil {
+		c.byInvoice, c.byClient = map[string]int{}, map[string]int{}
+	}
+	switch {
+	case c.byInvoice[invoice] >= perInvoice:
+		return "for this invoice"
+	case c.byClient[client] >= perClient:
+		return "from your address"
+	}
+	c.byInvoice[invoice]++
+	c.byClient[client]++
+	return ""
+}
+
+func (c *streamCounts) release(invoice, client string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byInvoice[invoice]--; c.byInvoice[invoice] <= 0 {
+		delete(c.byInvoice, invoice)
+	}
+	if c.byClient[client]--; c.byClient[client] <= 0 {
+		delete(c.byClient, client)
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path"
 	"sync/atomic"
 	"time"
@@ -60,6 +61,11 @@ type Handler struct {
 	lifetime  time.Duration // a stream ends after this; EventSource reconnects
 	streams   atomic.Int64  // open streams
 	maxStream int64         // more are refused with 503
+	// Open streams per invoice and per client address, so that one id, or
+	// one client, cannot take every slot of maxStream; more get 429.
+	perInvoice, perClient int
+	open                  streamCounts
+	clientAddr            func(*http.Request) string
 }
 
 // New returns a Handler over svc that speaks English. It panics only if
@@ -75,6 +81,11 @@ func New(svc *gateway.Service, log *slog.Logger) *Handler {
 		heartbeat: 15 * time.Second,
 		lifetime:  10 * time.Minute,
 		maxStream: 2000,
+		// A payer has a tab or two open; a household behind one address a
+		// few invoices at once.
+		perInvoice: 10,
+		perClient:  20,
+		clientAddr: peerBucket,
 	}
 	err := fs.WalkDir(staticFS, "web/static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -94,6 +105,24 @@ func New(svc *gateway.Service, log *slog.Logger) *Handler {
 		"clock":  clock,
 	}).ParseFS(templateFS, "web/templates/*.html"))
 	return h
+}
+
+// SetClientAddr sets how a request's client address is named for the
+// per-client stream limit: the HTTP server passes its own view (through
+// trusted proxies, IPv6 by /64). The default is the TCP peer.
+func (h *Handler) SetClientAddr(fn func(*http.Request) string) { h.clientAddr = fn }
+
+// peerBucket names the TCP peer: an IPv4 address or an IPv6 /64.
+func peerBucket(r *http.Request) string {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	a := ap.Addr().Unmap()
+	if a.Is6() {
+		return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
+	}
+	return a.String()
 }
 
 // pageData is what page.html renders.

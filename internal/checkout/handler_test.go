@@ -489,3 +489,69 @@ func TestEventsOutliveTheWriteTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsCappedPerInvoiceAndClient: one invoice id, or one client,
+// cannot hold every stream slot; past its share it gets 429 with
+// Retry-After, and a closed stream frees its slot.
+func TestEventsCappedPerInvoiceAndClient(t *testing.T) {
+	f := newFixture(t)
+	f.h.perInvoice, f.h.perClient = 2, 3
+	f.h.SetClientAddr(func(r *http.Request) string { return r.Header.Get("X-Client") })
+	a := f.invoice(gateway.InvoiceParams{OrderID: "o-a", Amount: "0.001", Currency: "BTC"})
+	b := f.invoice(gateway.InvoiceParams{OrderID: "o-b", Amount: "0.001", Currency: "BTC"})
+	c := f.invoice(gateway.InvoiceParams{OrderID: "o-c", Amount: "0.001", Currency: "BTC"})
+	open := func(inv *cryptopay.Invoice, client string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", f.srv.URL+"/pay/"+inv.ID+"/events", nil)
+		req.Header.Set("X-Client", client)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return resp, string(b)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		if ev, _, _ := readEvent(t, bufio.NewReader(resp.Body)); ev != "state" { // the slot is held
+			t.Fatalf("first event %q", ev)
+		}
+		return resp, ""
+	}
+	refused := func(name string, resp *http.Response, body, why string) {
+		t.Helper()
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, why) {
+			t.Errorf("%s: %d (Retry-After %q) %q; want 429 naming %q", name, resp.StatusCode, resp.Header.Get("Retry-After"), body, why)
+		}
+	}
+	first, _ := open(a, "client-1")
+	open(a, "client-2")
+	resp, body := open(a, "client-3")
+	refused("third stream of one invoice", resp, body, "for this invoice")
+	open(b, "client-1")
+	open(c, "client-1")
+	resp, body = open(c, "client-1")
+	refused("fourth stream of one client", resp, body, "from your address")
+	if resp, body := open(c, "client-4"); resp.StatusCode != http.StatusOK {
+		t.Errorf("another client, another invoice: %d %s", resp.StatusCode, body)
+	}
+	first.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", f.srv.URL+"/pay/"+a.ID+"/events", nil)
+		req.Header.Set("X-Client", "client-5")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a closed stream did not free its slot: %d", resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -215,6 +215,8 @@ func devGetenv(getenv func(string) string, dir, rpcURL, rpcUser, rpcPassword, ws
 		"CRYPTOPAY_HTTP_REDIRECT_LISTEN":    "",
 		"CRYPTOPAY_REDIS_URL":               "",
 		"CRYPTOPAY_ALERT_WEBHOOK_URL":       "",
+		// The sandbox's shop listens on this machine.
+		"CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": "true",
 	}
 	return func(k string) string {
 		if v, ok := forced[k]; ok {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -35,6 +36,7 @@ func TestDevConfig(t *testing.T) {
 		{"no TLS", cfg.TLSCertFile, ""},
 		{"no Redis", cfg.RedisURL, ""},
 		{"default rates", cfg.Rates, devDefaultRates},
+		{"webhooks may reach the developer's machine", fmt.Sprint(cfg.WebhookAllowLoopback), "true"},
 	}
 	for _, tc := range cases {
 		if tc.got != tc.want {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -145,12 +146,42 @@ func reseal(ctx context.Context, env Env, a *app) error {
 	for _, id := range ids {
 		fmt.Fprintf(env.Stdout, "  key %-8s %d value(s)\n", id, stats.Remaining[id])
 	}
+	// Audit entries stay keyed with the key that was primary when they were
+	// written (re-keying would rewrite the chain and void its checkpoints),
+	// so a key that seals no value may still be needed to verify them.
+	audited, err := auditKeyUse(ctx, a.db)
+	if err != nil {
+		return err
+	}
 	for _, k := range a.cfg.EncryptionKeys[1:] {
-		if stats.Remaining[k.ID()] == 0 {
+		switch {
+		case stats.Remaining[k.ID()] == 0 && audited[k.ID()] > 0:
+			fmt.Fprintf(env.Stdout, "no value uses key %s any more, but it keys %d audit log entries: keep it in the configuration, after the first key, so `audit verify` can check them\n", k.ID(), audited[k.ID()])
+		case stats.Remaining[k.ID()] == 0:
 			fmt.Fprintf(env.Stdout, "no value uses key %s any more: it can be removed from the configuration\n", k.ID())
 		}
 	}
 	return nil
+}
+
+// auditKeyUse counts audit entries by the key that keyed them.
+func auditKeyUse(ctx context.Context, r storage.AuditReader) (map[string]int64, error) {
+	out := map[string]int64{}
+	for after := int64(0); ; {
+		page, err := r.AuditChain(ctx, after, 500)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range page {
+			if id, ok := storage.AuditKeyID(e.Hash); ok {
+				out[id]++
+			}
+			after = e.Seq
+		}
+		if len(page) < 500 {
+			return out, nil
+		}
+	}
 }
 
 func runAudit(ctx context.Context, env Env, args []string) error {
@@ -159,16 +190,42 @@ func runAudit(ctx context.Context, env Env, args []string) error {
 	}}.run(ctx, env, args)
 }
 
+// auditVerify checks every link and keyed hash of the audit log, and
+// holds it against the signed checkpoints serve exported (by default
+// CRYPTOPAY_AUDIT_CHECKPOINT_FILE when it exists), which proves entries
+// were neither removed from the end nor rewritten.
 func auditVerify(ctx context.Context, env Env, args []string) error {
-	if err := parse(flags(env, "audit verify"), args); err != nil {
+	fs := flags(env, "audit verify")
+	cpFile := fs.String("checkpoint", "", "checkpoint file to hold the log against (default: CRYPTOPAY_AUDIT_CHECKPOINT_FILE, if it exists)")
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	return withApp(ctx, env, true, func(a *app) error {
-		n, err := storage.VerifyAudit(ctx, a.db)
+		kr, err := a.cfg.Keyring()
 		if err != nil {
-			return fmt.Errorf("audit log NOT intact after %d good entries: %w", n, err)
+			return err
 		}
-		fmt.Fprintf(env.Stdout, "audit log intact: %d entries, every link and hash verified\n", n)
+		path := cmp.Or(*cpFile, a.cfg.AuditCheckpointFile)
+		cps, err := readAuditCheckpoints(path)
+		if err != nil && (*cpFile != "" || !errors.Is(err, os.ErrNotExist)) {
+			return fmt.Errorf("audit checkpoints: %w", err)
+		}
+		rep, err := storage.VerifyAuditWith(ctx, a.db, kr, cps)
+		if err != nil {
+			return fmt.Errorf("audit log NOT intact after %d good entries: %w", rep.Entries, err)
+		}
+		fmt.Fprintf(env.Stdout, "audit log intact: %d entries, every link and hash verified\n", rep.Entries)
+		switch {
+		case rep.FirstKeyed > 0 && rep.Unkeyed > 0:
+			fmt.Fprintf(env.Stdout, "keyed from entry %d; the %d entries before it predate keying and are protected by the keyed entries after them\n", rep.FirstKeyed, rep.Unkeyed)
+		case rep.Entries > 0 && rep.FirstKeyed == 0:
+			fmt.Fprintf(env.Stdout, "warning: no entry is keyed (no encryption key was configured when they were written): anyone who can write the database could have rewritten them\n")
+		}
+		if last := newestCheckpoint(cps); last != nil {
+			fmt.Fprintf(env.Stdout, "holds against %d checkpoint(s) in %s, the newest of entry %d at %s\n", len(cps), path, last.Seq, last.At.Format(time.RFC3339))
+		} else {
+			fmt.Fprintf(env.Stdout, "warning: no checkpoint in %s: entries removed from the end of the log cannot be ruled out\n", path)
+		}
 		return nil
 	})
 }

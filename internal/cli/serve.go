@@ -65,7 +65,12 @@ func (a *app) background(ctx context.Context) (ready func(context.Context) error
 				a.log.Error("bitcoin watcher stopped", "err", err)
 			}
 		})
-		ready = func(context.Context) error { return btc.Ready() }
+		ready = func(context.Context) error {
+			if err := btc.Ready(); err != nil {
+				return &httpapi.NotReady{Public: "bitcoin watcher not ready", Err: err}
+			}
+			return nil
+		}
 	}
 	wg.Go(func() { a.runClock(ctx) })
 	return ready, wg.Wait, nil
@@ -106,6 +111,9 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	}
 	defer edge.Close()
 	a.alerter = edge.alerter // the chain watcher's alerts reach the operator
+	// Stopped before edge.Close (deferred after it), so the last checkpoint
+	// reaches the alert webhook; see auditcheckpoint.go.
+	defer a.startAuditCheckpoints(ctx)()
 	// Webhooks first: their outbox hook must be in place before any
 	// background worker writes an event.
 	wh, stopWebhooks, err := a.startWebhooks(ctx)
@@ -127,7 +135,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    32 << 10,
+		MaxHeaderBytes:    httpapi.ServerMaxHeaderBytes, // the API refuses past httpapi.MaxHeaderBytes itself, in JSON
 	}
 	errc := make(chan error, 2)
 	if err := edge.listen(srv, ln, a.cfg.HTTPRedirectListen, errc); err != nil {

@@ -41,19 +41,34 @@ type edge struct {
 var errPlainLive = errors.New("live mode: refusing to serve plain HTTP. Set CRYPTOPAY_TLS_CERT_FILE and CRYPTOPAY_TLS_KEY_FILE, " +
 	"or CRYPTOPAY_ACME_DOMAINS, or, when a reverse proxy terminates TLS in front, declare it in CRYPTOPAY_TRUSTED_PROXIES")
 
-// openEdge builds the edge from the configuration. It refuses plain HTTP
-// when the database holds a live store and no trusted proxy is declared.
+// errUnsafeProxies is returned when live stores would trust a public or
+// over-broad proxy range: anyone in it could forge their address (and so
+// pass IP allowlists) and claim HTTPS over plain HTTP.
+var errUnsafeProxies = errors.New("live mode: refusing to trust CRYPTOPAY_TRUSTED_PROXIES")
+
+// openEdge builds the edge from the configuration. When the database holds
+// a live store it refuses plain HTTP with no trusted proxy declared, and
+// trusted proxy ranges that are public or over-broad unless
+// CRYPTOPAY_TRUSTED_PROXIES_FORCE is set.
 func (a *app) openEdge(ctx context.Context) (*edge, error) {
 	cfg := a.cfg
 	e := &edge{alerter: alert.New(alert.Config{WebhookURL: cfg.AlertWebhookURL, Logger: a.log})}
-	if !cfg.ServesTLS() && len(cfg.TrustedProxies) == 0 {
+	unsafe := cfg.UnsafeTrustedProxies()
+	if (!cfg.ServesTLS() && len(cfg.TrustedProxies) == 0) || (len(unsafe) > 0 && !cfg.TrustedProxiesForce) {
 		live, err := a.hasLiveStore(ctx)
 		if err != nil {
 			return nil, errors.Join(err, e.Close())
 		}
-		if live {
+		switch {
+		case live && len(cfg.TrustedProxies) == 0 && !cfg.ServesTLS():
 			return nil, errors.Join(errPlainLive, e.Close())
+		case live && len(unsafe) > 0 && !cfg.TrustedProxiesForce:
+			return nil, errors.Join(fmt.Errorf("%w: %s. Name only the proxies' own private addresses, "+
+				"or set CRYPTOPAY_TRUSTED_PROXIES_FORCE=true for public ranges you have checked", errUnsafeProxies, strings.Join(unsafe, "; ")), e.Close())
 		}
+	}
+	if len(unsafe) > 0 && cfg.TrustedProxiesForce {
+		a.log.Warn("trusting public or over-broad proxy ranges (CRYPTOPAY_TRUSTED_PROXIES_FORCE)", "ranges", strings.Join(unsafe, "; "))
 	}
 	switch {
 	case len(cfg.ACMEDomains) > 0:

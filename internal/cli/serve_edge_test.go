@@ -233,6 +233,57 @@ func TestLiveModeRefusesPlainHTTP(t *testing.T) {
 	e.Close()
 }
 
+// TestLiveModeRefusesUnsafeProxies: trusting every address (or any
+// public range) lets anyone forge X-Forwarded-For and -Proto, so live
+// mode refuses it, with built-in TLS too, unless forced.
+func TestLiveModeRefusesUnsafeProxies(t *testing.T) {
+	ctx := context.Background()
+	a := testApp(t, nil)
+	a.cfg.TrustedProxies = mustCIDRs(t, "0.0.0.0/0,::/0")
+	e, err := a.openEdge(ctx)
+	if err != nil {
+		t.Fatalf("test mode only: %v", err)
+	}
+	e.Close()
+	if _, err := a.svc.CreateStore(ctx, gateway.StoreParams{Name: "Live shop", Livemode: true,
+		Wallets: []gateway.WalletParams{{Network: "bitcoin", AccountKey: bip84Zpub}}}); err != nil {
+		t.Fatalf("create live store: %v", err)
+	}
+	certFile, keyFile, _ := selfSigned(t, t.TempDir())
+	for _, tc := range []struct {
+		name, proxies string
+		tls, force    bool
+		refused       bool
+	}{
+		{"everything", "0.0.0.0/0,::/0", false, false, true},
+		{"everything, with built-in TLS", "0.0.0.0/0", true, false, true},
+		{"a public range", "10.0.0.0/8,203.0.113.0/24", false, false, true},
+		{"all unique local v6", "fc00::/7", false, false, true},
+		{"a public range, forced", "203.0.113.0/24", false, true, false},
+		{"private ranges", "10.0.0.0/8,fd00:1:2::/48,127.0.0.1", false, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a.cfg.TrustedProxies = mustCIDRs(t, tc.proxies)
+			a.cfg.TrustedProxiesForce = tc.force
+			a.cfg.TLSCertFile, a.cfg.TLSKeyFile = "", ""
+			if tc.tls {
+				a.cfg.TLSCertFile, a.cfg.TLSKeyFile = certFile, keyFile
+			}
+			e, err := a.openEdge(ctx)
+			if tc.refused {
+				if !errors.Is(err, errUnsafeProxies) || !strings.Contains(err.Error(), "CRYPTOPAY_TRUSTED_PROXIES_FORCE") {
+					t.Fatalf("openEdge = %v; want the unsafe-proxy refusal naming the override", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("openEdge = %v", err)
+			}
+			e.Close()
+		})
+	}
+}
+
 func TestACMEHostPolicy(t *testing.T) {
 	a := testApp(t, map[string]string{"CRYPTOPAY_ACME_DOMAINS": "pay.example.com", "CRYPTOPAY_ACME_EMAIL": "ops@example.com"})
 	m := acmeManager(a.cfg)

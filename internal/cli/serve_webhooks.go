@@ -16,7 +16,8 @@ func (a *app) startWebhooks(ctx context.Context) (*webhook.Service, func(), erro
 	if err != nil {
 		return nil, nil, err
 	}
-	wh, err := webhook.New(webhook.Config{DB: a.db, Keyring: kr, Auditor: a.svc, Logger: a.log, Version: Version})
+	wh, err := webhook.New(webhook.Config{DB: a.db, Keyring: kr, Auditor: a.svc, Logger: a.log, Version: Version,
+		AllowLoopback: a.cfg.WebhookAllowLoopback})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -45,7 +45,8 @@ func withWebhooks(ctx context.Context, env Env, queue bool, mod func(*webhook.Co
 		if err != nil {
 			return err
 		}
-		cfg := webhook.Config{DB: a.db, Keyring: kr, Auditor: a.svc, Logger: a.log, Version: Version}
+		cfg := webhook.Config{DB: a.db, Keyring: kr, Auditor: a.svc, Logger: a.log, Version: Version,
+			AllowLoopback: a.cfg.WebhookAllowLoopback}
 		if mod != nil {
 			mod(&cfg)
 		}

@@ -78,6 +78,8 @@ func TestWebhooksCommands(t *testing.T) {
 		"CRYPTOPAY_DATA_DIR":  dir,
 		"CRYPTOPAY_LISTEN":    "127.0.0.1:0",
 		"CRYPTOPAY_LOG_LEVEL": "error",
+		// The receiver is an httptest server on loopback.
+		"CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": "true",
 	}}
 	e.must("migrate")
 	seed, err := pbkdf2.Key(sha512.New, "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about", []byte("mnemonic"), 2048, 64)

@@ -36,6 +36,7 @@ type Config struct {
 	ACMEEmail               string
 	HTTPRedirectListen      string
 	TrustedProxies          []netip.Prefix
+	TrustedProxiesForce     bool // accept public or over-broad proxy ranges in live mode (proxies.go)
 	RateLimitKey            Rate
 	RateLimitIP             Rate
 	RateLimitAuthFail       Rate
@@ -43,6 +44,7 @@ type Config struct {
 	MaxBodyBytes            int64
 	PublicURL               string // base of checkout links; "" derives it from each request
 	AlertWebhookURL         string
+	WebhookAllowLoopback    bool // test-mode webhook endpoints may be on loopback
 
 	Security // encryption at rest and backups (security.go)
 
@@ -72,13 +74,15 @@ var coreVars = []Var{
 	{"CRYPTOPAY_ACME_DOMAINS", "", "Comma-separated domains to obtain certificates for automatically over ACME (Let's Encrypt); cached in <data dir>/acme."},
 	{"CRYPTOPAY_ACME_EMAIL", "", "Contact address given to the ACME certificate authority."},
 	{"CRYPTOPAY_HTTP_REDIRECT_LISTEN", "", "Address of a plain-HTTP listener that redirects to HTTPS (308) and answers ACME http-01 challenges, e.g. :80."},
-	{"CRYPTOPAY_TRUSTED_PROXIES", "", "Comma-separated CIDRs of reverse proxies that terminate TLS in front; only their X-Forwarded-For/-Proto are honoured."},
+	{"CRYPTOPAY_TRUSTED_PROXIES", "", "Comma-separated CIDRs of reverse proxies that terminate TLS in front; only their X-Forwarded-For/-Proto are honoured. Live mode accepts only private or loopback ranges (IPv4 at most a /8 inside 10/8, 172.16/12, 192.168/16, 100.64/10 or 127/8; IPv6 ::1 or a unique local /48 or narrower)."},
+	{"CRYPTOPAY_TRUSTED_PROXIES_FORCE", "false", "true accepts public or over-broad CRYPTOPAY_TRUSTED_PROXIES ranges in live mode (e.g. a CDN's published ranges); doctor still warns."},
 	{"CRYPTOPAY_RATE_LIMIT_KEY", "25/s burst 50", "Requests per API key, e.g. 25/s burst 50; off disables."},
 	{"CRYPTOPAY_RATE_LIMIT_IP", "5/s burst 20", "Requests per client address without an API key; off disables."},
 	{"CRYPTOPAY_RATE_LIMIT_AUTH_FAIL", "10/m burst 10", "Failed authentications per client address; once spent, requests with credentials get 429."},
 	{"CRYPTOPAY_REDIS_URL", "", "redis:// URL shared by gateway instances for rate limits; without it limits are per instance."},
 	{"CRYPTOPAY_MAX_BODY_BYTES", "65536", "Largest request body accepted, in bytes."},
 	{"CRYPTOPAY_PUBLIC_URL", "", "Public base URL customers reach the gateway at, for invoices' checkout_url (e.g. https://pay.example.com); unset, it is derived from each API request."},
+	{"CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK", "false", "true lets test-mode webhook endpoints be on loopback (127.0.0.1, ::1, localhost), for development; `dev` sets it. Never on a production gateway: a test key could make it call local services. Live endpoints never reach loopback."},
 	{"CRYPTOPAY_ALERT_WEBHOOK_URL", "", "URL that receives alerts as a JSON POST ({\"text\": ...}, Slack-compatible); alerts are always logged at ERROR."},
 }
 

@@ -139,6 +139,12 @@ func (c *Config) loadEdge(env func(string) string) error {
 	if c.TrustedProxies, err = ParseCIDRs(env("CRYPTOPAY_TRUSTED_PROXIES")); err != nil {
 		return fmt.Errorf("CRYPTOPAY_TRUSTED_PROXIES: %w", err)
 	}
+	if c.TrustedProxiesForce, err = parseBool(env, "CRYPTOPAY_TRUSTED_PROXIES_FORCE"); err != nil {
+		return err
+	}
+	if c.WebhookAllowLoopback, err = parseBool(env, "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK"); err != nil {
+		return err
+	}
 	for _, r := range []struct {
 		name, def string
 		dst       *Rate
@@ -172,6 +178,18 @@ func (c *Config) loadEdge(env func(string) string) error {
 		}
 	}
 	return nil
+}
+
+// parseBool reads a true/false variable; unset is false.
+func parseBool(env func(string) string, name string) (bool, error) {
+	switch v := strings.ToLower(env(name)); v {
+	case "", "false", "0":
+		return false, nil
+	case "true", "1":
+		return true, nil
+	default:
+		return false, fmt.Errorf("%s: want true or false, got %q", name, v)
+	}
 }
 
 // ServesTLS reports whether serve terminates TLS itself.

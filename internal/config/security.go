@@ -3,7 +3,9 @@ package config
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cryptopay/cryptopay/internal/fieldcrypt"
 )
@@ -17,6 +19,10 @@ type Security struct {
 	BackupRecipient    string // an age X25519 recipient (age1...)
 	BackupPassphrase   string
 	BackupIdentityFile string // age identities for restore
+	// AuditCheckpointFile receives signed checkpoints of the audit log's
+	// head every AuditCheckpointInterval and at shutdown.
+	AuditCheckpointFile     string
+	AuditCheckpointInterval time.Duration
 }
 
 // securityVars are appended to Vars.
@@ -27,6 +33,8 @@ var securityVars = []Var{
 	{"CRYPTOPAY_BACKUP_RECIPIENT", "", "age X25519 recipient (age1...) backups are encrypted to."},
 	{"CRYPTOPAY_BACKUP_PASSPHRASE", "", "Passphrase backups are encrypted with when no recipient is set (age scrypt)."},
 	{"CRYPTOPAY_BACKUP_IDENTITY_FILE", "", "age identity file `cryptopay restore` decrypts with (or the passphrase)."},
+	{"CRYPTOPAY_AUDIT_CHECKPOINT_FILE", "<data dir>/audit-checkpoints.jsonl", "File serve appends signed checkpoints of the audit log's head to (and sends to the alert webhook); `audit verify` holds the log against it. Keep it, or a copy, off the database host."},
+	{"CRYPTOPAY_AUDIT_CHECKPOINT_INTERVAL", "15m", "How often serve exports an audit checkpoint when the log has grown (and always at shutdown)."},
 }
 
 func init() { Vars = append(Vars, securityVars...) }
@@ -73,6 +81,12 @@ func (c *Config) loadSecurity(env func(string) string) error {
 	c.BackupRecipient = env("CRYPTOPAY_BACKUP_RECIPIENT")
 	c.BackupPassphrase = env("CRYPTOPAY_BACKUP_PASSPHRASE")
 	c.BackupIdentityFile = env("CRYPTOPAY_BACKUP_IDENTITY_FILE")
+	c.AuditCheckpointFile = or(env("CRYPTOPAY_AUDIT_CHECKPOINT_FILE"), filepath.Join(c.DataDir, "audit-checkpoints.jsonl"))
+	iv, err := time.ParseDuration(or(env("CRYPTOPAY_AUDIT_CHECKPOINT_INTERVAL"), "15m"))
+	if err != nil || iv < time.Second {
+		return fmt.Errorf("CRYPTOPAY_AUDIT_CHECKPOINT_INTERVAL: want a duration of at least 1s, such as 15m")
+	}
+	c.AuditCheckpointInterval = iv
 	return nil
 }
 

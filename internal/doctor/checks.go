@@ -79,6 +79,9 @@ func checkHTTPS(ctx context.Context, in *Input) Result {
 			return fail("CRYPTOPAY_TLS_CERT_FILE is unreadable: "+err.Error(), "point it at the PEM certificate chain")
 		}
 		return pass("TLS from certificate files")
+	case len(c.TrustedProxies) > 0 && len(c.UnsafeTrustedProxies()) > 0 && !c.TrustedProxiesForce:
+		return fail("CRYPTOPAY_TRUSTED_PROXIES includes public addresses, so any client can claim HTTPS with X-Forwarded-Proto",
+			"name only the proxies' own private addresses in CRYPTOPAY_TRUSTED_PROXIES")
 	case len(c.TrustedProxies) > 0:
 		return pass("TLS terminated by the trusted proxies in CRYPTOPAY_TRUSTED_PROXIES")
 	}
@@ -87,6 +90,27 @@ func checkHTTPS(ctx context.Context, in *Input) Result {
 		return fail("the API is served over plain HTTP and a live store exists", fix)
 	}
 	return warn("the API is served over plain HTTP (acceptable only for test mode on a private network)", fix)
+}
+
+// checkTrustedProxies: a trusted proxy's X-Forwarded-For decides the
+// client address (IP allowlists, per-address limits, the audit log), so
+// only the operator's own private proxies may be trusted. Public or
+// over-broad ranges fail, or warn when forced.
+func checkTrustedProxies(_ context.Context, in *Input) Result {
+	c := in.Config
+	if len(c.TrustedProxies) == 0 {
+		return pass("no proxy trusted: client addresses are the TCP peers")
+	}
+	unsafe := c.UnsafeTrustedProxies()
+	switch {
+	case len(unsafe) > 0 && !c.TrustedProxiesForce:
+		return fail("CRYPTOPAY_TRUSTED_PROXIES: "+strings.Join(unsafe, "; ")+"; any client there can forge its address and pass IP allowlists (serve refuses this in live mode)",
+			"name only the proxies' own private addresses (e.g. 10.0.0.5/32), or set CRYPTOPAY_TRUSTED_PROXIES_FORCE=true for public ranges you have checked")
+	case len(unsafe) > 0:
+		return warn("CRYPTOPAY_TRUSTED_PROXIES_FORCE accepts "+strings.Join(unsafe, "; "),
+			"keep the list to the proxy provider's published ranges and review it when they change")
+	}
+	return pass(fmt.Sprintf("%d private proxy range(s) trusted", len(c.TrustedProxies)))
 }
 
 func liveStores(ctx context.Context, in *Input) (bool, error) {

@@ -70,6 +70,7 @@ func Checks() []Check {
 	return []Check{
 		{"API keys only in the environment", checkKeysNotInFiles},
 		{"HTTPS enforced", checkHTTPS},
+		{"Trusted proxies are private", checkTrustedProxies},
 		{"Webhook endpoints use https://", checkWebhookURLs},
 		{"Rate limits on", checkRateLimits},
 		{"Security headers on", checkHeaders},
@@ -79,6 +80,7 @@ func Checks() []Check {
 		{"Alerting configured", checkAlerting},
 		{"API keys younger than 90 days", checkKeyAge},
 		{"API keys hold only the scopes they use", checkKeyScopes},
+		{"Audit log intact and checkpointed", checkAuditLog},
 	}
 }
 

@@ -3,6 +3,7 @@ package doctor
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/httpapi"
 	"github.com/cryptopay/cryptopay/internal/rates"
+	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/storage/sqlite"
 )
 
@@ -97,6 +99,7 @@ func TestDoctor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	writeCheckpoint(t, good)
 	rs := Run(ctx, good.in)
 	var out bytes.Buffer
 	Write(&out, rs)
@@ -112,8 +115,9 @@ func TestDoctor(t *testing.T) {
 	// A careless installation: every item fails (the scope check, a
 	// judgement, warns).
 	bad := newSetup(t, map[string]string{
-		"CRYPTOPAY_RATE_LIMIT_IP": "off",
-		"CRYPTOPAY_CONFIG_FILE":   "$DIR/cryptopay.env",
+		"CRYPTOPAY_RATE_LIMIT_IP":   "off",
+		"CRYPTOPAY_TRUSTED_PROXIES": "0.0.0.0/0,::/0",
+		"CRYPTOPAY_CONFIG_FILE":     "$DIR/cryptopay.env",
 	}, map[string]string{"cryptopay.env": "CRYPTOPAY_API_KEY=cp_live_" + strings.Repeat("Z", 40) + "\n"})
 	write(t, filepath.Join(bad.home, ".zsh_history"), ": 1700000000:0;export KEY=cp_test_"+strings.Repeat("q", 40)+"\n", 0o600)
 	_, err = bad.in.DB.SQL().ExecContext(ctx, `INSERT INTO webhook_endpoints (id, store_id, livemode, url, description, event_types, enabled,
@@ -153,6 +157,88 @@ func TestDoctor(t *testing.T) {
 		}
 	}
 	t.Logf("\n%s", out.String())
+}
+
+func TestTrustedProxiesCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name, proxies string
+		force         bool
+		want, https   Status
+	}{
+		{"none", "", false, Pass, ""},
+		{"private", "10.0.0.0/8,fd00:1::/48", false, Pass, Pass},
+		{"everything", "0.0.0.0/0,::/0", false, Fail, Fail},
+		{"public /24", "203.0.113.0/24", false, Fail, Fail},
+		{"public /24, forced", "203.0.113.0/24", true, Warn, Pass},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := config.Load(func(k string) string {
+				return map[string]string{"CRYPTOPAY_TRUSTED_PROXIES": tc.proxies}[k]
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.TrustedProxiesForce = tc.force
+			in := &Input{Config: cfg}
+			if r := checkTrustedProxies(context.Background(), in); r.Status != tc.want {
+				t.Errorf("trusted proxies check: %s (%s), want %s", r.Status, r.Detail, tc.want)
+			}
+			if tc.https != "" {
+				if r := checkHTTPS(context.Background(), in); r.Status != tc.https {
+					t.Errorf("HTTPS check: %s (%s), want %s", r.Status, r.Detail, tc.https)
+				}
+			}
+		})
+	}
+}
+
+// writeCheckpoint signs the setup's audit head as serve would.
+func writeCheckpoint(t *testing.T, s *setup) {
+	t.Helper()
+	kr, err := s.in.Config.Keyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, hash, err := s.in.DB.AuditHead(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := kr.AuditKey(kr.PrimaryID())
+	b, _ := json.Marshal(storage.NewAuditCheckpoint(seq, hash, time.Now(), kr.PrimaryID(), key))
+	write(t, s.in.Config.AuditCheckpointFile, string(b)+"\n", 0o600)
+}
+
+func TestAuditLogCheck(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name       string
+		checkpoint bool
+		tamper     []string
+		want       Status
+		says       string
+	}{
+		{"intact, checkpointed", true, nil, Pass, "against 1 checkpoint"},
+		{"intact, no checkpoint yet", false, nil, Warn, "no checkpoint"},
+		{"newest entry removed, head moved back", true, []string{`DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)`,
+			`UPDATE audit_chain_head SET seq = seq - 1, hash = (SELECT hash FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)) WHERE id = 1`}, Fail, "truncated"},
+		{"entry changed", false, []string{`UPDATE audit_log SET target = 'x' WHERE seq = 1`}, Fail, "changed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSetup(t, map[string]string{"CRYPTOPAY_ENCRYPTION_KEY": strings.Repeat("cd", 32)}, nil)
+			if tc.checkpoint {
+				writeCheckpoint(t, s)
+			}
+			for _, q := range tc.tamper {
+				if _, err := s.in.DB.SQL().ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := checkAuditLog(ctx, s.in)
+			if r.Status != tc.want || !strings.Contains(r.Detail, tc.says) {
+				t.Errorf("%s: %s; want %s saying %q", r.Status, r.Detail, tc.want, tc.says)
+			}
+		})
+	}
 }
 
 func TestWebhookCheckSkipsWithoutTable(t *testing.T) {

@@ -13,6 +13,7 @@ package fieldcrypt
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -41,6 +42,7 @@ const (
 type Keyring struct {
 	primary string
 	aeads   map[string]cipher.AEAD
+	audit   map[string][]byte // key id → audit chain MAC key (AuditKey)
 }
 
 // Key is one 32-byte AES-256 key. Its id is derived from the key itself
@@ -74,7 +76,7 @@ func (k Key) ID() string {
 // NewKeyring returns a keyring whose primary (sealing) key is keys[0]; the
 // others only open old values. With no keys it seals nothing.
 func NewKeyring(keys ...Key) (*Keyring, error) {
-	r := &Keyring{aeads: map[string]cipher.AEAD{}}
+	r := &Keyring{aeads: map[string]cipher.AEAD{}, audit: map[string][]byte{}}
 	for i, k := range keys {
 		block, err := aes.NewCipher(k[:])
 		if err != nil {
@@ -88,8 +90,29 @@ func NewKeyring(keys ...Key) (*Keyring, error) {
 			r.primary = k.ID()
 		}
 		r.aeads[k.ID()] = aead
+		mac, err := hkdf.Key(sha256.New, k[:], nil, auditKeyInfo, 32)
+		if err != nil {
+			return nil, err
+		}
+		r.audit[k.ID()] = mac
 	}
 	return r, nil
+}
+
+// auditKeyInfo separates the audit MAC key from the sealing key derived
+// from the same material: knowing one tells nothing about the other.
+const auditKeyInfo = "cryptopay audit chain mac v2"
+
+// AuditKey returns the HMAC-SHA256 key that keys the audit log's hash
+// chain for the encryption key with this id: derived from the key with
+// HKDF-SHA256, so it lives wherever the encryption keys live and never in
+// the database. ok is false for a key the keyring lacks.
+func (r *Keyring) AuditKey(id string) (key []byte, ok bool) {
+	if r == nil {
+		return nil, false
+	}
+	key, ok = r.audit[id]
+	return key, ok
 }
 
 // Enabled reports whether the keyring seals values.

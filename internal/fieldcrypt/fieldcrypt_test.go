@@ -97,3 +97,34 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// TestAuditKey: each key has its own audit MAC key, stable across
+// keyrings, distinct from the key itself, and absent for unknown ids.
+func TestAuditKey(t *testing.T) {
+	a, b := Key{1}, Key{2}
+	r1, err := NewKeyring(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, _ := NewKeyring(b, a)
+	ka, ok := r1.AuditKey(a.ID())
+	kb, _ := r1.AuditKey(b.ID())
+	ka2, _ := r2.AuditKey(a.ID())
+	switch {
+	case !ok || len(ka) != 32:
+		t.Fatalf("AuditKey(a) = %x, %v", ka, ok)
+	case bytes.Equal(ka, kb):
+		t.Error("two keys share an audit key")
+	case !bytes.Equal(ka, ka2):
+		t.Error("the audit key depends on the keyring's order")
+	case bytes.Equal(ka, a[:]):
+		t.Error("the audit key is the encryption key itself")
+	}
+	if _, ok := r1.AuditKey("00000000"); ok {
+		t.Error("an unknown id has an audit key")
+	}
+	var none *Keyring
+	if _, ok := none.AuditKey(a.ID()); ok {
+		t.Error("a nil keyring has an audit key")
+	}
+}

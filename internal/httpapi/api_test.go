@@ -3,8 +3,10 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"slices"
 	"strings"
@@ -522,4 +524,34 @@ func TestHealthAndReadiness(t *testing.T) {
 			t.Errorf("readyz over a closed database: %d, want 503", resp.StatusCode)
 		}
 	})
+}
+
+// TestReadinessHidesInternalDetails: a watcher's error names the node's
+// host and port; /readyz says only which check failed.
+func TestReadinessHidesInternalDetails(t *testing.T) {
+	e := newEnv(t, engines()[0])
+	node := errors.New(`bitcoin: getblockchaininfo: Post "http://10.20.30.40:8332": dial tcp 10.20.30.40:8332: connect: connection refused`)
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"named failure", &NotReady{Public: "bitcoin watcher not ready", Err: node}, `"chain":"bitcoin watcher not ready"`},
+		{"raw error", node, `"chain":"not ready"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := New(Config{Service: e.svc, Ready: func(context.Context) error { return tc.err }}).Handler()
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+			body := rec.Body.String()
+			if rec.Code != http.StatusServiceUnavailable || !strings.Contains(body, tc.want) {
+				t.Errorf("readyz = %d %s; want 503 with %s", rec.Code, body, tc.want)
+			}
+			for _, leak := range []string{"10.20.30.40", "8332", "dial tcp", "refused"} {
+				if strings.Contains(body, leak) {
+					t.Errorf("readyz body %s reveals %q", body, leak)
+				}
+			}
+		})
+	}
 }

@@ -5,6 +5,8 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -266,4 +268,108 @@ func FuzzAPI(f *testing.F) {
 
 func keyParams(scopes ...string) gateway.KeyParams {
 	return gateway.KeyParams{Name: "edge", Scopes: scopes}
+}
+
+// TestRateLimitBucketsIPv6By64: a client holding an IPv6 /64 can pick a
+// fresh address for every request; its requests and failed logins still
+// share one bucket, while the next /64 has its own.
+func TestRateLimitBucketsIPv6By64(t *testing.T) {
+	clk := &fakeNow{t: time.Unix(1_700_000_000, 0)}
+	e := newEnv(t, engine{"sqlite", openSQLite})
+	h := New(Config{Service: e.svc, RateLimit: &RateLimit{
+		Limiter:  ratelimit.NewMemory(clk.now),
+		PerKey:   ratelimit.Rule{Burst: 100, Interval: time.Second},
+		PerIP:    ratelimit.Rule{Burst: 3, Interval: time.Minute},
+		AuthFail: ratelimit.Rule{Burst: 2, Interval: time.Minute},
+	}}).Handler()
+	call := func(peer, auth string) int {
+		req := httptest.NewRequest("GET", "/v1/invoices", nil)
+		req.RemoteAddr = peer
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	for i := range 3 {
+		if code := call(fmt.Sprintf("[2001:db8:1:2::%x]:1000", i+1), ""); code == 429 {
+			t.Fatalf("request %d from the /64: 429 too early", i)
+		}
+	}
+	if code := call("[2001:db8:1:2:ffff:ffff:ffff:fffe]:1000", ""); code != 429 {
+		t.Errorf("a fourth address of the same /64: %d, want 429", code)
+	}
+	if code := call("[2001:db8:1:3::1]:1000", ""); code == 429 {
+		t.Errorf("the neighbouring /64 shares the bucket")
+	}
+	bad := "cp_test_" + strings.Repeat("x", 40)
+	for i := range 2 {
+		if code := call(fmt.Sprintf("[2001:db8:9:9::%x]:1000", i+1), bad); code != 401 {
+			t.Fatalf("failed login %d: %d, want 401", i, code)
+		}
+	}
+	if code := call("[2001:db8:9:9::abcd]:1000", bad); code != 429 {
+		t.Errorf("a third failed login from the same /64: %d, want 429", code)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"192.0.2.7", "192.0.2.7"},
+		{"::ffff:192.0.2.7", "192.0.2.7"},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+	} {
+		if got := rateBucket(netip.MustParseAddr(tc.in)); got != tc.want {
+			t.Errorf("rateBucket(%s) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestHeaderRefusalsAreJSONWithSecurityHeaders: too many header fields
+// (400) and header fields too large (431) are refused before routing, yet
+// with the JSON error body and the security headers of every answer, on a
+// server configured as serve configures it.
+func TestHeaderRefusalsAreJSONWithSecurityHeaders(t *testing.T) {
+	e := newEnv(t, engine{"sqlite", openSQLite})
+	srv := httptest.NewUnstartedServer(New(Config{Service: e.svc}).Handler())
+	srv.Config.MaxHeaderBytes = ServerMaxHeaderBytes
+	srv.Start()
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		name   string
+		hdr    map[string]string
+		status int
+		code   string
+	}{
+		{"too many fields", manyHeaders(maxHeaders + 1), 400, "invalid_request"},
+		{"fields too large", map[string]string{"X-Big": strings.Repeat("b", 40<<10)}, 431, "request_too_large"},
+		{"large but within the limit", map[string]string{"X-Big": strings.Repeat("b", 30<<10)}, 200, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", srv.URL+"/healthz", nil)
+			for k, v := range tc.hdr {
+				req.Header.Set(k, v)
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct {
+				Error struct{ Code, Message, RequestID string } `json:"error"`
+			}
+			derr := json.NewDecoder(resp.Body).Decode(&body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("X-Frame-Options") == "" {
+				t.Errorf("security headers missing: %v", resp.Header)
+			}
+			if tc.code == "" {
+				return
+			}
+			if derr != nil || body.Error.Code != tc.code || body.Error.Message == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+				t.Errorf("body %+v (%v), content type %q; want JSON error %s", body, derr, resp.Header.Get("Content-Type"), tc.code)
+			}
+		})
+	}
 }

@@ -17,10 +17,22 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// NotReady is a readiness failure as /readyz shows it: Public says what
+// failed in a caller's terms ("bitcoin watcher not ready"); Err, whose text
+// may name internal hosts and ports, goes only to the log.
+type NotReady struct {
+	Public string
+	Err    error
+}
+
+func (e *NotReady) Error() string { return e.Public + ": " + e.Err.Error() }
+func (e *NotReady) Unwrap() error { return e.Err }
+
 // readyz answers 200 only when the database is reachable with a current
 // schema and every extra condition (chain watchers) holds. The reasons for
-// not being ready are named, since they help an operator and reveal nothing
-// a client could use.
+// not being ready are named in fixed words (the errors themselves, with
+// addresses of the database and nodes, are logged), since they help an
+// operator and reveal nothing a client could use.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -40,7 +52,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	}
 	if s.ready != nil {
 		if err := s.ready(ctx); err != nil {
-			checks["chain"], ready = err.Error(), false
+			checks["chain"], ready = "not ready", false
+			if nr, ok := errors.AsType[*NotReady](err); ok {
+				checks["chain"] = nr.Public
+			}
+			s.log.WarnContext(ctx, "readyz: chain not ready", "err", err)
 		} else {
 			checks["chain"] = "ok"
 		}

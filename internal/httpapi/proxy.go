@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -10,9 +11,19 @@ import (
 	"github.com/cryptopay/cryptopay"
 )
 
-// maxHeaders bounds the header fields of a request (MaxHeaderBytes bounds
-// their size); no client of this API needs more than a handful.
+// maxHeaders bounds the header fields of a request; no client of this API
+// needs more than a handful.
 const maxHeaders = 64
+
+// MaxHeaderBytes bounds the request line and header fields, answered with
+// a JSON 431 like every other refusal. The server's own limit
+// (http.Server.MaxHeaderBytes) must be larger, ServerMaxHeaderBytes: what
+// it refuses is answered by net/http in plain text, without the JSON body
+// or the security headers, so it is kept for requests far past any client.
+const (
+	MaxHeaderBytes       = 32 << 10
+	ServerMaxHeaderBytes = 2 * MaxHeaderBytes
+)
 
 // edgeKey keys the request facts the proxy middleware resolves once.
 type edgeKey struct{}
@@ -29,8 +40,20 @@ type edge struct {
 // them.
 func (s *Server) withProxy(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Refused before the client is resolved, but with the security
+		// headers and the JSON error body of every other answer.
 		if n := headerCount(r.Header); n > maxHeaders {
-			s.writeError(w, r, cryptopay.Errorf(cryptopay.CodeInvalid, "The request has %d header fields; at most %d are accepted.", n, maxHeaders))
+			securityHeaders(s.handle(func(w http.ResponseWriter, r *http.Request) error {
+				return cryptopay.Errorf(cryptopay.CodeInvalid, "The request has %d header fields; at most %d are accepted.", n, maxHeaders)
+			})).ServeHTTP(w, r)
+			return
+		}
+		if n := headerBytes(r); n > MaxHeaderBytes {
+			securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				writeJSON(w, http.StatusRequestHeaderFieldsTooLarge, errorBody{Error: errorDetail{
+					Type: typeOf(cryptopay.CodeTooLarge), Code: string(cryptopay.CodeTooLarge), RequestID: requestID(r.Context()),
+					Message: fmt.Sprintf("The request line and header fields take %d bytes; at most %d are accepted.", n, MaxHeaderBytes)}})
+			})).ServeHTTP(w, r)
 			return
 		}
 		peer := peerIP(r)
@@ -116,6 +139,21 @@ func peerIP(r *http.Request) netip.Addr {
 		return netip.Addr{}
 	}
 	return ap.Addr().Unmap()
+}
+
+// headerBytes is the size of the request line and header fields as sent,
+// counted as net/http counts them for MaxHeaderBytes.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4 // ": " and CRLF
+		}
+	}
+	if r.Host != "" && r.Header.Get("Host") == "" {
+		n += len("Host") + len(r.Host) + 4
+	}
+	return n
 }
 
 func headerCount(h http.Header) int {

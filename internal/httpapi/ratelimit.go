@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -41,7 +42,7 @@ func (s *Server) withRateLimit(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip := clientIP(r).String()
+		ip := rateBucket(clientIP(r))
 		if r.Header.Get("Authorization") == "" {
 			if err := s.take(w, r, "ip:"+ip, s.limits.PerIP, 1, true); err != nil {
 				s.writeError(w, r, err)
@@ -84,9 +85,24 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) e
 		return err // the database failed, not the client
 	}
 	markCounted(r)
-	_, _ = s.limits.Limiter.Take(r.Context(), "authfail:"+clientIP(r).String(), s.limits.AuthFail, 1)
+	_, _ = s.limits.Limiter.Take(r.Context(), "authfail:"+rateBucket(clientIP(r)), s.limits.AuthFail, 1)
 	return err
 }
+
+// rateBucket names the per-address bucket of a client: its IPv4 address,
+// or its IPv6 /64. One IPv6 subscriber is routinely given a whole /64 (and
+// picks new addresses in it at will), so bucketing by full address would
+// give one client 2^64 buckets.
+func rateBucket(a netip.Addr) string {
+	a = a.Unmap()
+	if a.Is6() {
+		return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
+	}
+	return a.String()
+}
+
+// clientBucket is rateBucket of the request's client address.
+func clientBucket(r *http.Request) string { return rateBucket(clientIP(r)) }
 
 func markCounted(r *http.Request) {
 	if n, ok := r.Context().Value(rateNoteKey{}).(*rateNote); ok {

@@ -42,6 +42,7 @@ func (s *Server) routes() {
 	// The payer's checkout page: HTML and an event stream, not API, so not
 	// in openapi.json. Public: the unguessable invoice id is the credential.
 	co := checkout.New(s.svc, s.log)
+	co.SetClientAddr(clientBucket) // per-client stream limit: through trusted proxies, IPv6 by /64
 	m.HandleFunc("GET /pay/{id}", co.Page)
 	m.HandleFunc("GET /pay/{id}/events", co.Events)
 	m.HandleFunc("GET /pay/{id}/qr.svg", co.QR)

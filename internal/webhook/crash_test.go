@@ -58,7 +58,8 @@ func TestCrashSafety(t *testing.T) {
 	counts := func() (distinct, all int) { mu.Lock(); defer mu.Unlock(); return len(seen), total }
 
 	env := append(os.Environ(), "CRYPTOPAY_DATABASE_URL="+dbPath, "CRYPTOPAY_LISTEN=127.0.0.1:0",
-		"CRYPTOPAY_ENCRYPTION_KEY="+keyHex, "CRYPTOPAY_DATA_DIR="+dir, "CRYPTOPAY_LOG_LEVEL=info")
+		"CRYPTOPAY_ENCRYPTION_KEY="+keyHex, "CRYPTOPAY_DATA_DIR="+dir, "CRYPTOPAY_LOG_LEVEL=info",
+		"CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK=true") // the receiver is an httptest server on loopback
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "serve", "--migrate")
 		cmd.Env = env
@@ -99,7 +100,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatal(err)
 	}
 	kr, _ := fieldcrypt.NewKeyring(key)
-	s, err := New(Config{DB: db, Keyring: kr})
+	s, err := New(Config{DB: db, Keyring: kr, AllowLoopback: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,9 @@ func (s *Service) apply(ctx context.Context, ep *cryptopay.WebhookEndpoint, p En
 	if p.URL != nil {
 		u, err := s.guardFor(ep.Livemode).validateURL(ctx, *p.URL, ep.Livemode)
 		if err != nil {
+			if re, ok := errors.AsType[*ResolveError](err); ok {
+				s.log.Info("webhook endpoint host does not resolve", "host", re.Host, "err", re.Err)
+			}
 			return cryptopay.Invalid("url", "%s", err.Error())
 		}
 		ep.URL = u

@@ -76,7 +76,8 @@ func createStore(t testing.TB, db storage.DB, live bool) *cryptopay.Store {
 // newService starts a Service on db with fast test settings.
 func newService(t testing.TB, db storage.DB, mod func(*Config)) *Service {
 	t.Helper()
-	cfg := Config{DB: db, Keyring: testKeyring(t), Version: "test", PollInterval: 50 * time.Millisecond,
+	// Receivers are httptest servers on loopback, so loopback is allowed.
+	cfg := Config{DB: db, Keyring: testKeyring(t), Version: "test", PollInterval: 50 * time.Millisecond, AllowLoopback: true,
 		Schedule: Schedule{Base: 200 * time.Millisecond, Max: time.Second, Window: time.Hour}}
 	if mod != nil {
 		mod(&cfg)

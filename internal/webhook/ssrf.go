@@ -37,6 +37,7 @@ var blocked = []netip.Prefix{
 	netip.MustParsePrefix("203.0.113.0/24"),     // documentation
 	netip.MustParsePrefix("240.0.0.0/4"),        // reserved, and broadcast
 	netip.MustParsePrefix("100::/64"),           // discard-only
+	netip.MustParsePrefix("64:ff9b:1::/48"),     // NAT64 local use (RFC 8215): local by definition, its IPv4 embedding unknown
 	netip.MustParsePrefix("2001:db8::/32"),      // documentation
 	netip.MustParsePrefix("fec0::/10"),          // deprecated site-local
 	netip.MustParsePrefix("fd00:ec2::254/128"),  // AWS metadata (also unique-local)
@@ -104,6 +105,25 @@ func embeddedV4(ip netip.Addr) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
+// ResolveError is a failed lookup of an endpoint's host. Its text says
+// only what the merchant can act on: the resolver's own error names the
+// gateway's DNS server (net.DNSError.Server), an internal address, so it
+// is kept in Err for the log and never shown.
+type ResolveError struct {
+	Host string
+	Err  error
+}
+
+func (e *ResolveError) Error() string {
+	var dns *net.DNSError
+	if errors.As(e.Err, &dns) && (dns.IsTimeout || dns.IsTemporary) && !dns.IsNotFound {
+		return fmt.Sprintf("host %s could not be resolved (temporary DNS failure)", e.Host)
+	}
+	return fmt.Sprintf("host %s does not resolve", e.Host)
+}
+
+func (e *ResolveError) Unwrap() error { return e.Err }
+
 // guard resolves a host, checks every address it resolves to and dials one
 // of the checked addresses itself, so a DNS answer that changes between
 // the check and the connection (rebinding) cannot redirect a delivery.
@@ -125,10 +145,10 @@ func (g *guard) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 	}
 	ips, err := g.resolver.LookupNetIP(ctx, "ip", host)
 	if err != nil {
-		return nil, fmt.Errorf("webhook: resolve %s: %w", host, err)
+		return nil, &ResolveError{Host: host, Err: err}
 	}
 	if len(ips) == 0 {
-		return nil, fmt.Errorf("webhook: resolve %s: no addresses", host)
+		return nil, &ResolveError{Host: host, Err: errors.New("no addresses")}
 	}
 	for _, ip := range ips {
 		if err := CheckAddr(ip, g.allowLoopback); err != nil {
@@ -185,7 +205,8 @@ func newHTTPClient(g *guard, timeout time.Duration) *http.Client {
 
 // validateURL checks an endpoint URL for its mode and returns it
 // normalised. Live mode takes only https:// and only hosts whose every
-// address is public; test mode also takes http:// and loopback.
+// address is public; test mode also takes http://, and loopback when the
+// operator allows it.
 func (g *guard) validateURL(ctx context.Context, raw string, live bool) (string, error) {
 	if raw == "" {
 		return "", errors.New("url is required")
@@ -216,7 +237,10 @@ func (g *guard) validateURL(ctx context.Context, raw string, live bool) (string,
 			if live {
 				return "", fmt.Errorf("%v (live mode delivers only to public addresses)", err)
 			}
-			return "", fmt.Errorf("%v (test mode allows loopback, not other private addresses)", err)
+			if g.allowLoopback {
+				return "", fmt.Errorf("%v (test mode allows loopback, not other private addresses)", err)
+			}
+			return "", fmt.Errorf("%v (this gateway delivers only to public addresses)", err)
 		}
 		return "", err
 	}

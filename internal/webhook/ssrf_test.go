@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -43,6 +44,11 @@ func TestCheckAddr(t *testing.T) {
 		{"v4-mapped loopback", "::ffff:127.0.0.1", false, false},
 		{"v4-mapped private", "::ffff:10.1.2.3", false, false},
 		{"NAT64 of metadata", "64:ff9b::a9fe:a9fe", false, false},
+		{"NAT64 of loopback, even in test", "64:ff9b::7f00:1", true, false},
+		{"NAT64 of a public address", "64:ff9b::5db8:d822", false, true},
+		{"NAT64 local-use of loopback", "64:ff9b:1::7f00:1", false, false},
+		{"NAT64 local-use, /48 embedding", "64:ff9b:1:7f00:1::", false, false},
+		{"NAT64 local-use of a public address", "64:ff9b:1::5db8:d822", false, false},
 		{"6to4 of private", "2002:c0a8:0101::1", false, false},
 	}
 	for _, tc := range tests {
@@ -68,8 +74,8 @@ type fakeResolver struct {
 func (f *fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
 	n := f.calls.Add(1)
 	as, ok := f.answers[host]
-	if !ok {
-		return nil, errors.New("no such host")
+	if !ok { // as net.Resolver reports it, naming the gateway's DNS server
+		return nil, &net.DNSError{Err: "no such host", Name: host, Server: "10.53.0.2:53", IsNotFound: true}
 	}
 	if host == "rebind.example" {
 		as = as[min(int(n)-1, 1):][:1]
@@ -116,10 +122,12 @@ func TestEndpointValidation(t *testing.T) {
 		{"cloud metadata", live, EndpointParams{URL: ptr("https://metadata.example/")}, "url", "link-local"},
 		{"localhost in live mode", live, EndpointParams{URL: ptr("https://localhost/")}, "url", "loopback"},
 		{"credentials in url", live, EndpointParams{URL: ptr("https://u:p@shop.example/")}, "url", "credentials"},
-		{"unresolvable host", live, EndpointParams{URL: ptr("https://nowhere.example/")}, "url", "resolve"},
+		{"unresolvable host", live, EndpointParams{URL: ptr("https://nowhere.example/")}, "url", "host nowhere.example does not resolve"},
+		{"unresolvable host in test mode", test, EndpointParams{URL: ptr("http://nowhere.example/")}, "url", "does not resolve"},
 		{"unknown event type", live, EndpointParams{URL: ptr("https://shop.example/"), EventTypes: &[]string{"invoice.settled", "invoice.teleported"}}, "enabled_events", "invoice.teleported"},
 		{"test event type not subscribable", live, EndpointParams{URL: ptr("https://shop.example/"), EventTypes: &[]string{"test"}}, "enabled_events", "test"},
-		{"test mode http localhost", test, EndpointParams{URL: ptr("http://localhost:8080/hook")}, "", ""},
+		{"test mode localhost, not allowed by the operator", test, EndpointParams{URL: ptr("http://localhost:8080/hook")}, "url", "loopback"},
+		{"test mode 127.0.0.1, not allowed by the operator", test, EndpointParams{URL: ptr("http://127.0.0.1:6379/")}, "url", "loopback"},
 		{"test mode private still refused", test, EndpointParams{URL: ptr("http://10.0.0.1/")}, "url", "private"},
 	}
 	for _, tc := range tests {
@@ -137,6 +145,44 @@ func TestEndpointValidation(t *testing.T) {
 			e, ok := errors.AsType[*cryptopay.Error](err)
 			if !ok || e.Code != cryptopay.CodeInvalid || e.Param != tc.param || !strings.Contains(e.Message, tc.inText) {
 				t.Fatalf("err = %v, want invalid_request on %q mentioning %q", err, tc.param, tc.inText)
+			}
+			if strings.Contains(e.Message, "10.53.0.2") || strings.Contains(e.Message, ":53") {
+				t.Fatalf("message %q names the gateway's DNS server", e.Message)
+			}
+		})
+	}
+}
+
+// TestLoopbackNeedsOperatorOptIn: test-mode endpoints reach loopback only
+// when the operator allows it (the dev sandbox does); live endpoints never
+// do, and other private addresses stay refused either way.
+func TestLoopbackNeedsOperatorOptIn(t *testing.T) {
+	db := openSQLite(t)
+	res := &fakeResolver{answers: map[string][]string{"localhost": {"127.0.0.1"}, "internal.example": {"10.0.0.5"}}}
+	live := Owner{StoreID: createStore(t, db, true).ID, Livemode: true}
+	test := Owner{StoreID: createStore(t, db, false).ID}
+	for _, tc := range []struct {
+		name  string
+		allow bool
+		owner Owner
+		url   string
+		ok    bool
+	}{
+		{"test mode, default", false, test, "http://localhost:8080/", false},
+		{"test mode, default, v6 literal", false, test, "http://[::1]:8080/", false},
+		{"test mode, allowed", true, test, "http://localhost:8080/", true},
+		{"test mode, allowed, v6 literal", true, test, "http://[::1]:8080/", true},
+		{"test mode, allowed, private still refused", true, test, "http://internal.example/", false},
+		{"live mode, allowed, still refused", true, live, "https://localhost/", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(Config{DB: db, Keyring: testKeyring(t), Resolver: res, AllowLoopback: tc.allow})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = s.CreateEndpoint(t.Context(), tc.owner, EndpointParams{URL: ptr(tc.url)})
+			if (err == nil) != tc.ok {
+				t.Fatalf("CreateEndpoint(%s) = %v, want ok %v", tc.url, err, tc.ok)
 			}
 		})
 	}

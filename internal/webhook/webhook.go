@@ -73,6 +73,13 @@ type Config struct {
 	// Rand draws jitter in [0, 1) (math/rand/v2 by default).
 	Rand     func() float64
 	Schedule Schedule
+	// AllowLoopback lets test-mode endpoints be on loopback (127.0.0.0/8,
+	// ::1), for a developer's machine (the dev sandbox turns it on). Off,
+	// test-mode endpoints are held to live mode's address rules, so a test
+	// key of a production gateway cannot make it call, and log the answers
+	// of, services on the gateway's own host. Live endpoints never reach
+	// loopback.
+	AllowLoopback bool
 	// Resolver resolves endpoint hosts (net.DefaultResolver by default).
 	Resolver        Resolver
 	AttemptTimeout  time.Duration
@@ -109,7 +116,7 @@ type Service struct {
 	timeout  time.Duration
 	perEP    int
 	live     *guard // no loopback
-	test     *guard // loopback allowed
+	test     *guard // loopback allowed with Config.AllowLoopback
 	liveHTTP *http.Client
 	testHTTP *http.Client
 	river    *river.Client[*sql.Tx]
@@ -152,7 +159,7 @@ func New(cfg Config) (*Service, error) {
 		timeout: cmp.Or(cfg.AttemptTimeout, DefaultAttemptTimeout),
 		perEP:   cmp.Or(cfg.PerEndpoint, DefaultPerEndpoint),
 		live:    &guard{resolver: resolver},
-		test:    &guard{resolver: resolver, allowLoopback: true},
+		test:    &guard{resolver: resolver, allowLoopback: cfg.AllowLoopback},
 		slots:   map[string]int{},
 	}
 	s.liveHTTP, s.testHTTP = newHTTPClient(s.live, s.timeout), newHTTPClient(s.test, s.timeout)

@@ -31,7 +31,19 @@ func scanAudit(row interface{ Scan(...any) error }) (*storage.AuditEntry, error)
 // reads the head this one wrote (READ COMMITTED re-reads an updated row);
 // on SQLite the single writer already serialises transactions. Either
 // way two appends can never share a predecessor.
+//
+// The hash is keyed with the audit key of the keyring's primary key (see
+// storage.AuditHash); without a keyring it is the unkeyed form, which a
+// strictly sealed database refuses, as it refuses plain values.
 func (t *Tx) AppendAudit(ctx context.Context, e *storage.AuditEntry) error {
+	kr := t.crypt.keyring()
+	keyID, key := "", []byte(nil)
+	if kr.Enabled() {
+		keyID = kr.PrimaryID()
+		key, _ = kr.AuditKey(keyID)
+	} else if err := t.crypt.plainAllowed(); err != nil {
+		return fmt.Errorf("append audit: an unkeyed entry: %w", err)
+	}
 	var prev []byte
 	err := t.queryRow(ctx, `UPDATE audit_chain_head SET seq = seq + 1 WHERE id = 1
 		RETURNING seq, hash`).Scan(&e.Seq, &prev)
@@ -43,7 +55,7 @@ func (t *Tx) AppendAudit(ctx context.Context, e *storage.AuditEntry) error {
 	}
 	e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Microsecond) // as stored
 	e.PrevHash = append([]byte{}, prev...)
-	e.Hash = storage.AuditHash(e)
+	e.Hash = storage.AuditHash(e, keyID, key)
 	if _, err := t.exec(ctx, `INSERT INTO audit_log (`+auditCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Seq, e.ID, e.StoreID, e.Livemode, e.Actor, e.Action, e.Target, e.SourceIP, e.RequestID,
@@ -111,6 +123,11 @@ func (s *queries) auditRows(ctx context.Context, query string, args ...any) ([]s
 	}
 	return out, nil
 }
+
+// AuditKey returns the audit MAC key of an encryption key of the DB's
+// keyring, so storage.VerifyAudit checks keyed entries with the keys the
+// DB writes with.
+func (db *DB) AuditKey(id string) ([]byte, bool) { return db.crypt.keyring().AuditKey(id) }
 
 // AuditHead returns the chain head as recorded by the last append.
 func (s *queries) AuditHead(ctx context.Context) (int64, []byte, error) {

@@ -44,7 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"Idempotency", testIdempotency}, {"IdempotencyClaimRace", testIdempotencyClaimRace},
 		{"Transactions", testTransactions},
 		{"ConcurrentTransactions", testConcurrentTransactions},
-		{"Audit", testAudit}, {"AuditTamper", testAuditTamper}, {"SealedColumns", testSealedColumns}, {"RedactInvoice", testRedactInvoice},
+		{"Audit", testAudit}, {"AuditTamper", testAuditTamper}, {"AuditKeyed", testAuditKeyed}, {"SealedColumns", testSealedColumns}, {"RedactInvoice", testRedactInvoice},
 		{"ChainState", testChainState},
 		{"ChainPayments", testChainPayments},
 		{"ChainWatchAndDue", testChainWatchAndDue},
