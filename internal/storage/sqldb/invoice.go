@@ -116,13 +116,29 @@ const paymentCols = `id, invoice_id, tx_id, vout, amount, block_hash, block_heig
 	rbf, from_address, status, seen_at, confirmed_at`
 
 func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.Payment, error) {
-	rows, err := s.query(ctx, `SELECT `+paymentCols+` FROM payments WHERE invoice_id = ?
-		ORDER BY seen_at, id`, invoiceID)
+	byInvoice, err := s.paymentsOf(ctx, []string{invoiceID})
+	return byInvoice[invoiceID], err
+}
+
+// paymentsOf reads the payments of every invoice in ids with one query
+// (through payments_invoice_idx), each invoice's ordered by seen_at.
+// Invoices without payments have no entry.
+func (s *queries) paymentsOf(ctx context.Context, ids []string) (map[string][]cryptopay.Payment, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	marks := strings.Repeat("?, ", len(ids)-1) + "?"
+	rows, err := s.query(ctx, `SELECT `+paymentCols+` FROM payments WHERE invoice_id IN (`+marks+`)
+		ORDER BY invoice_id, seen_at, id`, args...)
 	if err != nil {
 		return nil, s.wrap("get payments", err)
 	}
 	defer rows.Close()
-	var out []cryptopay.Payment
+	out := make(map[string][]cryptopay.Payment)
 	for rows.Next() {
 		var (
 			p         cryptopay.Payment
@@ -142,7 +158,7 @@ func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.P
 			return nil, err
 		}
 		p.SeenAt, p.ConfirmedAt = fromMicros(seen), fromNullMicros(confirmed)
-		out = append(out, p)
+		out[p.InvoiceID] = append(out[p.InvoiceID], p)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.wrap("get payments", err)
@@ -150,10 +166,11 @@ func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.P
 	return out, nil
 }
 
-// ListInvoices returns the filter's invoices newest first, without
-// payments, and whether more follow. It reads at most Limit+1 rows through
-// the (store_id, livemode[, status], id DESC) indexes, so a page costs the
-// same at any depth.
+// ListInvoices returns the filter's invoices newest first, each with its
+// payments as GetInvoice reads them, and whether more follow. It reads at
+// most Limit+1 rows through the (store_id, livemode[, status], id DESC)
+// indexes, so a page costs the same at any depth, and the page's payments
+// with one more query (never one per invoice), both in one snapshot.
 func (s *queries) ListInvoices(ctx context.Context, f storage.InvoiceFilter) ([]cryptopay.Invoice, bool, error) {
 	var q strings.Builder
 	q.WriteString(`SELECT ` + invoiceCols + ` FROM invoices WHERE store_id = ? AND livemode = ?`)
@@ -166,13 +183,36 @@ func (s *queries) ListInvoices(ctx context.Context, f storage.InvoiceFilter) ([]
 		q.WriteString(` AND order_id = ?`)
 		args = append(args, f.OrderID)
 	}
-	return listPage(ctx, s, "list invoices", q.String(), args, f.Page, func(rows *sql.Rows) (cryptopay.Invoice, error) {
-		inv, err := s.scanInvoice(rows)
+	var (
+		invs []cryptopay.Invoice
+		more bool
+	)
+	err := s.snapshot(ctx, func(s *queries) error {
+		var err error
+		invs, more, err = listPage(ctx, s, "list invoices", q.String(), args, f.Page, func(rows *sql.Rows) (cryptopay.Invoice, error) {
+			inv, err := s.scanInvoice(rows)
+			if err != nil {
+				return cryptopay.Invoice{}, err
+			}
+			return *inv, nil
+		})
 		if err != nil {
-			return cryptopay.Invoice{}, err
+			return err
 		}
-		return *inv, nil
+		ids := make([]string, len(invs))
+		for i := range invs {
+			ids[i] = invs[i].ID
+		}
+		payments, err := s.paymentsOf(ctx, ids)
+		for i := range invs {
+			invs[i].Payments = payments[invs[i].ID]
+		}
+		return err
 	})
+	if err != nil {
+		return nil, false, err
+	}
+	return invs, more, nil
 }
 
 // listPage runs one page of a list ordered by id, newest first. query is a
