@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cryptopay/cryptopay/client"
@@ -180,6 +181,50 @@ func TestMarkInvoiceRefusals(t *testing.T) {
 		e.call(e.secret, "GET", "/v1/audit_events?action=invoice.marked", "", 200, &audit)
 		if len(audit.Data) != 0 {
 			t.Errorf("refused marks were audited: %s", audit.Data)
+		}
+	})
+}
+
+// TestMarkInvoiceConcurrently: shop retries racing each other (without an
+// Idempotency-Key) settle the invoice once: one 200, every other request
+// 409 invalid_state, one event, one audit entry.
+func TestMarkInvoiceConcurrently(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		inv, err := e.c.CreateInvoice(ctx, usdInvoice("o-1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		errs := make(chan error, n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				_, err := e.c.MarkSettled(ctx, inv.ID, "accepted the underpayment")
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		ok := 0
+		for err := range errs {
+			if err == nil {
+				ok++
+				continue
+			}
+			apiError(t, err, http.StatusConflict, "invalid_state")
+		}
+		if ok != 1 {
+			t.Errorf("%d of %d concurrent marks succeeded, want 1", ok, n)
+		}
+		evs, err := e.c.ListEvents(ctx, client.ListEventsParams{Invoice: inv.ID, Type: "invoice.settled"})
+		if err != nil || len(evs.Data) != 1 || evs.Data[0].Sequence != 2 {
+			t.Errorf("invoice.settled events: %+v, %v; want one, sequence 2", evs, err)
+		}
+		var audit wireList[json.RawMessage]
+		e.call(e.secret, "GET", "/v1/audit_events?action=invoice.marked", "", 200, &audit)
+		if len(audit.Data) != 1 {
+			t.Errorf("%d audit entries, want 1", len(audit.Data))
 		}
 	})
 }
