@@ -15,6 +15,7 @@ const (
 	CodeInvalid          Code = "invalid_request"      // a field is missing, malformed or out of range
 	CodeNotFound         Code = "not_found"            // no such object (or not visible to this key)
 	CodeConflict         Code = "conflict"             // the object already exists or changed underneath
+	CodeInvalidState     Code = "invalid_state"        // the object's state does not allow the request (e.g. marking a settled invoice settled)
 	CodeIdempotency      Code = "idempotency_mismatch" // same Idempotency-Key, different request
 	CodeUnauthenticated  Code = "unauthenticated"      // missing, malformed, unknown, revoked or expired key
 	CodeForbidden        Code = "forbidden"            // authenticated, but not allowed (scope, mode, IP)

@@ -47,6 +47,11 @@ type Event struct {
 	Livemode  bool
 	Type      EventType
 	InvoiceID string // "" for events not about an invoice
+	// Sequence numbers an invoice's events 1, 2, 3... in the order they
+	// were written, without gaps, so a receiver can order deliveries that
+	// arrive out of order. The store assigns it when it writes the event
+	// (storage's CreateEvent); 0 for events not about an invoice.
+	Sequence  int64
 	Data      json.RawMessage
 	CreatedAt time.Time
 }
@@ -75,11 +80,21 @@ type InvoiceEventData struct {
 	Confirmations         int64    `json:"confirmations"`
 	RequiredConfirmations int      `json:"required_confirmations"`
 	ConflictTxID          string   `json:"conflict_tx_id,omitempty"`
+	// Marked and Reason are set on invoice.settled and invoice.invalid
+	// when the state was set by hand (POST /v1/invoices/{id}/mark_settled
+	// or mark_invalid), with the reason given; absent otherwise.
+	Marked bool   `json:"marked,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // NewInvoiceEvent builds an event about inv, optionally about one payment
 // p, with the invoice exactly as it is after the change.
 func NewInvoiceEvent(typ EventType, inv *Invoice, p *Payment, now time.Time) Event {
+	return newInvoiceEvent(typ, inv, invoiceEventData(inv, p), now)
+}
+
+// invoiceEventData is the data of an event about inv and, if not nil, p.
+func invoiceEventData(inv *Invoice, p *Payment) InvoiceEventData {
 	cur, _ := LookupCurrency(inv.Currency)
 	asset, _ := LookupCurrency(inv.Asset)
 	d := InvoiceEventData{
@@ -104,6 +119,10 @@ func NewInvoiceEvent(typ EventType, inv *Invoice, p *Payment, now time.Time) Eve
 		d.Confirmations = p.Confirmations
 		d.ConflictTxID = p.ConflictTxID
 	}
+	return d
+}
+
+func newInvoiceEvent(typ EventType, inv *Invoice, d InvoiceEventData, now time.Time) Event {
 	data, err := json.Marshal(d)
 	if err != nil {
 		panic("cryptopay: marshal event data: " + err.Error()) // plain struct of strings and ints

@@ -39,7 +39,12 @@ type Change struct {
 //     expiry is flagged paid_late and the invoice stays expired: the
 //     merchant decides, nothing settles silently.
 //   - Processing when the monitoring window ends: invalid.
+//   - A marked invoice (state set by hand) keeps its state: only its
+//     amounts follow the payments.
 func (inv *Invoice) Advance(payments []Payment, now time.Time, toleranceBP int) []Change {
+	if inv.Marked() {
+		return inv.advanceMarked(payments) // set by hand: see invoice_mark.go
+	}
 	var changes []Change
 	emit := func(t EventType) { changes = append(changes, Change{Type: t}) }
 

@@ -114,7 +114,7 @@ func WithResponseHeader(h *http.Header) RequestOption {
 }
 
 // Error is an error response of the API. Code is one of a closed set
-// ("invalid_request", "not_found", "conflict", "idempotency_mismatch",
+// ("invalid_request", "not_found", "conflict", "invalid_state", "idempotency_mismatch",
 // "unauthenticated", "forbidden", "rate_limited", "request_too_large",
 // "unavailable", "internal_error", "method_not_allowed",
 // "database_unavailable"); Param names the

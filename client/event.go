@@ -12,13 +12,17 @@ import (
 // Event is something that happened to one of the store's objects. Webhook
 // deliveries carry the same shape.
 type Event struct {
-	ID         string          `json:"id"`
-	Object     string          `json:"object"`
-	Type       string          `json:"type"` // e.g. invoice.created, invoice.settled
-	Livemode   bool            `json:"livemode"`
-	APIVersion string          `json:"api_version"`
-	CreatedAt  time.Time       `json:"created_at"`
-	Data       json.RawMessage `json:"data"`
+	ID         string    `json:"id"`
+	Object     string    `json:"object"`
+	Type       string    `json:"type"` // e.g. invoice.created, invoice.settled
+	Livemode   bool      `json:"livemode"`
+	APIVersion string    `json:"api_version"`
+	CreatedAt  time.Time `json:"created_at"`
+	// Sequence numbers an invoice's events 1, 2, 3... in the order they
+	// happened, so a receiver can order deliveries that arrive out of
+	// order; 0 (absent) for events not about an invoice.
+	Sequence int64           `json:"sequence,omitempty"`
+	Data     json.RawMessage `json:"data"`
 }
 
 // InvoiceEventData is the data of invoice.* and payment.* events. Amount
@@ -44,6 +48,10 @@ type InvoiceEventData struct {
 	Confirmations         int64    `json:"confirmations"`
 	RequiredConfirmations int      `json:"required_confirmations"`
 	ConflictTxID          string   `json:"conflict_tx_id,omitempty"`
+	// Marked is true on invoice.settled and invoice.invalid when the state
+	// was set by hand (MarkSettled, MarkInvalid), and Reason says why.
+	Marked bool   `json:"marked,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // InvoiceData decodes the data of an invoice or payment event. It returns

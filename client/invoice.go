@@ -106,6 +106,36 @@ func (c *Client) GetInvoice(ctx context.Context, id string, opts ...RequestOptio
 	return &inv, nil
 }
 
+// MarkSettled sets an invoice's state to settled by hand, for the cases no
+// rule can decide (an underpayment the shop accepts, money received another
+// way). reason is required (at most 500 characters); it is recorded in the
+// audit log and sent as data.reason of the invoice.settled event, whose
+// data.marked is true. The invoice keeps the state: later payments move
+// its amounts, never its status. Marking an invoice already settled is a
+// *Error with Code "invalid_state" (HTTP 409). Needs invoices:write.
+func (c *Client) MarkSettled(ctx context.Context, id, reason string, opts ...RequestOption) (*Invoice, error) {
+	return c.mark(ctx, id, "mark_settled", reason, opts)
+}
+
+// MarkInvalid sets an invoice's state to invalid by hand (for example after
+// refunding a settled invoice), like MarkSettled; the event is
+// invoice.invalid with data.marked true. Marking an invoice already invalid
+// is a *Error with Code "invalid_state". Needs invoices:write.
+func (c *Client) MarkInvalid(ctx context.Context, id, reason string, opts ...RequestOption) (*Invoice, error) {
+	return c.mark(ctx, id, "mark_invalid", reason, opts)
+}
+
+func (c *Client) mark(ctx context.Context, id, action, reason string, opts []RequestOption) (*Invoice, error) {
+	var inv Invoice
+	body := struct {
+		Reason string `json:"reason"`
+	}{reason}
+	if err := c.do(ctx, http.MethodPost, "/v1/invoices/"+pathID(id)+"/"+action, nil, body, &inv, opts); err != nil {
+		return nil, err
+	}
+	return &inv, nil
+}
+
 // ListInvoicesParams filters and pages a list of invoices. Zero fields are
 // not sent.
 type ListInvoicesParams struct {
@@ -139,7 +169,8 @@ type InvoiceList struct {
 	HasMore bool      `json:"has_more"`
 }
 
-// ListInvoices returns one page of invoices, newest first. When HasMore is
+// ListInvoices returns one page of invoices, newest first, each in the
+// same shape as GetInvoice returns (payments included). When HasMore is
 // true, pass the last invoice's id as StartingAfter for the next page (or
 // use Invoices, which does that). Needs invoices:read.
 func (c *Client) ListInvoices(ctx context.Context, p ListInvoicesParams, opts ...RequestOption) (*InvoiceList, error) {

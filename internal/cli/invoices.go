@@ -14,6 +14,7 @@ import (
 func runInvoices(ctx context.Context, env Env, args []string) error {
 	return subcommands{name: "invoices", verbs: []verb{
 		{"list", invoicesList}, {"show", invoicesShow}, {"redact", invoicesRedact},
+		{"mark-settled", invoicesMark(cryptopay.StatusSettled)}, {"mark-invalid", invoicesMark(cryptopay.StatusInvalid)},
 	}}.run(ctx, env, args)
 }
 
@@ -63,4 +64,31 @@ func invoicesShow(ctx context.Context, env Env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(httpapi.InvoiceResource(inv, a.publicURL()))
 	})
+}
+
+// invoicesMark returns the `invoices mark-settled|mark-invalid ID --reason`
+// command: the operator's manual resolution, through the same service call
+// as the API's (audited with the operator as actor, event emitted, one
+// transaction).
+func invoicesMark(to cryptopay.Status) func(ctx context.Context, env Env, args []string) error {
+	return func(ctx context.Context, env Env, args []string) error {
+		cmd := "invoices mark-" + string(to)
+		fs := flags(env, cmd)
+		reason := fs.String("reason", "", "why the state is set by hand (required; recorded in the audit log and the event)")
+		id, err := idAndFlags(fs, args, "want: "+cmd+" <invoice id> --reason TEXT")
+		if err != nil {
+			return err
+		}
+		if *reason == "" {
+			return usageError{"--reason is required"}
+		}
+		return withApp(ctx, env, true, func(a *app) error {
+			inv, err := a.svc.MarkInvoice(ctx, nil, id, to, *reason)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "marked %s %s (flags %s); event invoice.%s sent\n", inv.ID, inv.Status, inv.Flags, to)
+			return nil
+		})
+	}
 }

@@ -12,6 +12,7 @@ var statusOf = map[cryptopay.Code]int{
 	cryptopay.CodeInvalid:          http.StatusBadRequest,
 	cryptopay.CodeNotFound:         http.StatusNotFound,
 	cryptopay.CodeConflict:         http.StatusConflict,
+	cryptopay.CodeInvalidState:     http.StatusConflict,
 	cryptopay.CodeIdempotency:      http.StatusUnprocessableEntity,
 	cryptopay.CodeUnauthenticated:  http.StatusUnauthorized,
 	cryptopay.CodeForbidden:        http.StatusForbidden,

@@ -267,6 +267,12 @@ func TestOpenAPIResponsesMatchServer(t *testing.T) {
 		_, _ = c.GetInvoice(ctx, "inv_01aaaaaaaaaaaaaaaaaaaaaaaa") // 404
 		_, _ = c.ListInvoices(ctx, client.ListInvoicesParams{Limit: 1, Status: "new"})
 		_, _ = c.ListEvents(ctx, client.ListEventsParams{Invoice: inv.ID, Type: "invoice.created"})
+		_, _ = c.MarkSettled(ctx, inv.ID, "paid by bank transfer")
+		_, _ = c.MarkSettled(ctx, inv.ID, "paid by bank transfer")                           // 409
+		_, _ = c.MarkSettled(ctx, "inv_01aaaaaaaaaaaaaaaaaaaaaaaa", "paid by bank transfer") // 404
+		_, _ = c.MarkInvalid(ctx, inv.ID, "")                                                // 400
+		_, _ = c.MarkInvalid(ctx, inv.ID, "refunded")
+		_, _ = c.ListEvents(ctx, client.ListEventsParams{Invoice: inv.ID}) // with data.marked and reason
 		k, err := c.CreateAPIKey(ctx, client.APIKeyParams{Name: "n", Scopes: []string{"invoices:read"}, AllowedIPs: []string{"127.0.0.1"}})
 		if err != nil {
 			t.Fatal(err)
@@ -302,7 +308,7 @@ func TestOpenAPIResponsesMatchServer(t *testing.T) {
 		want := map[string][]int{
 			"healthz": {200}, "readyz": {200, 503}, "getOpenAPI": {200},
 			"createInvoice": {201, 403, 409, 413, 422}, "getInvoice": {200, 404}, "listInvoices": {200, 400, 401},
-			"listEvents": {200}, "createAPIKey": {201, 403, 409}, "listAPIKeys": {200}, "getAPIKey": {200},
+			"listEvents": {200}, "markInvoiceSettled": {200, 404, 409}, "markInvoiceInvalid": {200, 400}, "createAPIKey": {201, 403, 409}, "listAPIKeys": {200}, "getAPIKey": {200},
 			"rotateAPIKey": {201, 403}, "revokeAPIKey": {200, 403, 409},
 			"createWebhookEndpoint": {201, 400, 403}, "listWebhookEndpoints": {200, 400},
 			"getWebhookEndpoint": {200, 404}, "updateWebhookEndpoint": {200, 400}, "deleteWebhookEndpoint": {200, 404},

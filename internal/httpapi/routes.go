@@ -17,6 +17,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/invoices", s.authed(cryptopay.ScopeInvoicesRead, s.listInvoices))
 	m.HandleFunc("GET /v1/invoices/{id}", s.authed(cryptopay.ScopeInvoicesRead, s.getInvoice))
 	m.HandleFunc("POST /v1/invoices/{id}/redact", s.authed(cryptopay.ScopeInvoicesWrite, s.redactInvoice))
+	m.HandleFunc("POST /v1/invoices/{id}/mark_settled", s.authed(cryptopay.ScopeInvoicesWrite, s.idempotent(s.markInvoice(cryptopay.StatusSettled))))
+	m.HandleFunc("POST /v1/invoices/{id}/mark_invalid", s.authed(cryptopay.ScopeInvoicesWrite, s.idempotent(s.markInvoice(cryptopay.StatusInvalid))))
 	m.HandleFunc("GET /v1/audit_events", s.authed(cryptopay.ScopeAuditRead, s.listAuditEvents))
 	m.HandleFunc("GET /v1/blocked_addresses", s.authed(cryptopay.ScopeAuditRead, s.listBlockedAddresses))
 

@@ -103,7 +103,8 @@ type Reader interface {
 	GetInvoice(ctx context.Context, id string) (*cryptopay.Invoice, error)
 	GetInvoiceByOrderID(ctx context.Context, storeID, orderID string) (*cryptopay.Invoice, error)
 	GetInvoiceByAddress(ctx context.Context, network cryptopay.Network, address string) (*cryptopay.Invoice, error)
-	// ListInvoices returns invoices newest first, without payments.
+	// ListInvoices returns invoices newest first, each with its payments
+	// (as GetInvoice), reading the page's payments in one query.
 	ListInvoices(ctx context.Context, f InvoiceFilter) ([]cryptopay.Invoice, bool, error)
 
 	ListEvents(ctx context.Context, f EventFilter) ([]cryptopay.Event, bool, error)

@@ -16,7 +16,10 @@ type EventBody struct {
 	Livemode   bool                `json:"livemode"`
 	APIVersion string              `json:"api_version"`
 	CreatedAt  time.Time           `json:"created_at"`
-	Data       json.RawMessage     `json:"data"`
+	// Sequence numbers an invoice's events 1, 2, 3... in the order they
+	// happened; absent on events not about an invoice.
+	Sequence int64           `json:"sequence,omitempty"`
+	Data     json.RawMessage `json:"data"`
 }
 
 // NewEventBody returns e's wire shape.
@@ -26,7 +29,7 @@ func NewEventBody(e *cryptopay.Event) EventBody {
 		data = json.RawMessage("{}")
 	}
 	return EventBody{ID: e.ID, Object: "event", Type: e.Type, Livemode: e.Livemode,
-		APIVersion: cryptopay.APIVersion, CreatedAt: e.CreatedAt, Data: data}
+		APIVersion: cryptopay.APIVersion, CreatedAt: e.CreatedAt, Sequence: e.Sequence, Data: data}
 }
 
 // EventPayload returns the exact bytes a delivery of e sends. It fails

@@ -78,10 +78,23 @@ func exampleEvent(t cryptopay.EventType) cryptopay.Event {
 	return cryptopay.NewInvoiceEvent(t, inv, pay, now)
 }
 
+// exampleSequence is a plausible place of each invoice event in its
+// invoice's history, for the documented bodies.
+var exampleSequence = map[cryptopay.EventType]int64{
+	cryptopay.EventInvoiceCreated: 1, cryptopay.EventInvoicePaymentDetected: 2, cryptopay.EventInvoiceProcessing: 3,
+	cryptopay.EventInvoiceConfirmationsChanged: 4, cryptopay.EventInvoiceSettled: 5, cryptopay.EventInvoicePaidPartial: 3,
+	cryptopay.EventInvoicePaidOver: 3, cryptopay.EventInvoicePaidLate: 4, cryptopay.EventInvoiceExpired: 2,
+	cryptopay.EventInvoiceInvalid: 5, cryptopay.EventPaymentDoubleSpent: 3, cryptopay.EventPaymentReorged: 6,
+	cryptopay.EventPaymentHeld: 2,
+}
+
 // exampleBody is the delivery body of exampleEvent(t), indented.
 func exampleBody(t *testing.T, typ cryptopay.EventType) []byte {
 	ev := exampleEvent(typ)
 	ev.ID = "evt_01jc5k8x9v2w3y4z5a6b7c8d9e"
+	if ev.InvoiceID != "" {
+		ev.Sequence = exampleSequence[typ] // as the store numbers it: the invoice's nth event
+	}
 	ev.Livemode = true // the examples are of a live store on bitcoin mainnet
 	raw, err := EventPayload(&ev)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/cryptopay/cryptopay"
@@ -14,7 +15,7 @@ import (
 // reorder keys and drop whitespace, and webhook signatures are computed
 // over the bytes exactly as written.
 
-const eventCols = `id, store_id, livemode, type, invoice_id, data, created_at`
+const eventCols = `id, store_id, livemode, type, invoice_id, sequence, data, created_at`
 
 // ListEvents returns the filter's events newest first and whether more
 // follow.
@@ -37,13 +38,14 @@ func scanEvent(rows *sql.Rows) (cryptopay.Event, error) {
 	var (
 		e         cryptopay.Event
 		invoiceID sql.NullString
+		sequence  sql.NullInt64
 		data      sql.NullString
 		created   int64
 	)
-	if err := rows.Scan(&e.ID, &e.StoreID, &e.Livemode, &e.Type, &invoiceID, &data, &created); err != nil {
+	if err := rows.Scan(&e.ID, &e.StoreID, &e.Livemode, &e.Type, &invoiceID, &sequence, &data, &created); err != nil {
 		return cryptopay.Event{}, err
 	}
-	e.InvoiceID = invoiceID.String
+	e.InvoiceID, e.Sequence = invoiceID.String, sequence.Int64
 	if data.Valid {
 		e.Data = json.RawMessage(data.String)
 	}
@@ -51,15 +53,34 @@ func scanEvent(rows *sql.Rows) (cryptopay.Event, error) {
 	return e, nil
 }
 
-// CreateEvent inserts an event. Data is stored byte for byte (nil as
-// NULL). An unknown store or invoice wraps storage.ErrForeignKey.
+// CreateEvent inserts an event and sets its Sequence: for an event about
+// an invoice, the next number of that invoice's events (whatever the
+// caller put there is replaced), taken by bumping invoices.event_seq in
+// this transaction. The UPDATE holds the invoice row until the transaction
+// ends on PostgreSQL and SQLite has one writer, so concurrent writers get
+// consecutive numbers in commit order, and a rolled-back event returns its
+// number: no gaps, no repeats. An event without an invoice gets 0 (stored
+// as NULL). Data is stored byte for byte (nil as NULL). An unknown store or
+// invoice wraps storage.ErrForeignKey.
 func (t *Tx) CreateEvent(ctx context.Context, e *cryptopay.Event) error {
-	var data any
+	var data, sequence any
 	if e.Data != nil {
 		data = string(e.Data)
 	}
-	_, err := t.exec(ctx, `INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.StoreID, e.Livemode, string(e.Type), nullString(e.InvoiceID), data, micros(e.CreatedAt))
+	e.Sequence = 0
+	if e.InvoiceID != "" {
+		err := t.queryRow(ctx, `UPDATE invoices SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq`,
+			e.InvoiceID).Scan(&e.Sequence)
+		if err == sql.ErrNoRows {
+			return fmt.Errorf("storage: create event: invoice %s: %w", e.InvoiceID, storage.ErrForeignKey)
+		}
+		if err != nil {
+			return t.wrap("create event", err)
+		}
+		sequence = e.Sequence
+	}
+	_, err := t.exec(ctx, `INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.StoreID, e.Livemode, string(e.Type), nullString(e.InvoiceID), sequence, data, micros(e.CreatedAt))
 	if err != nil {
 		return t.wrap("create event", err)
 	}

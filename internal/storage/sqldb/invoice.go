@@ -150,13 +150,16 @@ func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.P
 	return out, nil
 }
 
-// ListInvoices returns the filter's invoices newest first, without
-// payments, and whether more follow. It reads at most Limit+1 rows through
-// the (store_id, livemode[, status], id DESC) indexes, so a page costs the
-// same at any depth.
+// ListInvoices returns the filter's invoices newest first, each with its
+// payments as GetInvoice reads them, and whether more follow. One
+// statement does it, so the page and its payments come from one snapshot
+// in one round trip, never a query per invoice: a CTE takes at most
+// Limit+1 invoices through the (store_id, livemode[, status], id DESC)
+// indexes (a page costs the same at any depth) and is joined to their
+// payments through payments_invoice_idx.
 func (s *queries) ListInvoices(ctx context.Context, f storage.InvoiceFilter) ([]cryptopay.Invoice, bool, error) {
 	var q strings.Builder
-	q.WriteString(`SELECT ` + invoiceCols + ` FROM invoices WHERE store_id = ? AND livemode = ?`)
+	q.WriteString(`WITH page AS (SELECT ` + invoiceCols + ` FROM invoices WHERE store_id = ? AND livemode = ?`)
 	args := []any{f.StoreID, f.Livemode}
 	if f.Status != "" {
 		q.WriteString(` AND status = ?`)
@@ -166,13 +169,101 @@ func (s *queries) ListInvoices(ctx context.Context, f storage.InvoiceFilter) ([]
 		q.WriteString(` AND order_id = ?`)
 		args = append(args, f.OrderID)
 	}
-	return listPage(ctx, s, "list invoices", q.String(), args, f.Page, func(rows *sql.Rows) (cryptopay.Invoice, error) {
-		inv, err := s.scanInvoice(rows)
+	if f.StartingAfter != "" {
+		q.WriteString(` AND id < ?`)
+		args = append(args, f.StartingAfter)
+	}
+	limit := pageLimit(f.Page)
+	q.WriteString(` ORDER BY id DESC LIMIT ?)
+		SELECT ` + pageInvoiceCols + `, ` + joinedPaymentCols + ` FROM page
+		LEFT JOIN payments p ON p.invoice_id = page.id
+		ORDER BY page.id DESC, p.seen_at, p.id`)
+	args = append(args, limit+1)
+
+	rows, err := s.query(ctx, q.String(), args...)
+	if err != nil {
+		return nil, false, s.wrap("list invoices", err)
+	}
+	defer rows.Close()
+	var out []cryptopay.Invoice
+	for rows.Next() {
+		var p nullPayment
+		row := withExtra{rows, p.dest()}
+		inv, err := s.scanInvoice(row)
 		if err != nil {
-			return cryptopay.Invoice{}, err
+			return nil, false, s.wrap("list invoices", err)
 		}
-		return *inv, nil
-	})
+		if n := len(out); n == 0 || out[n-1].ID != inv.ID {
+			out = append(out, *inv)
+		}
+		if p.id.Valid { // nil for an invoice without payments
+			pay, err := p.payment()
+			if err != nil {
+				return nil, false, s.wrap("list invoices", err)
+			}
+			last := &out[len(out)-1]
+			last.Payments = append(last.Payments, pay)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, s.wrap("list invoices", err)
+	}
+	if len(out) > limit {
+		return out[:limit], true, nil
+	}
+	return out, false, nil
+}
+
+// pageInvoiceCols and joinedPaymentCols are invoiceCols and paymentCols
+// qualified by their table in ListInvoices' join (both have an id).
+var (
+	pageInvoiceCols   = qualify("page", invoiceCols)
+	joinedPaymentCols = qualify("p", paymentCols)
+)
+
+func qualify(table, cols string) string {
+	fields := strings.Split(cols, ",")
+	for i, c := range fields {
+		fields[i] = table + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(fields, ", ")
+}
+
+// withExtra scans a row's leading columns into the caller's destinations
+// and the rest into extra, so scanInvoice reads the invoice part of a
+// joined row.
+type withExtra struct {
+	rows  *sql.Rows
+	extra []any
+}
+
+func (w withExtra) Scan(dest ...any) error { return w.rows.Scan(append(dest, w.extra...)...) }
+
+// nullPayment holds the payment columns of a LEFT JOIN row: all NULL for
+// an invoice without payments.
+type nullPayment struct {
+	id, invoiceID, txID, amount, blockHash, conflict, from, status sql.NullString
+	vout, height, confirmations, seen, confirmed                   sql.NullInt64
+	rbf                                                            sql.NullBool
+}
+
+func (p *nullPayment) dest() []any {
+	return []any{&p.id, &p.invoiceID, &p.txID, &p.vout, &p.amount, &p.blockHash, &p.height,
+		&p.confirmations, &p.conflict, &p.rbf, &p.from, &p.status, &p.seen, &p.confirmed}
+}
+
+func (p *nullPayment) payment() (cryptopay.Payment, error) {
+	out := cryptopay.Payment{ID: p.id.String, InvoiceID: p.invoiceID.String, TxID: p.txID.String,
+		BlockHash: p.blockHash.String, BlockHeight: p.height.Int64, Confirmations: p.confirmations.Int64,
+		ConflictTxID: p.conflict.String, RBF: p.rbf.Bool, FromAddress: p.from.String,
+		Status: cryptopay.PaymentStatus(p.status.String), SeenAt: fromMicros(p.seen.Int64),
+		ConfirmedAt: fromNullMicros(p.confirmed)}
+	var err error
+	if out.Vout, err = toUint32(p.vout.Int64); err != nil {
+		return out, err
+	}
+	out.Amount, err = parseAmount(p.amount.String)
+	return out, err
 }
 
 // listPage runs one page of a list ordered by id, newest first. query is a

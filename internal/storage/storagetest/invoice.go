@@ -258,8 +258,38 @@ func testInvoicePayments(t *testing.T, open Opener) {
 	}
 	diff(t, "payments ordered by seen_at", []cryptopay.Payment{earlier, later}, got.Payments)
 
-	list, _, err := db.ListInvoices(ctx, storage.InvoiceFilter{StoreID: st.ID})
-	if err != nil || len(list) != 1 || list[0].Payments != nil {
-		t.Errorf("ListInvoices = %d invoices, %v; want one without payments", len(list), err)
+	// Listed invoices carry the same payments as GetInvoice's, on every
+	// page size, and an invoice without payments carries none.
+	unpaid, third := newInvoice(st, 2, ""), newInvoice(st, 3, "")
+	inTx(t, db, func(tx storage.Tx) error {
+		for _, inv := range []*cryptopay.Invoice{unpaid, third} {
+			if err := tx.CreateInvoice(ctx, inv); err != nil {
+				return err
+			}
+		}
+		return tx.CreatePayment(ctx, &cryptopay.Payment{ID: cryptopay.NewID(cryptopay.PrefixPayment, base),
+			InvoiceID: third.ID, TxID: "cc", Amount: big.NewInt(7), Status: cryptopay.PaymentPending, SeenAt: us(base)})
+	})
+	want := map[string][]cryptopay.Payment{}
+	for _, id := range []string{inv.ID, unpaid.ID, third.ID} {
+		got, err := db.GetInvoice(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[id] = got.Payments
+	}
+	if len(want[inv.ID]) != 2 || len(want[third.ID]) != 1 || want[unpaid.ID] != nil {
+		t.Fatalf("GetInvoice payments: %v", want)
+	}
+	for _, limit := range []int{1, 2, 10} {
+		got := map[string][]cryptopay.Payment{}
+		pageAll(t, limit, func(inv cryptopay.Invoice) string { return inv.ID }, func(p storage.Page) ([]cryptopay.Invoice, bool, error) {
+			invs, more, err := db.ListInvoices(ctx, storage.InvoiceFilter{StoreID: st.ID, Page: p})
+			for _, inv := range invs {
+				got[inv.ID] = inv.Payments
+			}
+			return invs, more, err
+		})
+		diff(t, fmt.Sprintf("listed payments, pages of %d", limit), want, got)
 	}
 }

@@ -40,7 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"InvoiceConflicts", testInvoiceConflicts},
 		{"InvoicePayments", testInvoicePayments},
 		{"ListInvoices", testListInvoices},
-		{"Events", testEvents},
+		{"Events", testEvents}, {"EventSequence", testEventSequence}, {"EventSequenceConcurrent", testEventSequenceConcurrent},
 		{"Idempotency", testIdempotency}, {"IdempotencyClaimRace", testIdempotencyClaimRace},
 		{"Transactions", testTransactions},
 		{"ConcurrentTransactions", testConcurrentTransactions},
