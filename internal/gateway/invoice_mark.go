@@ -46,13 +46,8 @@ func (s *Service) MarkInvoice(ctx context.Context, caller *cryptopay.APIKey, id 
 		if err != nil {
 			return err
 		}
-		if caller != nil {
-			if inv.StoreID != caller.StoreID {
-				return notFound("invoice", id)
-			}
-			if inv.Livemode != caller.Livemode {
-				return modeMismatch("invoice", caller.Livemode)
-			}
+		if !visibleTo(caller, inv.StoreID, inv.Livemode) {
+			return notFound("invoice", id)
 		}
 		from := inv.Status
 		now := s.Now()
