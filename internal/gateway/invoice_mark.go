@@ -39,6 +39,9 @@ func (s *Service) MarkInvoice(ctx context.Context, caller *cryptopay.APIKey, id 
 	}
 	var marked *cryptopay.Invoice
 	err := s.db.InTx(ctx, func(tx storage.Tx) error {
+		if err := ClaimIdempotencyKey(ctx, tx, false); err != nil {
+			return err
+		}
 		inv, err := tx.LockInvoice(ctx, id)
 		if errors.Is(err, storage.ErrNotFound) {
 			return notFound("invoice", id)
