@@ -9,6 +9,7 @@ import (
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/httpapi"
+	"github.com/cryptopay/cryptopay/internal/webhook"
 )
 
 func runInvoices(ctx context.Context, env Env, args []string) error {
@@ -69,7 +70,8 @@ func invoicesShow(ctx context.Context, env Env, args []string) error {
 // invoicesMark returns the `invoices mark-settled|mark-invalid ID --reason`
 // command: the operator's manual resolution, through the same service call
 // as the API's (audited with the operator as actor, event emitted, one
-// transaction).
+// transaction). It runs with the webhook service built, so the event's
+// deliveries are queued in its transaction for the running gateway to send.
 func invoicesMark(to cryptopay.Status) func(ctx context.Context, env Env, args []string) error {
 	return func(ctx context.Context, env Env, args []string) error {
 		cmd := "invoices mark-" + string(to)
@@ -82,12 +84,12 @@ func invoicesMark(to cryptopay.Status) func(ctx context.Context, env Env, args [
 		if *reason == "" {
 			return usageError{"--reason is required"}
 		}
-		return withApp(ctx, env, true, func(a *app) error {
+		return withWebhooks(ctx, env, true, nil, func(a *app, _ *webhook.Service) error {
 			inv, err := a.svc.MarkInvoice(ctx, nil, id, to, *reason)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "marked %s %s (flags %s); event invoice.%s sent\n", inv.ID, inv.Status, inv.Flags, to)
+			fmt.Fprintf(env.Stdout, "marked %s %s (flags %s); event invoice.%s queued for the webhook endpoints\n", inv.ID, inv.Status, inv.Flags, to)
 			return nil
 		})
 	}

@@ -48,6 +48,9 @@ func TestInvoicesMarkCommands(t *testing.T) {
 		return inv
 	})
 
+	// The shop's endpoint hears of an operator's mark like any other event.
+	ep := field(t, e.must("webhooks", "create", "--store", inv.StoreID, "--url", "http://127.0.0.1:9/hook"), "id")
+
 	if out := e.must("invoices", "mark-settled", inv.ID, "--reason", "paid the rest in cash"); !strings.Contains(out, "marked "+inv.ID+" settled") {
 		t.Errorf("mark-settled: %q", out)
 	}
@@ -88,6 +91,12 @@ func TestInvoicesMarkCommands(t *testing.T) {
 		}
 		return evs
 	})
+	deliveries := e.must("webhooks", "deliveries", ep)
+	for _, ev := range evs {
+		if ev.Type != cryptopay.EventInvoiceCreated && !strings.Contains(deliveries, string(ev.Type)) {
+			t.Errorf("no delivery queued for %s:\n%s", ev.Type, deliveries)
+		}
+	}
 	var got []string
 	for _, ev := range evs {
 		var d cryptopay.InvoiceEventData

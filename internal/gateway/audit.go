@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -33,7 +32,7 @@ const (
 )
 
 // PrefixAudit starts audit entry ids.
-const PrefixAudit = "aud"
+const PrefixAudit = storage.AuditIDPrefix
 
 // OperatorActor is the actor name of the command line.
 const OperatorActor = "operator"
@@ -89,26 +88,10 @@ type AuditRecord struct {
 // caller's transaction must then fail too.
 func (s *Service) Audit(ctx context.Context, tx storage.Tx, r AuditRecord) error {
 	a := ActorFrom(ctx)
-	details := "{}"
-	if len(r.Details) > 0 {
-		b, err := json.Marshal(r.Details) // map keys are sorted: one encoding per content
-		if err != nil {
-			return fmt.Errorf("audit %s: %w", r.Action, err)
-		}
-		details = string(b)
-	}
-	now := s.Now()
-	e := &storage.AuditEntry{
-		ID:        cryptopay.NewID(PrefixAudit, now),
-		StoreID:   r.StoreID,
-		Livemode:  r.Livemode,
-		Actor:     a.Name(),
-		Action:    r.Action,
-		Target:    r.Target,
-		SourceIP:  a.IP,
-		RequestID: a.RequestID,
-		Details:   details,
-		CreatedAt: now,
+	e, err := storage.AuditRecord{StoreID: r.StoreID, Livemode: r.Livemode, Actor: a.Name(), Action: r.Action,
+		Target: r.Target, SourceIP: a.IP, RequestID: a.RequestID, Details: r.Details}.Entry(s.Now())
+	if err != nil {
+		return err
 	}
 	if err := tx.AppendAudit(ctx, e); err != nil {
 		return fmt.Errorf("audit %s: %w", r.Action, err)

@@ -6,8 +6,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/cryptopay/cryptopay"
 )
 
 // AuditEntry is one record of the append-only audit log. Seq, PrevHash and
@@ -26,6 +29,43 @@ type AuditEntry struct {
 	CreatedAt time.Time
 	PrevHash  []byte // Hash of entry Seq-1; empty for the first entry
 	Hash      []byte // AuditHash of this entry: keyed (AuditKeyID) or, for old entries, not
+}
+
+// AuditIDPrefix starts audit entry ids.
+const AuditIDPrefix = "aud"
+
+// AuditRecord is one action to record, as every audit writer (the gateway
+// service for API and command-line actions, the chain watcher for the
+// blocks it imposes) describes it. Entry turns it into the log's one
+// format.
+type AuditRecord struct {
+	StoreID   string // "" for an action outside any store
+	Livemode  bool
+	Actor     string // an API key id, "operator", "system"...
+	Action    string
+	Target    string
+	SourceIP  string
+	RequestID string
+	Details   map[string]any // encoded as a JSON object with sorted keys
+}
+
+// Entry returns the entry recording r at now, ready for AppendAudit: a
+// fresh time-ordered id, the details as one canonical JSON object ("{}"
+// for none) and the time in UTC to the microsecond the engines keep. It
+// fails only if the details cannot be encoded.
+func (r AuditRecord) Entry(now time.Time) (*AuditEntry, error) {
+	details := "{}"
+	if len(r.Details) > 0 {
+		b, err := json.Marshal(r.Details) // map keys are sorted: one encoding per content
+		if err != nil {
+			return nil, fmt.Errorf("audit %s: %w", r.Action, err)
+		}
+		details = string(b)
+	}
+	now = now.UTC().Truncate(time.Microsecond)
+	return &AuditEntry{ID: cryptopay.NewID(AuditIDPrefix, now), StoreID: r.StoreID, Livemode: r.Livemode,
+		Actor: r.Actor, Action: r.Action, Target: r.Target, SourceIP: r.SourceIP, RequestID: r.RequestID,
+		Details: details, CreatedAt: now}, nil
 }
 
 // AuditFilter selects audit entries of one store and mode, newest first.

@@ -2,7 +2,6 @@ package watcher
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -21,13 +20,8 @@ import (
 // themselves. Blocks are per (network, sending address) across every store
 // of the gateway: one operator runs them all.
 
-// Id prefixes of the rows monitoring writes. auditIDPrefix is the audit
-// log's ("aud", as gateway.PrefixAudit), repeated here so the watcher does
-// not depend on the gateway service.
-const (
-	blockIDPrefix = "blk"
-	auditIDPrefix = "aud"
-)
+// blockIDPrefix starts the ids of the blocks monitoring imposes.
+const blockIDPrefix = "blk"
 
 // alertMsg is one alert to raise once the transaction committed.
 type alertMsg struct{ title, text string }
@@ -157,16 +151,17 @@ func (w *Watcher) recordFailure(ctx context.Context, tx storage.Tx, inv *cryptop
 	if err := tx.BlockAddress(ctx, b); err != nil {
 		return nil, fmt.Errorf("block %s: %w", p.FromAddress, err)
 	}
-	details, err := json.Marshal(map[string]any{"network": w.network, "address": p.FromAddress, "failures": n,
-		"window": w.rules.FailureWindow.String(), "last_reason": reason, "invoice_id": inv.ID})
+	// Recorded in the store of the invoice whose failure tipped the count,
+	// so its operator sees it through GET /v1/audit_events.
+	entry, err := storage.AuditRecord{StoreID: inv.StoreID, Livemode: inv.Livemode, Actor: monitor.SystemActor,
+		Action: monitor.AuditAddressBlocked, Target: p.FromAddress, Details: map[string]any{
+			"network": w.network, "address": p.FromAddress, "failures": n,
+			"window": w.rules.FailureWindow.String(), "last_reason": reason, "invoice_id": inv.ID,
+		}}.Entry(now)
 	if err != nil {
 		return nil, err
 	}
-	// Recorded in the store of the invoice whose failure tipped the count,
-	// so its operator sees it through GET /v1/audit_events.
-	if err := tx.AppendAudit(ctx, &storage.AuditEntry{ID: cryptopay.NewID(auditIDPrefix, now), StoreID: inv.StoreID,
-		Livemode: inv.Livemode, Actor: monitor.SystemActor, Action: monitor.AuditAddressBlocked,
-		Target: p.FromAddress, Details: string(details), CreatedAt: now}); err != nil {
+	if err := tx.AppendAudit(ctx, entry); err != nil {
 		return nil, err
 	}
 	f := monitor.Blocked(w.network, p.FromAddress, n, w.rules.FailureWindow, inv)
