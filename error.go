@@ -23,6 +23,8 @@ const (
 	CodeUnavailable      Code = "unavailable"          // a dependency (node, rate source) is down
 	CodeInternal         Code = "internal_error"       // a bug or an unexpected failure; details stay in the log
 	CodeMethodNotAllowed Code = "method_not_allowed"   // the route exists, the method does not
+	// CodeUnsupportedMediaType: a request body not sent as application/json.
+	CodeUnsupportedMediaType Code = "unsupported_media_type"
 )
 
 // Error is an error meant for a client: a code, a message that is safe to

@@ -19,6 +19,7 @@ import (
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/devnet"
 	"github.com/cryptopay/cryptopay/internal/storage"
+	"github.com/cryptopay/cryptopay/internal/strictjson"
 )
 
 // The control endpoint lets `dev pay|mine|reorg`, separate processes, ask
@@ -120,8 +121,8 @@ type payResponse struct {
 
 func (c *control) pay(ctx context.Context, body []byte) (any, error) {
 	var req payRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, controlError{"bad request: " + err.Error()}
+	if err := strictjson.Decode(body, &req); err != nil {
+		return nil, err
 	}
 	if req.Confirm < 0 || req.Confirm > maxDevBlocks {
 		return nil, controlError{fmt.Sprintf("--confirm must be between 0 and %d", maxDevBlocks)}
@@ -235,7 +236,10 @@ type blocksResponse struct {
 
 func (c *control) mine(ctx context.Context, body []byte) (any, error) {
 	var req blocksRequest
-	if err := json.Unmarshal(body, &req); err != nil || req.N < 1 || req.N > maxDevBlocks {
+	if err := strictjson.Decode(body, &req); err != nil {
+		return nil, err
+	}
+	if req.N < 1 || req.N > maxDevBlocks {
 		return nil, controlError{fmt.Sprintf("want a number of blocks from 1 to %d", maxDevBlocks)}
 	}
 	hashes, err := c.chain.Mine(ctx, req.N)
@@ -248,7 +252,10 @@ func (c *control) mine(ctx context.Context, body []byte) (any, error) {
 
 func (c *control) reorg(ctx context.Context, body []byte) (any, error) {
 	var req blocksRequest
-	if err := json.Unmarshal(body, &req); err != nil || req.N < 1 || req.N > maxDevBlocks {
+	if err := strictjson.Decode(body, &req); err != nil {
+		return nil, err
+	}
+	if req.N < 1 || req.N > maxDevBlocks {
 		return nil, controlError{fmt.Sprintf("want a depth from 1 to %d", maxDevBlocks)}
 	}
 	res, err := c.chain.Reorg(ctx, req.N)

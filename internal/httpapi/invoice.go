@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,7 +12,8 @@ import (
 
 // createInvoiceRequest is the body of POST /v1/invoices. Amounts are
 // decimal strings; a JSON number is refused so no client float can sneak
-// into a price.
+// into a price. expires_in is a JSON integer, never a string (the types
+// are those of CreateInvoiceRequest in openapi.json).
 type createInvoiceRequest struct {
 	OrderID           string            `json:"order_id"`
 	Amount            string            `json:"amount"`
@@ -21,7 +21,7 @@ type createInvoiceRequest struct {
 	Network           string            `json:"network"`
 	CustomerReference string            `json:"customer_reference"`
 	Metadata          map[string]string `json:"metadata"`
-	ExpiresIn         *json.Number      `json:"expires_in"`
+	ExpiresIn         *int64            `json:"expires_in"`
 	RedirectURL       string            `json:"redirect_url"`
 }
 
@@ -51,16 +51,15 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, key *cryp
 	return nil
 }
 
-// seconds parses an optional positive whole number of seconds.
-func seconds(param string, n *json.Number) (time.Duration, error) {
+// seconds converts an optional positive whole number of seconds.
+func seconds(param string, n *int64) (time.Duration, error) {
 	if n == nil {
 		return 0, nil
 	}
-	v, err := n.Int64()
-	if err != nil || v <= 0 || v > 1<<31 {
+	if v := *n; v <= 0 || v > 1<<31 {
 		return 0, cryptopay.Invalid(param, "%s must be a positive whole number of seconds.", param)
 	}
-	return time.Duration(v) * time.Second, nil
+	return time.Duration(*n) * time.Second, nil
 }
 
 func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey) error {

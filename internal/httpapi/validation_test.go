@@ -29,6 +29,8 @@ type rawResponse struct {
 	body []byte
 }
 
+// raw sends body with Content-Type: application/json unless header sets
+// another (or "" to send none).
 func (e *env) raw(method, path, auth string, header map[string]string, body string) rawResponse {
 	e.t.Helper()
 	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
@@ -38,7 +40,14 @@ func (e *env) raw(method, path, auth string, header map[string]string, body stri
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json") // as a client sends it; a case may override or remove it
+	}
 	for k, v := range header {
+		if v == "" {
+			req.Header.Del(k)
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	resp, err := e.httpc.Do(req)
@@ -105,7 +114,7 @@ func TestBadRequestsAreRefusedAndWriteNothing(t *testing.T) {
 			{"empty body", "POST", "/v1/invoices", bearer, nil, ``, 400, "invalid_request", ""},
 			{"array body", "POST", "/v1/invoices", bearer, nil, `[]`, 400, "invalid_request", ""},
 			{"truncated JSON", "POST", "/v1/invoices", bearer, nil, `{"order_id":"a"`, 400, "invalid_request", ""},
-			{"metadata value not a string", "POST", "/v1/invoices", bearer, nil, validInvoice("a", `,"metadata":{"n":1}`), 400, "invalid_request", "metadata"},
+			{"metadata value not a string", "POST", "/v1/invoices", bearer, nil, validInvoice("a", `,"metadata":{"n":1}`), 400, "invalid_request", "metadata[n]"},
 			{"metadata too many keys", "POST", "/v1/invoices", bearer, nil, validInvoice("a", `,"metadata":{`+strings.Join(manyKeys, ",")+`}`), 400, "invalid_request", "metadata"},
 			{"metadata value too long", "POST", "/v1/invoices", bearer, nil, validInvoice("a", `,"metadata":{"note":"`+strings.Repeat("x", 501)+`"}`), 400, "invalid_request", "metadata[note]"},
 			{"missing order_id", "POST", "/v1/invoices", bearer, nil, `{"amount":"1.00","currency":"USD"}`, 400, "invalid_request", "order_id"},
@@ -231,6 +240,7 @@ func FuzzCreateInvoiceBody(f *testing.F) {
 		before := e.countsFor(t)
 		req := httptest.NewRequest("POST", "/v1/invoices", bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+e.secret)
+		req.Header.Set("Content-Type", "application/json")
 		req.RemoteAddr = "127.0.0.1:1234"
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
