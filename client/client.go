@@ -116,7 +116,8 @@ func WithResponseHeader(h *http.Header) RequestOption {
 // Error is an error response of the API. Code is one of a closed set
 // ("invalid_request", "not_found", "conflict", "idempotency_mismatch",
 // "unauthenticated", "forbidden", "rate_limited", "request_too_large",
-// "unavailable", "internal_error", "method_not_allowed"); Param names the
+// "unavailable", "internal_error", "method_not_allowed",
+// "unsupported_media_type"); Param names the
 // offending request field when there is one; RequestID identifies the
 // request in the server's logs.
 type Error struct {

@@ -146,3 +146,56 @@ func TestStrictJSONBodies(t *testing.T) {
 		e.call(e.secret, "POST", "/v1/invoices", `{"order_id":"s2","amount":"0.001","currency":"BTC","expires_in":600}`, 201, nil)
 	})
 }
+
+// TestInputHygiene: amounts have one spelling (no leading zeros), text a
+// person reads carries no control or format characters (a right-to-left
+// override makes "order 1001" display as something else), a body must be
+// declared as JSON, and an empty event list is not "all events".
+func TestInputHygiene(t *testing.T) {
+	forEachEngineWith(t, true, func(t *testing.T, e *env) {
+		f := e.fixtures(t)
+		ep, key := "/v1/webhook_endpoints/"+f.endpoint, "/v1/api_keys/"+e.key.ID
+		inv := func(order, extra string) string {
+			return `{"order_id":"` + order + `","amount":"0.001","currency":"BTC"` + extra + `}`
+		}
+		noType := map[string]string{"Content-Type": ""}
+		e.refuseAll(t, f, []refusal{
+			{"amount with a leading zero", "POST", "/v1/invoices", nil, `{"order_id":"h1","amount":"010","currency":"BTC"}`, 400, "invalid_request", "amount"},
+			{"amount with two zeros before the point", "POST", "/v1/invoices", nil, `{"order_id":"h1","amount":"00.001","currency":"BTC"}`, 400, "invalid_request", "amount"},
+			{"fiat amount with a leading zero", "POST", "/v1/invoices", nil, `{"order_id":"h1","amount":"010.00","currency":"USD"}`, 400, "invalid_request", "amount"},
+			{"order_id with a right-to-left override", "POST", "/v1/invoices", nil, inv(`h1\u202e2`, ""), 400, "invalid_request", "order_id"},
+			{"order_id with a zero-width space", "POST", "/v1/invoices", nil, inv(`h1\u200b`, ""), 400, "invalid_request", "order_id"},
+			{"order_id with a byte order mark", "POST", "/v1/invoices", nil, inv(`\ufeffh1`, ""), 400, "invalid_request", "order_id"},
+			{"order_id with a C1 control", "POST", "/v1/invoices", nil, inv(`h1\u0085`, ""), 400, "invalid_request", "order_id"},
+			{"customer_reference with an isolate", "POST", "/v1/invoices", nil, inv("h1", `,"customer_reference":"user_\u20661"`), 400, "invalid_request", "customer_reference"},
+			{"metadata value with an override", "POST", "/v1/invoices", nil, inv("h1", `,"metadata":{"note":"\u202egift"}`), 400, "invalid_request", "metadata[note]"},
+			{"metadata key with a zero-width joiner", "POST", "/v1/invoices", nil, inv("h1", `,"metadata":{"no\u200dte":"x"}`), 400, "invalid_request", "metadata[no\u200dte]"},
+			{"metadata key with NUL", "POST", "/v1/invoices", nil, inv("h1", `,"metadata":{"a\u0000":"x"}`), 400, "invalid_request", "metadata[a\x00]"},
+			{"key name with NUL", "POST", "/v1/api_keys", nil, `{"name":"shop\u0000admin","scopes":["invoices:read"]}`, 400, "invalid_request", "name"},
+			{"key name with an override", "POST", "/v1/api_keys", nil, `{"name":"shop\u202e","scopes":["invoices:read"]}`, 400, "invalid_request", "name"},
+			{"endpoint description with an override", "POST", "/v1/webhook_endpoints", nil, `{"url":"https://a.example/","description":"\u202eorders"}`, 400, "invalid_request", "description"},
+			{"patch description with a zero-width space", "PATCH", ep, nil, `{"description":"or\u200bders"}`, 400, "invalid_request", "description"},
+
+			{"patch enabled_events to an empty list", "PATCH", ep, nil, `{"enabled_events":[]}`, 400, "invalid_request", "enabled_events"},
+			{"create with an empty enabled_events", "POST", "/v1/webhook_endpoints", nil, `{"url":"https://a.example/","enabled_events":[]}`, 400, "invalid_request", "enabled_events"},
+
+			{"body without a Content-Type", "POST", "/v1/invoices", noType, inv("h1", ""), 415, "unsupported_media_type", "Content-Type"},
+			{"body sent as a form", "POST", "/v1/invoices", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, inv("h1", ""), 415, "unsupported_media_type", "Content-Type"},
+			{"body sent as text", "POST", "/v1/api_keys", map[string]string{"Content-Type": "text/plain"}, `{"scopes":["invoices:read"]}`, 415, "unsupported_media_type", "Content-Type"},
+			{"JSON in another charset", "POST", "/v1/invoices", map[string]string{"Content-Type": "application/json; charset=latin1"}, inv("h1", ""), 415, "unsupported_media_type", "Content-Type"},
+			{"a JSON-like type", "POST", "/v1/invoices", map[string]string{"Content-Type": "application/jsonx"}, inv("h1", ""), 415, "unsupported_media_type", "Content-Type"},
+			{"patch without a Content-Type", "PATCH", ep, noType, `{"enabled":false}`, 415, "unsupported_media_type", "Content-Type"},
+			{"rotate without a Content-Type", "POST", key + "/rotate", noType, `{"grace_period":0}`, 415, "unsupported_media_type", "Content-Type"},
+			{"rotate_secret without a Content-Type", "POST", ep + "/rotate_secret", noType, `{}`, 415, "unsupported_media_type", "Content-Type"},
+			{"revoke with a form body", "POST", key + "/revoke", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, `now=1`, 415, "unsupported_media_type", "Content-Type"},
+		})
+		// What is allowed still is.
+		for _, ct := range []string{"application/json; charset=utf-8", "Application/JSON;charset=UTF-8"} {
+			if r := e.raw("POST", "/v1/invoices", "Bearer "+e.secret, map[string]string{"Content-Type": ct}, inv("ok-"+ct[:6], "")); r.status != 201 {
+				t.Errorf("Content-Type %q: %d %s", ct, r.status, r.body)
+			}
+		}
+		e.call(e.secret, "POST", "/v1/invoices", `{"order_id":"h2","amount":"0.001","currency":"BTC","customer_reference":"café 注文","metadata":{"note":"gift 🎁"}}`, 201, nil)
+		e.call(e.secret, "PATCH", ep, `{"enabled_events":["*"]}`, 200, nil)
+	})
+}
