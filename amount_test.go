@@ -1,8 +1,11 @@
 package cryptopay
 
 import (
+	"encoding/json"
+	"math/big"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestParseAmountRefusesLeadingZeros: "010" is not a way to write 10 and
@@ -58,4 +61,26 @@ func FuzzParseAmountOneSpelling(f *testing.F) {
 			t.Fatalf("accepted %q, which is %q written the usual way", s, got)
 		}
 	})
+}
+
+// TestInvoiceAmountString: the price shows as the shop sent it; an invoice
+// stored before the sent text was kept shows the normalised price.
+func TestInvoiceAmountString(t *testing.T) {
+	sent := &Invoice{Amount: big.NewInt(150000), AmountText: "0.0015", Currency: "BTC"}
+	if got := sent.AmountString(); got != "0.0015" {
+		t.Errorf("AmountString() = %q, want the sent \"0.0015\"", got)
+	}
+	if got := sent.AmountNormalized(); got != "0.00150000" {
+		t.Errorf("AmountNormalized() = %q, want \"0.00150000\"", got)
+	}
+	old := &Invoice{Amount: big.NewInt(10000), Currency: "USD"}
+	if got := old.AmountString(); got != "100.00" {
+		t.Errorf("an invoice without the sent text: AmountString() = %q, want \"100.00\"", got)
+	}
+	ev := NewInvoiceEvent(EventInvoiceCreated, &Invoice{Amount: big.NewInt(1000), AmountText: "10", Currency: "USD",
+		Asset: "BTC", CryptoDue: big.NewInt(1), AmountPaid: big.NewInt(0)}, nil, time.Now())
+	var d InvoiceEventData
+	if err := json.Unmarshal(ev.Data, &d); err != nil || d.Amount != "10" || d.AmountNormalized != "10.00" {
+		t.Errorf("event data amount %q, amount_normalized %q (%v); want \"10\", \"10.00\"", d.Amount, d.AmountNormalized, err)
+	}
 }

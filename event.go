@@ -52,13 +52,15 @@ type Event struct {
 }
 
 // InvoiceEventData is the data of invoice and payment events. Amount and
-// Currency are the invoice's price exactly as the shop set it, so the
-// security guide's validatePayment (strict equality against the shop's own
-// order) works unchanged.
+// Currency are the invoice's price exactly as the shop sent them ("0.0015"
+// stays "0.0015"), so the security guide's validatePayment (strict equality
+// against the shop's own order) works unchanged; AmountNormalized is the
+// same price with the currency's decimals ("0.00150000").
 type InvoiceEventData struct {
 	InvoiceID             string   `json:"invoice_id"`
 	OrderID               string   `json:"order_id"`
 	Amount                string   `json:"amount"`
+	AmountNormalized      string   `json:"amount_normalized"`
 	Currency              string   `json:"currency"`
 	Status                Status   `json:"status"`
 	Flags                 []string `json:"flags"`
@@ -80,12 +82,12 @@ type InvoiceEventData struct {
 // NewInvoiceEvent builds an event about inv, optionally about one payment
 // p, with the invoice exactly as it is after the change.
 func NewInvoiceEvent(typ EventType, inv *Invoice, p *Payment, now time.Time) Event {
-	cur, _ := LookupCurrency(inv.Currency)
 	asset, _ := LookupCurrency(inv.Asset)
 	d := InvoiceEventData{
 		InvoiceID:             inv.ID,
 		OrderID:               inv.OrderID,
-		Amount:                FormatAmount(inv.Amount, cur.Decimals),
+		Amount:                inv.AmountString(),
+		AmountNormalized:      inv.AmountNormalized(),
 		Currency:              inv.Currency,
 		Status:                inv.Status,
 		Flags:                 inv.Flags.Names(),

@@ -149,6 +149,7 @@ func (s *Service) newInvoice(ctx context.Context, caller *cryptopay.APIKey, st *
 		Livemode:              caller.Livemode,
 		OrderID:               p.OrderID,
 		Amount:                amount,
+		AmountText:            p.Amount, // validated by ParseAmount above; echoed as sent
 		Currency:              cur.Code,
 		Network:               network,
 		Asset:                 asset.Code,

@@ -116,8 +116,9 @@ type listBody[T any] struct {
 }
 
 // invoiceBody is an invoice on the wire. amount and currency are the price
-// exactly as the shop set it; crypto amounts are decimal strings with the
-// asset's full precision, plus the exact base units.
+// exactly as the shop sent it (amount_normalized has the currency's
+// decimals); crypto amounts are decimal strings with the asset's full
+// precision, plus the exact base units.
 type invoiceBody struct {
 	ID                    string            `json:"id"`
 	Object                string            `json:"object"`
@@ -127,6 +128,7 @@ type invoiceBody struct {
 	Status                cryptopay.Status  `json:"status"`
 	Flags                 []string          `json:"flags"`
 	Amount                string            `json:"amount"`
+	AmountNormalized      string            `json:"amount_normalized"`
 	Currency              string            `json:"currency"`
 	Network               cryptopay.Network `json:"network"`
 	Asset                 string            `json:"asset"`
@@ -186,7 +188,6 @@ func (s *Server) invoiceJSON(r *http.Request, inv *cryptopay.Invoice) invoiceBod
 }
 
 func invoiceJSON(inv *cryptopay.Invoice, base string) invoiceBody {
-	cur, _ := cryptopay.LookupCurrency(inv.Currency)
 	asset, _ := cryptopay.LookupCurrency(inv.Asset)
 	md := inv.Metadata
 	if md == nil {
@@ -200,7 +201,8 @@ func invoiceJSON(inv *cryptopay.Invoice, base string) invoiceBody {
 		OrderID:               inv.OrderID,
 		Status:                inv.Status,
 		Flags:                 inv.Flags.Names(),
-		Amount:                cryptopay.FormatAmount(inv.Amount, cur.Decimals),
+		Amount:                inv.AmountString(),
+		AmountNormalized:      inv.AmountNormalized(),
 		Currency:              inv.Currency,
 		Network:               inv.Network,
 		Asset:                 inv.Asset,
