@@ -225,12 +225,16 @@ func TestPanicIsAGeneric500(t *testing.T) {
 
 // FuzzCreateInvoiceBody sends arbitrary bodies to POST /v1/invoices: the
 // answer is always a 201 invoice or a client error in the one error shape,
-// never a 5xx, and a refused body writes nothing.
+// never a 5xx; a refused body writes nothing, and an accepted one creates
+// the order, amount and currency a lenient reader of the same bytes sees.
 func FuzzCreateInvoiceBody(f *testing.F) {
 	for _, s := range []string{
 		validInvoice("seed", ""), validInvoice("seed", `,"metadata":{"a":"b"},"expires_in":120`),
 		`{"order_id":"x","amount":1e3,"currency":"USD"}`, `{"amount":"1.001"`, `[]`, `null`, `{"a":{"b":{"c":[[[[[[[]]]]]]]}}}`,
 		`{"order_id":"x","amount":"0.00000001","currency":"BTC","network":"bitcoin-regtest"}`,
+		`{"order_id":"x","amount":"0.001","Amount":"5","currency":"BTC"}`, `{"order_id":"x","amount":"0.001","amount":"5","currency":"BTC"}`,
+		"{\"order_id\":\"\xff\",\"amount\":\"1\",\"currency\":\"BTC\"}", `{"order_id":"x","amount":"010","currency":"BTC"}`,
+		`{"order_id":"x\u202e","amount":"0.0015","currency":"BTC","expires_in":"600"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -248,6 +252,16 @@ func FuzzCreateInvoiceBody(f *testing.F) {
 			t.Fatalf("%q → %d %s", body, rec.Code, rec.Body)
 		}
 		if rec.Code == http.StatusCreated {
+			// What was charged is what any other reader of these bytes sees
+			// (here the standard library's lenient decoder), echoed as sent.
+			var sent, got struct{ OrderID, Amount, Currency string }
+			if err := json.Unmarshal(body, &sent); err != nil {
+				t.Fatalf("%q was accepted but does not decode leniently: %v", body, err)
+			}
+			_ = json.Unmarshal(rec.Body.Bytes(), &got)
+			if got != sent {
+				t.Fatalf("%q: a lenient reader sees %+v, the gateway created %+v", body, sent, got)
+			}
 			return
 		}
 		var got struct {
