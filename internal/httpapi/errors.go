@@ -9,18 +9,19 @@ import (
 
 // statusOf is the one table from error code to HTTP status.
 var statusOf = map[cryptopay.Code]int{
-	cryptopay.CodeInvalid:              http.StatusBadRequest,
-	cryptopay.CodeNotFound:             http.StatusNotFound,
-	cryptopay.CodeConflict:             http.StatusConflict,
-	cryptopay.CodeIdempotency:          http.StatusUnprocessableEntity,
-	cryptopay.CodeUnauthenticated:      http.StatusUnauthorized,
-	cryptopay.CodeForbidden:            http.StatusForbidden,
-	cryptopay.CodeRateLimited:          http.StatusTooManyRequests,
-	cryptopay.CodeTooLarge:             http.StatusRequestEntityTooLarge,
-	cryptopay.CodeUnavailable:          http.StatusServiceUnavailable,
-	cryptopay.CodeInternal:             http.StatusInternalServerError,
-	cryptopay.CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
-	cryptopay.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,
+	cryptopay.CodeInvalid:          http.StatusBadRequest,
+	cryptopay.CodeNotFound:         http.StatusNotFound,
+	cryptopay.CodeConflict:         http.StatusConflict,
+	cryptopay.CodeIdempotency:      http.StatusUnprocessableEntity,
+	cryptopay.CodeUnauthenticated:  http.StatusUnauthorized,
+	cryptopay.CodeForbidden:        http.StatusForbidden,
+	cryptopay.CodeRateLimited:      http.StatusTooManyRequests,
+	cryptopay.CodeTooLarge:         http.StatusRequestEntityTooLarge,
+	cryptopay.CodeUnavailable:      http.StatusServiceUnavailable,
+	cryptopay.CodeInternal:         http.StatusInternalServerError,
+	cryptopay.CodeMethodNotAllowed: http.StatusMethodNotAllowed,
+
+	cryptopay.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType, // a body not sent as application/json
 }
 
 // typeOf groups codes the way payment API clients expect (Stripe's
