@@ -77,6 +77,12 @@ func (c *control) handle(fn func(context.Context, []byte) (any, error)) http.Han
 			writeControl(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
 		}
+		if len(body) > 0 {
+			if err := strictjson.CheckContentType(r.Header.Get("Content-Type")); err != nil {
+				writeControl(w, http.StatusUnsupportedMediaType, map[string]string{"error": describe(err)})
+				return
+			}
+		}
 		out, err := fn(r.Context(), body)
 		switch {
 		case err == nil:
@@ -291,6 +297,9 @@ func callControl(ctx context.Context, st *devnet.State, method, path string, in,
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+st.ControlToken)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	client := &http.Client{Transport: &http.Transport{Proxy: nil}} // loopback only
 	defer client.CloseIdleConnections()
 	resp, err := client.Do(req)

@@ -36,6 +36,7 @@ func TestControlBodiesAreDecodedStrictly(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest("POST", tc.path, strings.NewReader(tc.body))
 			req.Header.Set("Authorization", "Bearer tok")
+			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
 			mux.ServeHTTP(rec, req)
 			var got struct{ Error string }
@@ -45,4 +46,14 @@ func TestControlBodiesAreDecodedStrictly(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a body not sent as JSON", func(t *testing.T) {
+		req := httptest.NewRequest("POST", "/mine", strings.NewReader(`n=3`))
+		req.Header.Set("Authorization", "Bearer tok")
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != http.StatusUnsupportedMediaType {
+			t.Errorf("a form body → %d %s, want 415", rec.Code, rec.Body)
+		}
+	})
 }

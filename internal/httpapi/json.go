@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
-	"strings"
 
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/strictjson"
@@ -25,31 +23,11 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		return nil, cryptopay.Errorf(cryptopay.CodeInvalid, "The request body could not be read.")
 	}
 	if len(body) > 0 {
-		if err := checkJSONContentType(r.Header.Get("Content-Type")); err != nil {
+		if err := strictjson.CheckContentType(r.Header.Get("Content-Type")); err != nil {
 			return nil, err
 		}
 	}
 	return body, nil
-}
-
-// checkJSONContentType accepts application/json, optionally with
-// charset=utf-8 (the only encoding JSON has), and nothing else.
-func checkJSONContentType(ct string) error {
-	refuse := &cryptopay.Error{Code: cryptopay.CodeUnsupportedMediaType, Param: "Content-Type",
-		Message: "A request body must be JSON sent with Content-Type: application/json."}
-	if ct == "" {
-		return refuse
-	}
-	mt, params, err := mime.ParseMediaType(ct)
-	if err != nil || mt != "application/json" {
-		return refuse
-	}
-	for k, v := range params {
-		if k != "charset" || !strings.EqualFold(v, "utf-8") {
-			return refuse
-		}
-	}
-	return nil
 }
 
 // decodeJSON is the one decoder of request bodies: every handler that

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"reflect"
 	"strings"
 	"unicode/utf8"
@@ -137,6 +138,26 @@ func semanticError(err error) error {
 		return cryptopay.Invalid(p, "%s must be %s.", p, typeName(serr.GoType))
 	}
 	return cryptopay.Invalid(p, "%s has an invalid value.", p)
+}
+
+// CheckContentType accepts the Content-Type of a request that has a body
+// when it is application/json, optionally with charset=utf-8 (the only
+// encoding JSON has), and returns a CodeUnsupportedMediaType
+// *cryptopay.Error naming the header otherwise: a body sent as a form or
+// as text is refused rather than read as JSON regardless.
+func CheckContentType(ct string) error {
+	refuse := &cryptopay.Error{Code: cryptopay.CodeUnsupportedMediaType, Param: "Content-Type",
+		Message: "A request body must be JSON sent with Content-Type: application/json."}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return refuse
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return refuse
+		}
+	}
+	return nil
 }
 
 // typeName names the JSON a Go field accepts, for messages.

@@ -110,3 +110,31 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckContentType(t *testing.T) {
+	for _, tc := range []struct {
+		ct string
+		ok bool
+	}{
+		{"application/json", true},
+		{"application/json; charset=utf-8", true},
+		{"Application/JSON;charset=UTF-8", true},
+		{"", false},
+		{"text/plain", false},
+		{"application/x-www-form-urlencoded", false},
+		{"multipart/form-data; boundary=x", false},
+		{"application/json; charset=latin1", false},
+		{"application/json; boundary=x", false},
+		{"application/jsonx", false},
+		{"application/problem+json", false},
+		{"application/json;;", false},
+	} {
+		err := CheckContentType(tc.ct)
+		if tc.ok != (err == nil) {
+			t.Errorf("CheckContentType(%q) = %v, want ok=%v", tc.ct, err, tc.ok)
+		}
+		if e, isAPI := errors.AsType[*cryptopay.Error](err); err != nil && (!isAPI || e.Code != cryptopay.CodeUnsupportedMediaType || e.Param != "Content-Type") {
+			t.Errorf("CheckContentType(%q): %v is not a 415 naming Content-Type", tc.ct, err)
+		}
+	}
+}
