@@ -14,6 +14,9 @@
 // its options and turns its errors into *cryptopay.Error values that name
 // the offending field.
 //
+// CheckContentType holds the other half of the contract: a body is taken
+// only when it is declared as application/json.
+//
 // It is not a validator of values: ranges, formats and lengths are the
 // gateway's rules, checked after decoding.
 package strictjson
