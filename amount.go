@@ -15,8 +15,11 @@ const maxAmountDigits = 30
 // ParseAmount parses a positive decimal string such as "100.00" or
 // "0.0015" into base units of a currency with the given number of decimals.
 // It accepts only ASCII digits with at most one '.', no sign, no exponent,
-// no surrounding space, at most decimals fractional digits, and a value
-// greater than zero. The error is a CodeInvalid *Error naming param.
+// no surrounding space, no leading zero ("010" and "00.5" are refused, a
+// single "0" before the point as in "0.5" is not), at most decimals
+// fractional digits, and a value greater than zero: one spelling per
+// number, so a price cannot read as two amounts to two parsers. The error is
+// a CodeInvalid *Error naming param.
 func ParseAmount(param, s string, decimals int) (*big.Int, error) {
 	if s == "" {
 		return nil, Invalid(param, "%s is required.", param)
@@ -30,6 +33,9 @@ func ParseAmount(param, s string, decimals int) (*big.Int, error) {
 	}
 	if !allDigits(whole) || !allDigits(frac) {
 		return nil, Invalid(param, "%s must be a decimal string of digits with an optional '.', such as \"100.00\".", param)
+	}
+	if len(whole) > 1 && whole[0] == '0' {
+		return nil, Invalid(param, "%s must not start with a leading zero (write \"10\" rather than \"010\", \"0.5\" rather than \"00.5\").", param)
 	}
 	if len(frac) > decimals {
 		return nil, Invalid(param, "%s has %d decimal places; this currency allows at most %d.", param, len(frac), decimals)

@@ -40,6 +40,8 @@ const (
 	// (restarting, failing over); the request changed nothing and may be
 	// retried after the Retry-After delay.
 	CodeDatabaseUnavailable Code = "database_unavailable"
+	// CodeUnsupportedMediaType: a request body not sent as application/json.
+	CodeUnsupportedMediaType Code = "unsupported_media_type"
 )
 
 // Error is an error meant for a client: a code, a message that is safe to

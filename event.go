@@ -57,13 +57,15 @@ type Event struct {
 }
 
 // InvoiceEventData is the data of invoice and payment events. Amount and
-// Currency are the invoice's price exactly as the shop set it, so the
-// security guide's validatePayment (strict equality against the shop's own
-// order) works unchanged.
+// Currency are the invoice's price exactly as the shop sent them ("0.0015"
+// stays "0.0015"), so the security guide's validatePayment (strict equality
+// against the shop's own order) works unchanged; AmountNormalized is the
+// same price with the currency's decimals ("0.00150000").
 type InvoiceEventData struct {
 	InvoiceID             string   `json:"invoice_id"`
 	OrderID               string   `json:"order_id"`
 	Amount                string   `json:"amount"`
+	AmountNormalized      string   `json:"amount_normalized"`
 	Currency              string   `json:"currency"`
 	Status                Status   `json:"status"`
 	Flags                 []string `json:"flags"`
@@ -95,12 +97,12 @@ func NewInvoiceEvent(typ EventType, inv *Invoice, p *Payment, now time.Time) Eve
 
 // invoiceEventData is the data of an event about inv and, if not nil, p.
 func invoiceEventData(inv *Invoice, p *Payment) InvoiceEventData {
-	cur, _ := LookupCurrency(inv.Currency)
 	asset, _ := LookupCurrency(inv.Asset)
 	d := InvoiceEventData{
 		InvoiceID:             inv.ID,
 		OrderID:               inv.OrderID,
-		Amount:                FormatAmount(inv.Amount, cur.Decimals),
+		Amount:                inv.AmountString(),
+		AmountNormalized:      inv.AmountNormalized(),
 		Currency:              inv.Currency,
 		Status:                inv.Status,
 		Flags:                 inv.Flags.Names(),

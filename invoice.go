@@ -77,6 +77,7 @@ type Invoice struct {
 	Livemode              bool
 	OrderID               string
 	Amount                *big.Int // the price, minor units of Currency
+	AmountText            string   // the price exactly as the shop sent it ("0.0015"); "" if stored before it was kept
 	Currency              string
 	Network               Network
 	Asset                 string   // "BTC"
@@ -97,6 +98,24 @@ type Invoice struct {
 	MonitorUntil          time.Time // late payments are watched until then
 	SettledAt             *time.Time
 	Payments              []Payment // filled on reads that ask for them
+}
+
+// AmountString returns the price as the API and every event show it: the
+// exact string the shop sent, so a shop comparing it with its own order by
+// string equality (the security guide's validatePayment) accepts it. An
+// invoice stored before the text was kept shows AmountNormalized.
+func (inv *Invoice) AmountString() string {
+	if inv.AmountText != "" {
+		return inv.AmountText
+	}
+	return inv.AmountNormalized()
+}
+
+// AmountNormalized returns the price with exactly the currency's decimals
+// ("0.00150000" for BTC, "100.00" for USD).
+func (inv *Invoice) AmountNormalized() string {
+	cur, _ := LookupCurrency(inv.Currency)
+	return FormatAmount(inv.Amount, cur.Decimals)
 }
 
 // AmountDue returns what remains to be paid in base units, never negative.

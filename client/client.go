@@ -117,7 +117,7 @@ func WithResponseHeader(h *http.Header) RequestOption {
 // ("invalid_request", "not_found", "conflict", "invalid_state", "idempotency_mismatch",
 // "unauthenticated", "forbidden", "rate_limited", "request_too_large",
 // "unavailable", "internal_error", "method_not_allowed",
-// "database_unavailable"); Param names the
+// "database_unavailable", "unsupported_media_type"); Param names the
 // offending request field when there is one; RequestID identifies the
 // request in the server's logs.
 type Error struct {

@@ -26,12 +26,14 @@ type Event struct {
 }
 
 // InvoiceEventData is the data of invoice.* and payment.* events. Amount
-// and Currency are the invoice's price exactly as the shop set it, so a
-// shop can compare them with its own order by string equality.
+// and Currency are the invoice's price exactly as the shop sent it, so a
+// shop can compare them with its own order by string equality;
+// AmountNormalized is that price with the currency's decimals.
 type InvoiceEventData struct {
 	InvoiceID             string   `json:"invoice_id"`
 	OrderID               string   `json:"order_id"`
 	Amount                string   `json:"amount"`
+	AmountNormalized      string   `json:"amount_normalized"`
 	Currency              string   `json:"currency"`
 	Status                string   `json:"status"`
 	Flags                 []string `json:"flags"`

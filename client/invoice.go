@@ -11,9 +11,11 @@ import (
 )
 
 // Invoice is a payment order as the API returns it. Amount and Currency
-// are the price exactly as the shop set it (normalised to the currency's
-// precision); CryptoAmount, AmountPaid and AmountDue are in Asset with its
-// full precision. Every amount is a decimal string.
+// are the price exactly as the shop sent it ("0.0015" stays "0.0015"), so
+// it compares equal to the shop's own order; AmountNormalized is the same
+// price with the currency's decimals ("0.00150000"); CryptoAmount,
+// AmountPaid and AmountDue are in Asset with its full precision. Every
+// amount is a decimal string.
 type Invoice struct {
 	ID                    string            `json:"id"`
 	Object                string            `json:"object"`
@@ -23,6 +25,7 @@ type Invoice struct {
 	Status                string            `json:"status"` // new, processing, settled, expired, invalid
 	Flags                 []string          `json:"flags"`  // paid_partial, paid_over, paid_late, double_spent, reorged, marked
 	Amount                string            `json:"amount"`
+	AmountNormalized      string            `json:"amount_normalized"`
 	Currency              string            `json:"currency"`
 	Network               string            `json:"network"`
 	Asset                 string            `json:"asset"`

@@ -287,7 +287,7 @@ CryptoPay sandbox ready in %.1fs (Bitcoin regtest; Ctrl-C stops everything)
 export CRYPTOPAY_API_KEY=%s
 
 # Create an invoice:
-curl -s %s/v1/invoices %s -H "Idempotency-Key: order-1001" -d '{"order_id":"1001","amount":"0.0015","currency":"BTC"}'
+curl -s %s/v1/invoices %s -H "Content-Type: application/json" -H "Idempotency-Key: order-1001" -d '{"order_id":"1001","amount":"0.0015","currency":"BTC"}'
 
 # The sample invoice %s (%s BTC to %s):
 curl -s %s/v1/invoices/%s %s

@@ -19,6 +19,7 @@ import (
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/devnet"
 	"github.com/cryptopay/cryptopay/internal/storage"
+	"github.com/cryptopay/cryptopay/internal/strictjson"
 )
 
 // The control endpoint lets `dev pay|mine|reorg`, separate processes, ask
@@ -76,6 +77,12 @@ func (c *control) handle(fn func(context.Context, []byte) (any, error)) http.Han
 			writeControl(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
 		}
+		if len(body) > 0 {
+			if err := strictjson.CheckContentType(r.Header.Get("Content-Type")); err != nil {
+				writeControl(w, http.StatusUnsupportedMediaType, map[string]string{"error": describe(err)})
+				return
+			}
+		}
 		out, err := fn(r.Context(), body)
 		switch {
 		case err == nil:
@@ -120,8 +127,8 @@ type payResponse struct {
 
 func (c *control) pay(ctx context.Context, body []byte) (any, error) {
 	var req payRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, controlError{"bad request: " + err.Error()}
+	if err := strictjson.Decode(body, &req); err != nil {
+		return nil, err
 	}
 	if req.Confirm < 0 || req.Confirm > maxDevBlocks {
 		return nil, controlError{fmt.Sprintf("--confirm must be between 0 and %d", maxDevBlocks)}
@@ -235,7 +242,10 @@ type blocksResponse struct {
 
 func (c *control) mine(ctx context.Context, body []byte) (any, error) {
 	var req blocksRequest
-	if err := json.Unmarshal(body, &req); err != nil || req.N < 1 || req.N > maxDevBlocks {
+	if err := strictjson.Decode(body, &req); err != nil {
+		return nil, err
+	}
+	if req.N < 1 || req.N > maxDevBlocks {
 		return nil, controlError{fmt.Sprintf("want a number of blocks from 1 to %d", maxDevBlocks)}
 	}
 	hashes, err := c.chain.Mine(ctx, req.N)
@@ -248,7 +258,10 @@ func (c *control) mine(ctx context.Context, body []byte) (any, error) {
 
 func (c *control) reorg(ctx context.Context, body []byte) (any, error) {
 	var req blocksRequest
-	if err := json.Unmarshal(body, &req); err != nil || req.N < 1 || req.N > maxDevBlocks {
+	if err := strictjson.Decode(body, &req); err != nil {
+		return nil, err
+	}
+	if req.N < 1 || req.N > maxDevBlocks {
 		return nil, controlError{fmt.Sprintf("want a depth from 1 to %d", maxDevBlocks)}
 	}
 	res, err := c.chain.Reorg(ctx, req.N)
@@ -284,6 +297,9 @@ func callControl(ctx context.Context, st *devnet.State, method, path string, in,
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+st.ControlToken)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	client := &http.Client{Transport: &http.Transport{Proxy: nil}} // loopback only
 	defer client.CloseIdleConnections()
 	resp, err := client.Do(req)

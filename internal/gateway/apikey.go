@@ -61,8 +61,8 @@ func (s *Service) createKey(ctx context.Context, caller *cryptopay.APIKey, p Key
 		return nil, err
 	}
 	name := strings.TrimSpace(p.Name)
-	if len(name) > 100 {
-		return nil, cryptopay.Invalid("name", "name must be at most 100 characters.")
+	if err := validateText("name", name, 100, false); err != nil {
+		return nil, err
 	}
 	now := s.Now()
 	secret := cryptopay.NewAPIKeySecret(p.Livemode)

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/url"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/bitcoin/account"
@@ -154,6 +152,7 @@ func (s *Service) newInvoice(ctx context.Context, caller *cryptopay.APIKey, st *
 		Livemode:              caller.Livemode,
 		OrderID:               p.OrderID,
 		Amount:                amount,
+		AmountText:            p.Amount, // validated by ParseAmount above; echoed as sent
 		Currency:              cur.Code,
 		Network:               network,
 		Asset:                 asset.Code,
@@ -234,6 +233,8 @@ func (s *Service) policyValue(ctx context.Context, policyCur string, amount *big
 	return cryptopay.FiatValue(due, asset, rate, pc), nil
 }
 
+// validateText checks a text field a person will read: length in bytes,
+// and printable (see cryptopay.PrintableText).
 func validateText(param, v string, max int, required bool) error {
 	if v == "" {
 		if required {
@@ -244,13 +245,11 @@ func validateText(param, v string, max int, required bool) error {
 	if len(v) > max {
 		return cryptopay.Invalid(param, "%s must be at most %d characters.", param, max)
 	}
-	if !utf8.ValidString(v) || strings.ContainsFunc(v, isControl) {
-		return cryptopay.Invalid(param, "%s must be printable text without control characters.", param)
+	if !cryptopay.PrintableText(v) {
+		return cryptopay.Invalid(param, "%s must be printable text, without control or format characters (such as U+202E or U+200B).", param)
 	}
 	return nil
 }
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 func validateMetadata(m map[string]string) error {
 	if len(m) > maxMetadataKeys {

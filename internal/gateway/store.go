@@ -49,6 +49,9 @@ func (s *Service) CreateStore(ctx context.Context, p StoreParams) (*cryptopay.St
 	if st.Name == "" || len(st.Name) > 100 {
 		return nil, cryptopay.Invalid("name", "name is required and must be at most 100 characters.")
 	}
+	if err := validateText("name", st.Name, 100, true); err != nil {
+		return nil, err
+	}
 	if st.DefaultCurrency == "" {
 		st.DefaultCurrency = "USD"
 	}

@@ -75,7 +75,7 @@ func TestInvoiceLifecycleThroughClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if btc.Rate != nil || btc.Amount != "0.00150000" || btc.CryptoAmount != "0.00150000" || btc.Address == inv.Address {
+		if btc.Rate != nil || btc.Amount != "0.0015" || btc.AmountNormalized != "0.00150000" || btc.CryptoAmount != "0.00150000" || btc.Address == inv.Address {
 			t.Errorf("BTC-priced invoice: %+v", btc)
 		}
 

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -10,14 +9,14 @@ import (
 )
 
 type createAPIKeyRequest struct {
-	Name       string       `json:"name"`
-	Scopes     []string     `json:"scopes"`
-	ExpiresIn  *json.Number `json:"expires_in"`
-	AllowedIPs []string     `json:"allowed_ips"`
+	Name       string   `json:"name"`
+	Scopes     []string `json:"scopes"`
+	ExpiresIn  *int64   `json:"expires_in"`
+	AllowedIPs []string `json:"allowed_ips"`
 }
 
 type rotateAPIKeyRequest struct {
-	GracePeriod *json.Number `json:"grace_period"`
+	GracePeriod *int64 `json:"grace_period"` // a JSON integer, never a string
 }
 
 // apiKeyBody is a key on the wire. Secret is present only in the response
@@ -103,15 +102,13 @@ func (s *Server) getAPIKey(w http.ResponseWriter, r *http.Request, key *cryptopa
 
 func (s *Server) rotateAPIKey(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey, body []byte) error {
 	var req rotateAPIKeyRequest
-	if len(body) > 0 {
-		if err := decodeJSON(body, &req); err != nil {
-			return err
-		}
+	if err := decodeOptionalJSON(body, &req); err != nil {
+		return err
 	}
 	grace := time.Duration(-1) // the default window
 	if req.GracePeriod != nil {
-		v, err := req.GracePeriod.Int64()
-		if err != nil || v < 0 {
+		v := *req.GracePeriod
+		if v < 0 || v > 1<<31 {
 			return cryptopay.Invalid("grace_period", "grace_period must be a whole number of seconds, 0 or more.")
 		}
 		grace = time.Duration(v) * time.Second
@@ -125,6 +122,9 @@ func (s *Server) rotateAPIKey(w http.ResponseWriter, r *http.Request, key *crypt
 }
 
 func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey) error {
+	if err := s.readNoBody(w, r); err != nil {
+		return err
+	}
 	k, err := s.svc.RevokeKey(r.Context(), key, r.PathValue("id"))
 	if err != nil {
 		return err

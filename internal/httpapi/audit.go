@@ -72,6 +72,9 @@ func (s *Server) listAuditEvents(w http.ResponseWriter, r *http.Request, key *cr
 }
 
 func (s *Server) redactInvoice(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey) error {
+	if err := s.readNoBody(w, r); err != nil {
+		return err
+	}
 	inv, err := s.svc.RedactInvoice(r.Context(), key, r.PathValue("id"))
 	if err != nil {
 		return err

@@ -28,6 +28,7 @@ var statusOf = map[cryptopay.Code]int{
 	// The database is restarting or failing over: the request changed
 	// nothing and may be retried (see retryAfterUnavailable).
 	cryptopay.CodeDatabaseUnavailable: http.StatusServiceUnavailable,
+	cryptopay.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType, // a body not sent as application/json
 }
 
 // retryAfterUnavailable is the Retry-After, in seconds, of a

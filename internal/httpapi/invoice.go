@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,7 +12,8 @@ import (
 
 // createInvoiceRequest is the body of POST /v1/invoices. Amounts are
 // decimal strings; a JSON number is refused so no client float can sneak
-// into a price.
+// into a price. expires_in is a JSON integer, never a string (the types
+// are those of CreateInvoiceRequest in openapi.json).
 type createInvoiceRequest struct {
 	OrderID           string            `json:"order_id"`
 	Amount            string            `json:"amount"`
@@ -21,7 +21,7 @@ type createInvoiceRequest struct {
 	Network           string            `json:"network"`
 	CustomerReference string            `json:"customer_reference"`
 	Metadata          map[string]string `json:"metadata"`
-	ExpiresIn         *json.Number      `json:"expires_in"`
+	ExpiresIn         *int64            `json:"expires_in"`
 	RedirectURL       string            `json:"redirect_url"`
 }
 
@@ -51,16 +51,15 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, key *cryp
 	return nil
 }
 
-// seconds parses an optional positive whole number of seconds.
-func seconds(param string, n *json.Number) (time.Duration, error) {
+// seconds converts an optional positive whole number of seconds.
+func seconds(param string, n *int64) (time.Duration, error) {
 	if n == nil {
 		return 0, nil
 	}
-	v, err := n.Int64()
-	if err != nil || v <= 0 || v > 1<<31 {
+	if v := *n; v <= 0 || v > 1<<31 {
 		return 0, cryptopay.Invalid(param, "%s must be a positive whole number of seconds.", param)
 	}
-	return time.Duration(v) * time.Second, nil
+	return time.Duration(*n) * time.Second, nil
 }
 
 func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey) error {
@@ -117,8 +116,9 @@ type listBody[T any] struct {
 }
 
 // invoiceBody is an invoice on the wire. amount and currency are the price
-// exactly as the shop set it; crypto amounts are decimal strings with the
-// asset's full precision, plus the exact base units.
+// exactly as the shop sent it (amount_normalized has the currency's
+// decimals); crypto amounts are decimal strings with the asset's full
+// precision, plus the exact base units.
 type invoiceBody struct {
 	ID                    string            `json:"id"`
 	Object                string            `json:"object"`
@@ -128,6 +128,7 @@ type invoiceBody struct {
 	Status                cryptopay.Status  `json:"status"`
 	Flags                 []string          `json:"flags"`
 	Amount                string            `json:"amount"`
+	AmountNormalized      string            `json:"amount_normalized"`
 	Currency              string            `json:"currency"`
 	Network               cryptopay.Network `json:"network"`
 	Asset                 string            `json:"asset"`
@@ -187,7 +188,6 @@ func (s *Server) invoiceJSON(r *http.Request, inv *cryptopay.Invoice) invoiceBod
 }
 
 func invoiceJSON(inv *cryptopay.Invoice, base string) invoiceBody {
-	cur, _ := cryptopay.LookupCurrency(inv.Currency)
 	asset, _ := cryptopay.LookupCurrency(inv.Asset)
 	md := inv.Metadata
 	if md == nil {
@@ -201,7 +201,8 @@ func invoiceJSON(inv *cryptopay.Invoice, base string) invoiceBody {
 		OrderID:               inv.OrderID,
 		Status:                inv.Status,
 		Flags:                 inv.Flags.Names(),
-		Amount:                cryptopay.FormatAmount(inv.Amount, cur.Decimals),
+		Amount:                inv.AmountString(),
+		AmountNormalized:      inv.AmountNormalized(),
 		Currency:              inv.Currency,
 		Network:               inv.Network,
 		Asset:                 inv.Asset,

@@ -1,22 +1,19 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/strictjson"
 )
 
-// maxJSONDepth bounds nesting so a hostile body cannot exhaust the stack or
-// the CPU; no request of this API nests deeper than 4.
-const maxJSONDepth = 8
-
-// readBody reads the whole request body up to the server's limit.
+// readBody reads the whole request body up to the server's limit. A
+// non-empty body must be declared as JSON (415 otherwise): a body sent as
+// a form or as text is refused rather than read as JSON regardless.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -25,94 +22,53 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if err != nil {
 		return nil, cryptopay.Errorf(cryptopay.CodeInvalid, "The request body could not be read.")
 	}
+	if len(body) > 0 {
+		if err := strictjson.CheckContentType(r.Header.Get("Content-Type")); err != nil {
+			return nil, err
+		}
+	}
 	return body, nil
 }
 
-// decodeJSON decodes body strictly into v: one JSON object, no unknown
-// fields, no trailing data, bounded nesting. Errors name the field.
+// decodeJSON is the one decoder of request bodies: every handler that
+// takes a body decodes it here, strictly (see package strictjson): exact
+// field names, no duplicates, no unknown fields, valid UTF-8, declared
+// types, one object and nothing after it. Errors are 400s naming the field.
 func decodeJSON(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return cryptopay.Invalid("", "The request body must be a JSON object.")
-	}
-	if err := checkDepth(body); err != nil {
+	return strictjson.Decode(body, v)
+}
+
+// readJSON reads r's body and decodes it with decodeJSON: the way a
+// handler that is not wrapped by idempotent (which reads the body itself)
+// takes a JSON body.
+func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return cryptopay.Invalid("", "The request body must hold exactly one JSON object.")
-	}
-	return nil
+	return decodeJSON(body, v)
 }
 
-func jsonError(err error) error {
-	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		field := te.Field
-		if field == "" {
-			return cryptopay.Invalid("", "The request body must be a JSON object.")
-		}
-		return cryptopay.Invalid(field, "%s must be %s, not %s.", field, jsonTypeName(te.Type.String()), te.Value)
+// decodeOptionalJSON is decodeJSON for a body the request may leave out:
+// an empty body leaves v as it is.
+func decodeOptionalJSON(body []byte, v any) error {
+	if len(body) == 0 {
+		return nil
 	}
-	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-		return cryptopay.Invalid("", "The request body is not valid JSON (at byte %d).", se.Offset)
-	}
-	if strings.HasPrefix(err.Error(), "json: unknown field ") {
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return cryptopay.Invalid(field, "Unknown field %q.", field)
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return cryptopay.Invalid("", "The request body is truncated JSON.")
-	}
-	return cryptopay.Invalid("", "The request body is not a valid JSON object.")
+	return decodeJSON(body, v)
 }
 
-func jsonTypeName(goType string) string {
-	switch {
-	case goType == "string":
-		return "a string"
-	case strings.HasPrefix(goType, "map["):
-		return "an object of strings"
-	case strings.HasPrefix(goType, "[]"):
-		return "an array"
-	case strings.Contains(goType, "int"), goType == "json.Number":
-		return "an integer"
-	case goType == "bool":
-		return "a boolean"
-	}
-	return "of a different type"
-}
+// noFields is the body of requests that take none: absent, or {}.
+type noFields struct{}
 
-// checkDepth rejects JSON nested deeper than maxJSONDepth without decoding
-// it. Brackets inside strings are skipped.
-func checkDepth(body []byte) error {
-	depth, inString, escaped := 0, false, false
-	for _, c := range body {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-			if depth > maxJSONDepth {
-				return cryptopay.Invalid("", "The request body nests deeper than %d levels.", maxJSONDepth)
-			}
-		case c == '}' || c == ']':
-			depth--
-		}
+// readNoBody reads the body of a request that takes no fields and refuses
+// anything but nothing or {}.
+func (s *Server) readNoBody(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
 	}
-	return nil
+	return decodeOptionalJSON(body, &noFields{})
 }
 
 // writeJSON writes v with status. API responses are never cached.

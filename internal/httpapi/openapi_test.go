@@ -299,6 +299,7 @@ func TestOpenAPIResponsesMatchServer(t *testing.T) {
 		_, _ = e.client("").ListInvoices(ctx, client.ListInvoicesParams{})                                                  // 401
 		_, _ = c.ListInvoices(ctx, client.ListInvoicesParams{Limit: 1000})                                                  // 400
 		e.raw("POST", "/v1/invoices", bearer, nil, validInvoice("big", `,"x":"`+strings.Repeat("x", 70000)+`"`))            // 413
+		e.raw("POST", "/v1/invoices", bearer, map[string]string{"Content-Type": "text/plain"}, validInvoice("ct", ""))      // 415
 		e.raw("DELETE", "/v1/invoices", bearer, nil, "")                                                                    // 405, undocumented route
 		e.raw("GET", "/v1/nope", bearer, nil, "")                                                                           // 404, undocumented route
 		exerciseWebhookRoutes(t, e, bearer)
@@ -307,7 +308,7 @@ func TestOpenAPIResponsesMatchServer(t *testing.T) {
 
 		want := map[string][]int{
 			"healthz": {200}, "readyz": {200, 503}, "getOpenAPI": {200},
-			"createInvoice": {201, 403, 409, 413, 422}, "getInvoice": {200, 404}, "listInvoices": {200, 400, 401},
+			"createInvoice": {201, 403, 409, 413, 415, 422}, "getInvoice": {200, 404}, "listInvoices": {200, 400, 401},
 			"listEvents": {200}, "markInvoiceSettled": {200, 404, 409}, "markInvoiceInvalid": {200, 400}, "createAPIKey": {201, 403, 409}, "listAPIKeys": {200}, "getAPIKey": {200},
 			"rotateAPIKey": {201, 403}, "revokeAPIKey": {200, 403, 409},
 			"createWebhookEndpoint": {201, 400, 403}, "listWebhookEndpoints": {200, 400},

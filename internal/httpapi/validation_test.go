@@ -29,6 +29,8 @@ type rawResponse struct {
 	body []byte
 }
 
+// raw sends body with Content-Type: application/json unless header sets
+// another (or "" to send none).
 func (e *env) raw(method, path, auth string, header map[string]string, body string) rawResponse {
 	e.t.Helper()
 	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
@@ -38,7 +40,14 @@ func (e *env) raw(method, path, auth string, header map[string]string, body stri
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json") // as a client sends it; a case may override or remove it
+	}
 	for k, v := range header {
+		if v == "" {
+			req.Header.Del(k)
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	resp, err := e.httpc.Do(req)
@@ -105,7 +114,7 @@ func TestBadRequestsAreRefusedAndWriteNothing(t *testing.T) {
 			{"empty body", "POST", "/v1/invoices", bearer, nil, ``, 400, "invalid_request", ""},
 			{"array body", "POST", "/v1/invoices", bearer, nil, `[]`, 400, "invalid_request", ""},
 			{"truncated JSON", "POST", "/v1/invoices", bearer, nil, `{"order_id":"a"`, 400, "invalid_request", ""},
-			{"metadata value not a string", "POST", "/v1/invoices", bearer, nil, validInvoice("a", `,"metadata":{"n":1}`), 400, "invalid_request", "metadata"},
+			{"metadata value not a string", "POST", "/v1/invoices", bearer, nil, validInvoice("a", `,"metadata":{"n":1}`), 400, "invalid_request", "metadata[n]"},
 			{"metadata too many keys", "POST", "/v1/invoices", bearer, nil, validInvoice("a", `,"metadata":{`+strings.Join(manyKeys, ",")+`}`), 400, "invalid_request", "metadata"},
 			{"metadata value too long", "POST", "/v1/invoices", bearer, nil, validInvoice("a", `,"metadata":{"note":"`+strings.Repeat("x", 501)+`"}`), 400, "invalid_request", "metadata[note]"},
 			{"missing order_id", "POST", "/v1/invoices", bearer, nil, `{"amount":"1.00","currency":"USD"}`, 400, "invalid_request", "order_id"},
@@ -216,12 +225,16 @@ func TestPanicIsAGeneric500(t *testing.T) {
 
 // FuzzCreateInvoiceBody sends arbitrary bodies to POST /v1/invoices: the
 // answer is always a 201 invoice or a client error in the one error shape,
-// never a 5xx, and a refused body writes nothing.
+// never a 5xx; a refused body writes nothing, and an accepted one creates
+// the order, amount and currency a lenient reader of the same bytes sees.
 func FuzzCreateInvoiceBody(f *testing.F) {
 	for _, s := range []string{
 		validInvoice("seed", ""), validInvoice("seed", `,"metadata":{"a":"b"},"expires_in":120`),
 		`{"order_id":"x","amount":1e3,"currency":"USD"}`, `{"amount":"1.001"`, `[]`, `null`, `{"a":{"b":{"c":[[[[[[[]]]]]]]}}}`,
 		`{"order_id":"x","amount":"0.00000001","currency":"BTC","network":"bitcoin-regtest"}`,
+		`{"order_id":"x","amount":"0.001","Amount":"5","currency":"BTC"}`, `{"order_id":"x","amount":"0.001","amount":"5","currency":"BTC"}`,
+		"{\"order_id\":\"\xff\",\"amount\":\"1\",\"currency\":\"BTC\"}", `{"order_id":"x","amount":"010","currency":"BTC"}`,
+		`{"order_id":"x\u202e","amount":"0.0015","currency":"BTC","expires_in":"600"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -231,6 +244,7 @@ func FuzzCreateInvoiceBody(f *testing.F) {
 		before := e.countsFor(t)
 		req := httptest.NewRequest("POST", "/v1/invoices", bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+e.secret)
+		req.Header.Set("Content-Type", "application/json")
 		req.RemoteAddr = "127.0.0.1:1234"
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
@@ -238,6 +252,16 @@ func FuzzCreateInvoiceBody(f *testing.F) {
 			t.Fatalf("%q → %d %s", body, rec.Code, rec.Body)
 		}
 		if rec.Code == http.StatusCreated {
+			// What was charged is what any other reader of these bytes sees
+			// (here the standard library's lenient decoder), echoed as sent.
+			var sent, got struct{ OrderID, Amount, Currency string }
+			if err := json.Unmarshal(body, &sent); err != nil {
+				t.Fatalf("%q was accepted but does not decode leniently: %v", body, err)
+			}
+			_ = json.Unmarshal(rec.Body.Bytes(), &got)
+			if got != sent {
+				t.Fatalf("%q: a lenient reader sees %+v, the gateway created %+v", body, sent, got)
+			}
 			return
 		}
 		var got struct {

@@ -149,12 +149,8 @@ func (s *Server) getWebhookEndpoint(w http.ResponseWriter, r *http.Request, key 
 }
 
 func (s *Server) updateWebhookEndpoint(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey) error {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
 	var req endpointRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := s.readJSON(w, r, &req); err != nil {
 		return err
 	}
 	ep, err := s.webhooks.UpdateEndpoint(r.Context(), owner(key), r.PathValue("id"), req.params())
@@ -166,6 +162,9 @@ func (s *Server) updateWebhookEndpoint(w http.ResponseWriter, r *http.Request, k
 }
 
 func (s *Server) deleteWebhookEndpoint(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey) error {
+	if err := s.readNoBody(w, r); err != nil {
+		return err
+	}
 	id := r.PathValue("id")
 	if err := s.webhooks.DeleteEndpoint(r.Context(), owner(key), id); err != nil {
 		return err
@@ -175,6 +174,9 @@ func (s *Server) deleteWebhookEndpoint(w http.ResponseWriter, r *http.Request, k
 }
 
 func (s *Server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey) error {
+	if err := s.readNoBody(w, r); err != nil {
+		return err
+	}
 	ep, secret, err := s.webhooks.RotateSecret(r.Context(), owner(key), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -184,6 +186,9 @@ func (s *Server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, key
 }
 
 func (s *Server) testWebhookEndpoint(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey) error {
+	if err := s.readNoBody(w, r); err != nil {
+		return err
+	}
 	d, err := s.webhooks.SendTest(r.Context(), owner(key), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -222,6 +227,9 @@ func (s *Server) getWebhookDelivery(w http.ResponseWriter, r *http.Request, key 
 }
 
 func (s *Server) redeliverWebhook(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey) error {
+	if err := s.readNoBody(w, r); err != nil {
+		return err
+	}
 	d, err := s.webhooks.Redeliver(r.Context(), owner(key), r.PathValue("id"))
 	if err != nil {
 		return err

@@ -25,7 +25,7 @@ const eventsDoc = "../../docs/events.md"
 func exampleEvent(t cryptopay.EventType) cryptopay.Event {
 	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	inv := &cryptopay.Invoice{ID: "inv_01jc5k8x9v2w3y4z5a6b7c8d9e", StoreID: "sto_01jc5k8x9v2w3y4z5a6b7c8d9e", OrderID: "order-1042",
-		Amount: big.NewInt(10000), Currency: "USD", Network: cryptopay.NetworkBitcoin, Asset: "BTC", CryptoDue: big.NewInt(153846),
+		Amount: big.NewInt(10000), AmountText: "100", Currency: "USD", Network: cryptopay.NetworkBitcoin, Asset: "BTC", CryptoDue: big.NewInt(153846),
 		Address: "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu", Status: cryptopay.StatusNew, AmountPaid: big.NewInt(0),
 		RequiredConfirmations: 3, CreatedAt: now}
 	pay := &cryptopay.Payment{TxID: "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16", Vout: 0,

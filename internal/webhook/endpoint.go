@@ -41,7 +41,24 @@ func (s *Service) guardFor(live bool) *guard {
 	return s.test
 }
 
+// checkParams refuses what no endpoint may hold, before anything else is
+// looked at (the URL check resolves its host): a description a person
+// would read differently from what it holds, and an empty event list,
+// which must not read as "no filter", that is all events.
+func checkParams(p EndpointParams) error {
+	if p.Description != nil && !cryptopay.PrintableText(*p.Description) {
+		return cryptopay.Invalid("description", "description must be printable text, without control or format characters (such as U+202E or U+200B)")
+	}
+	if p.EventTypes != nil && len(*p.EventTypes) == 0 {
+		return cryptopay.Invalid("enabled_events", `enabled_events must name at least one event type, or ["*"] for all`)
+	}
+	return nil
+}
+
 func (s *Service) apply(ctx context.Context, ep *cryptopay.WebhookEndpoint, p EndpointParams) error {
+	if err := checkParams(p); err != nil {
+		return err
+	}
 	if p.URL != nil {
 		u, err := s.guardFor(ep.Livemode).validateURL(ctx, *p.URL, ep.Livemode)
 		if err != nil {

@@ -55,6 +55,7 @@ func testInvoice(t *testing.T, open Opener) {
 	plain := newInvoice(st, 1, "") // no order id, nil metadata
 	full := newInvoice(st, 2, "order-42")
 	full.Amount = huge(t)
+	full.AmountText = "1234567890123456789012345678.90" // kept as sent, whatever its spelling
 	full.CryptoDue = new(big.Int).Mul(huge(t), big.NewInt(1000))
 	full.AmountPaid = new(big.Int).Add(huge(t), big.NewInt(1))
 	full.AmountConfirmed = huge(t)

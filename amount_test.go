@@ -1,0 +1,86 @@
+package cryptopay
+
+import (
+	"encoding/json"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestParseAmountRefusesLeadingZeros: "010" is not a way to write 10 and
+// "00.001" not a way to write 0.001; a lone zero before the point is.
+func TestParseAmountRefusesLeadingZeros(t *testing.T) {
+	cases := []struct {
+		name, in string
+		ok       bool
+	}{
+		{"leading zero on a whole number", "010", false},
+		{"two zeros before the point", "00.001", false},
+		{"zeros before a whole number with decimals", "0010.50", false},
+		{"only zeros", "00", false},
+		{"one zero before the point", "0.001", true},
+		{"a zero inside", "100.05", true},
+		{"trailing zeros in the fraction", "10.10", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseAmount("amount", tc.in, 8)
+			if tc.ok != (err == nil) {
+				t.Fatalf("ParseAmount(%q): %v, want ok=%v", tc.in, err, tc.ok)
+			}
+			if err != nil {
+				if e, isErr := err.(*Error); !isErr || e.Param != "amount" || e.Code != CodeInvalid {
+					t.Fatalf("error %v does not name the field", err)
+				}
+			}
+		})
+	}
+}
+
+// FuzzParseAmountOneSpelling: an accepted amount is written the one way
+// FormatAmount writes it, up to trailing fractional zeros ("10.5" for
+// "10.50000000"); so no two accepted spellings differ in anything but
+// those zeros.
+func FuzzParseAmountOneSpelling(f *testing.F) {
+	for _, s := range []string{"010", "00.001", "0.001", "10", "10.50", "0", "0.0"} {
+		f.Add(s)
+	}
+	trim := func(s string) string {
+		if strings.Contains(s, ".") {
+			s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+		}
+		return s
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseAmount("amount", s, 8)
+		if err != nil {
+			return
+		}
+		if got := trim(FormatAmount(v, 8)); got != trim(s) {
+			t.Fatalf("accepted %q, which is %q written the usual way", s, got)
+		}
+	})
+}
+
+// TestInvoiceAmountString: the price shows as the shop sent it; an invoice
+// stored before the sent text was kept shows the normalised price.
+func TestInvoiceAmountString(t *testing.T) {
+	sent := &Invoice{Amount: big.NewInt(150000), AmountText: "0.0015", Currency: "BTC"}
+	if got := sent.AmountString(); got != "0.0015" {
+		t.Errorf("AmountString() = %q, want the sent \"0.0015\"", got)
+	}
+	if got := sent.AmountNormalized(); got != "0.00150000" {
+		t.Errorf("AmountNormalized() = %q, want \"0.00150000\"", got)
+	}
+	old := &Invoice{Amount: big.NewInt(10000), Currency: "USD"}
+	if got := old.AmountString(); got != "100.00" {
+		t.Errorf("an invoice without the sent text: AmountString() = %q, want \"100.00\"", got)
+	}
+	ev := NewInvoiceEvent(EventInvoiceCreated, &Invoice{Amount: big.NewInt(1000), AmountText: "10", Currency: "USD",
+		Asset: "BTC", CryptoDue: big.NewInt(1), AmountPaid: big.NewInt(0)}, nil, time.Now())
+	var d InvoiceEventData
+	if err := json.Unmarshal(ev.Data, &d); err != nil || d.Amount != "10" || d.AmountNormalized != "10.00" {
+		t.Errorf("event data amount %q, amount_normalized %q (%v); want \"10\", \"10.00\"", d.Amount, d.AmountNormalized, err)
+	}
+}

@@ -1,0 +1,34 @@
+package cryptopay
+
+import "testing"
+
+func TestPrintableText(t *testing.T) {
+	cases := []struct {
+		name, in string
+		ok       bool
+	}{
+		{"ascii", "order-1001", true},
+		{"accents and CJK", "café 注文", true},
+		{"emoji", "gift 🎁", true},
+		{"empty", "", true},
+		{"NUL", "a\x00b", false},
+		{"tab", "a\tb", false},
+		{"DEL", "a\x7fb", false},
+		{"C1 control", "a\u0085b", false},
+		{"right-to-left override", "inv\u202Efdp.exe", false},
+		{"left-to-right isolate", "a\u2066b", false},
+		{"zero-width space", "a\u200Bb", false},
+		{"zero-width joiner", "a\u200Db", false},
+		{"byte order mark", "\uFEFFa", false},
+		{"soft hyphen", "a\u00ADb", false},
+		{"line separator", "a\u2028b", false},
+		{"invalid UTF-8", "a\xffb", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := PrintableText(tc.in); got != tc.ok {
+				t.Fatalf("PrintableText(%q) = %v, want %v", tc.in, got, tc.ok)
+			}
+		})
+	}
+}
