@@ -105,6 +105,9 @@ func TestDatabaseOutageAnswers503(t *testing.T) {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(context.Background(), method, e.srv.URL+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+e.secret)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		resp, err := e.httpc.Do(req)
 		if err != nil {
 			t.Fatal(err)
