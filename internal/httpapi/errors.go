@@ -27,7 +27,7 @@ var statusOf = map[cryptopay.Code]int{
 	cryptopay.CodeIdempotencySecretShown: http.StatusConflict,
 	// The database is restarting or failing over: the request changed
 	// nothing and may be retried (see retryAfterUnavailable).
-	cryptopay.CodeDatabaseUnavailable: http.StatusServiceUnavailable,
+	cryptopay.CodeDatabaseUnavailable:  http.StatusServiceUnavailable,
 	cryptopay.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType, // a body not sent as application/json
 }
 
