@@ -24,6 +24,10 @@ const (
 	EventPaymentDoubleSpent          EventType = "payment.double_spent"
 	EventPaymentReorged              EventType = "payment.reorged"
 	EventPaymentHeld                 EventType = "payment.held" // from a blocked address; not credited
+	EventPaymentConflicted           EventType = "payment.conflicted"
+	EventPaymentReplaced             EventType = "payment.replaced"
+	EventPaymentReinstated           EventType = "payment.reinstated"
+	EventPaymentOutsideWindow        EventType = "payment.outside_window"
 	EventWebhookEndpointDisabled     EventType = "webhook_endpoint.disabled"
 	EventTest                        EventType = "test"
 )
@@ -33,7 +37,8 @@ var EventTypes = []EventType{
 	EventInvoiceCreated, EventInvoicePaymentDetected, EventInvoiceProcessing,
 	EventInvoiceConfirmationsChanged, EventInvoiceSettled, EventInvoicePaidPartial,
 	EventInvoicePaidOver, EventInvoicePaidLate, EventInvoiceExpired, EventInvoiceInvalid,
-	EventPaymentDoubleSpent, EventPaymentReorged, EventPaymentHeld, EventWebhookEndpointDisabled, EventTest,
+	EventPaymentDoubleSpent, EventPaymentConflicted, EventPaymentReplaced, EventPaymentReinstated,
+	EventPaymentReorged, EventPaymentHeld, EventPaymentOutsideWindow, EventWebhookEndpointDisabled, EventTest,
 }
 
 // APIVersion is the version of the event and API shapes.
@@ -75,6 +80,8 @@ type InvoiceEventData struct {
 	Confirmations         int64    `json:"confirmations"`
 	RequiredConfirmations int      `json:"required_confirmations"`
 	ConflictTxID          string   `json:"conflict_tx_id,omitempty"`
+	PaymentStatus         string   `json:"payment_status,omitempty"`
+	Resettled             bool     `json:"resettled,omitempty"`
 }
 
 // NewInvoiceEvent builds an event about inv, optionally about one payment
@@ -103,7 +110,11 @@ func NewInvoiceEvent(typ EventType, inv *Invoice, p *Payment, now time.Time) Eve
 		d.PaymentAmount = FormatAmount(p.Amount, asset.Decimals)
 		d.Confirmations = p.Confirmations
 		d.ConflictTxID = p.ConflictTxID
+		d.PaymentStatus = string(p.Status)
 	}
+	// A second settlement after a real reversal says so: shops key
+	// fulfilment on the invoice id, never on the event id.
+	d.Resettled = typ == EventInvoiceSettled && inv.Flags&FlagReorged != 0
 	data, err := json.Marshal(d)
 	if err != nil {
 		panic("cryptopay: marshal event data: " + err.Error()) // plain struct of strings and ints

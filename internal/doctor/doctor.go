@@ -79,6 +79,7 @@ func Checks() []Check {
 		{"Alerting configured", checkAlerting},
 		{"API keys younger than 90 days", checkKeyAge},
 		{"API keys hold only the scopes they use", checkKeyScopes},
+		{"Confirmation policies within the reorg limit", checkConfirmationPolicies},
 	}
 }
 

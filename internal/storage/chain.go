@@ -37,9 +37,10 @@ type ChainReader interface {
 	// after since, oldest first, at most limit, strictly after the
 	// invoice id afterID ("" for the start).
 	ListWatchedAddresses(ctx context.Context, network cryptopay.Network, now, since time.Time, afterID string, limit int) ([]WatchedAddress, error)
-	// ListInvoicesDue returns the ids of invoices whose state the clock
-	// changes at now: new past expires_at, processing past monitor_until.
-	ListInvoicesDue(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// ListInvoicesDue returns the ids of invoices on one of networks whose
+	// state the clock changes at now: new past expires_at, processing past
+	// monitor_until. Each network's settlement loop asks for its own.
+	ListInvoicesDue(ctx context.Context, networks []cryptopay.Network, now time.Time, limit int) ([]string, error)
 }
 
 // ChainTx holds the chain watcher's writes.

@@ -53,11 +53,11 @@ func FuzzRestore(f *testing.F) {
 			pays = append(pays, p)
 		}
 		tr := New(Config{SafetyLimit: 4}, NewWatchSet(0))
-		if err := tr.Restore(recent, pays); err != nil {
+		if err := tr.Restore(recent, pays, nil); err != nil {
 			return
 		}
 		again := New(Config{SafetyLimit: 4}, NewWatchSet(0))
-		if err := again.Restore(tr.Recent(), tr.Payments()); err != nil {
+		if err := again.Restore(tr.Recent(), tr.Payments(), tr.Conflicts()); err != nil {
 			t.Fatalf("a snapshot of an accepted snapshot is rejected: %v", err)
 		}
 		cmpBig := cmp.Comparer(func(a, b *big.Int) bool { return a.Cmp(b) == 0 })
