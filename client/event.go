@@ -44,6 +44,10 @@ type InvoiceEventData struct {
 	Confirmations         int64    `json:"confirmations"`
 	RequiredConfirmations int      `json:"required_confirmations"`
 	ConflictTxID          string   `json:"conflict_tx_id,omitempty"`
+	PaymentStatus         string   `json:"payment_status,omitempty"`
+	// Resettled is set on an invoice.settled that follows a real reversal
+	// of an earlier settlement: key fulfilment on the invoice id.
+	Resettled bool `json:"resettled,omitempty"`
 }
 
 // InvoiceData decodes the data of an invoice or payment event. It returns
