@@ -82,124 +82,6 @@ func (t *Tracker) group(id string, spends []chain.Outpoint) []string {
 	return out
 }
 
-// state is what a step may change about a payment.
-type state struct {
-	block           chain.BlockRef
-	mined           bool
-	confs           int64
-	doubleSpentBy   string
-	conflictedBy    string
-	dropped         bool
-	known           bool
-	previouslyFinal bool
-}
-
-func stateOf(p *Payment) state {
-	if p == nil {
-		return state{}
-	}
-	s := state{confs: p.Confirmations, doubleSpentBy: p.DoubleSpentBy, conflictedBy: p.ConflictedBy, dropped: p.Dropped, known: true}
-	if p.Block != nil {
-		s.block, s.mined = *p.Block, true
-	}
-	return s
-}
-
-// step records the payments' states before a call and turns the
-// differences after it into events, one per changed payment, in the order
-// payments were first touched.
-type diffStep struct {
-	t       *Tracker
-	before  map[chain.Outpoint]state
-	order   []chain.Outpoint
-	emitted map[chain.Outpoint]bool
-}
-
-func (t *Tracker) newStep() *diffStep {
-	return &diffStep{t: t, before: map[chain.Outpoint]state{}, emitted: map[chain.Outpoint]bool{}}
-}
-
-// touch remembers the state before the change of every payment of the
-// given transactions.
-func (s *diffStep) touch(ids ...string) {
-	for _, id := range ids {
-		e := s.t.txs[id]
-		if e == nil {
-			continue
-		}
-		for _, op := range e.ops {
-			if _, ok := s.before[op]; !ok {
-				s.before[op] = stateOf(s.t.pays[op])
-				s.order = append(s.order, op)
-			}
-		}
-	}
-}
-
-// markNew records the payments of id not seen before the step as new.
-func (s *diffStep) markNew(id string) {
-	for _, op := range s.t.txs[id].ops {
-		if _, ok := s.before[op]; !ok {
-			s.before[op] = state{}
-			s.order = append(s.order, op)
-		}
-	}
-}
-
-// emit appends the event for op if its state changed.
-func (s *diffStep) emit(op chain.Outpoint, events []Event) []Event {
-	if s.emitted[op] {
-		return events
-	}
-	p := s.t.pays[op]
-	if p == nil {
-		return events
-	}
-	b, touched := s.before[op]
-	if !touched {
-		return events // untouched by the step, so unchanged
-	}
-	a := stateOf(p)
-	var kind Kind
-	switch {
-	case !b.known:
-		kind = PaymentSeen
-	case b.mined && !a.mined:
-		kind = ReorgedOut
-	case a.doubleSpentBy != "" && a.doubleSpentBy != b.doubleSpentBy:
-		kind = DoubleSpent
-	case a.conflictedBy != "" && a.conflictedBy != b.conflictedBy, a.dropped && !b.dropped:
-		kind = Conflicted
-	case (b.doubleSpentBy != "" || b.conflictedBy != "" || b.dropped) && a.doubleSpentBy == "" && a.conflictedBy == "" && !a.dropped:
-		kind = Reinstated
-	case a.confs != b.confs || a.block != b.block:
-		kind = ConfirmationsChanged
-	default:
-		return events
-	}
-	s.emitted[op] = true
-	ev := Event{Kind: kind, Payment: p.clone(), PreviousConfirmations: b.confs}
-	switch kind {
-	case DoubleSpent:
-		ev.ConflictTxID = p.DoubleSpentBy
-	case Conflicted:
-		ev.ConflictTxID = p.ConflictedBy
-	}
-	return append(events, ev)
-}
-
-// emitTx emits the events of every touched payment of the transactions.
-func (s *diffStep) emitTx(events []Event, ids ...string) []Event {
-	for _, id := range ids {
-		if e := s.t.txs[id]; e != nil {
-			for _, op := range e.ops {
-				events = s.emit(op, events)
-			}
-		}
-	}
-	return events
-}
-
 // track starts tracking the watched outputs of tx not yet tracked,
 // creating the transaction's entry on first use. It reports whether it
 // tracked anything.
@@ -305,19 +187,14 @@ func (t *Tracker) Connect(b chain.Block) ([]Event, error) {
 	slices.Sort(entry.txs)
 	t.blocks = append(t.blocks, entry)
 
-	// Confirmations: every payer in a kept block, the new one included.
-	for i := range t.blocks {
-		for _, id := range t.blocks[i].txs {
-			st.touch(id)
-		}
-	}
-	for i := range t.blocks {
-		confs := ref.Height - t.blocks[i].ref.Height + 1
-		for _, id := range t.blocks[i].txs {
-			for _, op := range t.txs[id].ops {
-				t.pays[op].Confirmations = confs
-			}
-			t.derive(id)
+	// The new block's transactions and their rivals may change state; a
+	// transaction mined in an older block only gains a confirmation (its
+	// rivals cannot be mined beside it), so it skips the diff.
+	newest := len(t.blocks) - 1
+	for _, id := range entry.txs {
+		st.touch(id)
+		for _, op := range t.txs[id].ops {
+			t.pays[op].Confirmations = 1
 		}
 	}
 	for _, id := range mined {
@@ -338,10 +215,15 @@ func (t *Tracker) Connect(b chain.Block) ([]Event, error) {
 		}
 		events = st.emitTx(events, id)
 	}
-	for i := range t.blocks {
+	for i := range t.blocks[:newest] {
+		confs := ref.Height - t.blocks[i].ref.Height + 1
 		for _, id := range t.blocks[i].txs {
-			if !final[id] {
-				events = st.emitTx(events, id)
+			for _, op := range t.txs[id].ops {
+				p := t.pays[op]
+				p.Confirmations = confs
+				if !final[id] {
+					events = append(events, Event{Kind: ConfirmationsChanged, Payment: p.clone(), PreviousConfirmations: confs - 1})
+				}
 			}
 		}
 	}
@@ -400,9 +282,15 @@ func (t *Tracker) finalize(st *diffStep, final map[string]bool, events []Event) 
 			}
 			for _, op := range slices.Clone(ve.ops) {
 				p := t.pays[op]
-				prev := st.before[op].confs
-				if !st.before[op].known {
-					prev = p.Confirmations
+				prev := p.Confirmations
+				if p.Block != nil {
+					prev-- // mined in an older block: one more confirmation
+				}
+				if b, touched := st.before[op]; touched {
+					prev = b.confs
+					if !b.known {
+						prev = p.Confirmations
+					}
 				}
 				events = append(events, Event{Kind: Final, Payment: p.clone(), PreviousConfirmations: prev})
 				t.untrack(op)
@@ -485,94 +373,4 @@ func (t *Tracker) Disconnect(ref chain.BlockRef) ([]Event, error) {
 		events = st.emitTx(events, b.txs...)
 	}
 	return events, nil
-}
-
-// Mempool applies a transaction the node holds in its mempool: it entered
-// the mempool after everything seen before, so any unconfirmed transaction
-// spending one of its inputs was dropped. It returns Conflicted for every
-// payment of those (in txid order), Reinstated for payments of tx itself
-// that a conflict had taken away, then PaymentSeen with 0 confirmations for
-// each new output to a watched key. A transaction conflicting with a mined
-// one cannot be valid on the best chain (a stale observation) and is
-// ignored, as is a transaction already mined. After a too-deep reorg it
-// returns ErrHalted.
-func (t *Tracker) Mempool(tx chain.Tx) ([]Event, error) {
-	if t.halted {
-		return nil, ErrHalted
-	}
-	if e := t.txs[tx.ID]; e != nil && e.block != nil {
-		return nil, nil
-	}
-	t.watch.rlock()
-	defer t.watch.runlock()
-	if !t.relevant(&tx) {
-		return nil, nil
-	}
-	for _, s := range tx.Spends {
-		for _, r := range t.spenders[s] {
-			if r != tx.ID && t.txs[r].block != nil {
-				return nil, nil // stale: a mined transaction spends the same input
-			}
-		}
-	}
-	st := t.newStep()
-	g := t.group(tx.ID, tx.Spends)
-	st.touch(g...)
-	e := t.note(&tx)
-	st.markNew(tx.ID)
-	t.seq++
-	e.seen = t.seq
-	g = t.group(tx.ID, e.spends)
-	for _, id := range g {
-		if t.txs[id] != nil && len(t.txs[id].ops) > 0 {
-			t.derive(id)
-		}
-	}
-	rivals := g[1:]
-	slices.Sort(rivals)
-	events := st.emitTx(nil, rivals...)
-	return st.emitTx(events, tx.ID), nil
-}
-
-// MempoolListed tells the tracker which transactions the node's mempool
-// holds now (all of them: the list the node returned). An unconfirmed
-// transaction the tracker knows that is not listed is no longer in the
-// mempool: its payments are Dropped (Conflicted events with no conflict)
-// and a conflict not listed no longer stands in anyone's way. Call it only
-// when no block arrived since the tracker last caught up with the node, or
-// a transaction just mined would look dropped until its block is connected.
-func (t *Tracker) MempoolListed(ids []string) ([]Event, error) {
-	if t.halted {
-		return nil, ErrHalted
-	}
-	listed := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		listed[id] = true
-	}
-	var gone []string
-	for id, e := range t.txs {
-		if e.block == nil && e.seen != 0 && !listed[id] {
-			gone = append(gone, id)
-		}
-	}
-	if len(gone) == 0 {
-		return nil, nil
-	}
-	slices.Sort(gone)
-	st := t.newStep()
-	var affected []string
-	for _, id := range gone {
-		g := t.group(id, t.txs[id].spends)
-		st.touch(g...)
-		affected = append(affected, g...)
-	}
-	for _, id := range gone {
-		t.txs[id].seen = 0
-	}
-	slices.Sort(affected)
-	affected = slices.Compact(affected)
-	for _, id := range affected {
-		t.derive(id)
-	}
-	return st.emitTx(nil, affected...), nil
 }
