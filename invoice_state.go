@@ -77,7 +77,7 @@ func (inv *Invoice) Advance(payments []Payment, now time.Time, toleranceBP int) 
 			continue
 		}
 		paid.Add(paid, p.Amount)
-		if p.SeenAt.After(inv.ExpiresAt) {
+		if !p.SeenAt.Before(inv.ExpiresAt) { // on time means first seen before expires_at
 			late = true
 		} else {
 			onTime.Add(onTime, p.Amount)
