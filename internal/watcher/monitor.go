@@ -71,6 +71,13 @@ func (w *Watcher) monitorInvoice(ctx context.Context, tx storage.Tx, inv *crypto
 	// sending address among many customers, and blocking it for an honest
 	// mishap would turn all of them away.
 	for _, o := range seen {
+		if o.typ == cryptopay.EventPaymentReinstated && o.pay.FromAddress != "" {
+			// Its double spend left the chain: nothing was taken away.
+			if err := tx.ForgetPaymentFailures(ctx, w.network, o.pay.FromAddress, o.pay.ID); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if o.typ != cryptopay.EventPaymentDoubleSpent {
 			continue
 		}

@@ -64,6 +64,10 @@ func TestDoubleSpendUndoneWhenTheOriginalWins(t *testing.T) {
 		if got.AmountPaid.Int64() != milliBTC || got.AmountConfirmed.Int64() != milliBTC {
 			t.Fatalf("paid %s, confirmed %s; want the payment credited", got.AmountPaid, got.AmountConfirmed)
 		}
+		// The double spend was undone: it is no failure of the sender.
+		if n, err := db.CountAddressFailures(h.ctx, cryptopay.NetworkBitcoinRegtest, p.FromAddress, time.Time{}); err != nil || n != 0 {
+			t.Fatalf("failures after the double spend was undone: %d, %v", n, err)
+		}
 		// Flags keep history: it was double spent on our best chain once.
 		wantState(t, got, cryptopay.StatusSettled, "double_spent")
 		wantEvents(t, h.events(inv), created, detected, process, cryptopay.EventPaymentConflicted, dspent,
