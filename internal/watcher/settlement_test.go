@@ -3,6 +3,7 @@ package watcher_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -254,6 +255,20 @@ func TestLaggingNodeIsNotAReorg(t *testing.T) {
 			t.Fatalf("Step against a lagging node = %v, want NodeBehindError", err)
 		}
 		wantState(t, h.get(inv.ID), cryptopay.StatusSettled)
+
+		// Running, it reports why it is not ready (/readyz shows Ready).
+		ctx, cancel := context.WithCancel(h.ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); h.w.Run(ctx) }()
+		deadline := time.Now().Add(20 * time.Second)
+		for err := h.w.Ready(); err == nil || !strings.Contains(err.Error(), "node behind: height"); err = h.w.Ready() {
+			if time.Now().After(deadline) {
+				t.Fatalf("readiness with a lagging node: %v", err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		<-done
 		h.join(lagging) // it catches up
 		h.step()
 		got := h.get(inv.ID)
