@@ -24,6 +24,10 @@ const (
 	EventPaymentDoubleSpent          EventType = "payment.double_spent"
 	EventPaymentReorged              EventType = "payment.reorged"
 	EventPaymentHeld                 EventType = "payment.held" // from a blocked address; not credited
+	EventPaymentConflicted           EventType = "payment.conflicted"
+	EventPaymentReplaced             EventType = "payment.replaced"
+	EventPaymentReinstated           EventType = "payment.reinstated"
+	EventPaymentOutsideWindow        EventType = "payment.outside_window"
 	EventWebhookEndpointDisabled     EventType = "webhook_endpoint.disabled"
 	EventTest                        EventType = "test"
 )
@@ -33,7 +37,8 @@ var EventTypes = []EventType{
 	EventInvoiceCreated, EventInvoicePaymentDetected, EventInvoiceProcessing,
 	EventInvoiceConfirmationsChanged, EventInvoiceSettled, EventInvoicePaidPartial,
 	EventInvoicePaidOver, EventInvoicePaidLate, EventInvoiceExpired, EventInvoiceInvalid,
-	EventPaymentDoubleSpent, EventPaymentReorged, EventPaymentHeld, EventWebhookEndpointDisabled, EventTest,
+	EventPaymentDoubleSpent, EventPaymentConflicted, EventPaymentReplaced, EventPaymentReinstated,
+	EventPaymentReorged, EventPaymentHeld, EventPaymentOutsideWindow, EventWebhookEndpointDisabled, EventTest,
 }
 
 // APIVersion is the version of the event and API shapes.
@@ -82,6 +87,8 @@ type InvoiceEventData struct {
 	Confirmations         int64    `json:"confirmations"`
 	RequiredConfirmations int      `json:"required_confirmations"`
 	ConflictTxID          string   `json:"conflict_tx_id,omitempty"`
+	PaymentStatus         string   `json:"payment_status,omitempty"`
+	Resettled             bool     `json:"resettled,omitempty"`
 	// Marked and Reason are set on invoice.settled and invoice.invalid
 	// when the state was set by hand (POST /v1/invoices/{id}/mark_settled
 	// or mark_invalid), with the reason given; absent otherwise.
@@ -92,7 +99,11 @@ type InvoiceEventData struct {
 // NewInvoiceEvent builds an event about inv, optionally about one payment
 // p, with the invoice exactly as it is after the change.
 func NewInvoiceEvent(typ EventType, inv *Invoice, p *Payment, now time.Time) Event {
-	return newInvoiceEvent(typ, inv, invoiceEventData(inv, p), now)
+	d := invoiceEventData(inv, p)
+	// A second settlement after a real reversal says so: shops key
+	// fulfilment on the invoice id, never on the event id.
+	d.Resettled = typ == EventInvoiceSettled && inv.Flags&FlagReorged != 0
+	return newInvoiceEvent(typ, inv, d, now)
 }
 
 // invoiceEventData is the data of an event about inv and, if not nil, p.
@@ -120,6 +131,7 @@ func invoiceEventData(inv *Invoice, p *Payment) InvoiceEventData {
 		d.PaymentAmount = FormatAmount(p.Amount, asset.Decimals)
 		d.Confirmations = p.Confirmations
 		d.ConflictTxID = p.ConflictTxID
+		d.PaymentStatus = string(p.Status)
 	}
 	return d
 }

@@ -28,19 +28,24 @@ func ParseStatus(param, s string) (Status, error) {
 	return "", Invalid(param, "%s %q is not a status; use new, processing, settled, expired or invalid.", param, s)
 }
 
-// Flag qualifies an invoice's state. Flags accumulate; none is ever
-// silently dropped.
+// Flag qualifies an invoice's state. Flags record history and accumulate:
+// once set, a flag stays, even when what caused it was undone (a double
+// spend whose conflict left the chain keeps double_spent). The one
+// exception is paid_partial, which describes the amount paid now and is
+// cleared once the invoice is paid in full.
 type Flag uint16
 
 // Invoice flags.
 const (
-	FlagPaidPartial Flag = 1 << iota // less than due has been paid
-	FlagPaidOver                     // more than due has been paid
-	FlagPaidLate                     // a payment arrived after expiry
-	FlagDoubleSpent                  // a payment was double spent
-	FlagReorged                      // a payment the invoice counted left the best chain
-	FlagMarked                       // an operator changed the state by hand
-	FlagHeld                         // a payment came from a blocked address and is held, not credited
+	FlagPaidPartial   Flag = 1 << iota // less than due has been paid
+	FlagPaidOver                       // more than due has been paid
+	FlagPaidLate                       // a payment arrived after expiry
+	FlagDoubleSpent                    // a payment was double spent
+	FlagReorged                        // a payment the invoice counted left the best chain
+	FlagMarked                         // an operator changed the state by hand
+	FlagHeld                           // a payment came from a blocked address and is held, not credited
+	FlagConfirmedLate                  // settled by money that was on time but confirmed after the monitoring window
+	FlagOutsideWindow                  // money reached the address after the monitoring window; recorded, not credited
 )
 
 var flagNames = []struct {
@@ -54,6 +59,8 @@ var flagNames = []struct {
 	{FlagReorged, "reorged"},
 	{FlagMarked, "marked"},
 	{FlagHeld, "held"},
+	{FlagConfirmedLate, "confirmed_late"},
+	{FlagOutsideWindow, "outside_window"},
 }
 
 // Names returns the set flags' names in a fixed order; never nil.
@@ -149,22 +156,49 @@ type Payment struct {
 	RBF           bool
 	FromAddress   string
 	Status        PaymentStatus
-	ConflictTxID  string // the transaction that double spent this one, if any
-	SeenAt        time.Time
-	ConfirmedAt   *time.Time
+	ConflictTxID  string // the transaction that double spent, displaced or replaced this one, if any
+	// SeenAt is when the payment was first seen: by the watcher in the
+	// mempool, or its block's header time if it was first seen mined. It
+	// decides whether the payment was on time.
+	SeenAt      time.Time
+	ConfirmedAt *time.Time
 }
 
 // PaymentStatus is the state of one payment.
 type PaymentStatus string
 
-// Payment states.
+// Payment states. Only pending, confirmed and reorged payments count
+// towards what the invoice has been paid; the others are recorded and
+// shown, never credited.
 const (
-	PaymentPending     PaymentStatus = "pending"      // seen, not yet with enough confirmations
-	PaymentConfirmed   PaymentStatus = "confirmed"    // enough confirmations; credited
-	PaymentDoubleSpent PaymentStatus = "double_spent" // its inputs were spent elsewhere; never credited
-	PaymentReorged     PaymentStatus = "reorged"      // its block left the best chain; waiting to be mined again
+	PaymentPending   PaymentStatus = "pending"   // seen, not yet with enough confirmations
+	PaymentConfirmed PaymentStatus = "confirmed" // enough confirmations on the best chain; credited
+	// PaymentDoubleSpent: a transaction spending the same inputs is in a
+	// block of the best chain. Not credited while that block stays there;
+	// the payment is reinstated if it leaves or this payment is mined.
+	PaymentDoubleSpent PaymentStatus = "double_spent"
+	// PaymentConflicted: a transaction spending the same inputs replaced it
+	// in the mempool (or the node dropped it). A hint, not a fact of the
+	// chain: not counted, reinstated if it is seen again or mined.
+	PaymentConflicted PaymentStatus = "conflicted"
+	// PaymentReplaced: replaced by a transaction (a fee bump) that pays
+	// the same invoice at least as much; that one is the payment now.
+	PaymentReplaced PaymentStatus = "replaced"
+	PaymentReorged  PaymentStatus = "reorged" // its block left the best chain; counted, waiting to be mined again
 	// PaymentHeld: sent from an address blocked after repeated failed
 	// payments. Recorded and tracked, never credited automatically; an
 	// operator reviews it.
 	PaymentHeld PaymentStatus = "held"
+	// PaymentOutsideWindow: first seen after the invoice's monitoring
+	// window ended. Recorded and alerted, never credited.
+	PaymentOutsideWindow PaymentStatus = "outside_window"
 )
+
+// Counted reports whether the payment counts towards the amount paid.
+func (s PaymentStatus) Counted() bool {
+	switch s {
+	case PaymentPending, PaymentConfirmed, PaymentReorged:
+		return true
+	}
+	return false
+}

@@ -2,7 +2,6 @@ package cryptopay
 
 import (
 	"fmt"
-	"math/big"
 	"time"
 )
 
@@ -63,24 +62,4 @@ func NewMarkEvent(typ EventType, inv *Invoice, reason string, now time.Time) Eve
 	d := invoiceEventData(inv, nil)
 	d.Marked, d.Reason = true, reason
 	return newInvoiceEvent(typ, inv, d, now)
-}
-
-// advanceMarked is Advance for a marked invoice: the amounts follow the
-// payments (counted as Advance counts them: neither double spent nor held
-// money), the state, settled_at and flags stay as marked, and no
-// invoice-level event is called for; the caller still reports each
-// payment's own events.
-func (inv *Invoice) advanceMarked(payments []Payment) []Change {
-	paid, confirmed := new(big.Int), new(big.Int)
-	for _, p := range payments {
-		switch p.Status {
-		case PaymentDoubleSpent, PaymentHeld:
-			continue
-		case PaymentConfirmed:
-			confirmed.Add(confirmed, p.Amount)
-		}
-		paid.Add(paid, p.Amount)
-	}
-	inv.AmountPaid, inv.AmountConfirmed = paid, confirmed
-	return nil
 }

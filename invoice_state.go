@@ -22,33 +22,41 @@ type Change struct {
 // time now, with the store's tolerance in basis points. It updates inv in
 // place and returns the invoice-level events in the order they happened.
 // Payment-level events (payment_detected, confirmations_changed,
-// double_spent, reorged) are the caller's, who knows what it observed.
+// double_spent, reinstated, ...) are the caller's, who knows what it
+// observed.
+//
+// now is the time as the caller has observed the chain: the settlement
+// loop passes the time of its last complete pass over the node, so nothing
+// expires on time the chain was not watched.
 //
 // The rules:
-//   - Paid counts every payment that is not double spent or held;
-//     confirmed counts payments with at least RequiredConfirmations. A
-//     held payment (from a blocked address) flags the invoice held and
-//     counts for nothing until an operator decides.
-//   - Paid within tolerance of the amount due before expiry: processing;
-//     and confirmed within tolerance: settled. Never settled on
-//     unconfirmed money.
-//   - A settled invoice whose confirmed amount drops below what is due (a
-//     reorg removed a counted block) goes back to processing and is flagged
-//     reorged: it is reported, never quietly kept as paid.
-//   - Unpaid (or partly paid) at expiry: expired. A payment first seen after
+//   - Paid counts the pending, confirmed and reorged payments (see
+//     PaymentStatus.Counted); confirmed counts those with the required
+//     confirmations. Double spent, conflicted, replaced, held and
+//     outside-window payments are recorded and flagged, never counted.
+//   - A new invoice is paid by money first seen before it expired: paid
+//     within tolerance of the amount due on time makes it processing, and
+//     confirmed within tolerance settled. Never settled on unconfirmed
+//     money.
+//   - A processing or settled invoice follows the counted money: a settled
+//     one whose confirmed amount drops below what is due (a counted payment
+//     really left the best chain) goes back to processing and is flagged
+//     reorged; one whose paid amount drops (a conflict took money away)
+//     goes back to new, and expires if its time has passed.
+//   - Unpaid (or partly paid) at expiry: expired. Money first seen after
 //     expiry is flagged paid_late and the invoice stays expired: the
 //     merchant decides, nothing settles silently.
-//   - Processing when the monitoring window ends: invalid.
-//   - A marked invoice (state set by hand) keeps its state: only its
-//     amounts follow the payments.
+//   - Processing when the monitoring window ends: invalid. If the money
+//     that was on time confirms afterwards, the invoice is settled with the
+//     flag confirmed_late: confirmed money on its address is never
+//     invisible.
+//   - An invoice an operator resolved by hand (flag marked) keeps its
+//     status; its amounts and flags still follow the payments.
 func (inv *Invoice) Advance(payments []Payment, now time.Time, toleranceBP int) []Change {
-	if inv.Marked() {
-		return inv.advanceMarked(payments) // set by hand: see invoice_mark.go
-	}
 	var changes []Change
 	emit := func(t EventType) { changes = append(changes, Change{Type: t}) }
 
-	paid, confirmed := new(big.Int), new(big.Int)
+	paid, confirmed, onTime := new(big.Int), new(big.Int), new(big.Int)
 	late := false
 	flags := inv.Flags
 	for i := range payments {
@@ -56,18 +64,23 @@ func (inv *Invoice) Advance(payments []Payment, now time.Time, toleranceBP int) 
 		switch p.Status {
 		case PaymentDoubleSpent:
 			flags |= FlagDoubleSpent
-			continue
 		case PaymentHeld:
 			flags |= FlagHeld
-			continue
+		case PaymentOutsideWindow:
+			flags |= FlagOutsideWindow
 		case PaymentReorged:
 			flags |= FlagReorged
 		case PaymentConfirmed:
 			confirmed.Add(confirmed, p.Amount)
 		}
+		if !p.Status.Counted() {
+			continue
+		}
 		paid.Add(paid, p.Amount)
-		if p.SeenAt.After(inv.ExpiresAt) {
+		if !p.SeenAt.Before(inv.ExpiresAt) { // on time means first seen before expires_at
 			late = true
+		} else {
+			onTime.Add(onTime, p.Amount)
 		}
 	}
 	inv.AmountPaid, inv.AmountConfirmed = paid, confirmed
@@ -87,29 +100,46 @@ func (inv *Invoice) Advance(payments []Payment, now time.Time, toleranceBP int) 
 	if late {
 		flags |= FlagPaidLate
 	}
+	paidInFull := paid.Cmp(threshold) >= 0
+	settles := paidInFull && confirmed.Cmp(threshold) >= 0
 
-	switch inv.Status {
-	case StatusNew, StatusProcessing, StatusSettled:
+	switch {
+	case flags&FlagMarked != 0:
+		// Resolved by hand: the operator's decision stands.
+	case inv.Status == StatusNew || inv.Status == StatusExpired:
+		// Expired stays expired on late money; money that was on time
+		// (first seen mined in a block older than the expiry, say) still
+		// pays it.
 		switch {
-		case confirmed.Cmp(threshold) >= 0 && paid.Cmp(threshold) >= 0:
+		case onTime.Cmp(threshold) >= 0 && settles:
 			inv.Status = StatusSettled
-		case paid.Cmp(threshold) >= 0:
+		case onTime.Cmp(threshold) >= 0:
 			inv.Status = StatusProcessing
+		case !now.Before(inv.ExpiresAt):
+			inv.Status = StatusExpired
+		}
+	case inv.Status == StatusProcessing || inv.Status == StatusSettled:
+		switch {
+		case settles:
+			inv.Status = StatusSettled
+		case paidInFull:
+			inv.Status = StatusProcessing
+		case !now.Before(inv.ExpiresAt):
+			inv.Status = StatusExpired
 		default:
 			inv.Status = StatusNew
 		}
 		if before == StatusSettled && inv.Status != StatusSettled {
 			flags |= FlagReorged
 		}
-		if inv.Status == StatusNew && !now.Before(inv.ExpiresAt) {
-			inv.Status = StatusExpired
-		}
 		if inv.Status == StatusProcessing && !now.Before(inv.MonitorUntil) {
 			inv.Status = StatusInvalid
 		}
-	case StatusExpired:
-		// Stays expired: late money is recorded and flagged, never settled
-		// on its own.
+	case inv.Status == StatusInvalid:
+		if settles {
+			inv.Status = StatusSettled
+			flags |= FlagConfirmedLate
+		}
 	}
 
 	if inv.Status == StatusSettled && inv.SettledAt == nil {

@@ -69,6 +69,27 @@ func TestInvoiceAdvance(t *testing.T) {
 			StatusProcessing, nil, nil},
 		{"settled is terminal for expiry", StatusSettled, 0, []Payment{pay(100_000, PaymentConfirmed, early)}, t0.Add(48 * time.Hour), 0,
 			StatusSettled, nil, nil},
+		{"conflicted in the mempool is not counted", StatusProcessing, 0, []Payment{pay(100_000, PaymentConflicted, early)}, early, 0,
+			StatusNew, nil, nil},
+		{"a replacement paying as much counts, the replaced one not, no double_spent", StatusProcessing, 0,
+			[]Payment{pay(100_000, PaymentReplaced, early), pay(100_000, PaymentPending, early)}, early, 0,
+			StatusProcessing, nil, nil},
+		{"reinstated payment settles, the double_spent flag stays as history", StatusNew, FlagDoubleSpent,
+			[]Payment{pay(100_000, PaymentConfirmed, early)}, early, 0, StatusSettled, []string{"double_spent"}, []EventType{EventInvoiceSettled}},
+		{"late money alone never makes a new invoice processing", StatusNew, 0, []Payment{pay(100_000, PaymentPending, t0.Add(time.Hour))}, t0.Add(time.Hour), 0,
+			StatusExpired, []string{"paid_late"}, []EventType{EventInvoicePaidLate, EventInvoiceExpired}},
+		{"money outside the window is recorded, flagged, not counted", StatusExpired, 0, []Payment{pay(100_000, PaymentOutsideWindow, t0.Add(30*time.Hour))}, t0.Add(30 * time.Hour), 0,
+			StatusExpired, []string{"outside_window"}, nil},
+		{"on-time money confirming after the window settles an invalid invoice", StatusInvalid, 0, []Payment{pay(100_000, PaymentConfirmed, early)}, t0.Add(30 * time.Hour), 0,
+			StatusSettled, []string{"confirmed_late"}, []EventType{EventInvoiceSettled}},
+		{"invalid stays invalid while unconfirmed", StatusInvalid, 0, []Payment{pay(100_000, PaymentPending, early)}, t0.Add(30 * time.Hour), 0,
+			StatusInvalid, nil, nil},
+		{"a marked invoice keeps its status", StatusInvalid, FlagMarked, []Payment{pay(100_000, PaymentConfirmed, early)}, t0.Add(30 * time.Hour), 0,
+			StatusInvalid, []string{"marked"}, nil},
+		{"a marked invoice never expires", StatusNew, FlagMarked, nil, t0.Add(30 * time.Hour), 0,
+			StatusNew, []string{"marked"}, nil},
+		{"paid money taken away after expiry expires the invoice", StatusProcessing, 0, []Payment{pay(100_000, PaymentDoubleSpent, early)}, t0.Add(time.Hour), 0,
+			StatusExpired, []string{"double_spent"}, []EventType{EventInvoiceExpired}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,6 +120,19 @@ func TestInvoiceAdvance(t *testing.T) {
 				t.Errorf("second Advance emitted %v", again)
 			}
 		})
+	}
+}
+
+// TestResettledEvent: a second invoice.settled after a real reversal says
+// so, the first does not.
+func TestResettledEvent(t *testing.T) {
+	inv := &Invoice{ID: "inv_x", Currency: "BTC", Asset: "BTC", Amount: big.NewInt(1), CryptoDue: big.NewInt(1), AmountPaid: big.NewInt(1),
+		Status: StatusSettled}
+	first := NewInvoiceEvent(EventInvoiceSettled, inv, nil, time.Now())
+	inv.Flags |= FlagReorged
+	again := NewInvoiceEvent(EventInvoiceSettled, inv, nil, time.Now())
+	if strings.Contains(string(first.Data), "resettled") || !strings.Contains(string(again.Data), `"resettled":true`) {
+		t.Fatalf("first %s\nagain %s", first.Data, again.Data)
 	}
 }
 

@@ -16,6 +16,9 @@ const (
 
 var networks = []Network{NetworkBitcoin, NetworkBitcoinTestnet, NetworkBitcoinSignet, NetworkBitcoinRegtest}
 
+// Networks returns every supported network.
+func Networks() []Network { return append([]Network(nil), networks...) }
+
 // ParseNetwork returns the network named s or a CodeInvalid error naming
 // param.
 func ParseNetwork(param, s string) (Network, error) {

@@ -67,6 +67,27 @@ type ConfirmationPolicy struct {
 	ZeroConfBelow *big.Int
 }
 
+// Highest returns the most confirmations the policy ever requires.
+func (p ConfirmationPolicy) Highest() int {
+	m := p.Above
+	for _, t := range p.Tiers {
+		m = max(m, t.Confirmations)
+	}
+	return m
+}
+
+// CheckReorgLimit refuses a policy that requires more confirmations than
+// the chain watcher follows reorgs for: the tracker lets a payment go once
+// it is that deep (final), so a higher requirement could never be met.
+// limit <= 0 checks nothing.
+func (p ConfirmationPolicy) CheckReorgLimit(limit int) error {
+	if limit > 0 && p.Highest() > limit {
+		return Invalid("confirmations", "the confirmation policy requires up to %d confirmations, more than the reorg limit of %d (CRYPTOPAY_BITCOIN_REORG_LIMIT); lower the highest tier to at most %d or raise the limit.",
+			p.Highest(), limit, limit)
+	}
+	return nil
+}
+
 // ConfirmationTier applies to values strictly below Below (minor units of
 // the policy's currency).
 type ConfirmationTier struct {

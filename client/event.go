@@ -50,6 +50,10 @@ type InvoiceEventData struct {
 	Confirmations         int64    `json:"confirmations"`
 	RequiredConfirmations int      `json:"required_confirmations"`
 	ConflictTxID          string   `json:"conflict_tx_id,omitempty"`
+	PaymentStatus         string   `json:"payment_status,omitempty"`
+	// Resettled is set on an invoice.settled that follows a real reversal
+	// of an earlier settlement: key fulfilment on the invoice id.
+	Resettled bool `json:"resettled,omitempty"`
 	// Marked is true on invoice.settled and invoice.invalid when the state
 	// was set by hand (MarkSettled, MarkInvalid), and Reason says why.
 	Marked bool   `json:"marked,omitempty"`

@@ -23,7 +23,7 @@ type Invoice struct {
 	StoreID               string            `json:"store_id"`
 	OrderID               string            `json:"order_id"`
 	Status                string            `json:"status"` // new, processing, settled, expired, invalid
-	Flags                 []string          `json:"flags"`  // paid_partial, paid_over, paid_late, double_spent, reorged, marked
+	Flags                 []string          `json:"flags"`  // paid_partial, paid_over, paid_late, double_spent, reorged, marked, held, confirmed_late, outside_window
 	Amount                string            `json:"amount"`
 	AmountNormalized      string            `json:"amount_normalized"`
 	Currency              string            `json:"currency"`
@@ -54,13 +54,13 @@ type Payment struct {
 	TxID          string    `json:"tx_id"`
 	Vout          uint32    `json:"vout"`
 	Amount        string    `json:"amount"`
-	Status        string    `json:"status"` // pending, confirmed, double_spent, reorged
+	Status        string    `json:"status"` // pending, confirmed, double_spent, conflicted, replaced, reorged, held, outside_window
 	Confirmations int64     `json:"confirmations"`
 	BlockHash     *string   `json:"block_hash"`
 	BlockHeight   *int64    `json:"block_height"`
 	RBF           bool      `json:"rbf"`
 	FromAddress   *string   `json:"from_address"`
-	ConflictTxID  *string   `json:"conflict_tx_id"` // set when double spent: the transaction that won
+	ConflictTxID  *string   `json:"conflict_tx_id"` // set when double spent, conflicted or replaced: the other transaction
 	SeenAt        time.Time `json:"seen_at"`
 }
 

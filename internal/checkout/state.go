@@ -39,7 +39,7 @@ type State struct {
 	Asset         string   `json:"asset"`
 	Address       string   `json:"address"`
 	AmountDue     string   `json:"amount_due"`  // the whole crypto amount, decimal
-	AmountPaid    string   `json:"amount_paid"` // seen and not double spent
+	AmountPaid    string   `json:"amount_paid"` // seen and counted (see cryptopay.PaymentStatus.Counted)
 	Remaining     string   `json:"remaining"`   // still to pay; "0.00000000" once paid
 	Price         string   `json:"price"`       // "65.00 USD"; "" when priced in the asset
 	Confirmations int      `json:"confirmations"`
@@ -141,8 +141,8 @@ func kindOf(inv *cryptopay.Invoice, now time.Time) Kind {
 func minConfirmations(ps []cryptopay.Payment) int {
 	n, found := int64(0), false
 	for _, p := range ps {
-		if p.Status == cryptopay.PaymentDoubleSpent {
-			continue
+		if !p.Status.Counted() {
+			continue // conflicted, double spent, replaced, held or outside the window
 		}
 		if !found || p.Confirmations < n {
 			n, found = p.Confirmations, true

@@ -180,7 +180,7 @@ func open(ctx context.Context, env Env, checkSchema bool) (*app, error) {
 		db.Close()
 		return nil, fmt.Errorf("CRYPTOPAY_RATES: %w", err)
 	}
-	svc := gateway.New(gateway.Config{DB: db, Rates: rs, Logger: log})
+	svc := gateway.New(gateway.Config{DB: db, Rates: rs, Logger: log, ReorgLimit: cfg.Bitcoin.SafetyLimit})
 	a := &app{cfg: cfg, log: log, db: db, svc: svc}
 	if err := a.useKeyring(); err != nil {
 		db.Close()

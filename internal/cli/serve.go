@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/httpapi"
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
@@ -38,6 +40,9 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		}
 		return err
 	}
+	if err := checkPolicies(ctx, a.db, a.cfg.Bitcoin.SafetyLimit); err != nil {
+		return err
+	}
 	secWait, err := a.startSecurity(ctx) // live mode needs a key; audit flusher
 	if err != nil {
 		return err
@@ -50,16 +55,41 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	return a.serve(ctx, ln)
 }
 
+// checkPolicies refuses to serve while a store's confirmation policy
+// requires more confirmations than the reorg limit: its invoices could
+// never settle (the tracker lets a payment go at the limit).
+func checkPolicies(ctx context.Context, db storage.DB, limit int) error {
+	stores, err := db.ListStores(ctx)
+	if err != nil {
+		return err
+	}
+	for _, st := range stores {
+		if err := st.Confirmations.CheckReorgLimit(limit); err != nil {
+			return fmt.Errorf("store %s (%s): %s", st.ID, st.Name, cryptopay.ErrorMessage(err))
+		}
+	}
+	return nil
+}
+
 // background starts the workers that run beside the API (the chain
 // watcher, the invoice clock) and returns the readiness check they add and
 // a wait for them to stop once ctx ends.
+//
+// Each network's invoices have one owner. A watched network's settlement
+// loop is its watcher (run by the leader only), which applies time as well
+// as chain steps, and only once it has seen the chain up to that time.
+// Networks no watcher follows (no node configured, as in a test-mode
+// gateway) have no chain to wait for: the time-only loop expires their
+// invoices by the wall clock.
 func (a *app) background(ctx context.Context) (ready func(context.Context) error, wait func(), err error) {
 	btc, err := a.bitcoinWatcher(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	var wg sync.WaitGroup
+	unwatched := cryptopay.Networks()
 	if btc != nil {
+		unwatched = slices.DeleteFunc(unwatched, func(n cryptopay.Network) bool { return n == btc.Network() })
 		wg.Go(func() {
 			if err := btc.Run(ctx); err != nil && ctx.Err() == nil {
 				a.log.Error("bitcoin watcher stopped", "err", err)
@@ -72,13 +102,14 @@ func (a *app) background(ctx context.Context) (ready func(context.Context) error
 			return nil
 		}
 	}
-	wg.Go(func() { a.runClock(ctx) })
+	wg.Go(func() { a.runClock(ctx, unwatched) })
 	return ready, wg.Wait, nil
 }
 
-// runClock moves invoices the clock changes (expiry, end of the monitoring
-// window) once a second, and prunes expired idempotency records hourly.
-func (a *app) runClock(ctx context.Context) {
+// runClock moves the invoices of unwatched networks that the clock changes
+// (expiry, end of the monitoring window) once a second, and prunes expired
+// idempotency records hourly.
+func (a *app) runClock(ctx context.Context, unwatched []cryptopay.Network) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	var pruned time.Time
@@ -88,7 +119,7 @@ func (a *app) runClock(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if _, err := a.svc.AdvanceDue(ctx); err != nil && ctx.Err() == nil {
+		if _, err := a.svc.AdvanceDue(ctx, unwatched); err != nil && ctx.Err() == nil {
 			a.log.Warn("advance due invoices", "err", err)
 		}
 		if time.Since(pruned) >= time.Hour {

@@ -63,7 +63,6 @@ func (a *app) bitcoinWatcher(ctx context.Context) (*watcher.Watcher, error) {
 			w.Watch(inv.Address, inv.MonitorUntil)
 		}
 	})
-	a.svc.OnInvoiceInvalidated(w.InvoiceInvalidated)
 	return w, nil
 }
 

@@ -28,7 +28,7 @@ var bitcoinVars = []Var{
 	{"CRYPTOPAY_BITCOIN_RPC_COOKIE_FILE", "", "Bitcoin Core's .cookie file, used when no user is set."},
 	{"CRYPTOPAY_BITCOIN_WEBSOCKET_URL", "<rpc url>/ws", "btcd's notification websocket; Bitcoin Core has none and is polled."},
 	{"CRYPTOPAY_BITCOIN_POLL_INTERVAL", "1s", "How often the node is polled when it cannot push, and the longest a pushing node goes unchecked."},
-	{"CRYPTOPAY_BITCOIN_REORG_LIMIT", "100", "Deepest reorganisation handled automatically; a deeper one stops crediting and raises an alert."},
+	{"CRYPTOPAY_BITCOIN_REORG_LIMIT", "100", "Deepest reorganisation handled automatically; a deeper one stops crediting and raises an alert. No store may require more confirmations."},
 	{"CRYPTOPAY_BITCOIN_LEASE_TTL", "15s", "Among instances sharing a PostgreSQL database one watches the chain, holding a lease it renews every third of this; a stopped leader is replaced within about 1⅓ of it."},
 }
 

@@ -13,7 +13,7 @@ import (
 // monitorVars are appended to Vars: the payment monitoring rules of
 // internal/monitor.
 var monitorVars = []Var{
-	{"CRYPTOPAY_BLOCK_AFTER_FAILURES", "5", "Block a sending address after more than this many failed payments (double spent, or to an invoice that ended invalid) within CRYPTOPAY_FAILURE_WINDOW; its later payments are held, not credited. off disables."},
+	{"CRYPTOPAY_BLOCK_AFTER_FAILURES", "5", "Block a sending address after more than this many failed payments (double spent by a transaction mined in the best chain; never fee bumps, slow confirmations or underpayments) within CRYPTOPAY_FAILURE_WINDOW; its later payments are held, not credited. off disables."},
 	{"CRYPTOPAY_FAILURE_WINDOW", "24h", "How far back failed payments count towards a block."},
 	{"CRYPTOPAY_ALERT_HIGH_VALUE", "10000.00", "Alert on a payment detected, or an invoice settled, worth at least this much in the store's confirmation policy currency; off disables."},
 	{"CRYPTOPAY_ALERT_ADDRESS_INVOICES", "10", "Alert when one sending address pays more than this many distinct invoices within an hour; off disables."},

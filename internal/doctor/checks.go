@@ -425,3 +425,29 @@ func checkKeyScopes(ctx context.Context, in *Input) Result {
 	}
 	return pass(detail)
 }
+
+// checkConfirmationPolicies: no store may require more confirmations than
+// the watcher follows reorgs for (CRYPTOPAY_BITCOIN_REORG_LIMIT): the
+// tracker lets a payment go at that depth, so its invoices would never
+// settle. serve refuses to start then.
+func checkConfirmationPolicies(ctx context.Context, in *Input) Result {
+	if in.DB == nil {
+		return skip("no database")
+	}
+	stores, err := in.DB.ListStores(ctx)
+	if err != nil {
+		return fail("cannot list stores: "+err.Error(), "check CRYPTOPAY_DATABASE_URL")
+	}
+	limit := in.Config.Bitcoin.SafetyLimit
+	var bad []string
+	for _, st := range stores {
+		if st.Confirmations.CheckReorgLimit(limit) != nil {
+			bad = append(bad, fmt.Sprintf("%s (%d)", st.ID, st.Confirmations.Highest()))
+		}
+	}
+	if len(bad) > 0 {
+		return fail(fmt.Sprintf("stores requiring more confirmations than the reorg limit %d: %s", limit, list(bad)),
+			"lower those stores' highest confirmation tier, or raise CRYPTOPAY_BITCOIN_REORG_LIMIT")
+	}
+	return pass(fmt.Sprintf("%d store(s), every policy at most %d confirmations", len(stores), limit))
+}

@@ -81,6 +81,7 @@ func Checks() []Check {
 		{"API keys younger than 90 days", checkKeyAge},
 		{"API keys hold only the scopes they use", checkKeyScopes},
 		{"Audit log intact and checkpointed", checkAuditLog},
+		{"Confirmation policies within the reorg limit", checkConfirmationPolicies},
 	}
 }
 

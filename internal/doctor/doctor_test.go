@@ -118,6 +118,9 @@ func TestDoctor(t *testing.T) {
 		"CRYPTOPAY_RATE_LIMIT_IP":   "off",
 		"CRYPTOPAY_TRUSTED_PROXIES": "0.0.0.0/0,::/0",
 		"CRYPTOPAY_CONFIG_FILE":     "$DIR/cryptopay.env",
+		// Lowered below the default policy's 24 confirmations after the
+		// store was made: its invoices could never settle.
+		"CRYPTOPAY_BITCOIN_REORG_LIMIT": "6",
 	}, map[string]string{"cryptopay.env": "CRYPTOPAY_API_KEY=cp_live_" + strings.Repeat("Z", 40) + "\n"})
 	write(t, filepath.Join(bad.home, ".zsh_history"), ": 1700000000:0;export KEY=cp_test_"+strings.Repeat("q", 40)+"\n", 0o600)
 	_, err = bad.in.DB.SQL().ExecContext(ctx, `INSERT INTO webhook_endpoints (id, store_id, livemode, url, description, event_types, enabled,

@@ -9,41 +9,26 @@ import (
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
-// InvalidObserver is told, inside the transaction, of an invoice the clock
-// moved to invalid; it returns what to do once that transaction commits.
-// The chain watcher counts the invoice's payments as failed payments of
-// their senders.
-type InvalidObserver func(ctx context.Context, tx storage.Tx, inv *cryptopay.Invoice) (after func(), err error)
-
-// OnInvoiceInvalidated registers fn for invoices AdvanceDue moves to
-// invalid.
-func (s *Service) OnInvoiceInvalidated(fn InvalidObserver) {
-	s.observersMu.Lock()
-	s.invalid = append(s.invalid, fn)
-	s.observersMu.Unlock()
-}
-
-func (s *Service) invalidObservers() []InvalidObserver {
-	s.observersMu.RLock()
-	defer s.observersMu.RUnlock()
-	return s.invalid
-}
-
-// AdvanceDue moves the invoices the clock has changed (new ones past
-// expiry, processing ones past their monitoring window) to their next
-// state, each with its events in one transaction. It returns how many it
-// moved. serve calls it every second.
-func (s *Service) AdvanceDue(ctx context.Context) (int, error) {
-	ids, err := s.db.ListInvoicesDue(ctx, s.Now(), 500)
+// AdvanceDue moves the invoices of networks that the clock has changed
+// (new ones past expiry, processing ones past their monitoring window) to
+// their next state, each with its events in one transaction, and returns
+// how many it moved.
+//
+// It is the time-only settlement loop for networks no chain watcher
+// follows (a test-mode gateway without a node): there is no chain to wait
+// for, so the wall clock decides. A watched network's invoices are never
+// passed here: its watcher is their one owner and applies time only once
+// it has seen the chain up to it (internal/watcher/expiry.go).
+func (s *Service) AdvanceDue(ctx context.Context, networks []cryptopay.Network) (int, error) {
+	ids, err := s.db.ListInvoicesDue(ctx, networks, s.Now(), 500)
 	if err != nil {
 		return 0, fmt.Errorf("list invoices due: %w", err)
 	}
 	moved := 0
 	for _, id := range ids {
-		var after []func()
 		advanced := false // set by the attempt that commits; PostgreSQL may retry the callback
 		err := s.db.InTx(ctx, func(tx storage.Tx) error {
-			after, advanced = after[:0], false
+			advanced = false
 			inv, err := tx.LockInvoice(ctx, id)
 			if err != nil {
 				return err
@@ -55,7 +40,7 @@ func (s *Service) AdvanceDue(ctx context.Context) (int, error) {
 			now := s.Now()
 			changes := inv.Advance(inv.Payments, now, st.ToleranceBasisPoints)
 			if len(changes) == 0 {
-				return nil // another instance or the watcher moved it first
+				return nil // another instance moved it first
 			}
 			if err := tx.UpdateInvoice(ctx, inv); err != nil {
 				return err
@@ -64,15 +49,6 @@ func (s *Service) AdvanceDue(ctx context.Context) (int, error) {
 				ev := cryptopay.NewInvoiceEvent(c.Type, inv, nil, now)
 				if err := tx.CreateEvent(ctx, &ev); err != nil {
 					return err
-				}
-				if c.Type == cryptopay.EventInvoiceInvalid {
-					for _, fn := range s.invalidObservers() {
-						then, err := fn(ctx, tx, inv)
-						if err != nil {
-							return err
-						}
-						after = append(after, then)
-					}
 				}
 			}
 			advanced = true
@@ -83,9 +59,6 @@ func (s *Service) AdvanceDue(ctx context.Context) (int, error) {
 		}
 		if err == nil && advanced {
 			moved++
-			for _, then := range after {
-				then()
-			}
 		}
 	}
 	return moved, nil

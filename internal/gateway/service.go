@@ -23,6 +23,10 @@ type Config struct {
 	Rates  cryptopay.RateSource
 	Logger *slog.Logger
 	Now    func() time.Time // the clock; time.Now when nil
+	// ReorgLimit is the chain watcher's safety limit
+	// (CRYPTOPAY_BITCOIN_REORG_LIMIT): no store's confirmation policy may
+	// require more. Zero checks nothing.
+	ReorgLimit int
 }
 
 // Service is the gateway's application service. It is safe for concurrent
@@ -32,6 +36,7 @@ type Service struct {
 	rates   cryptopay.RateSource
 	log     *slog.Logger
 	now     func() time.Time
+	limit   int      // Config.ReorgLimit
 	keys    sync.Map // "storeID/network" → *account.Key, parsed once
 	usage   keyUsage
 	scopes  scopeUsage // per-scope use, throttled; see scopeuse.go
@@ -42,7 +47,6 @@ type Service struct {
 
 	observersMu sync.RWMutex
 	observers   []func(*cryptopay.Invoice)
-	invalid     []InvalidObserver
 }
 
 // OnInvoiceCreated registers fn to be told of every invoice this process
@@ -69,6 +73,7 @@ func New(cfg Config) *Service {
 		rates: cfg.Rates,
 		log:   cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		now:   cfg.Now,
+		limit: cfg.ReorgLimit,
 	}
 	if s.now == nil {
 		s.now = time.Now

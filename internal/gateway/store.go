@@ -77,6 +77,9 @@ func (s *Service) CreateStore(ctx context.Context, p StoreParams) (*cryptopay.St
 	if p.Confirmations != nil {
 		st.Confirmations = *p.Confirmations
 	}
+	if err := st.Confirmations.CheckReorgLimit(s.limit); err != nil {
+		return nil, err
+	}
 	if len(p.Wallets) == 0 {
 		return nil, cryptopay.Invalid("wallets", "a store needs at least one account public key.")
 	}

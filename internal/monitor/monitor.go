@@ -8,9 +8,10 @@
 // alerts). The rules are deliberately simple and documented here, so an
 // operator can predict every alert:
 //
-//   - Failed payments. A failure is a payment that was double spent, or a
-//     payment to an invoice that ended invalid (paid but never confirmed
-//     within its monitoring window). Failures are counted per (network,
+//   - Failed payments. A failure is a payment a mined conflict took away
+//     (double spent in the best chain): never a fee bump that still pays
+//     the invoice, a slow confirmation, an underpayment or an invoice the
+//     clock expired or invalidated. Failures are counted per (network,
 //     sending address) over a sliding window (24 h by default). When the
 //     count exceeds the limit (5 by default, as in the guide's
 //     monitorFailedPayments) the address is blocked: its later payments are
@@ -46,11 +47,12 @@ const (
 	AuditAddressUnblocked = "address.unblocked"
 )
 
-// Failure reasons.
-const (
-	ReasonDoubleSpent = "double_spent"    // the payment's inputs were spent elsewhere
-	ReasonInvalid     = "invoice_invalid" // paid, never confirmed within the monitoring window
-)
+// ReasonDoubleSpent is the one failure reason: a transaction spending the
+// payment's inputs was mined in the best chain, so the money was taken
+// away. Fee bumps, slow confirmations, underpayments and expired or
+// invalid invoices are never failures: honest customers (and exchanges
+// sharing one sending address among many) cause them.
+const ReasonDoubleSpent = "double_spent"
 
 // Rules are the thresholds. The zero value of a field takes its default
 // (see Defaults); a negative limit disables that rule.

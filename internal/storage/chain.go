@@ -44,9 +44,10 @@ type ChainReader interface {
 	// invoice may commit after a later one was listed: callers re-read a
 	// little behind their cursor and rescan in full now and then.
 	ListWatchedAddresses(ctx context.Context, network cryptopay.Network, now time.Time, afterSeq int64, limit int) ([]WatchedAddress, error)
-	// ListInvoicesDue returns the ids of invoices whose state the clock
-	// changes at now: new past expires_at, processing past monitor_until.
-	ListInvoicesDue(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// ListInvoicesDue returns the ids of invoices on one of networks whose
+	// state the clock changes at now: new past expires_at, processing past
+	// monitor_until. Each network's settlement loop asks for its own.
+	ListInvoicesDue(ctx context.Context, networks []cryptopay.Network, now time.Time, limit int) ([]string, error)
 }
 
 // ChainTx holds the chain watcher's writes.

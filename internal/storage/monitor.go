@@ -20,8 +20,8 @@ type BlockedAddress struct {
 	BlockedBy string // "system" or the operator
 }
 
-// AddressFailure is one failed payment from a sending address: a double
-// spend, or a payment to an invoice that ended invalid.
+// AddressFailure is one failed payment from a sending address: a payment
+// double spent by a transaction mined in the best chain.
 type AddressFailure struct {
 	Network   cryptopay.Network
 	Address   string
@@ -68,4 +68,9 @@ type MonitorTx interface {
 	// DeleteAddressFailures removes failures recorded before cutoff,
 	// which no window reaches any more.
 	DeleteAddressFailures(ctx context.Context, cutoff time.Time) (int64, error)
+	// ForgetPaymentFailures removes the failures recorded for one payment
+	// from address: its double spend left the best chain and the payment
+	// was reinstated, so nothing was taken away. A block it helped cause
+	// stays (an operator lifts blocks).
+	ForgetPaymentFailures(ctx context.Context, network cryptopay.Network, address, paymentID string) error
 }

@@ -8,23 +8,149 @@ import (
 	"github.com/cryptopay/cryptopay/internal/chain"
 )
 
+// Conflicts are facts of the best chain. For every payer the tracker keeps
+// where it is and where each transaction spending one of its inputs is (a
+// block of the best chain, or the mempool with the order it entered), and
+// derives the payment's state from those facts after every step:
+//   - its own transaction in a block: confirmed, whatever its rivals did;
+//   - else a rival in a block: double spent by it, for as long as that
+//     block stays in the best chain;
+//   - else a rival that entered the mempool after it: conflicted (the node
+//     dropped the payment's transaction); a hint, never terminal;
+//   - else pending.
+// Nothing is terminal but Final: a reorg or a transaction seen again brings
+// a payment back.
+
+// derive recomputes the conflict state of payer id's payments.
+func (t *Tracker) derive(id string) {
+	e := t.txs[id]
+	by, mined := t.rival(id, e)
+	for _, op := range e.ops {
+		p := t.pays[op]
+		p.Block, p.Seen = e.block, e.seen
+		p.DoubleSpentBy, p.ConflictedBy, p.Dropped = "", "", false
+		switch {
+		case by == "" && e.block == nil && e.seen == 0:
+			p.Dropped = true
+		case by == "":
+		case mined:
+			p.DoubleSpentBy = by
+		default:
+			p.ConflictedBy = by
+		}
+		if e.block == nil {
+			p.Confirmations = 0
+		}
+	}
+}
+
+// rival returns the transaction that takes e's place: one in a block, else
+// the one that entered the mempool last if after e. Inputs are visited in
+// order and spenders by txid, so the answer survives Restore.
+func (t *Tracker) rival(id string, e *txEntry) (string, bool) {
+	if e.block != nil {
+		return "", false
+	}
+	best, bestSeen := "", e.seen
+	for _, s := range e.spends {
+		for _, r := range t.spenders[s] {
+			if r == id {
+				continue
+			}
+			re := t.txs[r]
+			if re.block != nil {
+				return r, true
+			}
+			if re.seen > bestSeen {
+				best, bestSeen = r, re.seen
+			}
+		}
+	}
+	return best, false
+}
+
+// group returns id and every known transaction sharing an input with it.
+func (t *Tracker) group(id string, spends []chain.Outpoint) []string {
+	out := []string{id}
+	for _, s := range spends {
+		for _, r := range t.spenders[s] {
+			if !slices.Contains(out, r) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// track starts tracking the watched outputs of tx not yet tracked,
+// creating the transaction's entry on first use. It reports whether it
+// tracked anything.
+func (t *Tracker) track(tx *chain.Tx) bool {
+	e := t.txs[tx.ID]
+	added := false
+	for _, out := range tx.Outputs {
+		op := chain.Outpoint{TxID: tx.ID, Index: out.Index}
+		if _, ok := t.pays[op]; ok || !t.watch.hasLocked(out.Key) {
+			continue
+		}
+		if e == nil {
+			e = &txEntry{spends: slices.Clone(tx.Spends)}
+			t.txs[tx.ID] = e
+		}
+		if len(e.ops) == 0 {
+			t.addSpender(tx.ID, e.spends, true) // a conflict becoming a payer claims its inputs
+		}
+		amount := new(big.Int)
+		if out.Amount != nil {
+			amount.Set(out.Amount)
+		}
+		t.pays[op] = &Payment{Outpoint: op, Key: out.Key, Amount: amount, TxSpends: e.spends, RBF: tx.RBF, From: tx.From}
+		i, _ := slices.BinarySearchFunc(e.ops, op, compareOutpoints)
+		e.ops = slices.Insert(e.ops, i, op)
+		added = true
+	}
+	return added
+}
+
+// relevant reports whether tx concerns the tracker: known, paying a
+// watched key, or spending an input of a payer.
+func (t *Tracker) relevant(tx *chain.Tx) bool {
+	if _, ok := t.txs[tx.ID]; ok {
+		return true
+	}
+	if slices.ContainsFunc(tx.Outputs, func(o chain.Output) bool { return t.watch.hasLocked(o.Key) }) {
+		return true
+	}
+	return slices.ContainsFunc(tx.Spends, func(s chain.Outpoint) bool { _, ok := t.spenders[s]; return ok })
+}
+
+// note makes sure tx has an entry (as a payer if it pays a watched key,
+// else as a conflict) and returns it.
+func (t *Tracker) note(tx *chain.Tx) *txEntry {
+	t.track(tx)
+	e := t.txs[tx.ID]
+	if e == nil {
+		e = &txEntry{spends: slices.Clone(tx.Spends)}
+		t.txs[tx.ID] = e
+		t.addSpender(tx.ID, e.spends, false)
+	}
+	return e
+}
+
 // Connect applies the next block of the best chain and returns, in order:
-// for each transaction in block order, the double spends it causes and then
-// its outputs to watched keys by output index (PaymentSeen for a new payment,
-// ConfirmationsChanged 0→1 for a mempool payment now mined); then the
-// confirmation changes of the payments in older blocks, by height and
+// for each relevant transaction in block order, the changes it causes to
+// its rivals' payments (DoubleSpent, Reinstated for a payment whose
+// transaction this is) and to its own outputs (PaymentSeen for a new
+// payment, Reinstated or ConfirmationsChanged 0→1 for a known one); then
+// the confirmation changes of the payments in older blocks, by height and
 // outpoint. A payment reaching SafetyLimit confirmations gets Final instead
-// of ConfirmationsChanged and is dropped.
+// of ConfirmationsChanged and is dropped, and so are the payments its
+// transaction double spent.
 //
 // b must be the child of the tip (Height tip+1, Prev the tip's hash); any
 // block is accepted as the starting point of an empty tracker. Otherwise it
 // returns ErrOutOfOrder (ErrBadBlock for a block without a hash, ErrHalted
 // after a too-deep reorg) and changes nothing.
-//
-// Transactions of a double-spent payment mined anyway are ignored: the
-// payment stays double spent (terminal). On a consistent chain this happens
-// only when a replaced transaction is mined instead of its replacement; the
-// replacement, if it paid us, is then reported double spent too.
 func (t *Tracker) Connect(b chain.Block) ([]Event, error) {
 	if t.halted {
 		return nil, ErrHalted
@@ -37,188 +163,159 @@ func (t *Tracker) Connect(b chain.Block) ([]Event, error) {
 			ErrOutOfOrder, b.Height, b.Hash, b.Prev, tip.Height, tip.Hash)
 	}
 	ref := b.Ref()
-	var events []Event
 	entry := blockEntry{ref: ref}
+	st := t.newStep()
+	var mined []string // relevant transactions of the block, in block order
 
 	t.watch.rlock()
 	for i := range b.Txs {
 		tx := &b.Txs[i]
-		if victims, _ := t.conflicts(tx, true); len(victims) > 0 {
-			events = t.markDoubleSpent(victims, tx.ID, events)
+		if !t.relevant(tx) {
+			continue
 		}
-		events = t.mined(tx, &ref, &entry, events)
+		if e := t.txs[tx.ID]; e != nil && e.block != nil {
+			continue // listed twice by a faulty source
+		}
+		st.touch(t.group(tx.ID, tx.Spends)...)
+		e := t.note(tx)
+		st.markNew(tx.ID)
+		e.block = &ref
+		entry.txs = append(entry.txs, tx.ID)
+		mined = append(mined, tx.ID)
 	}
 	t.watch.runlock()
+	slices.Sort(entry.txs)
+	t.blocks = append(t.blocks, entry)
 
-	// Older blocks first gain a confirmation; tip-height+1 with the new tip.
-	for i := range t.blocks {
-		e := &t.blocks[i]
-		confs := ref.Height - e.ref.Height + 1
-		kept := e.pays[:0]
-		for _, op := range e.pays {
-			p := t.pays[op]
-			prev := p.Confirmations
-			p.Confirmations = confs
-			if confs >= int64(t.limit) {
-				events = append(events, Event{Kind: Final, Payment: p.clone(), PreviousConfirmations: prev})
-				t.untrack(op)
-				continue
-			}
-			events = append(events, Event{Kind: ConfirmationsChanged, Payment: p.clone(), PreviousConfirmations: prev})
-			kept = append(kept, op)
+	// The new block's transactions and their rivals may change state; a
+	// transaction mined in an older block only gains a confirmation (its
+	// rivals cannot be mined beside it), so it skips the diff.
+	newest := len(t.blocks) - 1
+	for _, id := range entry.txs {
+		st.touch(id)
+		for _, op := range t.txs[id].ops {
+			t.pays[op].Confirmations = 1
 		}
-		clear(e.pays[len(kept):])
-		e.pays = kept
+	}
+	for _, id := range mined {
+		for _, r := range t.group(id, t.txs[id].spends) {
+			t.derive(r)
+		}
 	}
 
-	slices.SortFunc(entry.pays, compareOutpoints)
-	t.blocks = append(t.blocks, entry)
+	var events []Event
+	final := t.finalBlocks()
+	for _, id := range mined {
+		e := t.txs[id]
+		rivals := t.group(id, e.spends)[1:]
+		slices.Sort(rivals)
+		events = st.emitTx(events, rivals...)
+		if final[id] {
+			continue
+		}
+		events = st.emitTx(events, id)
+	}
+	for i := range t.blocks[:newest] {
+		confs := ref.Height - t.blocks[i].ref.Height + 1
+		for _, id := range t.blocks[i].txs {
+			for _, op := range t.txs[id].ops {
+				p := t.pays[op]
+				p.Confirmations = confs
+				if !final[id] {
+					events = append(events, Event{Kind: ConfirmationsChanged, Payment: p.clone(), PreviousConfirmations: confs - 1})
+				}
+			}
+		}
+	}
+	events = t.finalize(st, final, events)
 	if len(t.blocks) > t.limit {
-		// Its payments reached SafetyLimit confirmations above and are gone.
 		t.blocks[0] = blockEntry{}
 		t.blocks = t.blocks[1:]
 	}
 	return events, nil
 }
 
-// mined handles the outputs of a transaction in the block being connected.
-func (t *Tracker) mined(tx *chain.Tx, ref *chain.BlockRef, entry *blockEntry, events []Event) []Event {
-	e := t.txs[tx.ID]
-	if e != nil && (e.doubleSpentBy != "" || e.block != nil) {
-		// Double spent (terminal), or mined twice (an inconsistent source).
-		return events
-	}
-	final := t.limit <= 1
-	for _, out := range tx.Outputs {
-		op := chain.Outpoint{TxID: tx.ID, Index: out.Index}
-		kind := ConfirmationsChanged
-		p := t.pays[op]
-		if p == nil {
-			// A tracked mempool payment is confirmed even if its key has
-			// left the watch set since; a new one needs a watched key.
-			if !t.watch.hasLocked(out.Key) {
-				continue
+// finalBlocks returns the transactions in blocks with SafetyLimit
+// confirmations or more.
+func (t *Tracker) finalBlocks() map[string]bool {
+	out := map[string]bool{}
+	tip := t.blocks[len(t.blocks)-1].ref.Height
+	for _, b := range t.blocks {
+		if tip-b.ref.Height+1 >= int64(t.limit) {
+			for _, id := range b.txs {
+				out[id] = true
 			}
-			e = t.track(tx, out, e)
-			p, kind = t.pays[op], PaymentSeen
-		} else if p.Block != nil {
-			continue // the same output listed twice by a faulty source
-		}
-		prev := p.Confirmations
-		p.Block, p.Confirmations = ref, 1
-		switch {
-		case final && kind == PaymentSeen:
-			// Seen first, so that the watcher knows the payment Final ends.
-			events = append(events, Event{Kind: PaymentSeen, Payment: p.clone()})
-			prev = 1
-			fallthrough
-		case final:
-			kind = Final
-		default:
-			entry.pays = append(entry.pays, op)
-		}
-		events = append(events, Event{Kind: kind, Payment: p.clone(), PreviousConfirmations: prev})
-	}
-	if e == nil {
-		return events
-	}
-	// A source lists every output to a key, so this finds nothing unless a
-	// tracked output was left out; it still belongs to the mined block.
-	for _, op := range e.ops {
-		if p := t.pays[op]; p.Block == nil {
-			p.Block, p.Confirmations = ref, 1
-			kind := ConfirmationsChanged
-			if final {
-				kind = Final
-			} else {
-				entry.pays = append(entry.pays, op)
-			}
-			events = append(events, Event{Kind: kind, Payment: p.clone()})
 		}
 	}
-	e.block = ref
-	if final {
-		for _, op := range slices.Clone(e.ops) {
-			t.untrack(op)
-		}
-	}
-	return events
+	return out
 }
 
-// track starts tracking one output of tx, creating the transaction's entry
-// (and claiming its inputs) on first use. It returns the entry.
-func (t *Tracker) track(tx *chain.Tx, out chain.Output, e *txEntry) *txEntry {
-	if e == nil {
-		e = &txEntry{spends: slices.Clone(tx.Spends)}
-		t.txs[tx.ID] = e
-		t.claimSpends(tx.ID, e.spends)
+// finalize drops the transactions of final blocks with Final events: the
+// payments they double spent (for good now), then their own payments.
+func (t *Tracker) finalize(st *diffStep, final map[string]bool, events []Event) []Event {
+	ids := make([]string, 0, len(final))
+	for id := range final {
+		ids = append(ids, id)
 	}
-	op := chain.Outpoint{TxID: tx.ID, Index: out.Index}
-	amount := new(big.Int)
-	if out.Amount != nil {
-		amount.Set(out.Amount)
-	}
-	t.pays[op] = &Payment{
-		Outpoint: op,
-		Key:      out.Key,
-		Amount:   amount,
-		TxSpends: e.spends,
-		RBF:      tx.RBF,
-		From:     tx.From,
-		Block:    e.block,
-	}
-	i, _ := slices.BinarySearchFunc(e.ops, op, compareOutpoints)
-	e.ops = slices.Insert(e.ops, i, op)
-	return e
-}
-
-// conflicts returns the live tracked transactions that tx double spends
-// (inputs in common, another txid), in the order of tx's inputs. For a
-// mempool transaction, conflicting with a confirmed tracked transaction
-// makes tx itself invalid against the best chain: ignore is then true and
-// victims nil. A mined transaction conflicting with a confirmed one only
-// happens on an inconsistent chain and is not reported.
-func (t *Tracker) conflicts(tx *chain.Tx, mined bool) (victims []string, ignore bool) {
-	if len(t.spentBy) == 0 {
-		return nil, false
-	}
-	for _, s := range tx.Spends {
-		owner, ok := t.spentBy[s]
-		if !ok || owner == tx.ID || slices.Contains(victims, owner) {
+	slices.Sort(ids)
+	for _, id := range ids {
+		e := t.txs[id]
+		if e == nil {
 			continue
 		}
-		if t.txs[owner].block != nil {
-			if mined {
+		victims := t.group(id, e.spends)[1:]
+		slices.Sort(victims)
+		for _, v := range append(victims, id) {
+			ve := t.txs[v]
+			if ve == nil || (v != id && ve.block != nil) {
 				continue
 			}
-			return nil, true
-		}
-		victims = append(victims, owner)
-	}
-	return victims, false
-}
-
-// markDoubleSpent makes every payment of the victim transactions double
-// spent by conflict, emitting DoubleSpent for each (by output index).
-func (t *Tracker) markDoubleSpent(victims []string, conflict string, events []Event) []Event {
-	for _, id := range victims {
-		e := t.txs[id]
-		e.doubleSpentBy = conflict
-		t.releaseSpends(id, e)
-		for _, op := range e.ops {
-			p := t.pays[op]
-			p.DoubleSpentBy = conflict
-			events = append(events, Event{Kind: DoubleSpent, Payment: p.clone(),
-				PreviousConfirmations: p.Confirmations, ConflictTxID: conflict})
+			if v != id && len(ve.ops) > 0 {
+				events = st.emitTx(events, v) // the double spend, if new
+			}
+			if v == id && !st.emitted[firstOp(ve)] {
+				for _, op := range ve.ops {
+					if !st.before[op].known {
+						events = st.emit(op, events) // seen first, so Final ends something known
+					}
+				}
+			}
+			for _, op := range slices.Clone(ve.ops) {
+				p := t.pays[op]
+				prev := p.Confirmations
+				if p.Block != nil {
+					prev-- // mined in an older block: one more confirmation
+				}
+				if b, touched := st.before[op]; touched {
+					prev = b.confs
+					if !b.known {
+						prev = p.Confirmations
+					}
+				}
+				events = append(events, Event{Kind: Final, Payment: p.clone(), PreviousConfirmations: prev})
+				t.untrack(op)
+			}
+			if t.txs[v] != nil && len(t.txs[v].ops) == 0 {
+				t.release(v)
+			}
 		}
 	}
 	return events
 }
 
-// Disconnect removes the tip block during a reorg and returns ReorgedOut for
-// each payment in it (back to 0 confirmations, still tracked), then
-// ConfirmationsChanged for the payments in older blocks, by height and
-// outpoint. Double-spent payments stay double spent.
+func firstOp(e *txEntry) chain.Outpoint {
+	if len(e.ops) == 0 {
+		return chain.Outpoint{}
+	}
+	return e.ops[0]
+}
+
+// Disconnect removes the tip block during a reorg. Its transactions go back
+// to the mempool, as a node puts them, after everything seen before: each
+// of its payments gets ReorgedOut (0 confirmations, still tracked), and a
+// payment its transactions double spent becomes Conflicted (a hint) until
+// its own transaction is mined or seen again. Then come ConfirmationsChanged
+// for the payments in older blocks, by height and outpoint.
 //
 // ref must be the tip, else ErrOutOfOrder (nothing changes). Removing the
 // only block left means the reorg is deeper than the tracker can follow: it
@@ -240,58 +337,40 @@ func (t *Tracker) Disconnect(ref chain.BlockRef) ([]Event, error) {
 	t.blocks[len(t.blocks)-1] = blockEntry{}
 	t.blocks = t.blocks[:len(t.blocks)-1]
 
-	var events []Event
-	for _, op := range top.pays {
-		p := t.pays[op]
-		prev := p.Confirmations
-		p.Block, p.Confirmations = nil, 0
-		t.txs[op.TxID].block = nil
-		events = append(events, Event{Kind: ReorgedOut, Payment: p.clone(), PreviousConfirmations: prev})
+	st := t.newStep()
+	var groups []string
+	for _, id := range top.txs {
+		g := t.group(id, t.txs[id].spends)
+		st.touch(g...)
+		groups = append(groups, g...)
+	}
+	for _, id := range top.txs {
+		e := t.txs[id]
+		e.block = nil
+		t.seq++
+		e.seen = t.seq
+	}
+	for _, b := range t.blocks {
+		st.touch(b.txs...)
 	}
 	newTip := t.blocks[len(t.blocks)-1].ref.Height
-	for _, e := range t.blocks {
-		for _, op := range e.pays {
-			p := t.pays[op]
-			prev := p.Confirmations
-			p.Confirmations = newTip - e.ref.Height + 1
-			events = append(events, Event{Kind: ConfirmationsChanged, Payment: p.clone(), PreviousConfirmations: prev})
+	for _, b := range t.blocks {
+		for _, id := range b.txs {
+			for _, op := range t.txs[id].ops {
+				t.pays[op].Confirmations = newTip - b.ref.Height + 1
+			}
 		}
 	}
-	return events, nil
-}
-
-// Mempool applies a transaction seen in the mempool and returns DoubleSpent
-// for every payment of each unconfirmed tracked transaction it replaces or
-// conflicts with (in input order, then output index), then PaymentSeen
-// with 0 confirmations for each new output to a watched key. A transaction
-// seen again returns nothing new. A transaction conflicting with a confirmed
-// tracked payment cannot be valid on the best chain (it is a stale
-// observation) and is ignored. After a too-deep reorg it returns ErrHalted.
-func (t *Tracker) Mempool(tx chain.Tx) ([]Event, error) {
-	if t.halted {
-		return nil, ErrHalted
-	}
-	e := t.txs[tx.ID]
-	if e != nil && (e.doubleSpentBy != "" || e.block != nil) {
-		return nil, nil
-	}
-	victims, ignore := t.conflicts(&tx, false)
-	if ignore {
-		return nil, nil
+	for _, id := range groups {
+		t.derive(id)
 	}
 	var events []Event
-	if len(victims) > 0 {
-		events = t.markDoubleSpent(victims, tx.ID, events)
-	}
-	t.watch.rlock()
-	defer t.watch.runlock()
-	for _, out := range tx.Outputs {
-		op := chain.Outpoint{TxID: tx.ID, Index: out.Index}
-		if _, known := t.pays[op]; known || !t.watch.hasLocked(out.Key) {
-			continue
-		}
-		e = t.track(&tx, out, e)
-		events = append(events, Event{Kind: PaymentSeen, Payment: t.pays[op].clone()})
+	events = st.emitTx(events, top.txs...)
+	rest := slices.Clone(groups)
+	slices.Sort(rest)
+	events = st.emitTx(events, rest...)
+	for _, b := range t.blocks {
+		events = st.emitTx(events, b.txs...)
 	}
 	return events, nil
 }

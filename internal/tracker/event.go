@@ -23,10 +23,11 @@ const (
 	// payment is back to 0 confirmations and keeps being tracked, so it is
 	// reported again if a new branch mines it.
 	ReorgedOut
-	// DoubleSpent: another transaction spending an input of the payment's
-	// transaction was seen (a replacement in the mempool or a conflicting
-	// transaction in a block). Terminal: the payment is never credited and
-	// gets no further events. ConflictTxID names the other transaction.
+	// DoubleSpent: a transaction spending an input of the payment's
+	// transaction is in a block of the best chain. It holds only while that
+	// block stays in the best chain: a reorg that removes it brings the
+	// payment back (Conflicted or Reinstated). ConflictTxID names the other
+	// transaction.
 	DoubleSpent
 	// Final: the payment reached Config.SafetyLimit confirmations. It is the
 	// last event for the payment (it stands in for that last
@@ -34,6 +35,18 @@ const (
 	// SafetyLimit of 1 a payment first seen in a block gets PaymentSeen and
 	// then Final in the same call.
 	Final
+	// Conflicted: a transaction spending an input of the payment's
+	// transaction entered the mempool after it, so the node dropped the
+	// payment's transaction, or the node no longer lists it at all
+	// (Payment.Dropped, ConflictTxID ""). A hint, never terminal: the
+	// payment is not counted, but comes back if its own transaction is seen
+	// again or mined. ConflictTxID names the other transaction.
+	Conflicted
+	// Reinstated: the conflict that took the payment away is gone (its
+	// block left the best chain, or the payment's own transaction was
+	// mined or seen again); the payment counts again. Payment carries its
+	// block and confirmations if it is mined.
+	Reinstated
 )
 
 var kindNames = [...]string{
@@ -42,6 +55,8 @@ var kindNames = [...]string{
 	ReorgedOut:           "reorged_out",
 	DoubleSpent:          "double_spent",
 	Final:                "final",
+	Conflicted:           "conflicted",
+	Reinstated:           "reinstated",
 }
 
 // String returns the snake_case name of k, suitable for storage.
@@ -64,13 +79,53 @@ type Payment struct {
 	RBF      bool   // the paying transaction signalled BIP125 replaceability
 	From     string // sender address when the source could derive one
 	// Block is the block on the best chain holding the transaction, or nil
-	// while unconfirmed (and always nil once double spent).
+	// while unconfirmed (and always nil while double spent).
 	Block *chain.BlockRef
 	// Confirmations is tip-height+1 while in a block, else 0.
 	Confirmations int64
-	// DoubleSpentBy is the txid of the conflicting transaction once the
-	// payment is double spent, else "".
+	// DoubleSpentBy is the txid of a conflicting transaction in a block of
+	// the best chain, else "". Derived from the chain on every step: it is
+	// cleared when that block leaves the best chain.
 	DoubleSpentBy string
+	// ConflictedBy is the txid of a conflicting transaction that entered
+	// the mempool after the payment's (so the node dropped the payment's
+	// transaction), else "". Never set together with DoubleSpentBy or Block.
+	ConflictedBy string
+	// Dropped: unconfirmed and no longer in the node's mempool, without a
+	// known conflict (evicted, or replaced by a transaction never seen).
+	// Not counted; it comes back if seen again or mined.
+	Dropped bool
+	// Seen orders mempool observations: the sequence number of the last
+	// time the transaction entered the mempool (0 if it never did). Of
+	// unconfirmed transactions spending one input, the node holds the one
+	// seen last.
+	Seen uint64
+}
+
+// Counted reports whether the payment is money on its way to us as the
+// chain shows it: mined in the best chain, or unconfirmed without a
+// conflict.
+func (p Payment) Counted() bool {
+	return p.Block != nil || (p.DoubleSpentBy == "" && p.ConflictedBy == "" && !p.Dropped)
+}
+
+// Conflict is a transaction that pays no watched key but spends an input
+// of a tracked payment's transaction: the tracker keeps it (and where it
+// is) so that a payment it took away comes back when it leaves the chain.
+type Conflict struct {
+	TxID   string
+	Spends []chain.Outpoint
+	Block  *chain.BlockRef // nil while unconfirmed
+	Seen   uint64          // as Payment.Seen
+}
+
+func (c Conflict) clone() Conflict {
+	c.Spends = slices.Clone(c.Spends)
+	if c.Block != nil {
+		b := *c.Block
+		c.Block = &b
+	}
+	return c
 }
 
 // clone returns a deep copy, so callers may keep or change what they get
@@ -97,6 +152,7 @@ type Event struct {
 	// PreviousConfirmations is the count before the change (0 for
 	// PaymentSeen).
 	PreviousConfirmations int64
-	// ConflictTxID is the double-spending transaction (DoubleSpent only).
+	// ConflictTxID is the conflicting transaction (DoubleSpent and
+	// Conflicted only).
 	ConflictTxID string
 }

@@ -50,19 +50,39 @@ func FuzzRestore(f *testing.F) {
 			if next()%4 == 0 {
 				p.DoubleSpentBy = "x"
 			}
+			if next()%4 == 0 {
+				p.ConflictedBy = "x"
+			}
+			p.Seen = uint64(next() % 3)
+			p.Dropped = next()%5 == 0
 			pays = append(pays, p)
 		}
+		var conflicts []Conflict
+		for range next() % 3 {
+			c := Conflict{TxID: fmt.Sprintf("x%d", next()%2), Spends: spends(fmt.Sprintf("f%d", next()%3)), Seen: uint64(next() % 4)}
+			if c.TxID == "x0" {
+				c.TxID = "x"
+			}
+			if h := next(); h%2 == 1 {
+				r := ref(start+int64(h%7), fmt.Sprintf("b%d", start+int64(h%7)))
+				c.Block = &r
+			}
+			conflicts = append(conflicts, c)
+		}
 		tr := New(Config{SafetyLimit: 4}, NewWatchSet(0))
-		if err := tr.Restore(recent, pays); err != nil {
+		if err := tr.Restore(recent, pays, conflicts); err != nil {
 			return
 		}
 		again := New(Config{SafetyLimit: 4}, NewWatchSet(0))
-		if err := again.Restore(tr.Recent(), tr.Payments()); err != nil {
+		if err := again.Restore(tr.Recent(), tr.Payments(), tr.Conflicts()); err != nil {
 			t.Fatalf("a snapshot of an accepted snapshot is rejected: %v", err)
 		}
 		cmpBig := cmp.Comparer(func(a, b *big.Int) bool { return a.Cmp(b) == 0 })
 		if diff := cmp.Diff(tr.Payments(), again.Payments(), cmpBig); diff != "" {
 			t.Fatalf("payments changed across restore:\n%s", diff)
+		}
+		if diff := cmp.Diff(tr.Conflicts(), again.Conflicts()); diff != "" {
+			t.Fatalf("conflicts changed across restore:\n%s", diff)
 		}
 		if diff := cmp.Diff(tr.Recent(), again.Recent()); diff != "" {
 			t.Fatalf("recent changed across restore:\n%s", diff)

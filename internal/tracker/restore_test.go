@@ -13,8 +13,12 @@ func TestRestoreRejectsInconsistentSnapshots(t *testing.T) {
 	recent := []chain.BlockRef{ref(100, "a100"), ref(101, "a101"), ref(102, "a102")}
 	at := func(h int64, hash string) *chain.BlockRef { r := ref(h, hash); return &r }
 	pay := func(txid string, index uint32, block *chain.BlockRef, confs int64) Payment {
-		return Payment{Outpoint: chain.Outpoint{TxID: txid, Index: index}, Key: k1, Amount: big.NewInt(1),
+		p := Payment{Outpoint: chain.Outpoint{TxID: txid, Index: index}, Key: k1, Amount: big.NewInt(1),
 			TxSpends: spends("f-" + txid), Block: block, Confirmations: confs}
+		if block == nil {
+			p.Seen = 1 // in the mempool
+		}
+		return p
 	}
 	cases := []struct {
 		name   string
@@ -50,7 +54,7 @@ func TestRestoreRejectsInconsistentSnapshots(t *testing.T) {
 			if _, err := tr.Connect(blk(7, "x7", "x6")); err != nil {
 				t.Fatal(err)
 			}
-			err := tr.Restore(tc.recent, tc.pays)
+			err := tr.Restore(tc.recent, tc.pays, nil)
 			if tc.ok {
 				if err != nil {
 					t.Fatalf("Restore: %v", err)

@@ -1,14 +1,22 @@
 // Package tracker is the pure, chain-agnostic confirmation tracker: fed
 // blocks in order (Connect), block removals during a reorganisation
-// (Disconnect) and mempool transactions (Mempool), it follows every output
-// paying a watched key and returns what changed as Event values: payment
-// seen, confirmations changed, reorged out, double spent, final.
+// (Disconnect), mempool transactions (Mempool) and the node's mempool list
+// (MempoolListed), it follows every output paying a watched key and returns
+// what changed as Event values: payment seen, confirmations changed,
+// reorged out, conflicted, double spent, reinstated, final.
+//
+// Only facts of the best chain are terminal. A payment's conflict state is
+// derived on every step from where its transaction and its rivals are (a
+// block of the best chain, or the mempool and in which order they entered
+// it), so a double spend whose block leaves the best chain, or a replaced
+// transaction mined after all, brings the payment back. ForkPoint tells a
+// reorg from a node that is merely behind.
 //
 // It is not a chain client: it does no I/O, has no clock and starts no
 // goroutines. The watcher that feeds it stores the returned events, the
 // invoice changes and the chain cursor (Recent) in one database transaction,
-// and after a restart hands Recent and Payments back to Restore; everything
-// the tracker knows is in those two values. It does not decide when a
+// and after a restart hands Recent, Payments and Conflicts back to Restore;
+// everything the tracker knows is in those three values. It does not decide when a
 // payment is credited either: that policy (3, 12 or 24 confirmations) lives
 // with the invoice; the tracker only counts, up to Config.SafetyLimit.
 //
@@ -59,21 +67,23 @@ type Config struct {
 	SafetyLimit int
 }
 
-// blockEntry is one remembered block and the confirmed payments in it,
-// sorted by outpoint so that the order survives Restore (which cannot know
-// the transactions' positions in the block).
+// blockEntry is one remembered block and the relevant transactions mined
+// in it (those paying a watched key and the conflicts of those), sorted by
+// txid so that the order survives Restore.
 type blockEntry struct {
-	ref  chain.BlockRef
-	pays []chain.Outpoint
+	ref chain.BlockRef
+	txs []string
 }
 
-// txEntry groups the tracked payments of one transaction: they share their
-// inputs, their block and their fate when the transaction is double spent.
+// txEntry is one transaction the tracker knows: a payer (ops lists its
+// outputs to watched keys) or a conflict (no ops; it spends an input of a
+// payer). Its place (block, or the mempool order seen) is a fact; the
+// payments' conflict state is derived from these facts on every step.
 type txEntry struct {
-	ops           []chain.Outpoint // ascending output index
-	spends        []chain.Outpoint
-	block         *chain.BlockRef // nil while unconfirmed
-	doubleSpentBy string
+	ops    []chain.Outpoint // ascending output index; empty for a conflict
+	spends []chain.Outpoint
+	block  *chain.BlockRef // nil while unconfirmed
+	seen   uint64          // last mempool entry, see Payment.Seen
 }
 
 // Tracker follows payments to watched keys through blocks, reorgs and
@@ -82,11 +92,14 @@ type Tracker struct {
 	limit int
 	watch *WatchSet
 
-	blocks  []blockEntry // ascending, contiguous, at most limit
-	pays    map[chain.Outpoint]*Payment
-	txs     map[string]*txEntry
-	spentBy map[chain.Outpoint]string // input -> live (not double spent) tracked tx
-	halted  bool
+	blocks []blockEntry // ascending, contiguous, at most limit
+	pays   map[chain.Outpoint]*Payment
+	txs    map[string]*txEntry
+	// spenders maps each input of a payer to every known transaction
+	// spending it (payers and conflicts), sorted by txid.
+	spenders map[chain.Outpoint][]string
+	seq      uint64 // last mempool sequence number handed out
+	halted   bool
 }
 
 // New returns an empty tracker reporting payments to the keys in watch (a
@@ -106,7 +119,8 @@ func (t *Tracker) clear() {
 	t.blocks = nil
 	t.pays = make(map[chain.Outpoint]*Payment)
 	t.txs = make(map[string]*txEntry)
-	t.spentBy = make(map[chain.Outpoint]string)
+	t.spenders = make(map[chain.Outpoint][]string)
+	t.seq = 0
 	t.halted = false
 }
 
@@ -137,9 +151,8 @@ func (t *Tracker) Recent() []chain.BlockRef {
 	return refs
 }
 
-// Payments returns a copy of every tracked payment, double-spent ones
-// included (so that a restored tracker keeps ignoring them), sorted by
-// outpoint.
+// Payments returns a copy of every tracked payment, double-spent and
+// conflicted ones included, sorted by outpoint.
 func (t *Tracker) Payments() []Payment {
 	out := make([]Payment, 0, len(t.pays))
 	for _, p := range t.pays {
@@ -149,12 +162,26 @@ func (t *Tracker) Payments() []Payment {
 	return out
 }
 
+// Conflicts returns a copy of every known conflict (a transaction paying
+// no watched key that spends an input of a tracked payment), sorted by
+// txid. The watcher persists them with Payments.
+func (t *Tracker) Conflicts() []Conflict {
+	var out []Conflict
+	for id, e := range t.txs {
+		if len(e.ops) == 0 {
+			out = append(out, Conflict{TxID: id, Spends: e.spends, Block: e.block, Seen: e.seen}.clone())
+		}
+	}
+	slices.SortFunc(out, func(a, b Conflict) int { return cmp.Compare(a.TxID, b.TxID) })
+	return out
+}
+
 // IsWatchedSpend reports whether op is an input of a tracked payment's
 // transaction, i.e. whether a transaction spending op could be a double
 // spend. A source uses it to choose which non-paying transactions of a block
 // it must hand over.
 func (t *Tracker) IsWatchedSpend(op chain.Outpoint) bool {
-	_, ok := t.spentBy[op]
+	_, ok := t.spenders[op]
 	return ok
 }
 
@@ -162,21 +189,15 @@ func (t *Tracker) IsWatchedSpend(op chain.Outpoint) bool {
 // an unknown outpoint does nothing. If the transaction is seen again later
 // and its key is still watched, it is reported as a new payment.
 func (t *Tracker) Forget(op chain.Outpoint) {
-	p, ok := t.pays[op]
-	if !ok {
-		return
+	if _, ok := t.pays[op]; ok {
+		t.untrack(op)
 	}
-	if p.Block != nil {
-		if i, ok := t.blockIndex(*p.Block); ok {
-			e := &t.blocks[i]
-			e.pays = slices.DeleteFunc(e.pays, func(o chain.Outpoint) bool { return o == op })
-		}
-	}
-	t.untrack(op)
 }
 
-// untrack removes op from the payment and transaction indexes, but not from
-// its block entry (callers iterating a block entry compact it themselves).
+// untrack removes one payment. A transaction left without payments stays
+// known as a conflict while it shares an input with another payer (its
+// place still decides that payer's fate); otherwise it is dropped, and with
+// it the conflicts that concerned only it.
 func (t *Tracker) untrack(op chain.Outpoint) {
 	delete(t.pays, op)
 	e := t.txs[op.TxID]
@@ -185,27 +206,61 @@ func (t *Tracker) untrack(op chain.Outpoint) {
 	}
 	e.ops = slices.DeleteFunc(e.ops, func(o chain.Outpoint) bool { return o == op })
 	if len(e.ops) == 0 {
-		t.releaseSpends(op.TxID, e)
-		delete(t.txs, op.TxID)
+		t.release(op.TxID)
 	}
 }
 
-// releaseSpends drops the inputs owned by txid from the conflict index.
-func (t *Tracker) releaseSpends(txid string, e *txEntry) {
+// release gives up the claim of a transaction without payments on its
+// inputs: an input no payer spends any more is no longer watched, and a
+// conflict spending no watched input is forgotten.
+func (t *Tracker) release(id string) {
+	e := t.txs[id]
+	var orphans []string
 	for _, s := range e.spends {
-		if t.spentBy[s] == txid {
-			delete(t.spentBy, s)
+		list, ok := t.spenders[s]
+		if !ok || slices.ContainsFunc(list, func(x string) bool { return len(t.txs[x].ops) > 0 }) {
+			continue
+		}
+		delete(t.spenders, s)
+		orphans = append(orphans, list...)
+	}
+	if !slices.Contains(orphans, id) {
+		orphans = append(orphans, id)
+	}
+	for _, c := range orphans {
+		ce, ok := t.txs[c]
+		if !ok || len(ce.ops) > 0 || t.spendsPayerInput(ce) {
+			continue
+		}
+		for _, s := range ce.spends {
+			if list, ok := t.spenders[s]; ok {
+				t.spenders[s] = slices.DeleteFunc(list, func(x string) bool { return x == c })
+			}
+		}
+		delete(t.txs, c)
+		if ce.block != nil {
+			if i, ok := t.blockIndex(*ce.block); ok {
+				b := &t.blocks[i]
+				b.txs = slices.DeleteFunc(b.txs, func(x string) bool { return x == c })
+			}
 		}
 	}
 }
 
-// claimSpends registers the inputs of a newly tracked transaction. An input
-// already owned by another live transaction keeps its first owner; that only
-// happens on an inconsistent chain (two mined spends of one output).
-func (t *Tracker) claimSpends(txid string, spends []chain.Outpoint) {
+func (t *Tracker) spendsPayerInput(e *txEntry) bool {
+	return slices.ContainsFunc(e.spends, func(s chain.Outpoint) bool { _, ok := t.spenders[s]; return ok })
+}
+
+// addSpender records id as a spender of every input of a payer it spends;
+// a payer (claim) also makes its own inputs watched.
+func (t *Tracker) addSpender(id string, spends []chain.Outpoint, claim bool) {
 	for _, s := range spends {
-		if _, taken := t.spentBy[s]; !taken {
-			t.spentBy[s] = txid
+		list, ok := t.spenders[s]
+		if !ok && !claim {
+			continue
+		}
+		if i, found := slices.BinarySearch(list, id); !found {
+			t.spenders[s] = slices.Insert(list, i, id)
 		}
 	}
 }
@@ -226,17 +281,17 @@ func compareOutpoints(a, b chain.Outpoint) int {
 	return cmp.Or(cmp.Compare(a.TxID, b.TxID), cmp.Compare(a.Index, b.Index))
 }
 
-// Restore replaces the tracker's state with a snapshot taken from Recent and
-// Payments (possibly of another Tracker before a restart) and clears the
-// halted state. recent must be ascending with contiguous heights and
-// non-empty hashes (only its last SafetyLimit entries are kept); every
-// payment must be consistent with it: a confirmed payment's block among the
-// kept blocks with Confirmations = tip-height+1 below SafetyLimit, an
-// unconfirmed or double-spent one with no block and 0 confirmations, and the
-// payments of one transaction sharing block, inputs and fate. Otherwise
-// Restore returns an error wrapping ErrBadSnapshot and leaves the tracker
-// unchanged.
-func (t *Tracker) Restore(recent []chain.BlockRef, payments []Payment) error {
+// Restore replaces the tracker's state with a snapshot taken from Recent,
+// Payments and Conflicts (possibly of another Tracker before a restart) and
+// clears the halted state. recent must be ascending with contiguous heights
+// and non-empty hashes (only its last SafetyLimit entries are kept); every
+// payment and conflict must be consistent with it: a mined one's block
+// among the kept blocks, a payment's Confirmations = tip-height+1 below
+// SafetyLimit (0 when unconfirmed), the payments of one transaction sharing
+// block, inputs and Seen, and each payment's DoubleSpentBy and ConflictedBy
+// what the snapshot's facts imply. Otherwise Restore returns an error
+// wrapping ErrBadSnapshot and leaves the tracker unchanged.
+func (t *Tracker) Restore(recent []chain.BlockRef, payments []Payment, conflicts []Conflict) error {
 	if len(recent) > t.limit {
 		recent = recent[len(recent)-t.limit:]
 	}
@@ -259,30 +314,54 @@ func (t *Tracker) Restore(recent []chain.BlockRef, payments []Payment) error {
 			return err
 		}
 	}
-	// Claim inputs in a fixed order (confirmed by height, then unconfirmed;
-	// txid within) so that a restored tracker resolves conflicts exactly as
-	// the one that took the snapshot.
-	ids := make([]string, 0, len(n.txs))
 	for id, e := range n.txs {
 		slices.SortFunc(e.ops, compareOutpoints)
-		if e.doubleSpentBy == "" {
-			ids = append(ids, id)
-		}
+		n.addSpender(id, e.spends, true)
 	}
-	height := func(id string) int64 {
-		if b := n.txs[id].block; b != nil {
-			return b.Height
+	for _, c := range conflicts {
+		if _, dup := n.txs[c.TxID]; dup || c.TxID == "" {
+			return fmt.Errorf("%w: conflict %q listed twice or also a payer", ErrBadSnapshot, c.TxID)
 		}
-		return 1<<63 - 1
+		c = c.clone()
+		if err := n.restorePlace(c.TxID, c.Block); err != nil {
+			return err
+		}
+		e := &txEntry{spends: c.Spends, block: c.Block, seen: c.Seen}
+		if !n.spendsPayerInput(e) {
+			return fmt.Errorf("%w: conflict %s spends no tracked input", ErrBadSnapshot, c.TxID)
+		}
+		n.txs[c.TxID] = e
+		n.addSpender(c.TxID, c.Spends, false)
 	}
-	slices.SortFunc(ids, func(a, b string) int { return cmp.Or(cmp.Compare(height(a), height(b)), cmp.Compare(a, b)) })
-	for _, id := range ids {
-		n.claimSpends(id, n.txs[id].spends)
+	for _, e := range n.txs {
+		n.seq = max(n.seq, e.seen)
 	}
 	for i := range n.blocks {
-		slices.SortFunc(n.blocks[i].pays, compareOutpoints)
+		slices.Sort(n.blocks[i].txs)
+	}
+	// The conflict state is derived: it must be what the facts imply.
+	for op, p := range n.pays {
+		got := *p
+		n.derive(op.TxID)
+		if got.DoubleSpentBy != p.DoubleSpentBy || got.ConflictedBy != p.ConflictedBy || got.Dropped != p.Dropped {
+			return fmt.Errorf("%w: payment %s:%d conflict state disagrees with its transactions", ErrBadSnapshot, op.TxID, op.Index)
+		}
 	}
 	*t = *n
+	return nil
+}
+
+// restorePlace checks that a mined transaction's block is kept and lists
+// the transaction in it.
+func (n *Tracker) restorePlace(id string, b *chain.BlockRef) error {
+	if b == nil {
+		return nil
+	}
+	i, ok := n.blockIndex(*b)
+	if !ok {
+		return fmt.Errorf("%w: transaction %s in block %d %s outside the recent blocks", ErrBadSnapshot, id, b.Height, b.Hash)
+	}
+	n.blocks[i].txs = append(n.blocks[i].txs, id)
 	return nil
 }
 
@@ -297,14 +376,14 @@ func (n *Tracker) restorePayment(p Payment) error {
 	var confs int64
 	if p.Block != nil {
 		i, ok := n.blockIndex(*p.Block)
-		if !ok || p.DoubleSpentBy != "" {
+		if !ok {
 			return fmt.Errorf("%w: payment %s:%d in block %d %s outside the recent blocks", ErrBadSnapshot, op.TxID, op.Index, p.Block.Height, p.Block.Hash)
 		}
 		confs = n.blocks[len(n.blocks)-1].ref.Height - p.Block.Height + 1
 		if confs >= int64(n.limit) {
 			return fmt.Errorf("%w: payment %s:%d is already final", ErrBadSnapshot, op.TxID, op.Index)
 		}
-		n.blocks[i].pays = append(n.blocks[i].pays, op)
+		_ = i
 	}
 	if p.Confirmations != confs {
 		return fmt.Errorf("%w: payment %s:%d has %d confirmations, want %d", ErrBadSnapshot, op.TxID, op.Index, p.Confirmations, confs)
@@ -312,9 +391,12 @@ func (n *Tracker) restorePayment(p Payment) error {
 	c := p.clone()
 	e := n.txs[op.TxID]
 	if e == nil {
-		e = &txEntry{spends: c.TxSpends, block: c.Block, doubleSpentBy: c.DoubleSpentBy}
+		e = &txEntry{spends: c.TxSpends, block: c.Block, seen: c.Seen}
+		if err := n.restorePlace(op.TxID, c.Block); err != nil {
+			return err
+		}
 		n.txs[op.TxID] = e
-	} else if !slices.Equal(e.spends, c.TxSpends) || e.doubleSpentBy != c.DoubleSpentBy ||
+	} else if !slices.Equal(e.spends, c.TxSpends) || e.seen != c.Seen ||
 		(e.block == nil) != (c.Block == nil) || (e.block != nil && *e.block != *c.Block) {
 		return fmt.Errorf("%w: payments of transaction %s disagree", ErrBadSnapshot, op.TxID)
 	}

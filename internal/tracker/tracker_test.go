@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"errors"
+	"fmt"
 	"math/big"
 	"testing"
 
@@ -39,14 +40,14 @@ func mempool(tx chain.Tx) step {
 func restart() step {
 	return step{do: func(e *env) ([]Event, error) {
 		fresh := New(e.cfg, e.watch)
-		err := fresh.Restore(e.tr.Recent(), e.tr.Payments())
+		err := fresh.Restore(e.tr.Recent(), e.tr.Payments(), e.tr.Conflicts())
 		e.tr = fresh
 		return nil, err
 	}}
 }
 
 func restoreWith(recent []chain.BlockRef, pays []Payment) step {
-	return step{do: func(e *env) ([]Event, error) { return nil, e.tr.Restore(recent, pays) }}
+	return step{do: func(e *env) ([]Event, error) { return nil, e.tr.Restore(recent, pays, nil) }}
 }
 
 func forget(txid string, index uint32, unwatch chain.Key) step {
@@ -55,6 +56,10 @@ func forget(txid string, index uint32, unwatch chain.Key) step {
 		e.watch.Remove(unwatch)
 		return nil, nil
 	}}
+}
+
+func listed(ids ...string) step {
+	return step{do: func(e *env) ([]Event, error) { return e.tr.MempoolListed(ids) }}
 }
 
 func (s step) wants(events ...string) step { s.want = events; return s }
@@ -72,6 +77,9 @@ func tracked(want ...string) func(*testing.T, *Tracker) {
 			s := p.Outpoint.TxID + ":" + string(rune('0'+p.Outpoint.Index)) + " " + p.Amount.String()
 			if p.DoubleSpentBy != "" {
 				s += " double spent by " + p.DoubleSpentBy
+			}
+			if p.ConflictedBy != "" {
+				s += " conflicted by " + p.ConflictedBy
 			}
 			got = append(got, s)
 		}
@@ -139,9 +147,29 @@ var trackerCases = []trackerCase{
 		connect(blk(101, "b101", "a100", mktx("C", []string{"f1"}))).wants("double_spent A:0 0->0 by C"),
 		connect(blk(102, "b102", "b101")),
 		disconnect(102, "b102"),
-		disconnect(101, "b101"),
-		// Double spent is terminal even if a later branch mines A after all.
-		connect(blk(101, "c101", "a100", payA)).then(tracked("A:0 5000 double spent by C")),
+		// The conflict goes back to the mempool: A is only conflicted now.
+		disconnect(101, "b101").wants("conflicted A:0 0->0 by C"),
+		// Double spent holds only while the conflict is in the best chain:
+		// a later branch mining A brings the payment back.
+		connect(blk(101, "c101", "a100", payA)).wants("reinstated A:0 0->1 @c101").then(tracked("A:0 5000")),
+	}},
+	{name: "conflict reorged out and the original mined on the winning branch", steps: []step{
+		connect(blk(100, "a100", "a99")),
+		mempool(payA).wants("payment_seen A:0 0->0"),
+		connect(blk(101, "b101", "a100", mktx("C", []string{"f1"}, out(0, key(9), 4000)))).wants("double_spent A:0 0->0 by C"),
+		connect(blk(102, "b102", "b101")),
+		disconnect(102, "b102"),
+		disconnect(101, "b101").wants("conflicted A:0 0->0 by C"),
+		connect(blk(101, "c101", "a100", payA)).wants("reinstated A:0 0->1 @c101"),
+		connect(blk(102, "c102", "c101")).wants("confirmations_changed A:0 1->2 @c101").then(tracked("A:0 5000")),
+	}},
+	{name: "a replaced payment seen again in the mempool comes back", steps: []step{
+		connect(blk(100, "a100", "a99")),
+		mempool(payA).wants("payment_seen A:0 0->0"),
+		mempool(mktx("R", []string{"f1"}, out(0, key(9), 4800))).wants("conflicted A:0 0->0 by R"),
+		mempool(payA).wants("reinstated A:0 0->0"),
+		restart(),
+		connect(blk(101, "a101", "a100", mktx("R", []string{"f1"}, out(0, key(9), 4800)))).wants("double_spent A:0 0->0 by R"),
 	}},
 	{name: "final at the safety limit", limit: 3, steps: []step{
 		connect(blk(100, "a100", "a99")),
@@ -175,25 +203,26 @@ var trackerCases = []trackerCase{
 			}
 		}),
 		restoreWith([]chain.BlockRef{ref(105, "b105")}, []Payment{{
-			Outpoint: chain.Outpoint{TxID: "A"}, Key: k1, Amount: big.NewInt(5000), TxSpends: spends("f1"),
+			Outpoint: chain.Outpoint{TxID: "A"}, Key: k1, Amount: big.NewInt(5000), TxSpends: spends("f1"), Seen: 1,
 		}}),
 		connect(blk(106, "b106", "b105", payA)).wants("confirmations_changed A:0 0->1 @b106"),
 	}},
-	{name: "replacement in the mempool (RBF) double spends", steps: []step{
+	{name: "replacement in the mempool (RBF) conflicts, a mined one double spends", steps: []step{
 		connect(blk(100, "a100", "a99")),
 		mempool(payA).wants("payment_seen A:0 0->0"),
 		mempool(mktx("A2", []string{"f1"}, out(0, k1, 4900))).
-			wants("double_spent A:0 0->0 by A2", "payment_seen A2:0 0->0"),
-		mempool(mktx("R", []string{"f1"}, out(0, key(9), 4800))).wants("double_spent A2:0 0->0 by R"),
+			wants("conflicted A:0 0->0 by A2", "payment_seen A2:0 0->0"),
+		mempool(mktx("R", []string{"f1"}, out(0, key(9), 4800))).wants("conflicted A:0 0->0 by R", "conflicted A2:0 0->0 by R"),
 		connect(blk(101, "a101", "a100", mktx("R", []string{"f1"}, out(0, key(9), 4800)))).
-			then(tracked("A:0 5000 double spent by A2", "A2:0 4900 double spent by R")),
+			wants("double_spent A:0 0->0 by R", "double_spent A2:0 0->0 by R").
+			then(tracked("A:0 5000 double spent by R", "A2:0 4900 double spent by R")),
 	}},
 	{name: "replaced transaction mined instead of its replacement", steps: []step{
 		connect(blk(100, "a100", "a99")),
 		mempool(payA).wants("payment_seen A:0 0->0"),
 		mempool(mktx("A2", []string{"f1"}, out(0, k1, 4900))).
-			wants("double_spent A:0 0->0 by A2", "payment_seen A2:0 0->0"),
-		connect(blk(101, "a101", "a100", payA)).wants("double_spent A2:0 0->0 by A"),
+			wants("conflicted A:0 0->0 by A2", "payment_seen A2:0 0->0"),
+		connect(blk(101, "a101", "a100", payA)).wants("double_spent A2:0 0->0 by A", "reinstated A:0 0->1 @a101"),
 	}},
 	{name: "conflicting transaction mined double spends", steps: []step{
 		connect(blk(100, "a100", "a99")),
@@ -202,12 +231,27 @@ var trackerCases = []trackerCase{
 		connect(blk(101, "a101", "a100", mktx("X", []string{"f2"}))).
 			wants("double_spent A:0 0->0 by X", "double_spent A:1 0->0 by X").
 			then(func(t *testing.T, tr *Tracker) {
-				if tr.IsWatchedSpend(chain.Outpoint{TxID: "f1"}) {
-					t.Error("inputs of a double-spent transaction still watched")
+				if !tr.IsWatchedSpend(chain.Outpoint{TxID: "f1"}) {
+					t.Error("inputs of a double-spent transaction no longer watched: its return would be missed")
 				}
 			}),
-		disconnect(101, "a101"),
+		disconnect(101, "a101").wants("conflicted A:0 0->0 by X", "conflicted A:1 0->0 by X"),
 		connect(blk(101, "b101", "a100")),
+	}},
+	{name: "a payment the node no longer lists is dropped until seen again", steps: []step{
+		connect(blk(100, "a100", "a99")),
+		mempool(payA).wants("payment_seen A:0 0->0"),
+		listed("A"),
+		listed().wants("conflicted A:0 0->0"),
+		restart(),
+		mempool(payA).wants("reinstated A:0 0->0"),
+		listed("A"),
+	}},
+	{name: "a double spend final at the limit ends its victims", limit: 2, steps: []step{
+		connect(blk(100, "a100", "a99")),
+		mempool(payA).wants("payment_seen A:0 0->0"),
+		connect(blk(101, "a101", "a100", mktx("X", []string{"f1"}))).wants("double_spent A:0 0->0 by X"),
+		connect(blk(102, "a102", "a101")).wants("final A:0 0->0").then(tracked()),
 	}},
 	{name: "mempool conflict with a confirmed payment is ignored", steps: []step{
 		connect(blk(100, "a100", "a99")),
@@ -262,7 +306,9 @@ var trackerCases = []trackerCase{
 		disconnect(101, "a101").wants("reorged_out A:0 1->0"),
 		restart(),
 		mempool(mktx("A2", []string{"f1"}, out(0, k1, 4900))).
-			wants("double_spent A:0 0->0 by A2", "payment_seen A2:0 0->0"),
+			wants("conflicted A:0 0->0 by A2", "payment_seen A2:0 0->0"),
+		restart(),
+		connect(blk(101, "b101", "a100", payA)).wants("double_spent A2:0 0->0 by A", "reinstated A:0 0->1 @b101"),
 	}},
 }
 
@@ -304,6 +350,50 @@ func TestTrackerScripts(t *testing.T) {
 			restarted := runCase(t, tc, true)
 			if diff := cmp.Diff(straight, restarted, cmp.Comparer(func(a, b *big.Int) bool { return a.Cmp(b) == 0 })); diff != "" {
 				t.Errorf("events differ after restarts (-straight +restarted):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestForkPoint: a node behind the tracker is waited for, never taken for
+// a reorg; a different block at a height the node has is a fork.
+func TestForkPoint(t *testing.T) {
+	tr := New(Config{SafetyLimit: 10}, NewWatchSet(0))
+	for h := int64(100); h <= 105; h++ {
+		if _, err := tr.Connect(blk(h, fmt.Sprintf("a%d", h), fmt.Sprintf("a%d", h-1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ours := func(h int64) (string, error) { return fmt.Sprintf("a%d", h), nil }
+	theirsAbove := func(fork int64) func(int64) (string, error) {
+		return func(h int64) (string, error) {
+			if h > fork {
+				return fmt.Sprintf("b%d", h), nil
+			}
+			return ours(h)
+		}
+	}
+	cases := []struct {
+		name       string
+		nodeTip    int64
+		hashAt     func(int64) (string, error)
+		fork       int64
+		wantBehind bool
+	}{
+		{"same tip", 105, ours, 105, false},
+		{"node ahead", 108, ours, 105, false},
+		{"node behind on our chain", 102, ours, 102, true},
+		{"node below everything remembered", 90, ours, 99, true},
+		{"reorg at the same height", 105, theirsAbove(103), 103, false},
+		{"reorg to a longer branch", 107, theirsAbove(101), 101, false},
+		{"shorter node on another branch", 103, theirsAbove(102), 102, false},
+		{"fork below the remembered blocks", 106, theirsAbove(0), 99, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fork, behind, err := tr.ForkPoint(tc.nodeTip, tc.hashAt)
+			if err != nil || fork != tc.fork || behind != tc.wantBehind {
+				t.Fatalf("ForkPoint = %d, behind %v, %v; want %d, behind %v", fork, behind, err, tc.fork, tc.wantBehind)
 			}
 		})
 	}

@@ -12,12 +12,16 @@ import (
 	"github.com/cryptopay/cryptopay/internal/tracker"
 )
 
-// persist stores what one tracker step reported: for every invoice
-// touched, its payments, its recomputed state and the events of both, and
-// then the tracker's snapshot, all in one transaction. If the transaction
-// fails the tracker is reloaded from the last stored snapshot, so memory
-// never runs ahead of the database.
-func (w *Watcher) persist(ctx context.Context, events []tracker.Event) error {
+// persist stores what one step of the settlement loop reported (a whole
+// reorg switch, a batch of blocks, or the mempool): for every invoice
+// touched, its payments as the tracker sees them after the step, its
+// recomputed state and the events for what differs from before, then the
+// tracker's snapshot, all in one transaction. times maps the hashes of the
+// blocks the step connected to their header times, the first-seen time of
+// a payment first seen mined. If the transaction fails the tracker is
+// reloaded from the last stored snapshot, so memory never runs ahead of the
+// database.
+func (w *Watcher) persist(ctx context.Context, events []tracker.Event, times map[string]int64) error {
 	snap, err := encodeSnapshot(w.tr)
 	if err != nil {
 		return w.fail(err)
@@ -28,19 +32,15 @@ func (w *Watcher) persist(ctx context.Context, events []tracker.Event) error {
 	epoch := w.leading()
 	err = w.db.InTx(ctx, func(tx storage.Tx) error {
 		alerts = alerts[:0]
-		// Fenced: nothing is written unless this watcher still holds the
-		// lease it acquired (lead.go).
-		if epoch != 0 {
-			if err := tx.CheckLease(ctx, w.leaseName, epoch); err != nil {
-				return err
-			}
+		if err := w.fence(ctx, tx, epoch); err != nil {
+			return err
 		}
 		byInvoice, order, err := w.group(ctx, tx, events)
 		if err != nil {
 			return err
 		}
 		for _, id := range order {
-			a, err := w.applyInvoice(ctx, tx, id, byInvoice[id], now)
+			a, err := w.applyInvoice(ctx, tx, id, byInvoice[id], times, now)
 			if err != nil {
 				return err
 			}
@@ -94,9 +94,17 @@ func (w *Watcher) group(ctx context.Context, tx storage.Tx, events []tracker.Eve
 	return out, order, nil
 }
 
-// applyInvoice applies one invoice's tracker events and advances its
-// state. It returns the alerts for what an operator must see.
-func (w *Watcher) applyInvoice(ctx context.Context, tx storage.Tx, id string, events []tracker.Event, now time.Time) ([]alertMsg, error) {
+// observed is one payment as the tracker left it after the step.
+type observedPayment struct {
+	tp    tracker.Payment
+	final bool
+}
+
+// applyInvoice applies the step to one invoice: each payment's state after
+// the step (the last event about it carries it), compared with what was
+// stored before, decides the payment events; Advance decides the invoice's.
+// It returns the alerts for what an operator must see.
+func (w *Watcher) applyInvoice(ctx context.Context, tx storage.Tx, id string, events []tracker.Event, times map[string]int64, now time.Time) ([]alertMsg, error) {
 	inv, err := tx.LockInvoice(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("lock invoice %s: %w", id, err)
@@ -105,24 +113,96 @@ func (w *Watcher) applyInvoice(ctx context.Context, tx storage.Tx, id string, ev
 	if err != nil {
 		return nil, fmt.Errorf("store of invoice %s: %w", id, err)
 	}
-	wasSettled := inv.Status == cryptopay.StatusSettled
+	after := map[chain.Outpoint]observedPayment{}
+	var outpoints []chain.Outpoint
+	for _, ev := range events {
+		op := ev.Payment.Outpoint
+		if _, ok := after[op]; !ok {
+			outpoints = append(outpoints, op)
+		}
+		after[op] = observedPayment{tp: ev.Payment, final: ev.Kind == tracker.Final}
+	}
+
+	// First the chain facts of every payment (creating new ones), then
+	// their statuses, which may depend on each other (a replacement).
+	type change struct {
+		idx     int
+		before  cryptopay.Payment
+		created bool
+	}
+	var touched []change
+	for _, op := range outpoints {
+		o := after[op]
+		idx := paymentIndex(inv, op)
+		c := change{idx: idx}
+		if idx < 0 {
+			seen := now
+			if o.tp.Block != nil {
+				if t, ok := times[o.tp.Block.Hash]; ok && t > 0 {
+					seen = time.Unix(t, 0).UTC()
+				}
+			}
+			p := cryptopay.Payment{
+				ID: cryptopay.NewID(cryptopay.PrefixPayment, now), InvoiceID: inv.ID,
+				TxID: op.TxID, Vout: op.Index, Amount: o.tp.Amount, RBF: o.tp.RBF, FromAddress: o.tp.From,
+				Status: cryptopay.PaymentPending, SeenAt: seen,
+			}
+			blocked, err := w.senderBlocked(ctx, tx, p.FromAddress)
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case !seen.Before(inv.MonitorUntil):
+				p.Status = cryptopay.PaymentOutsideWindow
+			case blocked:
+				p.Status = cryptopay.PaymentHeld
+			}
+			inv.Payments = append(inv.Payments, p)
+			c.idx, c.created = len(inv.Payments)-1, true
+		} else {
+			c.before = inv.Payments[idx]
+		}
+		p := &inv.Payments[c.idx]
+		p.Confirmations, p.BlockHash, p.BlockHeight = o.tp.Confirmations, "", 0
+		if o.tp.Block != nil {
+			p.BlockHash, p.BlockHeight = o.tp.Block.Hash, o.tp.Block.Height
+		}
+		touched = append(touched, c)
+	}
+
 	var notes []observation // payment-level events, in order
 	var alerts []alertMsg
 	problem := "Payment problem on a " + string(w.network) + " invoice"
-	for _, ev := range events {
-		p, typ, err := w.applyEvent(ctx, tx, inv, ev, now)
-		if err != nil {
-			return nil, err
+	for _, c := range touched {
+		p := &inv.Payments[c.idx]
+		settleStatus(inv, p, after[chain.Outpoint{TxID: p.TxID, Index: p.Vout}], c.before, now)
+		for _, typ := range paymentEvents(c.created, c.before, *p, requiredConfirmations(inv, p)) {
+			notes = append(notes, observation{typ, *p})
+			switch typ {
+			case cryptopay.EventPaymentDoubleSpent:
+				alerts = append(alerts, alertMsg{problem, fmt.Sprintf("Invoice %s (order %s): payment %s:%d was double spent by %s, mined in the best chain; it is not credited while that block stays there.",
+					inv.ID, inv.OrderID, p.TxID, p.Vout, p.ConflictTxID)})
+			case cryptopay.EventPaymentOutsideWindow:
+				alerts = append(alerts, alertMsg{problem, fmt.Sprintf("Invoice %s (order %s): %s base units of %s reached its address in %s:%d after its monitoring window ended (%s). It is recorded, not credited; decide what to do with it.",
+					inv.ID, inv.OrderID, p.Amount, inv.Asset, p.TxID, p.Vout, inv.MonitorUntil.Format(time.RFC3339))})
+			}
 		}
-		if typ != "" {
-			notes = append(notes, observation{typ, p})
-		}
-		if ev.Kind == tracker.DoubleSpent {
-			alerts = append(alerts, alertMsg{problem, fmt.Sprintf("Invoice %s (order %s): payment %s:%d was double spent by %s; it is not credited.",
-				inv.ID, inv.OrderID, p.TxID, p.Vout, ev.ConflictTxID)})
+		if c.created {
+			if err := tx.CreatePayment(ctx, p); err != nil {
+				return nil, fmt.Errorf("create payment %s:%d: %w", p.TxID, p.Vout, err)
+			}
+		} else if err := tx.UpdatePayment(ctx, p); err != nil {
+			return nil, fmt.Errorf("update payment %s:%d: %w", p.TxID, p.Vout, err)
 		}
 	}
-	changes := inv.Advance(inv.Payments, now, store.ToleranceBasisPoints)
+
+	wasSettled := inv.Status == cryptopay.StatusSettled
+	settledAt := inv.SettledAt
+	changes := inv.Advance(inv.Payments, w.observed, store.ToleranceBasisPoints)
+	if inv.Status == cryptopay.StatusSettled && settledAt == nil {
+		t := now // the clock Advance judged by may be a pass old
+		inv.SettledAt = &t
+	}
 	if wasSettled && inv.Status != cryptopay.StatusSettled {
 		alerts = append(alerts, alertMsg{problem, fmt.Sprintf("Invoice %s (order %s) was settled, but a payment it counted left the best chain: it is %s again and flagged reorged. Do not ship until it settles again.",
 			inv.ID, inv.OrderID, inv.Status)})
@@ -155,103 +235,4 @@ func (w *Watcher) applyInvoice(ctx context.Context, tx storage.Tx, id string, ev
 		}
 	}
 	return alerts, nil
-}
-
-// applyEvent writes one tracker event to the invoice's payment (creating
-// it on first sight) and returns the payment after the change and the
-// payment-level event to emit, if any. inv.Payments is kept current.
-func (w *Watcher) applyEvent(ctx context.Context, tx storage.Tx, inv *cryptopay.Invoice, ev tracker.Event, now time.Time) (cryptopay.Payment, cryptopay.EventType, error) {
-	tp := ev.Payment
-	idx := -1
-	for i, p := range inv.Payments {
-		if p.TxID == tp.Outpoint.TxID && p.Vout == tp.Outpoint.Index {
-			idx = i
-			break
-		}
-	}
-	created := idx < 0
-	if created {
-		inv.Payments = append(inv.Payments, cryptopay.Payment{
-			ID:          cryptopay.NewID(cryptopay.PrefixPayment, now),
-			InvoiceID:   inv.ID,
-			TxID:        tp.Outpoint.TxID,
-			Vout:        tp.Outpoint.Index,
-			Amount:      tp.Amount,
-			RBF:         tp.RBF,
-			FromAddress: tp.From,
-			Status:      cryptopay.PaymentPending,
-			SeenAt:      now,
-		})
-		idx = len(inv.Payments) - 1
-	}
-	p := &inv.Payments[idx]
-	before := p.Confirmations
-	// A payment from a blocked sender is recorded but held, never credited
-	// (monitor.go); it stays held whatever the chain does, unless it is
-	// double spent.
-	held := p.Status == cryptopay.PaymentHeld
-	if created {
-		var err error
-		if held, err = w.senderBlocked(ctx, tx, p.FromAddress); err != nil {
-			return cryptopay.Payment{}, "", err
-		}
-	}
-	var typ cryptopay.EventType
-
-	switch ev.Kind {
-	case tracker.DoubleSpent:
-		p.Status, p.Confirmations, p.BlockHash, p.BlockHeight, p.ConfirmedAt = cryptopay.PaymentDoubleSpent, 0, "", 0, nil
-		p.ConflictTxID = ev.ConflictTxID
-		typ = cryptopay.EventPaymentDoubleSpent
-	case tracker.ReorgedOut:
-		p.Status, p.Confirmations, p.BlockHash, p.BlockHeight, p.ConfirmedAt = cryptopay.PaymentReorged, 0, "", 0, nil
-		typ = cryptopay.EventPaymentReorged
-	case tracker.PaymentSeen, tracker.ConfirmationsChanged, tracker.Final:
-		if p.Status == cryptopay.PaymentDoubleSpent {
-			break // terminal: never credited again
-		}
-		p.Confirmations = tp.Confirmations
-		p.BlockHash, p.BlockHeight = "", 0
-		if tp.Block != nil {
-			p.BlockHash, p.BlockHeight = tp.Block.Hash, tp.Block.Height
-		}
-		// Credited only with the required confirmations on the best chain.
-		// An invoice the store lets settle unconfirmed (a small one) still
-		// waits for one block when the payment signals replaceability.
-		req := int64(inv.RequiredConfirmations)
-		if req == 0 && p.RBF {
-			req = 1
-		}
-		if p.Confirmations >= req {
-			if p.Status != cryptopay.PaymentConfirmed {
-				t := now
-				p.ConfirmedAt = &t
-			}
-			p.Status = cryptopay.PaymentConfirmed
-		} else {
-			p.Status, p.ConfirmedAt = cryptopay.PaymentPending, nil
-		}
-		switch {
-		case created || ev.Kind == tracker.PaymentSeen:
-			typ = cryptopay.EventInvoicePaymentDetected
-		case min(before, req) != min(p.Confirmations, req):
-			// Counted up to the requirement; beyond it the count changes
-			// nothing a shop acts on, so it is not announced.
-			typ = cryptopay.EventInvoiceConfirmationsChanged
-		}
-	}
-	if held && p.Status != cryptopay.PaymentDoubleSpent {
-		p.Status, p.ConfirmedAt, typ = cryptopay.PaymentHeld, nil, ""
-		if created {
-			typ = cryptopay.EventPaymentHeld
-		}
-	}
-	if created {
-		if err := tx.CreatePayment(ctx, p); err != nil {
-			return cryptopay.Payment{}, "", fmt.Errorf("create payment %s:%d: %w", p.TxID, p.Vout, err)
-		}
-	} else if err := tx.UpdatePayment(ctx, p); err != nil {
-		return cryptopay.Payment{}, "", fmt.Errorf("update payment %s:%d: %w", p.TxID, p.Vout, err)
-	}
-	return *p, typ, nil
 }

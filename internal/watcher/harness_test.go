@@ -2,6 +2,7 @@ package watcher_test
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -95,12 +96,23 @@ func newHarness(t testing.TB, db storage.DB, blocks int) *harness {
 // newWatcher returns a fresh watcher over the harness's database and node:
 // what a restarted gateway would build.
 func (h *harness) newWatcher(poll time.Duration) *watcher.Watcher {
-	client, err := btcrpc.New(btcrpc.Config{URL: h.node.RPCURL(), User: h.node.RPCUser(), Password: h.node.RPCPassword(), Params: regtest.Params})
+	return h.watcherOn(h.source(h.node), poll)
+}
+
+// source is a chain source over node.
+func (h *harness) source(node *regtest.Node) watcher.Source {
+	client, err := btcrpc.New(btcrpc.Config{URL: node.RPCURL(), User: node.RPCUser(), Password: node.RPCPassword(), Params: regtest.Params})
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	return btcsource.New(client, cryptopay.NetworkBitcoinRegtest)
+}
+
+// watcherOn returns a fresh watcher over the harness's database reading
+// src.
+func (h *harness) watcherOn(src watcher.Source, poll time.Duration) *watcher.Watcher {
 	w := watcher.New(watcher.Config{
-		DB: h.db, Source: btcsource.New(client, cryptopay.NetworkBitcoinRegtest), Now: h.clock.now,
+		DB: h.db, Source: src, Now: h.clock.now,
 		PollInterval: poll, SafetyLimit: 10,
 		Alert: func(context.Context, string, string) { h.alerts.Add(1) },
 	})
@@ -163,6 +175,82 @@ func (h *harness) events(inv *cryptopay.Invoice) []cryptopay.EventType {
 	out := make([]cryptopay.EventType, len(evs))
 	for i := range evs {
 		out[len(evs)-1-i] = evs[i].Type
+	}
+	return out
+}
+
+// partner starts a second node in sync with the harness's, for partitions
+// and competing branches.
+func (h *harness) partner() *regtest.Node {
+	h.t.Helper()
+	other, err := regtest.Start(h.ctx, regtest.Options{Dir: h.t.TempDir(), BtcdPath: btcd(h.t)})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { other.Stop() })
+	h.join(other)
+	return other
+}
+
+// join connects the nodes and waits until they agree on the best chain.
+func (h *harness) join(other *regtest.Node) {
+	h.t.Helper()
+	if err := h.node.Connect(h.ctx, other); err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := regtest.WaitSameTip(h.ctx, h.node, other); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// partition disconnects the nodes.
+func (h *harness) partition(other *regtest.Node) {
+	h.t.Helper()
+	if err := h.node.Disconnect(h.ctx, other); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// mineOn mines n blocks on node.
+func (h *harness) mineOn(node *regtest.Node, n int) []string {
+	h.t.Helper()
+	hashes, err := node.Mine(h.ctx, n)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return hashes
+}
+
+// payment returns the invoice's payment in txid.
+func (h *harness) payment(inv *cryptopay.Invoice, txid string) cryptopay.Payment {
+	h.t.Helper()
+	for _, p := range inv.Payments {
+		if p.TxID == txid {
+			return p
+		}
+	}
+	h.t.Fatalf("invoice %s has no payment in %s: %+v", inv.ID, txid, inv.Payments)
+	return cryptopay.Payment{}
+}
+
+// eventData returns the data of the invoice's events of type typ, oldest
+// first.
+func (h *harness) eventData(inv *cryptopay.Invoice, typ cryptopay.EventType) []cryptopay.InvoiceEventData {
+	h.t.Helper()
+	evs, _, err := h.db.ListEvents(h.ctx, storage.EventFilter{StoreID: inv.StoreID, Livemode: false, InvoiceID: inv.ID, Page: storage.Page{Limit: 1000}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []cryptopay.InvoiceEventData
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Type != typ {
+			continue
+		}
+		var d cryptopay.InvoiceEventData
+		if err := json.Unmarshal(evs[i].Data, &d); err != nil {
+			h.t.Fatal(err)
+		}
+		out = append(out, d)
 	}
 	return out
 }

@@ -159,7 +159,10 @@ func (w *Watcher) loop(ctx context.Context) error {
 		}
 		w.setReady(err)
 		wait := w.poll
-		if err != nil {
+		var behind *NodeBehindError
+		if errors.As(err, &behind) {
+			w.log.InfoContext(ctx, "node behind our tip; waiting for it", "node_height", behind.Node, "our_height", behind.Ours)
+		} else if err != nil {
 			backoff = min(max(2*backoff, time.Second), 30*time.Second)
 			wait = backoff
 			w.log.WarnContext(ctx, "chain watcher step failed; retrying", "err", err, "retry_in", backoff)
@@ -227,6 +230,17 @@ func (w *Watcher) leading() int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.epoch
+}
+
+// fence makes tx write nothing unless this watcher still holds the lease
+// of epoch, the one it acquired: every write of the settlement loop (chain
+// steps and time alike) goes through it. Epoch 0 (a watcher driven by Step
+// alone, in tests) writes unfenced.
+func (w *Watcher) fence(ctx context.Context, tx storage.Tx, epoch int64) error {
+	if epoch == 0 {
+		return nil
+	}
+	return tx.CheckLease(ctx, w.leaseName, epoch)
 }
 
 // listen feeds the invoices other instances create to the watched set as

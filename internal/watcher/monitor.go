@@ -58,27 +58,24 @@ func (w *Watcher) monitorInvoice(ctx context.Context, tx storage.Tx, inv *crypto
 	add := func(f monitor.Finding) { alerts = append(alerts, alertMsg{f.Title, f.Text}) }
 	cur, rate := w.policyCurrency(ctx, inv, store)
 
-	// Failures: double spends seen now, and every payment of an invoice
-	// that has just ended invalid.
-	type failure struct {
-		pay    cryptopay.Payment
-		reason string
-	}
-	var failed []failure
+	// Failures: only payments a mined conflict took away from us, the
+	// fraud the rule exists to stop. Never a fee bump (replaced), a
+	// mempool hint (conflicted), a slow confirmation of an on-time payment,
+	// an underpayment or an invoice the clock moved: exchanges share one
+	// sending address among many customers, and blocking it for an honest
+	// mishap would turn all of them away.
 	for _, o := range seen {
-		if o.typ == cryptopay.EventPaymentDoubleSpent {
-			failed = append(failed, failure{o.pay, monitor.ReasonDoubleSpent})
-		}
-	}
-	if slices.ContainsFunc(changes, func(c cryptopay.Change) bool { return c.Type == cryptopay.EventInvoiceInvalid }) {
-		for _, p := range inv.Payments {
-			if p.Status != cryptopay.PaymentDoubleSpent && p.Status != cryptopay.PaymentHeld {
-				failed = append(failed, failure{p, monitor.ReasonInvalid})
+		if o.typ == cryptopay.EventPaymentReinstated && o.pay.FromAddress != "" {
+			// Its double spend left the chain: nothing was taken away.
+			if err := tx.ForgetPaymentFailures(ctx, w.network, o.pay.FromAddress, o.pay.ID); err != nil {
+				return nil, err
 			}
+			continue
 		}
-	}
-	for _, f := range failed {
-		a, err := w.recordFailure(ctx, tx, inv, &f.pay, f.reason, now)
+		if o.typ != cryptopay.EventPaymentDoubleSpent {
+			continue
+		}
+		a, err := w.recordFailure(ctx, tx, inv, &o.pay, monitor.ReasonDoubleSpent, now)
 		if err != nil {
 			return nil, err
 		}
@@ -192,32 +189,4 @@ func senders(inv *cryptopay.Invoice) string {
 		}
 	}
 	return strings.Join(out, ", ")
-}
-
-// InvoiceInvalidated records, inside tx, the payments of an invoice the
-// clock moved to invalid (gateway.Service.AdvanceDue) as failures of their
-// senders, exactly as when the watcher itself moves one; it returns what
-// to raise once tx commits. Invoices of other networks are not its
-// business.
-func (w *Watcher) InvoiceInvalidated(ctx context.Context, tx storage.Tx, inv *cryptopay.Invoice) (func(), error) {
-	if inv.Network != w.network {
-		return func() {}, nil
-	}
-	now := w.now().UTC()
-	var alerts []alertMsg
-	for _, p := range inv.Payments {
-		if p.Status == cryptopay.PaymentDoubleSpent || p.Status == cryptopay.PaymentHeld {
-			continue
-		}
-		a, err := w.recordFailure(ctx, tx, inv, &p, monitor.ReasonInvalid, now)
-		if err != nil {
-			return nil, err
-		}
-		alerts = append(alerts, a...)
-	}
-	return func() {
-		for _, a := range alerts {
-			w.raise(ctx, a.title, a.text)
-		}
-	}, nil
 }

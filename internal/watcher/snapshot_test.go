@@ -31,12 +31,13 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recent, payments, err := decodeSnapshot(snap)
+	st, err := decodeSnapshot(snap)
 	if err != nil {
 		t.Fatal(err)
 	}
+	payments := st.payments
 	again := tracker.New(tracker.Config{SafetyLimit: 10}, watch)
-	if err := again.Restore(recent, payments); err != nil {
+	if err := again.Restore(st.recent, st.payments, st.conflicts); err != nil {
 		t.Fatal(err)
 	}
 	snap2, _ := encodeSnapshot(again)
@@ -48,17 +49,37 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 }
 
+// TestSnapshotVersion1: a snapshot written before conflicts were facts
+// still loads, its double spent payment conflicted (not counted) by its
+// conflict.
+func TestSnapshotVersion1(t *testing.T) {
+	v1 := []byte(`{"v":1,"recent":[{"Height":7,"Hash":"h7"}],"payments":[{"txid":"a","index":0,"key":"0102030000000000000000000000000000000000","amount":"5","spends":[{"TxID":"f","Index":0}],"double_spent_by":"x","confirmations":0}]}`)
+	st, err := decodeSnapshot(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tracker.New(tracker.Config{SafetyLimit: 10}, nil)
+	if err := tr.Restore(st.recent, st.payments, st.conflicts); err != nil {
+		t.Fatal(err)
+	}
+	if p := tr.Payments(); len(p) != 1 || p[0].ConflictedBy != "x" || p[0].Counted() {
+		t.Fatalf("version 1 double spend restored as %+v", p)
+	}
+}
+
 func FuzzDecodeSnapshot(f *testing.F) {
 	f.Add([]byte(`{"v":1,"recent":[{"Height":1,"Hash":"a"}],"payments":[]}`))
 	f.Add([]byte(`{"v":1,"payments":[{"txid":"t","index":0,"key":"0102","amount":"5"}]}`))
 	f.Add([]byte(`{"v":2}`))
+	f.Add([]byte(`{"v":3}`))
+	f.Add([]byte(`{"v":2,"recent":[{"Height":1,"Hash":"a"}],"payments":[{"txid":"t","index":0,"key":"0102030405060708091011121314151617181920","amount":"5","spends":[{"TxID":"f","Index":0}],"conflicted_by":"x","seen":1}],"conflicts":[{"txid":"x","spends":[{"TxID":"f","Index":0}],"seen":2}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		recent, payments, err := decodeSnapshot(b)
+		st, err := decodeSnapshot(b)
 		if err != nil {
 			return
 		}
 		// A decoded snapshot is either refused by Restore or restores.
 		tr := tracker.New(tracker.Config{SafetyLimit: 10}, nil)
-		_ = tr.Restore(recent, payments)
+		_ = tr.Restore(st.recent, st.payments, st.conflicts)
 	})
 }

@@ -62,7 +62,9 @@ func (w *Watcher) pollInvoices(ctx context.Context, full bool) error {
 		top = max(top, w.marks[n-1].seq)
 	}
 	for {
-		page, err := w.db.ListWatchedAddresses(ctx, w.network, now, from, 1000)
+		// Still watched for w.grace after the window, so that late money is
+		// recorded (outside_window) rather than never seen.
+		page, err := w.db.ListWatchedAddresses(ctx, w.network, now.Add(-w.grace), from, 1000)
 		if err != nil {
 			return fmt.Errorf("list watched addresses: %w", err)
 		}
@@ -103,7 +105,8 @@ func (w *Watcher) lagCursor(now time.Time) int64 {
 }
 
 // addAddress watches address until the end of its invoice's monitoring
-// window. An address new to the set is remembered so the next mempool
+// window and w.grace beyond it, so that money arriving late is recorded as
+// outside_window instead of never being seen. An address new to the set is remembered so the next mempool
 // pass looks again at transactions it fed before (syncMempool).
 func (w *Watcher) addAddress(address string, until time.Time) {
 	k, err := w.src.KeyOf(address)
@@ -114,5 +117,5 @@ func (w *Watcher) addAddress(address string, until time.Time) {
 	if !w.watch.Has(k) {
 		w.newKeys[k] = struct{}{}
 	}
-	w.watch.AddUntil(k, until)
+	w.watch.AddUntil(k, until.Add(w.grace))
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,7 +96,14 @@ type Config struct {
 	// by other instances while it cannot be notified of them (default 2s;
 	// a quarter of RescanInterval while notifications arrive).
 	InvoicePollInterval time.Duration
+	// WatchAfterWindow is how long an invoice's address stays watched after
+	// its monitoring window, so that money arriving late is still recorded
+	// (as outside_window) rather than never seen (default 7 days).
+	WatchAfterWindow time.Duration
 }
+
+// DefaultWatchAfterWindow is Config.WatchAfterWindow's default.
+const DefaultWatchAfterWindow = 7 * 24 * time.Hour
 
 // Watcher follows one chain. Run drives it; Step is one pass, for tests.
 type Watcher struct {
@@ -108,6 +116,7 @@ type Watcher struct {
 	alert   func(ctx context.Context, title, text string)
 	rules   monitor.Rules
 	rates   cryptopay.RateSource
+	grace   time.Duration // Config.WatchAfterWindow
 
 	leaseName   string
 	instance    string
@@ -135,6 +144,13 @@ type Watcher struct {
 	lastPoll  time.Time              // last poll for new invoices (real time)
 	lastPrune time.Time
 	loaded    bool
+	// observed is the time of the last complete pass over the node (tip
+	// and mempool): the settlement loop's clock. Nothing expires on time
+	// the watcher did not see; zero until the first complete pass.
+	observed time.Time
+	// caughtUp: the last block sync reached the node's tip, so the
+	// mempool list may be taken as the node's whole mempool.
+	caughtUp bool
 }
 
 type pendingWatch struct {
@@ -144,6 +160,18 @@ type pendingWatch struct {
 
 // errNotStarted is the readiness error before the first successful step.
 var errNotStarted = errors.New("chain watcher starting")
+
+// NodeBehindError: the node's best chain is a prefix of what the watcher
+// already followed (after -reindex, or a failover to a lagging node). The
+// watcher waits for it rather than taking it for a reorg; meanwhile it is
+// not ready and nothing expires.
+type NodeBehindError struct {
+	Node, Ours int64 // tip heights
+}
+
+func (e *NodeBehindError) Error() string {
+	return fmt.Sprintf("node behind: height %d < our tip %d", e.Node, e.Ours)
+}
 
 // New returns a watcher; it touches neither the node nor the database
 // until Run or Step.
@@ -158,6 +186,7 @@ func New(cfg Config) *Watcher {
 		alert:    cfg.Alert,
 		rules:    cfg.Monitor.WithDefaults(),
 		rates:    cfg.Rates,
+		grace:    cmp.Or(cfg.WatchAfterWindow, DefaultWatchAfterWindow),
 		watch:    tracker.NewWatchSet(0),
 		readyErr: errNotStarted,
 		kick:     make(chan struct{}, 1),
@@ -236,10 +265,11 @@ func (w *Watcher) subscribe(ctx context.Context) <-chan struct{} {
 	return ch
 }
 
-// Step makes one pass: refresh the watched addresses, reconcile the
-// tracker with the node's best chain (disconnecting and connecting blocks
-// one at a time), then feed new mempool transactions. Each block's effects
-// are committed before the next block is read.
+// Step makes one pass of the settlement loop: refresh the watched
+// addresses, bring the tracker to the node's best chain (a reorg applied as
+// one step), feed the mempool, and then, the pass complete, apply time:
+// expire the invoices due at the time of this pass (expiry.go). A pass that
+// fails anywhere applies no time.
 func (w *Watcher) Step(ctx context.Context) error {
 	if !w.loaded {
 		if err := w.load(ctx); err != nil {
@@ -252,10 +282,15 @@ func (w *Watcher) Step(ctx context.Context) error {
 	if w.tr.Halted() {
 		return tracker.ErrHalted
 	}
+	started := w.now()
 	if err := w.syncBlocks(ctx); err != nil {
 		return err
 	}
-	return w.syncMempool(ctx)
+	if err := w.syncMempool(ctx); err != nil {
+		return err
+	}
+	w.observed = started
+	return w.expire(ctx, started)
 }
 
 // load restores the tracker from the stored snapshot, or leaves it empty
@@ -268,14 +303,14 @@ func (w *Watcher) load(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("load chain state: %w", err)
 	default:
-		recent, payments, err := decodeSnapshot(st.Snapshot)
+		snap, err := decodeSnapshot(st.Snapshot)
 		if err != nil {
 			return err
 		}
-		if err := w.tr.Restore(recent, payments); err != nil {
+		if err := w.tr.Restore(snap.recent, snap.payments, snap.conflicts); err != nil {
 			return fmt.Errorf("restore tracker: %w", err)
 		}
-		w.log.InfoContext(ctx, "chain watcher resumed", "height", st.Height, "hash", st.Hash, "tracked_payments", len(payments))
+		w.log.InfoContext(ctx, "chain watcher resumed", "height", st.Height, "hash", st.Hash, "tracked_payments", len(snap.payments))
 	}
 	w.mempool = map[string][]chain.Key{}
 	w.loaded = true
@@ -288,14 +323,18 @@ type filter struct{ w *Watcher }
 func (f filter) HasKey(k chain.Key) bool         { return f.w.watch.Has(k) }
 func (f filter) HasSpend(op chain.Outpoint) bool { return f.w.tr.IsWatchedSpend(op) }
 
-// syncBlocks brings the tracker to the node's best chain: it finds the
-// fork point by comparing the tracker's recent hashes with the node's,
-// disconnects the blocks above it, newest first, and connects the node's
-// blocks up to its tip. After a restart this re-checks the last blocks, so
-// a reorg that happened while the gateway was down is handled like any
-// other.
+// syncBlocks brings the tracker to the node's best chain. A node whose
+// chain is a prefix of ours is behind, not reorganised: the watcher waits
+// (NodeBehindError). Otherwise it disconnects the blocks above the highest
+// height where the node reports our block and connects the node's blocks up
+// to its tip, and stores the whole switch as one step: invoices see only
+// the difference between the old tip and the new, never the transient
+// counts in between. A long catch-up past the old tip is stored in batches.
+// After a restart this re-checks the last blocks, so a reorg that happened
+// while the gateway was down is handled like any other.
 func (w *Watcher) syncBlocks(ctx context.Context) error {
 	tipAt := time.Now()
+	w.caughtUp = false
 	tip, err := w.src.Tip(ctx)
 	if err != nil {
 		return fmt.Errorf("node tip: %w", err)
@@ -315,77 +354,96 @@ func (w *Watcher) syncBlocks(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("block %d: %w", tip.Height, err)
 		}
-		return w.connect(ctx, blk)
-	}
-	if mine == tip {
+		events, err := w.tr.Connect(blk)
+		if err != nil {
+			return err
+		}
+		if err := w.persist(ctx, events, map[string]int64{blk.Hash: blk.Time}); err != nil {
+			return err
+		}
+		w.caughtUp = true
 		return nil
 	}
-	recent := w.tr.Recent()
-	fork := -1
-	for i := len(recent) - 1; i >= 0; i-- {
-		if recent[i].Height > tip.Height {
-			continue
-		}
-		h, err := w.src.BlockHash(ctx, recent[i].Height)
-		if err != nil {
-			return fmt.Errorf("block hash %d: %w", recent[i].Height, err)
-		}
-		if h == recent[i].Hash {
-			fork = i
+	if mine == tip {
+		w.caughtUp = true
+		return nil
+	}
+	fork, behind, err := w.tr.ForkPoint(tip.Height, func(h int64) (string, error) { return w.src.BlockHash(ctx, h) })
+	if err != nil {
+		return fmt.Errorf("find fork point: %w", err)
+	}
+	if behind {
+		return &NodeBehindError{Node: tip.Height, Ours: mine.Height}
+	}
+	var events []tracker.Event
+	times := map[string]int64{}
+	batch := 0
+	for _, r := range slices.Backward(w.tr.Recent()) {
+		if r.Height <= fork {
 			break
 		}
-	}
-	for j := len(recent) - 1; j > fork; j-- {
-		events, err := w.tr.Disconnect(recent[j])
+		evs, err := w.tr.Disconnect(r)
 		if errors.Is(err, tracker.ErrReorgTooDeep) {
 			w.raise(ctx, "Chain reorganisation deeper than the safety limit",
 				fmt.Sprintf("The %s node's best chain no longer contains block %d (%s), the oldest block the gateway keeps. Crediting has stopped; investigate the node before restarting the watcher.",
-					w.network, recent[j].Height, recent[j].Hash))
+					w.network, r.Height, r.Hash))
 			return err
 		}
 		if err != nil {
-			return w.fail(fmt.Errorf("disconnect %d: %w", recent[j].Height, err))
+			return w.fail(fmt.Errorf("disconnect %d: %w", r.Height, err))
 		}
-		w.log.WarnContext(ctx, "block disconnected", "height", recent[j].Height, "hash", recent[j].Hash)
-		if err := w.persist(ctx, events); err != nil {
-			return err
-		}
+		w.log.WarnContext(ctx, "block disconnected", "height", r.Height, "hash", r.Hash)
+		events = append(events, evs...)
+		// The node puts the disconnected transactions back in its mempool
+		// and drops what they conflict with: feed the whole mempool again.
+		w.mempool = map[string][]chain.Key{}
 	}
-	start := int64(0)
-	if t, ok := w.tr.Tip(); ok {
-		start = t.Height + 1
-	}
-	for h := start; h <= tip.Height; h++ {
+	for h := fork + 1; h <= tip.Height; h++ {
 		hash, err := w.src.BlockHash(ctx, h)
 		if err != nil {
-			return fmt.Errorf("block hash %d: %w", h, err)
+			return w.fail(fmt.Errorf("block hash %d: %w", h, err))
 		}
 		blk, err := w.src.Block(ctx, chain.BlockRef{Height: h, Hash: hash}, filter{w})
 		if err != nil {
-			return fmt.Errorf("block %d: %w", h, err)
+			return w.fail(fmt.Errorf("block %d: %w", h, err))
 		}
-		if err := w.connect(ctx, blk); errors.Is(err, tracker.ErrOutOfOrder) {
-			return nil // the node reorganised while we read; the next step finds the new fork
-		} else if err != nil {
-			return err
+		evs, err := w.tr.Connect(blk)
+		if errors.Is(err, tracker.ErrOutOfOrder) {
+			// The node reorganised while we read: drop the half-applied
+			// switch; the next pass finds the new fork.
+			return w.fail(fmt.Errorf("node reorganised during sync: %w", err))
+		}
+		if err != nil {
+			return w.fail(err)
+		}
+		events = append(events, evs...)
+		times[blk.Hash] = blk.Time
+		batch++
+		if h > mine.Height && batch >= maxBatch && h < tip.Height {
+			if err := w.persist(ctx, events, times); err != nil {
+				return err
+			}
+			events, times, batch = nil, map[string]int64{}, 0
 		}
 	}
+	if err := w.persist(ctx, events, times); err != nil {
+		return err
+	}
+	w.caughtUp = true
 	return nil
 }
 
-func (w *Watcher) connect(ctx context.Context, blk chain.Block) error {
-	events, err := w.tr.Connect(blk)
-	if err != nil {
-		return err
-	}
-	return w.persist(ctx, events)
-}
+// maxBatch is how many blocks past the old tip one stored step may hold
+// while catching up.
+const maxBatch = 50
 
 // syncMempool feeds transactions new to the mempool to the tracker, and
 // feeds again those already fed that pay an address which joined the
 // watched set since (an invoice created on another instance, announced
 // after its payment reached the mempool), so such a payment is seen at 0
-// confirmations, not at its first block.
+// confirmations, not at its first block. When no block arrived meanwhile
+// it also hands the tracker the node's whole mempool list, so a payment
+// the node dropped stops counting. All of it is stored as one step.
 func (w *Watcher) syncMempool(ctx context.Context) error {
 	ids, err := w.src.Mempool(ctx)
 	if err != nil {
@@ -394,6 +452,7 @@ func (w *Watcher) syncMempool(ctx context.Context) error {
 	// Only transactions fed to the tracker are remembered, so one that
 	// could not be fetched is tried again on the next pass.
 	seen := make(map[string][]chain.Key, len(ids))
+	var events []tracker.Event
 	for _, id := range ids {
 		keys, fed := w.mempool[id]
 		if fed {
@@ -410,14 +469,29 @@ func (w *Watcher) syncMempool(ctx context.Context) error {
 			continue
 		}
 		seen[id] = outputKeys(tx)
-		events, err := w.tr.Mempool(tx)
+		evs, err := w.tr.Mempool(tx)
 		if err != nil {
-			return err
+			return w.fail(err)
 		}
-		if len(events) > 0 {
-			if err := w.persist(ctx, events); err != nil {
-				return err
+		events = append(events, evs...)
+	}
+	// A transaction missing from the list is out of the mempool, unless
+	// it was just mined in a block not connected yet: only when the tip has
+	// not moved since the block sync is the list the whole truth.
+	if w.caughtUp {
+		tip, err := w.src.Tip(ctx)
+		mine, _ := w.tr.Tip()
+		if err == nil && tip == mine {
+			evs, err := w.tr.MempoolListed(ids)
+			if err != nil {
+				return w.fail(err)
 			}
+			events = append(events, evs...)
+		}
+	}
+	if len(events) > 0 {
+		if err := w.persist(ctx, events, nil); err != nil {
+			return err
 		}
 	}
 	w.mempool = seen

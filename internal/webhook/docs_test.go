@@ -29,7 +29,7 @@ func exampleEvent(t cryptopay.EventType) cryptopay.Event {
 		Address: "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu", Status: cryptopay.StatusNew, AmountPaid: big.NewInt(0),
 		RequiredConfirmations: 3, CreatedAt: now}
 	pay := &cryptopay.Payment{TxID: "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16", Vout: 0,
-		Amount: big.NewInt(153846), FromAddress: "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"}
+		Amount: big.NewInt(153846), FromAddress: "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", Status: cryptopay.PaymentPending}
 	switch t {
 	case cryptopay.EventInvoiceCreated:
 		return cryptopay.NewInvoiceEvent(t, inv, nil, now)
@@ -37,11 +37,13 @@ func exampleEvent(t cryptopay.EventType) cryptopay.Event {
 		inv.AmountPaid = big.NewInt(153846)
 		inv.Status = cryptopay.StatusProcessing
 	case cryptopay.EventInvoiceProcessing:
-		inv.AmountPaid, inv.Status, pay.Confirmations = big.NewInt(153846), cryptopay.StatusProcessing, 1
+		// Usually at 0 confirmations: the payment was just seen.
+		inv.AmountPaid, inv.Status, pay.Confirmations = big.NewInt(153846), cryptopay.StatusProcessing, 0
 	case cryptopay.EventInvoiceConfirmationsChanged:
 		inv.AmountPaid, inv.Status, pay.Confirmations = big.NewInt(153846), cryptopay.StatusProcessing, 2
 	case cryptopay.EventInvoiceSettled:
 		inv.AmountPaid, inv.Status, pay.Confirmations = big.NewInt(153846), cryptopay.StatusSettled, 3
+		pay.Status = cryptopay.PaymentConfirmed
 	case cryptopay.EventInvoicePaidPartial:
 		pay.Amount = big.NewInt(100000)
 		inv.AmountPaid, inv.Flags = big.NewInt(100000), cryptopay.FlagPaidPartial
@@ -59,10 +61,23 @@ func exampleEvent(t cryptopay.EventType) cryptopay.Event {
 	case cryptopay.EventPaymentDoubleSpent:
 		inv.Flags = cryptopay.FlagDoubleSpent
 		pay.Status, pay.ConflictTxID = cryptopay.PaymentDoubleSpent, "9f2c41d7e0b85a6c3f1e2d4b7a908c6e5d3f2a1b0c9e8d7f6a5b4c3d2e1f0a9b"
+	case cryptopay.EventPaymentConflicted:
+		pay.Status, pay.ConflictTxID = cryptopay.PaymentConflicted, "9f2c41d7e0b85a6c3f1e2d4b7a908c6e5d3f2a1b0c9e8d7f6a5b4c3d2e1f0a9b"
+	case cryptopay.EventPaymentReplaced:
+		pay.Status, pay.ConflictTxID = cryptopay.PaymentReplaced, "9f2c41d7e0b85a6c3f1e2d4b7a908c6e5d3f2a1b0c9e8d7f6a5b4c3d2e1f0a9b"
+		inv.AmountPaid, inv.Status = big.NewInt(153846), cryptopay.StatusProcessing
+	case cryptopay.EventPaymentReinstated:
+		pay.Status, pay.Confirmations = cryptopay.PaymentPending, 1
+		inv.AmountPaid, inv.Status, inv.Flags = big.NewInt(153846), cryptopay.StatusProcessing, cryptopay.FlagDoubleSpent
+	case cryptopay.EventPaymentOutsideWindow:
+		pay.Status = cryptopay.PaymentOutsideWindow
+		inv.Status, inv.Flags = cryptopay.StatusExpired, cryptopay.FlagOutsideWindow
 	case cryptopay.EventPaymentReorged:
 		inv.AmountPaid, inv.Status, inv.Flags = big.NewInt(153846), cryptopay.StatusProcessing, cryptopay.FlagReorged
+		pay.Status = cryptopay.PaymentReorged
 	case cryptopay.EventPaymentHeld:
 		inv.Flags = cryptopay.FlagHeld
+		pay.Status = cryptopay.PaymentHeld
 	case cryptopay.EventWebhookEndpointDisabled:
 		// As maybeDisable writes it.
 		data, _ := json.Marshal(map[string]any{"webhook_endpoint_id": "we_01jc5k8x9v2w3y4z5a6b7c8d9e",

@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/cryptopay/cryptopay"
@@ -70,11 +71,21 @@ func (s *queries) ListWatchedAddresses(ctx context.Context, network cryptopay.Ne
 
 // ListInvoicesDue reads through invoices_due_idx (status, expires_at) and
 // invoices_watch_idx.
-func (s *queries) ListInvoicesDue(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := s.query(ctx, `SELECT id FROM invoices WHERE status = 'new' AND expires_at <= ?
+func (s *queries) ListInvoicesDue(ctx context.Context, networks []cryptopay.Network, now time.Time, limit int) ([]string, error) {
+	if len(networks) == 0 {
+		return nil, nil
+	}
+	in := "?" + strings.Repeat(", ?", len(networks)-1)
+	var nets []any
+	for _, n := range networks {
+		nets = append(nets, string(n))
+	}
+	args := append(append(append([]any{micros(now)}, nets...), micros(now)), nets...)
+	args = append(args, limit)
+	rows, err := s.query(ctx, `SELECT id FROM invoices WHERE status = 'new' AND expires_at <= ? AND network IN (`+in+`)
 		UNION ALL
-		SELECT id FROM invoices WHERE status = 'processing' AND monitor_until <= ?
-		LIMIT ?`, micros(now), micros(now), limit)
+		SELECT id FROM invoices WHERE status = 'processing' AND monitor_until <= ? AND network IN (`+in+`)
+		LIMIT ?`, args...)
 	if err != nil {
 		return nil, s.wrap("list invoices due", err)
 	}

@@ -141,6 +141,14 @@ func (t *Tx) UnblockAddress(ctx context.Context, network cryptopay.Network, addr
 	return t.wrap("unblock address: failures", err)
 }
 
+// ForgetPaymentFailures reads through address_failures_pkey (network,
+// address, payment_id, reason).
+func (t *Tx) ForgetPaymentFailures(ctx context.Context, network cryptopay.Network, address, paymentID string) error {
+	_, err := t.exec(ctx, `DELETE FROM address_failures WHERE network = ? AND address = ? AND payment_id = ?`,
+		string(network), address, paymentID)
+	return t.wrap("forget payment failures", err)
+}
+
 // DeleteAddressFailures reads through address_failures_created_idx.
 func (t *Tx) DeleteAddressFailures(ctx context.Context, cutoff time.Time) (int64, error) {
 	res, err := t.exec(ctx, `DELETE FROM address_failures WHERE created_at < ?`, micros(cutoff))

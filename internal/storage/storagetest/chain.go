@@ -123,16 +123,25 @@ func testChainWatchAndDue(t *testing.T, open Opener) {
 	if other, _ := db.ListWatchedAddresses(ctx, cryptopay.NetworkBitcoin, now, 0, 10); len(other) != 0 {
 		t.Errorf("another network lists %d addresses", len(other))
 	}
-	due, err := db.ListInvoicesDue(ctx, base.Add(20*time.Minute), 10)
+
+	regtest := []cryptopay.Network{cryptopay.NetworkBitcoinRegtest}
+	due, err := db.ListInvoicesDue(ctx, regtest, base.Add(20*time.Minute), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(due) != 3 {
 		t.Errorf("due after expiry: %v, want the three new invoices", due)
 	}
-	due, _ = db.ListInvoicesDue(ctx, base.Add(25*time.Hour), 10)
+	due, _ = db.ListInvoicesDue(ctx, regtest, base.Add(25*time.Hour), 10)
 	if len(due) != 4 {
 		t.Errorf("due after the window: %v, want the three new and the processing invoice", due)
+	}
+	// Each network's settlement loop sees only its own invoices.
+	if other, err := db.ListInvoicesDue(ctx, []cryptopay.Network{cryptopay.NetworkBitcoin}, base.Add(25*time.Hour), 10); err != nil || len(other) != 0 {
+		t.Errorf("another network's due invoices: %v, %v", other, err)
+	}
+	if both, _ := db.ListInvoicesDue(ctx, []cryptopay.Network{cryptopay.NetworkBitcoin, cryptopay.NetworkBitcoinRegtest}, base.Add(25*time.Hour), 10); len(both) != 4 {
+		t.Errorf("due on two networks: %v, want 4", both)
 	}
 	// An invoice made later by an instance whose clock is an hour behind
 	// (an older time-ordered id and created_at) still comes after the

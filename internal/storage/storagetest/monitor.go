@@ -71,6 +71,15 @@ func testAddressFailures(t *testing.T, open Opener) {
 	if deleted != 2 || count(regtest, "bcrt1qa", time.Time{}) != 2 {
 		t.Errorf("pruning before the second failure deleted %d, left %d; want 2 and 2", deleted, count(regtest, "bcrt1qa", time.Time{}))
 	}
+	// A reinstated payment's failures are forgotten; others stay.
+	inTx(t, db, func(tx storage.Tx) error { return tx.ForgetPaymentFailures(ctx, regtest, "bcrt1qa", "pay_2") })
+	if n := count(regtest, "bcrt1qa", time.Time{}); n != 1 {
+		t.Errorf("after forgetting pay_2: %d failures of bcrt1qa, want 1", n)
+	}
+	inTx(t, db, func(tx storage.Tx) error { return tx.ForgetPaymentFailures(ctx, regtest, "bcrt1qa", "pay_unknown") })
+	if n := count(regtest, "bcrt1qa", time.Time{}); n != 1 {
+		t.Errorf("forgetting an unknown payment changed bcrt1qa's failures to %d", n)
+	}
 }
 
 // testBlockedAddresses: block, read, conflict, list per network with

@@ -1,0 +1,148 @@
+package watcher
+
+import (
+	"math/big"
+	"time"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/chain"
+)
+
+// A payment's status follows the chain as the tracker sees it after a
+// step; the events say what differs from the status stored before.
+
+// paymentIndex finds the invoice's payment for op, or -1.
+func paymentIndex(inv *cryptopay.Invoice, op chain.Outpoint) int {
+	for i, p := range inv.Payments {
+		if p.TxID == op.TxID && p.Vout == op.Index {
+			return i
+		}
+	}
+	return -1
+}
+
+// requiredConfirmations is what crediting p takes: the invoice's
+// requirement, and at least one block for a payment that signals
+// replaceability even when the store lets small invoices settle
+// unconfirmed.
+func requiredConfirmations(inv *cryptopay.Invoice, p *cryptopay.Payment) int64 {
+	req := int64(inv.RequiredConfirmations)
+	if req == 0 && p.RBF {
+		req = 1
+	}
+	return req
+}
+
+// settleStatus sets p's status from its observed chain state o. before is
+// the payment as stored before the step (zero for a new one).
+//
+//   - outside_window and held stay: that money is recorded, never credited
+//     automatically, whatever the chain does;
+//   - mined in the best chain: confirmed with the required confirmations
+//     (or final, the reorg limit deep), else pending;
+//   - a conflict mined in the best chain: double_spent, a conflict only in
+//     the mempool (or the node dropped it): conflicted; either is replaced
+//     instead when the conflict pays this invoice at least as much (a fee
+//     bump is not a failure);
+//   - unconfirmed otherwise: pending, or reorged if it was mined before.
+func settleStatus(inv *cryptopay.Invoice, p *cryptopay.Payment, o observedPayment, before cryptopay.Payment, now time.Time) {
+	if p.Status == cryptopay.PaymentOutsideWindow || p.Status == cryptopay.PaymentHeld {
+		p.ConfirmedAt = nil
+		return
+	}
+	tp := o.tp
+	req := requiredConfirmations(inv, p)
+	conflict := ""
+	var st cryptopay.PaymentStatus
+	switch {
+	case tp.Block != nil || (o.final && tp.DoubleSpentBy == ""):
+		st = cryptopay.PaymentPending
+		if p.Confirmations >= req || o.final {
+			// Final (the reorg limit deep) satisfies any requirement.
+			st = cryptopay.PaymentConfirmed
+		}
+	case tp.DoubleSpentBy != "":
+		st, conflict = cryptopay.PaymentDoubleSpent, tp.DoubleSpentBy
+	case tp.ConflictedBy != "" || tp.Dropped:
+		st, conflict = cryptopay.PaymentConflicted, tp.ConflictedBy
+	case req == 0:
+		st = cryptopay.PaymentConfirmed // the store settles small invoices unconfirmed
+	case before.BlockHash != "" || before.Status == cryptopay.PaymentReorged:
+		st = cryptopay.PaymentReorged
+	default:
+		st = cryptopay.PaymentPending
+	}
+	if conflict != "" && replaces(inv, conflict, p.TxID) {
+		st = cryptopay.PaymentReplaced
+	}
+	if st == cryptopay.PaymentConfirmed {
+		if p.Status != cryptopay.PaymentConfirmed || p.ConfirmedAt == nil {
+			t := now
+			p.ConfirmedAt = &t
+		}
+	} else {
+		p.ConfirmedAt = nil
+	}
+	p.Status, p.ConflictTxID = st, conflict
+}
+
+// replaces reports whether transaction by pays inv at least as much as
+// transaction txid does: a replacement (a fee bump), not a failure.
+func replaces(inv *cryptopay.Invoice, by, txid string) bool {
+	theirs, ours := new(big.Int), new(big.Int)
+	for _, q := range inv.Payments {
+		switch q.TxID {
+		case by:
+			theirs.Add(theirs, q.Amount)
+		case txid:
+			ours.Add(ours, q.Amount)
+		}
+	}
+	return theirs.Sign() > 0 && theirs.Cmp(ours) >= 0
+}
+
+// paymentEvents returns the payment-level events for the change from
+// before to after (before is zero for a payment created in this step).
+// Confirmation counts are announced up to the requirement: beyond it they
+// change nothing a shop acts on.
+func paymentEvents(created bool, before, after cryptopay.Payment, req int64) []cryptopay.EventType {
+	var out []cryptopay.EventType
+	if created {
+		switch after.Status {
+		case cryptopay.PaymentHeld:
+			return []cryptopay.EventType{cryptopay.EventPaymentHeld}
+		case cryptopay.PaymentOutsideWindow:
+			return []cryptopay.EventType{cryptopay.EventPaymentOutsideWindow}
+		}
+		out = append(out, cryptopay.EventInvoicePaymentDetected)
+		// Seen in this step as it is now: no separate count.
+		before = cryptopay.Payment{Status: after.Status, Confirmations: after.Confirmations}
+		if !after.Status.Counted() {
+			before.Status = cryptopay.PaymentPending
+		}
+	}
+	if before.Status == after.Status {
+		if after.Status.Counted() && min(before.Confirmations, req) != min(after.Confirmations, req) {
+			out = append(out, cryptopay.EventInvoiceConfirmationsChanged)
+		}
+		return out
+	}
+	switch after.Status {
+	case cryptopay.PaymentDoubleSpent:
+		return append(out, cryptopay.EventPaymentDoubleSpent)
+	case cryptopay.PaymentConflicted:
+		return append(out, cryptopay.EventPaymentConflicted)
+	case cryptopay.PaymentReplaced:
+		return append(out, cryptopay.EventPaymentReplaced)
+	case cryptopay.PaymentReorged:
+		return append(out, cryptopay.EventPaymentReorged)
+	}
+	switch before.Status {
+	case cryptopay.PaymentDoubleSpent, cryptopay.PaymentConflicted, cryptopay.PaymentReplaced:
+		return append(out, cryptopay.EventPaymentReinstated)
+	}
+	if !created && min(before.Confirmations, req) != min(after.Confirmations, req) {
+		out = append(out, cryptopay.EventInvoiceConfirmationsChanged)
+	}
+	return out
+}
