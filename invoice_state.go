@@ -51,7 +51,8 @@ type Change struct {
 //     flag confirmed_late: confirmed money on its address is never
 //     invisible.
 //   - An invoice an operator resolved by hand (flag marked) keeps its
-//     status; its amounts and flags still follow the payments.
+//     status and calls for no invoice-level event; its amounts and flags
+//     still follow the payments.
 func (inv *Invoice) Advance(payments []Payment, now time.Time, toleranceBP int) []Change {
 	var changes []Change
 	emit := func(t EventType) { changes = append(changes, Change{Type: t}) }
@@ -152,6 +153,12 @@ func (inv *Invoice) Advance(payments []Payment, now time.Time, toleranceBP int) 
 
 	newFlags := flags &^ inv.Flags
 	inv.Flags = flags
+	if flags&FlagMarked != 0 {
+		// The operator's decision stands and is the last word the shop
+		// heard: payments still report their own events and flags record
+		// what happened, but no invoice-level event follows a mark.
+		return nil
+	}
 	if newFlags&FlagPaidPartial != 0 {
 		emit(EventInvoicePaidPartial)
 	}
