@@ -23,8 +23,10 @@ import (
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/httpapi"
 	"github.com/cryptopay/cryptopay/internal/rates"
+	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/testdb"
 	"github.com/cryptopay/cryptopay/internal/watcher"
+	"github.com/cryptopay/cryptopay/internal/webhook"
 )
 
 // chromium returns Debian's Chromium. Without it the test skips on a
@@ -135,7 +137,7 @@ func TestBrowserFollowsAPayment(t *testing.T) {
 	// The gateway: database, service, store, chain watcher and HTTP server.
 	db := testdb.SQLite(t)
 	rs, _ := rates.ParseStatic("BTC_USD=65000.00")
-	svc := gateway.New(gateway.Config{DB: db, Rates: rs})
+	svc := gateway.New(gateway.Config{DB: db, Outbox: outboxOn(db), Rates: rs})
 	st, err := svc.CreateStore(ctx, gateway.StoreParams{Name: "Corner Bookshop",
 		Wallets: []gateway.WalletParams{{Network: "bitcoin-regtest", AccountKey: "vpub5Y6cjg78GGuNLsaPhmYsiw4gYX3HoQiRBiSwDaBXKUafCt9bNwWQiitDk5VZ5BVxYnQdwoTyXSs2JHRPAgjAvtbBrf8ZhDYe2jWAqvZVnsc"}}})
 	if err != nil {
@@ -149,7 +151,7 @@ func TestBrowserFollowsAPayment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := watcher.New(watcher.Config{DB: db, Source: btcsource.New(rpc, cryptopay.NetworkBitcoinRegtest), PollInterval: 200 * time.Millisecond})
+	w := watcher.New(watcher.Config{DB: db, Outbox: outboxOn(db), Source: btcsource.New(rpc, cryptopay.NetworkBitcoinRegtest), PollInterval: 200 * time.Millisecond})
 	svc.OnInvoiceCreated(func(inv *cryptopay.Invoice) { w.Watch(inv.Address, inv.MonitorUntil) })
 	runCtx, stopWatcher := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -298,7 +300,8 @@ func TestBrowserFollowsAPayment(t *testing.T) {
 func TestServedThroughTheAPIServer(t *testing.T) {
 	ctx := context.Background()
 	rs, _ := rates.ParseStatic("BTC_USD=65000.00")
-	svc := gateway.New(gateway.Config{DB: testdb.SQLite(t), Rates: rs})
+	db := testdb.SQLite(t)
+	svc := gateway.New(gateway.Config{DB: db, Outbox: outboxOn(db), Rates: rs})
 	st, err := svc.CreateStore(ctx, gateway.StoreParams{Name: "Corner Bookshop",
 		Wallets: []gateway.WalletParams{{Network: "bitcoin-regtest", AccountKey: "vpub5Y6cjg78GGuNLsaPhmYsiw4gYX3HoQiRBiSwDaBXKUafCt9bNwWQiitDk5VZ5BVxYnQdwoTyXSs2JHRPAgjAvtbBrf8ZhDYe2jWAqvZVnsc"}}})
 	if err != nil {
@@ -344,4 +347,14 @@ func TestServedThroughTheAPIServer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// outboxOn is the webhook outbox on db that the test's services write
+// their events through, as serve wires them.
+func outboxOn(db storage.DB) *webhook.Outbox {
+	ob, err := webhook.NewOutbox(db, nil)
+	if err != nil {
+		panic(err)
+	}
+	return ob
 }

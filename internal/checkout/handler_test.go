@@ -18,7 +18,9 @@ import (
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/rates"
+	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/testdb"
+	"github.com/cryptopay/cryptopay/internal/webhook"
 )
 
 // testVpub is BIP84's test vector account key on test networks.
@@ -40,7 +42,8 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := gateway.New(gateway.Config{DB: testdb.SQLite(t), Rates: rs})
+	db := testdb.SQLite(t)
+	svc := gateway.New(gateway.Config{DB: db, Outbox: outboxOn(db), Rates: rs})
 	ctx := context.Background()
 	st, err := svc.CreateStore(ctx, gateway.StoreParams{Name: "Corner Bookshop",
 		Wallets: []gateway.WalletParams{{Network: "bitcoin-regtest", AccountKey: testVpub}}})
@@ -554,4 +557,14 @@ func TestEventsCappedPerInvoiceAndClient(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// outboxOn is the webhook outbox on db that the test's services write
+// their events through, as serve wires them.
+func outboxOn(db storage.DB) *webhook.Outbox {
+	ob, err := webhook.NewOutbox(db, nil)
+	if err != nil {
+		panic(err)
+	}
+	return ob
 }

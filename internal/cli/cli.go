@@ -21,6 +21,7 @@ import (
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/storage/postgres"
 	"github.com/cryptopay/cryptopay/internal/storage/sqlite"
+	"github.com/cryptopay/cryptopay/internal/webhook"
 )
 
 // Env is the process environment a command runs in; tests pass their own.
@@ -147,7 +148,12 @@ type app struct {
 	cfg *config.Config
 	log *slog.Logger
 	db  storage.DB
-	svc *gateway.Service
+	// outbox writes every event of this process and queues its webhook
+	// deliveries in the event's transaction: the gateway service, the
+	// watcher and the webhook service all get this one, so a command that
+	// writes an event queues its deliveries even though it sends nothing.
+	outbox *webhook.Outbox
+	svc    *gateway.Service
 	// alerter reaches the operator (CRYPTOPAY_ALERT_WEBHOOK_URL); set by
 	// serve once the edge is open, nil elsewhere (alerts are then logged).
 	alerter *alert.Alerter
@@ -180,8 +186,13 @@ func open(ctx context.Context, env Env, checkSchema bool) (*app, error) {
 		db.Close()
 		return nil, fmt.Errorf("CRYPTOPAY_RATES: %w", err)
 	}
-	svc := gateway.New(gateway.Config{DB: db, Rates: rs, Logger: log, ReorgLimit: cfg.Bitcoin.SafetyLimit})
-	a := &app{cfg: cfg, log: log, db: db, svc: svc}
+	ob, err := webhook.NewOutbox(db, nil)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	svc := gateway.New(gateway.Config{DB: db, Outbox: ob, Rates: rs, Logger: log, ReorgLimit: cfg.Bitcoin.SafetyLimit})
+	a := &app{cfg: cfg, log: log, db: db, outbox: ob, svc: svc}
 	if err := a.useKeyring(); err != nil {
 		db.Close()
 		return nil, err

@@ -25,6 +25,7 @@ import (
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/storage/postgres"
 	"github.com/cryptopay/cryptopay/internal/testdb"
+	"github.com/cryptopay/cryptopay/internal/webhook"
 )
 
 // gatewayProc is one `cryptopay serve` process of the crash battery.
@@ -80,7 +81,11 @@ func TestCrashBattery(t *testing.T) {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	svc := gateway.New(gateway.Config{DB: db})
+	ob, err := webhook.NewOutbox(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := gateway.New(gateway.Config{DB: db, Outbox: ob})
 	st, err := svc.CreateStore(ctx, gateway.StoreParams{Name: "battery", Wallets: []gateway.WalletParams{{Network: "bitcoin-regtest",
 		AccountKey: "vpub5Y6cjg78GGuNLsaPhmYsiw4gYX3HoQiRBiSwDaBXKUafCt9bNwWQiitDk5VZ5BVxYnQdwoTyXSs2JHRPAgjAvtbBrf8ZhDYe2jWAqvZVnsc"}}})
 	if err != nil {

@@ -70,8 +70,9 @@ func invoicesShow(ctx context.Context, env Env, args []string) error {
 // invoicesMark returns the `invoices mark-settled|mark-invalid ID --reason`
 // command: the operator's manual resolution, through the same service call
 // as the API's (audited with the operator as actor, event emitted, one
-// transaction). It runs with the webhook service built, so the event's
-// deliveries are queued in its transaction for the running gateway to send.
+// transaction). The event's deliveries are queued in its transaction, by
+// the app's outbox, for the running gateway to send; so the job queue's
+// schema must be current.
 func invoicesMark(to cryptopay.Status) func(ctx context.Context, env Env, args []string) error {
 	return func(ctx context.Context, env Env, args []string) error {
 		cmd := "invoices mark-" + string(to)
@@ -84,7 +85,10 @@ func invoicesMark(to cryptopay.Status) func(ctx context.Context, env Env, args [
 		if *reason == "" {
 			return usageError{"--reason is required"}
 		}
-		return withWebhooks(ctx, env, true, nil, func(a *app, _ *webhook.Service) error {
+		return withApp(ctx, env, true, func(a *app) error {
+			if err := webhook.CheckSchema(ctx, a.db); err != nil {
+				return err
+			}
 			inv, err := a.svc.MarkInvoice(ctx, nil, id, to, *reason)
 			if err != nil {
 				return err

@@ -145,8 +145,6 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	// Stopped before edge.Close (deferred after it), so the last checkpoint
 	// reaches the alert webhook; see auditcheckpoint.go.
 	defer a.startAuditCheckpoints(ctx)()
-	// Webhooks first: their outbox hook must be in place before any
-	// background worker writes an event.
 	wh, stopWebhooks, err := a.startWebhooks(ctx)
 	if err != nil {
 		return err

@@ -45,6 +45,7 @@ func (a *app) bitcoinWatcher(ctx context.Context) (*watcher.Watcher, error) {
 	}
 	w := watcher.New(watcher.Config{
 		DB:           a.db,
+		Outbox:       a.outbox,
 		Source:       btcsource.New(client, network),
 		Logger:       a.log,
 		PollInterval: bc.PollInterval,

@@ -6,9 +6,8 @@ import (
 	"github.com/cryptopay/cryptopay/internal/webhook"
 )
 
-// startWebhooks builds the webhook service on the app's database (which
-// installs the outbox: every event written from now on enqueues its
-// deliveries in its own transaction) and starts delivering. It refuses to
+// startWebhooks builds the webhook service on the app's database and
+// outbox and starts delivering. It refuses to
 // start when River's tables are missing. The returned stop drains
 // deliveries in flight for up to the shutdown timeout.
 func (a *app) startWebhooks(ctx context.Context) (*webhook.Service, func(), error) {
@@ -16,7 +15,7 @@ func (a *app) startWebhooks(ctx context.Context) (*webhook.Service, func(), erro
 	if err != nil {
 		return nil, nil, err
 	}
-	wh, err := webhook.New(webhook.Config{DB: a.db, Keyring: kr, Auditor: a.svc, Logger: a.log, Version: Version,
+	wh, err := webhook.New(webhook.Config{DB: a.db, Outbox: a.outbox, Keyring: kr, Auditor: a.svc, Logger: a.log, Version: Version,
 		AllowLoopback: a.cfg.WebhookAllowLoopback})
 	if err != nil {
 		return nil, nil, err

@@ -29,9 +29,9 @@ func runWebhooks(ctx context.Context, env Env, args []string) error {
 }
 
 // withWebhooks opens the app and a webhook service on it without starting
-// delivery workers, runs fn and closes the app. Building the service
-// installs the outbox, so events written by this process (test, redeliver)
-// enqueue their deliveries for the running gateway. With queue the job
+// delivery workers, runs fn and closes the app. The service writes through
+// the app's outbox, so what this process enqueues (test, redeliver) is
+// sent by the running gateway. With queue the job
 // queue's schema must be current; mod, if not nil, adjusts the service's
 // configuration. Errors from opening are returned as they are.
 func withWebhooks(ctx context.Context, env Env, queue bool, mod func(*webhook.Config), fn func(a *app, wh *webhook.Service) error) error {
@@ -45,7 +45,7 @@ func withWebhooks(ctx context.Context, env Env, queue bool, mod func(*webhook.Co
 		if err != nil {
 			return err
 		}
-		cfg := webhook.Config{DB: a.db, Keyring: kr, Auditor: a.svc, Logger: a.log, Version: Version,
+		cfg := webhook.Config{DB: a.db, Outbox: a.outbox, Keyring: kr, Auditor: a.svc, Logger: a.log, Version: Version,
 			AllowLoopback: a.cfg.WebhookAllowLoopback}
 		if mod != nil {
 			mod(&cfg)

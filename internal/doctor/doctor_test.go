@@ -17,6 +17,7 @@ import (
 	"github.com/cryptopay/cryptopay/internal/rates"
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/storage/sqlite"
+	"github.com/cryptopay/cryptopay/internal/webhook"
 )
 
 const regtestVpub = "vpub5Y6cjg78GGuNLsaPhmYsiw4gYX3HoQiRBiSwDaBXKUafCt9bNwWQiitDk5VZ5BVxYnQdwoTyXSs2JHRPAgjAvtbBrf8ZhDYe2jWAqvZVnsc"
@@ -61,7 +62,7 @@ func newSetup(t *testing.T, vars map[string]string, files map[string]string) *se
 		t.Fatal(err)
 	}
 	rs, _ := rates.ParseStatic("")
-	s.svc = gateway.New(gateway.Config{DB: db, Rates: rs})
+	s.svc = gateway.New(gateway.Config{DB: db, Outbox: outboxOn(db), Rates: rs})
 	st, err := s.svc.CreateStore(ctx, gateway.StoreParams{Name: "Shop",
 		Wallets: []gateway.WalletParams{{Network: "bitcoin-regtest", AccountKey: regtestVpub}}})
 	if err != nil {
@@ -278,3 +279,13 @@ func TestDatabaseTLSModes(t *testing.T) {
 
 // bip84Zpub is the BIP84 test vector's mainnet account public key.
 const bip84Zpub = "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz2oz2AGutZYs"
+
+// outboxOn is the webhook outbox on db that the test's services write
+// their events through, as serve wires them.
+func outboxOn(db storage.DB) *webhook.Outbox {
+	ob, err := webhook.NewOutbox(db, nil)
+	if err != nil {
+		panic(err)
+	}
+	return ob
+}

@@ -33,7 +33,7 @@ func TestKeyScopes(t *testing.T) {
 		t.Fatal(err)
 	}
 	rs, _ := rates.ParseStatic("")
-	svc := gateway.New(gateway.Config{DB: db, Rates: rs, Now: clock})
+	svc := gateway.New(gateway.Config{DB: db, Outbox: outboxOn(db), Rates: rs, Now: clock})
 	api := httpapi.New(httpapi.Config{Service: svc}).Handler()
 	st, err := svc.CreateStore(ctx, gateway.StoreParams{Name: "Shop",
 		Wallets: []gateway.WalletParams{{Network: "bitcoin-regtest", AccountKey: regtestVpub}}})

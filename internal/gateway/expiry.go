@@ -47,7 +47,7 @@ func (s *Service) AdvanceDue(ctx context.Context, networks []cryptopay.Network) 
 			}
 			for _, c := range changes {
 				ev := cryptopay.NewInvoiceEvent(c.Type, inv, nil, now)
-				if err := tx.CreateEvent(ctx, &ev); err != nil {
+				if err := s.outbox.Append(ctx, tx, &ev); err != nil {
 					return err
 				}
 			}

@@ -20,7 +20,7 @@ func TestAdvanceDueOnlyOnTheNetworksItOwns(t *testing.T) {
 		var offset atomic.Int64
 		now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 		rs, _ := rates.ParseStatic("BTC_USD=65000.00")
-		svc := New(Config{DB: db, Rates: rs, Now: now})
+		svc := New(Config{DB: db, Outbox: eventsOnly{}, Rates: rs, Now: now})
 		st, err := svc.CreateStore(t.Context(), StoreParams{Name: "shop",
 			Wallets: []WalletParams{{Network: "bitcoin-regtest", AccountKey: regtestVpub(t, 3)}}})
 		if err != nil {

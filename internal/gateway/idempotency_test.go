@@ -12,7 +12,7 @@ func TestPruneIdempotencyRecords(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db storage.DB) {
 		ctx := t.Context()
 		now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
-		svc := New(Config{DB: db, Now: func() time.Time { return now }})
+		svc := New(Config{DB: db, Outbox: eventsOnly{}, Now: func() time.Time { return now }})
 		st, err := svc.CreateStore(ctx, StoreParams{Name: "idem", Wallets: []WalletParams{{Network: "bitcoin-regtest", AccountKey: regtestVpub(t, 3)}}})
 		if err != nil {
 			t.Fatal(err)

@@ -81,7 +81,7 @@ func (s *Service) CreateInvoice(ctx context.Context, caller *cryptopay.APIKey, p
 			return err
 		}
 		ev := cryptopay.NewInvoiceEvent(cryptopay.EventInvoiceCreated, inv, nil, inv.CreatedAt)
-		return tx.CreateEvent(ctx, &ev)
+		return s.outbox.Append(ctx, tx, &ev)
 	})
 	if ce, ok := errors.AsType[*storage.ConflictError](err); ok && ce.Constraint == "invoices_store_order_key" {
 		msg := fmt.Sprintf("An invoice for order_id %q already exists.", inv.OrderID)

@@ -62,7 +62,7 @@ func (s *Service) MarkInvoice(ctx context.Context, caller *cryptopay.APIKey, id 
 			return err
 		}
 		ev := cryptopay.NewMarkEvent(typ, inv, reason, now)
-		if err := tx.CreateEvent(ctx, &ev); err != nil {
+		if err := s.outbox.Append(ctx, tx, &ev); err != nil {
 			return err
 		}
 		if err := s.Audit(ctx, tx, AuditRecord{StoreID: inv.StoreID, Livemode: inv.Livemode,

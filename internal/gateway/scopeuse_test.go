@@ -19,7 +19,7 @@ func TestNoteScopeUse(t *testing.T) {
 			}
 			var clk testClock // frozen: times read back compare exactly
 			t0 := time.Now()
-			svc := New(Config{DB: db, Now: func() time.Time { return t0.Add(time.Duration(clk.off.Load())) }})
+			svc := New(Config{DB: db, Outbox: eventsOnly{}, Now: func() time.Time { return t0.Add(time.Duration(clk.off.Load())) }})
 			ctx := operatorCtx(t)
 			st, err := svc.CreateStore(ctx, StoreParams{Name: "shop",
 				Wallets: []WalletParams{{Network: string(cryptopay.NetworkBitcoinRegtest), AccountKey: regtestVpub(t, 0)}}})

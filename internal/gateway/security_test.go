@@ -55,7 +55,7 @@ func newTestService(t *testing.T, open func(t *testing.T) storage.DB) (*Service,
 		t.Fatal(err)
 	}
 	clk := &testClock{}
-	return New(Config{DB: db, Now: clk.now}), clk
+	return New(Config{DB: db, Outbox: eventsOnly{}, Now: clk.now}), clk
 }
 
 func operatorCtx(t *testing.T) context.Context {

@@ -8,6 +8,7 @@ package gateway
 
 import (
 	"cmp"
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -17,9 +18,20 @@ import (
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
+// Outbox writes an event and enqueues its webhook deliveries, both in tx:
+// an event and its deliveries commit or roll back together. The webhook
+// package's *Outbox is the one implementation; it is declared here, where
+// it is used, so that the service depends on no job queue.
+type Outbox interface {
+	Append(ctx context.Context, tx storage.Tx, e *cryptopay.Event) error
+}
+
 // Config carries the service's dependencies.
 type Config struct {
-	DB     storage.DB
+	DB storage.DB
+	// Outbox writes every event the service makes. Required: a service
+	// without one would write events whose deliveries nobody ever queues.
+	Outbox Outbox
 	Rates  cryptopay.RateSource
 	Logger *slog.Logger
 	Now    func() time.Time // the clock; time.Now when nil
@@ -33,6 +45,7 @@ type Config struct {
 // use.
 type Service struct {
 	db      storage.DB
+	outbox  Outbox
 	rates   cryptopay.RateSource
 	log     *slog.Logger
 	now     func() time.Time
@@ -66,14 +79,19 @@ func (s *Service) invoiceCreated(inv *cryptopay.Invoice) {
 	}
 }
 
-// New returns a Service.
+// New returns a Service. It panics without cfg.Outbox: that is a wiring
+// mistake, and caught at start-up it cannot silently drop deliveries.
 func New(cfg Config) *Service {
+	if cfg.Outbox == nil {
+		panic("gateway: Config.Outbox is required; without it events would be written with no webhook deliveries")
+	}
 	s := &Service{
-		db:    cfg.DB,
-		rates: cfg.Rates,
-		log:   cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
-		now:   cfg.Now,
-		limit: cfg.ReorgLimit,
+		db:     cfg.DB,
+		outbox: cfg.Outbox,
+		rates:  cfg.Rates,
+		log:    cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		now:    cfg.Now,
+		limit:  cfg.ReorgLimit,
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -13,7 +13,7 @@ import (
 // nothing is written.
 func TestCreateStoreRefusesASharedAccountKey(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db storage.DB) {
-		svc := New(Config{DB: db})
+		svc := New(Config{DB: db, Outbox: eventsOnly{}})
 		vpub := regtestVpub(t, 7)
 		if _, err := svc.CreateStore(t.Context(), StoreParams{Name: "first",
 			Wallets: []WalletParams{{Network: "bitcoin-regtest", AccountKey: vpub}}}); err != nil {

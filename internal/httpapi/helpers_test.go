@@ -112,10 +112,17 @@ func newEnvWith(tb testing.TB, e engine, webhooks bool) *env {
 		tb.Fatal(err)
 	}
 	clk := &clock{}
-	svc := gateway.New(gateway.Config{DB: db, Rates: rs, Now: clk.now})
+	// One outbox for every event the env writes, as serve wires it: the
+	// service's events queue their deliveries whether or not this env
+	// works the queue.
+	ob, err := webhook.NewOutbox(db, clk.now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	svc := gateway.New(gateway.Config{DB: db, Outbox: ob, Rates: rs, Now: clk.now})
 	var wh *webhook.Service
 	if webhooks {
-		wh = startWebhooks(tb, db, svc, clk)
+		wh = startWebhooks(tb, db, ob, svc, clk)
 	}
 	srv := httptest.NewServer(New(Config{Service: svc, Webhooks: wh}).Handler())
 	tb.Cleanup(srv.Close)
@@ -178,9 +185,9 @@ func forEachEngineWith(t *testing.T, webhooks bool, f func(t *testing.T, e *env)
 }
 
 // startWebhooks migrates River's tables on db and starts webhook delivery
-// with a fresh keyring, the env's clock and retries a few hundred
-// milliseconds apart.
-func startWebhooks(tb testing.TB, db storage.DB, svc *gateway.Service, clk *clock) *webhook.Service {
+// through ob with a fresh keyring, the env's clock and retries a few
+// hundred milliseconds apart.
+func startWebhooks(tb testing.TB, db storage.DB, ob *webhook.Outbox, svc *gateway.Service, clk *clock) *webhook.Service {
 	tb.Helper()
 	ctx := context.Background()
 	if _, err := webhook.Migrate(ctx, db); err != nil {
@@ -192,7 +199,7 @@ func startWebhooks(tb testing.TB, db storage.DB, svc *gateway.Service, clk *cloc
 	if err != nil {
 		tb.Fatal(err)
 	}
-	wh, err := webhook.New(webhook.Config{DB: db, Keyring: kr, Auditor: svc, Now: clk.now, Version: "test", AllowLoopback: true,
+	wh, err := webhook.New(webhook.Config{DB: db, Outbox: ob, Keyring: kr, Auditor: svc, Now: clk.now, Version: "test", AllowLoopback: true,
 		PollInterval: 50 * time.Millisecond, Schedule: webhook.Schedule{Base: 200 * time.Millisecond, Max: time.Second, Window: time.Hour}})
 	if err != nil {
 		tb.Fatal(err)

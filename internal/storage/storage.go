@@ -149,6 +149,10 @@ type Tx interface {
 	// AmountConfirmed, RequiredConfirmations, SettledAt.
 	UpdateInvoice(ctx context.Context, inv *cryptopay.Invoice) error
 
+	// CreateEvent inserts an event and assigns its per-invoice Sequence.
+	// It queues no webhook deliveries: services write events through their
+	// Outbox (implemented by internal/webhook), which calls it and enqueues
+	// the deliveries in the same transaction.
 	CreateEvent(ctx context.Context, e *cryptopay.Event) error
 
 	// PutIdempotencyRecord inserts r. A second record with the same (API

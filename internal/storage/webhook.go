@@ -59,9 +59,3 @@ type WebhookDeliveryFilter struct {
 	Status     cryptopay.DeliveryStatus // "" for any
 	Page
 }
-
-// EventHook runs inside the transaction of every CreateEvent, after the
-// event row is written: the webhook outbox enqueues deliveries there, so an
-// event and its deliveries commit or roll back together. An error from it
-// fails CreateEvent.
-type EventHook func(ctx context.Context, tx Tx, e *cryptopay.Event) error

@@ -223,14 +223,14 @@ func (w *Watcher) applyInvoice(ctx context.Context, tx storage.Tx, id string, ev
 	var last *cryptopay.Payment
 	for i := range notes {
 		ev := cryptopay.NewInvoiceEvent(notes[i].typ, inv, &notes[i].pay, now)
-		if err := tx.CreateEvent(ctx, &ev); err != nil {
+		if err := w.outbox.Append(ctx, tx, &ev); err != nil {
 			return nil, fmt.Errorf("event for invoice %s: %w", id, err)
 		}
 		last = &notes[i].pay
 	}
 	for _, c := range changes {
 		ev := cryptopay.NewInvoiceEvent(c.Type, inv, last, now)
-		if err := tx.CreateEvent(ctx, &ev); err != nil {
+		if err := w.outbox.Append(ctx, tx, &ev); err != nil {
 			return nil, fmt.Errorf("event for invoice %s: %w", id, err)
 		}
 	}

@@ -36,7 +36,7 @@ func (w *Watcher) expire(ctx context.Context, now time.Time) error {
 			if err := w.fence(ctx, tx, epoch); err != nil {
 				return err
 			}
-			return advanceInvoice(ctx, tx, id, now)
+			return w.advanceInvoice(ctx, tx, id, now)
 		})
 		if errors.Is(err, storage.ErrLeaseLost) {
 			return err
@@ -52,7 +52,7 @@ func (w *Watcher) expire(ctx context.Context, now time.Time) error {
 // recomputes its state at now and writes the change with its events.
 // Expiry and the end of the monitoring window count no failed payment of
 // anyone: only a mined double spend does (monitor.go).
-func advanceInvoice(ctx context.Context, tx storage.Tx, id string, now time.Time) error {
+func (w *Watcher) advanceInvoice(ctx context.Context, tx storage.Tx, id string, now time.Time) error {
 	inv, err := tx.LockInvoice(ctx, id)
 	if err != nil {
 		return err
@@ -70,7 +70,7 @@ func advanceInvoice(ctx context.Context, tx storage.Tx, id string, now time.Time
 	}
 	for _, c := range changes {
 		ev := cryptopay.NewInvoiceEvent(c.Type, inv, nil, now)
-		if err := tx.CreateEvent(ctx, &ev); err != nil {
+		if err := w.outbox.Append(ctx, tx, &ev); err != nil {
 			return err
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/cryptopay/cryptopay/internal/rates"
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/watcher"
+	"github.com/cryptopay/cryptopay/internal/webhook"
 )
 
 var (
@@ -76,7 +77,7 @@ func newHarness(t testing.TB, db storage.DB, blocks int) *harness {
 	}
 	h := &harness{t: t, ctx: ctx, db: db, node: node, wallet: wallet, clock: &testClock{}}
 	rs, _ := rates.ParseStatic("BTC_USD=65000.00")
-	h.svc = gateway.New(gateway.Config{DB: db, Rates: rs, Now: h.clock.now})
+	h.svc = gateway.New(gateway.Config{DB: db, Outbox: outboxOn(db), Rates: rs, Now: h.clock.now})
 	st, err := h.svc.CreateStore(ctx, gateway.StoreParams{
 		Name: "watcher test", Wallets: []gateway.WalletParams{{Network: "bitcoin-regtest",
 			AccountKey: "vpub5Y6cjg78GGuNLsaPhmYsiw4gYX3HoQiRBiSwDaBXKUafCt9bNwWQiitDk5VZ5BVxYnQdwoTyXSs2JHRPAgjAvtbBrf8ZhDYe2jWAqvZVnsc"}},
@@ -112,7 +113,7 @@ func (h *harness) source(node *regtest.Node) watcher.Source {
 // src.
 func (h *harness) watcherOn(src watcher.Source, poll time.Duration) *watcher.Watcher {
 	w := watcher.New(watcher.Config{
-		DB: h.db, Source: src, Now: h.clock.now,
+		DB: h.db, Outbox: outboxOn(h.db), Source: src, Now: h.clock.now,
 		PollInterval: poll, SafetyLimit: 10,
 		Alert: func(context.Context, string, string) { h.alerts.Add(1) },
 	})
@@ -253,4 +254,14 @@ func (h *harness) eventData(inv *cryptopay.Invoice, typ cryptopay.EventType) []c
 		out = append(out, d)
 	}
 	return out
+}
+
+// outboxOn is the webhook outbox on db that a test's gateway services and
+// watchers write their events through, as serve wires them.
+func outboxOn(db storage.DB) *webhook.Outbox {
+	ob, err := webhook.NewOutbox(db, nil)
+	if err != nil {
+		panic(err)
+	}
+	return ob
 }

@@ -44,7 +44,7 @@ func (h *harness) leaderConfig(db storage.DB, name string, now func() time.Time)
 		h.t.Fatal(err)
 	}
 	return watcher.Config{
-		DB: db, Source: btcsource.New(client, cryptopay.NetworkBitcoinRegtest), Now: now,
+		DB: db, Outbox: outboxOn(db), Source: btcsource.New(client, cryptopay.NetworkBitcoinRegtest), Now: now,
 		PollInterval: 100 * time.Millisecond, SafetyLimit: 10, Instance: name,
 		LeaseTTL: 900 * time.Millisecond, InvoicePollInterval: 200 * time.Millisecond,
 		Alert: func(context.Context, string, string) { h.alerts.Add(1) },
@@ -55,7 +55,7 @@ func (h *harness) leaderConfig(db storage.DB, name string, now func() time.Time)
 // watcher's) and runs its watcher until the test ends or stop is called.
 func (h *harness) start(db storage.DB, name string, now func() time.Time) *instance {
 	rs, _ := rates.ParseStatic("BTC_USD=65000.00")
-	in := &instance{name: name, db: db, svc: gateway.New(gateway.Config{DB: db, Rates: rs, Now: now}), done: make(chan struct{})}
+	in := &instance{name: name, db: db, svc: gateway.New(gateway.Config{DB: db, Outbox: outboxOn(db), Rates: rs, Now: now}), done: make(chan struct{})}
 	in.w = watcher.New(h.leaderConfig(db, name, now))
 	in.svc.OnInvoiceCreated(func(inv *cryptopay.Invoice) { in.w.Watch(inv.Address, inv.MonitorUntil) })
 	ctx, cancel := context.WithCancel(h.ctx)
@@ -317,7 +317,7 @@ func TestSkewedInstanceInvoicesWatched(t *testing.T) {
 		time.Sleep(500 * time.Millisecond) // a few polls: the leader's cursors move on
 		rs, _ := rates.ParseStatic("BTC_USD=65000.00")
 		for _, skew := range []time.Duration{-10 * time.Minute, 10 * time.Minute} {
-			other := gateway.New(gateway.Config{DB: db, Rates: rs, Now: func() time.Time { return h.clock.now().Add(skew) }})
+			other := gateway.New(gateway.Config{DB: db, Outbox: outboxOn(db), Rates: rs, Now: func() time.Time { return h.clock.now().Add(skew) }})
 			inv, err := other.CreateInvoice(h.ctx, h.key, gateway.InvoiceParams{OrderID: "skew" + skew.String(), Amount: "0.001", Currency: "BTC"})
 			if err != nil {
 				t.Fatal(err)
@@ -340,7 +340,7 @@ func TestMempoolLookBackForNewlyWatchedAddress(t *testing.T) {
 	h := newHarness(t, testdb.SQLite(t), fundBlocks)
 	h.step() // loads the watched set
 	rs, _ := rates.ParseStatic("BTC_USD=65000.00")
-	other := gateway.New(gateway.Config{DB: h.db, Rates: rs, Now: h.clock.now}) // not wired to the watcher
+	other := gateway.New(gateway.Config{DB: h.db, Outbox: outboxOn(h.db), Rates: rs, Now: h.clock.now}) // not wired to the watcher
 	inv, err := other.CreateInvoice(h.ctx, h.key, gateway.InvoiceParams{OrderID: "late-watch", Amount: "0.001", Currency: "BTC"})
 	if err != nil {
 		t.Fatal(err)
@@ -406,7 +406,7 @@ func TestWatchDelayAcrossInstances(t *testing.T) {
 	h.waitLeader(dbs[1], "a")
 	waitReady(t, &harness{w: a.w})
 	rs, _ := rates.ParseStatic("BTC_USD=65000.00")
-	b := gateway.New(gateway.Config{DB: dbs[1], Rates: rs, Now: h.clock.now})
+	b := gateway.New(gateway.Config{DB: dbs[1], Outbox: outboxOn(dbs[1]), Rates: rs, Now: h.clock.now})
 	time.Sleep(300 * time.Millisecond) // the leader's listener is up
 	const n = 200
 	lat := make([]time.Duration, 0, n)
@@ -437,7 +437,7 @@ func TestPaymentMinedBeforeAddressAnnounced(t *testing.T) {
 		h := newHarness(t, db, fundBlocks)
 		h.step() // loads the watched set; the next poll is seconds away
 		rs, _ := rates.ParseStatic("BTC_USD=65000.00")
-		other := gateway.New(gateway.Config{DB: db, Rates: rs, Now: h.clock.now}) // not wired to the watcher
+		other := gateway.New(gateway.Config{DB: db, Outbox: outboxOn(db), Rates: rs, Now: h.clock.now}) // not wired to the watcher
 		inv, err := other.CreateInvoice(h.ctx, h.key, gateway.InvoiceParams{OrderID: "mined-first", Amount: "0.001", Currency: "BTC"})
 		if err != nil {
 			t.Fatal(err)

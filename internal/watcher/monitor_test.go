@@ -55,7 +55,7 @@ func monitoredWatcher(h *harness, rules monitor.Rules) *alertLog {
 	rs, _ := rates.ParseStatic("BTC_USD=65000.00")
 	log := &alertLog{}
 	w := watcher.New(watcher.Config{
-		DB: h.db, Source: btcsource.New(client, cryptopay.NetworkBitcoinRegtest), Now: h.clock.now,
+		DB: h.db, Outbox: outboxOn(h.db), Source: btcsource.New(client, cryptopay.NetworkBitcoinRegtest), Now: h.clock.now,
 		PollInterval: time.Second, SafetyLimit: 30, Alert: log.add, Monitor: rules, Rates: rs,
 	})
 	h.svc.OnInvoiceCreated(func(inv *cryptopay.Invoice) { w.Watch(inv.Address, inv.MonitorUntil) })

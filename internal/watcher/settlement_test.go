@@ -326,7 +326,7 @@ func TestMonitoringWindow(t *testing.T) {
 func TestPolicyWithinTheReorgLimit(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db storage.DB) {
 		h := newHarness(t, db, fundBlocks)
-		strict := gateway.New(gateway.Config{DB: db, Now: h.clock.now, ReorgLimit: 10})
+		strict := gateway.New(gateway.Config{DB: db, Outbox: outboxOn(db), Now: h.clock.now, ReorgLimit: 10})
 		deep, err := cryptopay.ParseConfirmationPolicy("confirmations", "USD", "100.00:10,1000.00:12,24", "")
 		if err != nil {
 			t.Fatal(err)

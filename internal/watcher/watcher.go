@@ -60,9 +60,20 @@ type Filter interface {
 	HasSpend(chain.Outpoint) bool
 }
 
+// Outbox writes an event and enqueues its webhook deliveries, both in tx,
+// so a step's events and their deliveries commit together. The webhook
+// package's *Outbox is the implementation; it is declared here, where it
+// is used, so the watcher depends on no job queue and no webhook code.
+type Outbox interface {
+	Append(ctx context.Context, tx storage.Tx, e *cryptopay.Event) error
+}
+
 // Config carries a watcher's dependencies and tuning.
 type Config struct {
-	DB     storage.DB
+	DB storage.DB
+	// Outbox writes every event the watcher makes. Required: a watcher
+	// without one would write events whose deliveries nobody queues.
+	Outbox Outbox
 	Source Source
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -108,6 +119,7 @@ const DefaultWatchAfterWindow = 7 * 24 * time.Hour
 // Watcher follows one chain. Run drives it; Step is one pass, for tests.
 type Watcher struct {
 	db      storage.DB
+	outbox  Outbox
 	src     Source
 	network cryptopay.Network
 	log     *slog.Logger
@@ -174,10 +186,15 @@ func (e *NodeBehindError) Error() string {
 }
 
 // New returns a watcher; it touches neither the node nor the database
-// until Run or Step.
+// until Run or Step. It panics without cfg.Outbox: that is a wiring
+// mistake, and caught at start-up it cannot silently drop deliveries.
 func New(cfg Config) *Watcher {
+	if cfg.Outbox == nil {
+		panic("watcher: Config.Outbox is required; without it events would be written with no webhook deliveries")
+	}
 	w := &Watcher{
 		db:       cfg.DB,
+		outbox:   cfg.Outbox,
 		src:      cfg.Source,
 		network:  cfg.Source.Network(),
 		log:      cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)).With("network", string(cfg.Source.Network())),

@@ -205,7 +205,7 @@ func (s *Service) maybeDisable(ctx context.Context, tx storage.Tx, id string, si
 	ev := cryptopay.Event{ID: cryptopay.NewID(cryptopay.PrefixEvent, now), StoreID: ep.StoreID, Livemode: ep.Livemode,
 		Type: cryptopay.EventWebhookEndpointDisabled, Data: data, CreatedAt: now}
 	s.log.WarnContext(ctx, "webhook: endpoint disabled", "endpoint", ep.ID, "reason", ep.DisabledReason)
-	return tx.CreateEvent(ctx, &ev)
+	return s.outbox.Append(ctx, tx, &ev)
 }
 
 func (s *Service) acquire(id string) bool {

@@ -310,7 +310,7 @@ func (s *Service) Redeliver(ctx context.Context, o Owner, id string) (*cryptopay
 		if !ep.Enabled {
 			return cryptopay.Errorf(cryptopay.CodeConflict, "The webhook endpoint is disabled; enable it first.")
 		}
-		ds, err := s.enqueue(ctx, tx, &cryptopay.Event{ID: d.EventID, Type: d.EventType}, d.Body, []cryptopay.WebhookEndpoint{*ep})
+		ds, err := s.outbox.enqueue(ctx, tx, &cryptopay.Event{ID: d.EventID, Type: d.EventType}, d.Body, []cryptopay.WebhookEndpoint{*ep})
 		if err != nil {
 			return err
 		}
@@ -332,14 +332,14 @@ func (s *Service) SendTest(ctx context.Context, o Owner, id string) (*cryptopay.
 		ev := cryptopay.Event{ID: cryptopay.NewID(cryptopay.PrefixEvent, now), StoreID: ep.StoreID, Livemode: ep.Livemode,
 			Type: cryptopay.EventTest, CreatedAt: now,
 			Data: []byte(`{"webhook_endpoint_id":"` + ep.ID + `","message":"This is a test event from CryptoPay."}`)}
-		if err := tx.CreateEvent(ctx, &ev); err != nil {
+		if err := s.outbox.Append(ctx, tx, &ev); err != nil {
 			return err
 		}
 		body, err := EventPayload(&ev)
 		if err != nil {
 			return err
 		}
-		ds, err := s.enqueue(ctx, tx, &ev, body, []cryptopay.WebhookEndpoint{*ep})
+		ds, err := s.outbox.enqueue(ctx, tx, &ev, body, []cryptopay.WebhookEndpoint{*ep})
 		if err != nil {
 			return err
 		}

@@ -97,12 +97,19 @@ func newService(t testing.TB, db storage.DB, mod func(*Config)) *Service {
 	return s
 }
 
-// writeEvent writes an event the way the gateway does: in a transaction.
+// writeEvent writes an event the way the gateway does: in a transaction,
+// through an outbox on db. It is not the Service's own outbox: any process
+// that writes events (a CLI command) queues them for whichever process
+// delivers.
 func writeEvent(t testing.TB, db storage.DB, st *cryptopay.Store, typ cryptopay.EventType, data string) *cryptopay.Event {
 	t.Helper()
+	ob, err := NewOutbox(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ev := &cryptopay.Event{ID: cryptopay.NewID(cryptopay.PrefixEvent, time.Now()), StoreID: st.ID, Livemode: st.Livemode,
 		Type: typ, Data: []byte(data), CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	if err := db.InTx(t.Context(), func(tx storage.Tx) error { return tx.CreateEvent(t.Context(), ev) }); err != nil {
+	if err := db.InTx(t.Context(), func(tx storage.Tx) error { return ob.Append(t.Context(), tx, ev) }); err != nil {
 		t.Fatal(err)
 	}
 	return ev

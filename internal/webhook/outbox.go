@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/riverqueue/river"
 
@@ -35,11 +37,42 @@ func (deliverArgs) Kind() string { return "cryptopay_webhook_delivery" }
 // (database errors), with River's default backoff.
 var jobOpts = &river.InsertOpts{Queue: queueName, MaxAttempts: 25}
 
-// onEvent is the outbox: installed as the storage event hook, it runs in
-// the transaction of every CreateEvent and enqueues one delivery per
-// subscribed, enabled endpoint of the event's store and mode. Test events
-// go only to the endpoint that asked for them (SendTest).
-func (s *Service) onEvent(ctx context.Context, tx storage.Tx, e *cryptopay.Event) error {
+// Outbox writes events and enqueues their webhook deliveries: Append
+// inserts the event and, in the same transaction, a pending delivery and
+// its River job per subscribed, enabled endpoint of the event's store and
+// mode. So an event and its deliveries commit or roll back together, and
+// every process that writes events (serve, the watcher, a CLI command)
+// queues their deliveries for whichever process works the queue. The
+// gateway service and the chain watcher declare the interface they need
+// and get an *Outbox through their Config.
+//
+// It holds an insert-only River client: building it touches no database,
+// and it works nothing. Safe for concurrent use.
+type Outbox struct {
+	river *river.Client[*sql.Tx]
+	now   func() time.Time
+}
+
+// NewOutbox returns the outbox of db's engine. now stamps deliveries
+// (time.Now when nil).
+func NewOutbox(db storage.DB, now func() time.Time) (*Outbox, error) {
+	rc, err := river.NewClient(driver(db), &river.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, fmt.Errorf("webhook: outbox river client: %w", err)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Outbox{river: rc, now: now}, nil
+}
+
+// Append writes e (tx.CreateEvent, which also assigns its per-invoice
+// Sequence) and enqueues its deliveries, all in tx. Test events go only to
+// the endpoint that asked for them (SendTest), so Append enqueues none.
+func (o *Outbox) Append(ctx context.Context, tx storage.Tx, e *cryptopay.Event) error {
+	if err := tx.CreateEvent(ctx, e); err != nil {
+		return err
+	}
 	if e.Type == cryptopay.EventTest {
 		return nil
 	}
@@ -51,17 +84,17 @@ func (s *Service) onEvent(ctx context.Context, tx storage.Tx, e *cryptopay.Event
 	if err != nil {
 		return fmt.Errorf("webhook: event %s: %w", e.ID, err)
 	}
-	_, err = s.enqueue(ctx, tx, e, body, eps)
+	_, err = o.enqueue(ctx, tx, e, body, eps)
 	return err
 }
 
 // enqueue writes a pending delivery per endpoint and its job, in tx.
-func (s *Service) enqueue(ctx context.Context, tx storage.Tx, e *cryptopay.Event, body []byte, eps []cryptopay.WebhookEndpoint) ([]*cryptopay.WebhookDelivery, error) {
+func (o *Outbox) enqueue(ctx context.Context, tx storage.Tx, e *cryptopay.Event, body []byte, eps []cryptopay.WebhookEndpoint) ([]*cryptopay.WebhookDelivery, error) {
 	st, ok := tx.(sqlTxer)
 	if !ok {
 		return nil, fmt.Errorf("webhook: transaction %T does not expose *sql.Tx", tx)
 	}
-	now := s.now().UTC()
+	now := o.now().UTC()
 	out := make([]*cryptopay.WebhookDelivery, 0, len(eps))
 	params := make([]river.InsertManyParams, 0, len(eps))
 	for _, ep := range eps {
@@ -76,7 +109,7 @@ func (s *Service) enqueue(ctx context.Context, tx storage.Tx, e *cryptopay.Event
 		out = append(out, d)
 		params = append(params, river.InsertManyParams{Args: deliverArgs{DeliveryID: d.ID, EndpointID: ep.ID}, InsertOpts: jobOpts})
 	}
-	if _, err := s.river.InsertManyTx(ctx, st.SQLTx(), params); err != nil {
+	if _, err := o.river.InsertManyTx(ctx, st.SQLTx(), params); err != nil {
 		return nil, fmt.Errorf("webhook: enqueue: %w", err)
 	}
 	return out, nil

@@ -57,8 +57,12 @@ const (
 // the defaults above.
 type Config struct {
 	// DB is the store; it must be an engine whose transactions expose
-	// their *sql.Tx (sqldb) and accept an event hook.
+	// their *sql.Tx (sqldb).
 	DB storage.DB
+	// Outbox writes the events this service makes (endpoint disabled,
+	// test) and enqueues deliveries. Pass the one the gateway service and
+	// the watcher use; nil builds one on DB with Now.
+	Outbox *Outbox
 	// Keyring seals endpoint secrets at rest. Required.
 	Keyring *fieldcrypt.Keyring
 	// Auditor records endpoint changes and secret rotations in the audit
@@ -120,27 +124,18 @@ type Service struct {
 	liveHTTP *http.Client
 	testHTTP *http.Client
 	river    *river.Client[*sql.Tx]
+	outbox   *Outbox
 	slotsMu  sync.Mutex
 	slots    map[string]int // endpoint id → attempts in flight
 	started  bool
 }
 
-// hookSetter is what an engine offers for the outbox (sqldb.DB).
-type hookSetter interface {
-	SetEventHook(storage.EventHook)
-}
-
-// New returns a Service and installs its outbox hook on cfg.DB: from now
-// on every tx.CreateEvent on that DB enqueues the event's deliveries in the
-// same transaction. It fails if the DB does not support hooks or the River
-// client cannot be built. Call Start to begin delivering.
+// New returns a Service. It fails if the River client cannot be built.
+// Call Start to begin delivering; a Service never started still enqueues
+// (SendTest, Redeliver) for a process that works the queue.
 func New(cfg Config) (*Service, error) {
 	if cfg.Keyring == nil {
 		return nil, errors.New("webhook: a keyring is required")
-	}
-	hs, ok := cfg.DB.(hookSetter)
-	if !ok {
-		return nil, fmt.Errorf("webhook: storage engine %T does not support the event outbox", cfg.DB)
 	}
 	resolver := cfg.Resolver
 	if resolver == nil {
@@ -191,7 +186,12 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("webhook: river client: %w", err)
 	}
 	s.river = rc
-	hs.SetEventHook(s.onEvent)
+	s.outbox = cfg.Outbox
+	if s.outbox == nil {
+		if s.outbox, err = NewOutbox(cfg.DB, s.now); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 

@@ -19,7 +19,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/cryptopay/cryptopay/internal/storage"
@@ -98,9 +97,8 @@ type DB struct {
 	reader     *sql.DB
 	migrations []migration
 	log        *slog.Logger
-	eventHook  atomic.Pointer[storage.EventHook] // see SetEventHook (webhook.go)
-	crypt      *crypt                            // the keyring of sealed columns; see sealed.go
-	group      *groupCommitter                   // nil unless Dialect.GroupCommit; see groupcommit.go
+	crypt      *crypt          // the keyring of sealed columns; see sealed.go
+	group      *groupCommitter // nil unless Dialect.GroupCommit; see groupcommit.go
 	listen     func(ctx context.Context) (<-chan string, error)
 }
 
@@ -219,7 +217,7 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(storage.Tx) error) (err erro
 			_ = sqlTx.Rollback() // the panic or fn's error is what matters
 		}
 	}()
-	if err := fn(&Tx{queries: queries{d: db.d, q: sqlTx, crypt: db.crypt}, hook: db.eventHook.Load()}); err != nil {
+	if err := fn(&Tx{queries: queries{d: db.d, q: sqlTx, crypt: db.crypt}}); err != nil {
 		return err
 	}
 	done = true
@@ -252,7 +250,6 @@ type queries struct {
 // writes.
 type Tx struct {
 	queries
-	hook *storage.EventHook // run by CreateEvent; nil for none
 }
 
 var _ storage.Tx = (*Tx)(nil)

@@ -81,11 +81,5 @@ func (t *Tx) CreateEvent(ctx context.Context, e *cryptopay.Event) error {
 	}
 	_, err := t.exec(ctx, `INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.StoreID, e.Livemode, string(e.Type), nullString(e.InvoiceID), sequence, data, micros(e.CreatedAt))
-	if err != nil {
-		return t.wrap("create event", err)
-	}
-	if t.hook != nil {
-		return (*t.hook)(ctx, t, e) // the webhook outbox, in this same transaction
-	}
-	return nil
+	return t.wrap("create event", err)
 }

@@ -117,7 +117,7 @@ func (g *groupCommitter) commit(batch []*groupRequest) {
 		}
 		return
 	}
-	tx := &Tx{queries: queries{d: db.d, q: sqlTx, crypt: db.crypt, detach: true}, hook: db.eventHook.Load()}
+	tx := &Tx{queries: queries{d: db.d, q: sqlTx, crypt: db.crypt, detach: true}}
 	var ok []*groupRequest
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {

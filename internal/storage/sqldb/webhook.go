@@ -9,18 +9,6 @@ import (
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
-// SetEventHook makes every later CreateEvent run h inside its transaction
-// (nil removes it). The webhook outbox uses it so that no code path that
-// writes an event can forget its deliveries. Safe to call concurrently with
-// transactions; a transaction uses the hook set when it began.
-func (db *DB) SetEventHook(h storage.EventHook) {
-	if h == nil {
-		db.eventHook.Store(nil)
-		return
-	}
-	db.eventHook.Store(&h)
-}
-
 // SQLTx returns the transaction's *sql.Tx so a job queue on the same
 // database (River's InsertTx) can enqueue in it. The caller must not
 // commit or roll it back: InTx does.
