@@ -3,9 +3,13 @@ package watcher_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +18,7 @@ import (
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/bitcoin/regtest"
 	"github.com/cryptopay/cryptopay/internal/gateway"
+	"github.com/cryptopay/cryptopay/internal/httpapi"
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/storage/postgres"
 	"github.com/cryptopay/cryptopay/internal/storage/sqlite"
@@ -66,9 +71,9 @@ func BenchmarkDetectionLatency(b *testing.B) {
 const loadClients = 32
 
 // BenchmarkDetectionLatencyUnderLoad is BenchmarkDetectionLatency while
-// loadClients clients create invoices through the gateway service without
-// pause, on SQLite and (when CRYPTOPAY_TEST_POSTGRES_URL is set) on
-// PostgreSQL: the chain path must not queue behind invoice creation. The
+// loadClients clients create invoices through the HTTP API without pause,
+// on SQLite and (when CRYPTOPAY_TEST_POSTGRES_URL is set) on PostgreSQL:
+// the chain path must not queue behind invoice creation. The
 // detection is looked for through a second handle on the same database
 // that carries none of the load, so the figure is the time until the
 // detection is committed, not how long a loaded pool makes a reader wait.
@@ -128,6 +133,17 @@ func benchmarkDetectionUnderLoad(b *testing.B, db, observer storage.DB) {
 		invs[i] = h.invoice(fmt.Sprintf("lat-%d", i), "0.001", 0)
 	}
 
+	// The load comes through the HTTP API, as the shop's would: each
+	// creation also authenticates its key and stores its idempotency
+	// record.
+	ck, err := h.svc.CreateKey(h.ctx, gateway.KeyParams{StoreID: h.key.StoreID, Scopes: []string{"invoices:write"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	api := httptest.NewServer(httpapi.New(httpapi.Config{Service: h.svc}).Handler())
+	defer api.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: loadClients}}
+	defer client.CloseIdleConnections()
 	var created atomic.Int64
 	lctx, stopLoad := context.WithCancel(h.ctx)
 	var load sync.WaitGroup
@@ -135,11 +151,28 @@ func benchmarkDetectionUnderLoad(b *testing.B, db, observer storage.DB) {
 	for c := range loadClients {
 		load.Go(func() {
 			for i := 0; lctx.Err() == nil; i++ {
-				_, err := h.svc.CreateInvoice(lctx, h.key, gateway.InvoiceParams{
-					OrderID: fmt.Sprintf("load-%d-%d", c, i), Amount: "0.001", Currency: "BTC"})
+				order := fmt.Sprintf("load-%d-%d", c, i)
+				req, err := http.NewRequestWithContext(lctx, http.MethodPost, api.URL+"/v1/invoices",
+					strings.NewReader(`{"order_id":"`+order+`","amount":"0.001","currency":"BTC"}`))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				req.Header.Set("Authorization", "Bearer "+ck.Secret)
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Idempotency-Key", order)
+				resp, err := client.Do(req)
 				if err != nil {
 					if lctx.Err() == nil {
 						b.Errorf("create invoice under load: %v", err)
+					}
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					if lctx.Err() == nil {
+						b.Errorf("create invoice under load: status %d", resp.StatusCode)
 					}
 					return
 				}
