@@ -43,7 +43,12 @@ func defaultInstance() string {
 // lease; without it, it waits as a standby (ready) and tries again every
 // third of the TTL. Node failures are logged, reported by Ready and
 // retried with backoff. Run returns nil when ctx ends.
+//
+// Everything Run stores (chain steps, expiry, the lease) goes ahead of the
+// API's writes (storage.WithPriority): a payment must not wait for a queue
+// of invoice creations to become visible.
 func (w *Watcher) Run(ctx context.Context) error {
+	ctx = storage.WithPriority(ctx)
 	w.mu.Lock()
 	w.standby = true
 	w.mu.Unlock()

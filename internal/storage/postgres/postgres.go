@@ -70,6 +70,12 @@ const invoiceChannel = `left('cryptopay_invoices_' || current_schema(), 63)`
 // MaxConns is the connection pool size of one gateway instance.
 const MaxConns = 20
 
+// PriorityConns is the size of the pool reserved for the chain path
+// (storage.WithPriority: each network's watcher steps and lease renewals),
+// beside MaxConns, so it never waits for a connection behind the API's
+// load.
+const PriorityConns = 4
+
 // Open connects to the database at url (a postgres:// URL or key=value
 // DSN; runtime parameters such as search_path may be given in it) and
 // pings it. It does not migrate: call Migrate or CheckSchema. A nil logger
@@ -90,21 +96,25 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*sqldb.DB, erro
 		}
 		return nil, fmt.Errorf("storage: postgres: connect to %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, err)
 	}
+	prio := stdlib.OpenDB(*cfg)
+	prio.SetMaxOpenConns(PriorityConns)
+	prio.SetMaxIdleConns(PriorityConns)
 	sub, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
-		_ = h.Close()
+		_ = errors.Join(h.Close(), prio.Close())
 		return nil, err
 	}
 	db, err := sqldb.New(sqldb.Config{
 		Dialect:    dialect,
 		Writer:     h,
 		Reader:     h, // one pool: PostgreSQL readers never wait for writers
+		Priority:   prio,
 		Migrations: sub,
 		Logger:     logger,
 		Listen:     listener(cfg.Copy()),
 	})
 	if err != nil {
-		_ = h.Close()
+		_ = errors.Join(h.Close(), prio.Close())
 		return nil, err
 	}
 	return db, nil

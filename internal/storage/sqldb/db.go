@@ -80,6 +80,14 @@ type Config struct {
 	Writer *sql.DB
 	// Reader runs Reader methods outside transactions. It may be Writer.
 	Reader *sql.DB
+	// Priority, if set, is a small pool used by nothing but work whose
+	// context is marked by storage.WithPriority (the chain path): its reads
+	// outside transactions and, on engines without group commit, its
+	// InTx transactions, so that it never waits for a connection behind
+	// the API's load. On SQLite it is a query_only pool (writes go through
+	// the group committer's priority queue); on PostgreSQL a read-write
+	// pool like Writer.
+	Priority *sql.DB
 	// Migrations holds files named NNNN_name.sql at its root.
 	Migrations fs.FS
 	Logger     *slog.Logger
@@ -95,6 +103,7 @@ type DB struct {
 	d          *Dialect
 	writer     *sql.DB
 	reader     *sql.DB
+	priority   *sql.DB // Config.Priority; nil for none
 	migrations []migration
 	log        *slog.Logger
 	crypt      *crypt          // the keyring of sealed columns; see sealed.go
@@ -105,7 +114,7 @@ type DB struct {
 var _ storage.DB = (*DB)(nil)
 
 // New returns a DB over the handles in c. It fails only if the embedded
-// migrations are malformed. Close closes both handles.
+// migrations are malformed. Close closes every handle.
 func New(c Config) (*DB, error) {
 	ms, err := loadMigrations(c.Migrations)
 	if err != nil {
@@ -118,10 +127,11 @@ func New(c Config) (*DB, error) {
 	cr := &crypt{}
 	cr.strictness.d = c.Dialect
 	db := &DB{
-		queries:    queries{d: c.Dialect, q: c.Reader, pool: c.Reader, crypt: cr},
+		queries:    queries{d: c.Dialect, q: c.Reader, pool: c.Reader, priority: c.Priority, crypt: cr},
 		d:          c.Dialect,
 		writer:     c.Writer,
 		reader:     c.Reader,
+		priority:   c.Priority,
 		migrations: ms,
 		log:        log,
 		crypt:      cr,
@@ -158,7 +168,7 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both handles.
+// Close closes every handle.
 func (db *DB) Close() error {
 	if db.group != nil {
 		db.group.close()
@@ -166,6 +176,9 @@ func (db *DB) Close() error {
 	err := db.writer.Close()
 	if db.reader != db.writer {
 		err = errors.Join(err, db.reader.Close())
+	}
+	if db.priority != nil {
+		err = errors.Join(err, db.priority.Close())
 	}
 	return err
 }
@@ -183,8 +196,12 @@ const maxAttempts = 5
 // database/sql rolls the transaction back itself when ctx is cancelled, so
 // a cancelled request can never leave a transaction open; Rollback takes no
 // context and so cannot be skipped by one.
+//
+// A ctx marked by storage.WithPriority goes ahead of unmarked callers: on
+// SQLite through the group committer's priority queue, on PostgreSQL on
+// the connections of Config.Priority (see storage/priority.go).
 func (db *DB) InTx(ctx context.Context, fn func(storage.Tx) error) error {
-	db.crypt.strictness.refresh(ctx, db.reader) // sealing.go; before the writer is held
+	db.crypt.strictness.refresh(ctx, db.readPool(ctx)) // sealing.go; before the writer is held
 	if db.group != nil {
 		return db.group.run(ctx, fn)
 	}
@@ -206,8 +223,12 @@ func (db *DB) InTx(ctx context.Context, fn func(storage.Tx) error) error {
 }
 
 func (db *DB) inTxOnce(ctx context.Context, fn func(storage.Tx) error) (err error) {
-	db.crypt.strictness.refresh(ctx, db.reader) // before the writer is held
-	sqlTx, err := db.writer.BeginTx(ctx, db.d.WriteTx)
+	db.crypt.strictness.refresh(ctx, db.readPool(ctx)) // before the writer is held
+	w := db.writer
+	if db.priority != nil && storage.IsPriority(ctx) {
+		w = db.priority
+	}
+	sqlTx, err := w.BeginTx(ctx, db.d.WriteTx)
 	if err != nil {
 		return db.wrap("begin", err)
 	}
@@ -235,12 +256,15 @@ type querier interface {
 }
 
 // queries holds the Reader methods. Inside a transaction q is the *sql.Tx
-// and pool is nil; outside, both are the reader pool.
+// and pool is nil; outside, both are the reader pool, and a query whose ctx
+// is marked by storage.WithPriority runs on priority instead when there is
+// one (Config.Priority).
 type queries struct {
-	d     *Dialect
-	q     querier
-	pool  *sql.DB
-	crypt *crypt
+	d        *Dialect
+	q        querier
+	pool     *sql.DB
+	priority *sql.DB
+	crypt    *crypt
 	// detach runs statements without their caller's cancellation, inside a
 	// group-committed batch (see groupcommit.go).
 	detach bool
@@ -261,8 +285,9 @@ func (s *queries) snapshot(ctx context.Context, fn func(*queries) error) error {
 	if s.pool == nil {
 		return fn(s)
 	}
-	s.crypt.refreshOn(ctx, s.pool)
-	tx, err := s.pool.BeginTx(ctx, s.d.SnapshotTx)
+	pool := s.readPool(ctx)
+	s.crypt.refreshOn(ctx, pool)
+	tx, err := pool.BeginTx(ctx, s.d.SnapshotTx)
 	if err != nil {
 		return s.wrap("begin read", err)
 	}
@@ -290,12 +315,30 @@ func (s *queries) rebind(query string) string {
 }
 
 func (s *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return s.q.ExecContext(s.ctx(ctx), s.rebind(query), args...)
+	return s.on(ctx).ExecContext(s.ctx(ctx), s.rebind(query), args...)
 }
 
 func (s *queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	s.crypt.refreshOn(ctx, s.pool) // outside a transaction only (pool is nil inside)
-	return s.q.QueryContext(s.ctx(ctx), s.rebind(query), args...)
+	s.crypt.refreshOn(ctx, s.readPool(ctx)) // outside a transaction only (pool is nil inside)
+	return s.on(ctx).QueryContext(s.ctx(ctx), s.rebind(query), args...)
+}
+
+// readPool is the pool a read outside a transaction uses: priority for a
+// marked ctx when there is one, else pool (nil inside a transaction).
+func (s *queries) readPool(ctx context.Context) *sql.DB {
+	if s.pool != nil && s.priority != nil && storage.IsPriority(ctx) {
+		return s.priority
+	}
+	return s.pool
+}
+
+// on is the handle a statement runs on: the transaction inside one,
+// readPool outside.
+func (s *queries) on(ctx context.Context) querier {
+	if p := s.readPool(ctx); p != nil {
+		return p
+	}
+	return s.q
 }
 
 func (s *queries) ctx(ctx context.Context) context.Context {
@@ -306,8 +349,8 @@ func (s *queries) ctx(ctx context.Context) context.Context {
 }
 
 func (s *queries) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	s.crypt.refreshOn(ctx, s.pool)
-	return s.q.QueryRowContext(s.ctx(ctx), s.rebind(query), args...)
+	s.crypt.refreshOn(ctx, s.readPool(ctx))
+	return s.on(ctx).QueryRowContext(s.ctx(ctx), s.rebind(query), args...)
 }
 
 // wrap translates err for the caller: sql.ErrNoRows becomes

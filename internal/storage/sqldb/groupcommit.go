@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/cryptopay/cryptopay/internal/storage"
@@ -24,6 +25,17 @@ import (
 // rolls back the whole transaction when a write statement is interrupted,
 // which would throw away the other callers' work. A cancelled caller whose
 // turn has not come yet is skipped.
+//
+// Priority (storage.WithPriority): the chain path must not wait behind a
+// queue of invoice creations. Priority requests wait in a queue of their
+// own, which the loop always takes first and commits as a batch of their
+// own (never mixed with ordinary callbacks, so they wait for no one's
+// callbacks but each other's). A batch of ordinary callbacks in progress
+// checks before each callback whether a priority request waits; if one
+// does, it commits what has run so far (those callers hear "done", as
+// after any commit), puts the callbacks not yet run back at the head of
+// the ordinary queue, and lets the priority batch go first. So a priority
+// caller waits for at most one ordinary callback and one commit.
 
 // maxBatch bounds one commit's callbacks so a burst cannot hold the writer
 // for long.
@@ -43,83 +55,168 @@ type groupResult struct {
 type groupCommitter struct {
 	db    *DB
 	start sync.Once
-	reqs  chan *groupRequest
+	wake  chan struct{} // capacity 1: a request was queued
 	quit  chan struct{}
 	stop  sync.Once
 	wg    sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool
+	urgent []*groupRequest // priority requests, oldest first
+	queue  []*groupRequest // ordinary requests, oldest first
 }
 
 func newGroupCommitter(db *DB) *groupCommitter {
-	return &groupCommitter{db: db, reqs: make(chan *groupRequest), quit: make(chan struct{})}
+	return &groupCommitter{db: db, wake: make(chan struct{}, 1), quit: make(chan struct{})}
 }
 
 var errClosed = errors.New("storage: database is closed")
 
-// run queues fn for the next batch and waits for its outcome.
+// run queues fn for the next batch (a priority batch if ctx is marked by
+// storage.WithPriority) and waits for its outcome.
 func (g *groupCommitter) run(ctx context.Context, fn func(storage.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	g.start.Do(func() {
 		g.wg.Add(1)
 		go g.loop()
 	})
 	req := &groupRequest{ctx: ctx, fn: fn, done: make(chan groupResult, 1)}
-	select {
-	case g.reqs <- req:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-g.quit:
+	priority := storage.IsPriority(ctx)
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
 		return errClosed
 	}
-	// Once queued, the outcome is awaited even if ctx ends: the callback may
-	// already be part of a batch that is committing.
-	res := <-req.done
+	if priority {
+		g.urgent = append(g.urgent, req)
+	} else {
+		g.queue = append(g.queue, req)
+	}
+	g.mu.Unlock()
+	select {
+	case g.wake <- struct{}{}:
+	default: // the loop is already woken
+	}
+	var res groupResult
+	select {
+	case res = <-req.done:
+	case <-ctx.Done():
+		// Leave at once if the request is still queued; once taken, the
+		// outcome is awaited even though ctx ended: the callback may
+		// already be part of a batch that is committing.
+		if g.withdraw(req) {
+			return ctx.Err()
+		}
+		res = <-req.done
+	}
 	if res.panic != nil {
 		panic(res.panic)
 	}
 	return res.err
 }
 
-// close stops the loop after the batch in flight; later requests fail.
+// withdraw removes req from its queue and reports whether it was there.
+func (g *groupCommitter) withdraw(req *groupRequest) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, q := range []*[]*groupRequest{&g.urgent, &g.queue} {
+		if i := slices.Index(*q, req); i >= 0 {
+			*q = slices.Delete(*q, i, i+1)
+			return true
+		}
+	}
+	return false
+}
+
+// close stops the loop after the batch in flight; queued and later
+// requests fail with errClosed.
 func (g *groupCommitter) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
 	g.stop.Do(func() { close(g.quit) })
 	g.wg.Wait()
+	g.mu.Lock()
+	left := append(g.urgent, g.queue...)
+	g.urgent, g.queue = nil, nil
+	g.mu.Unlock()
+	for _, r := range left {
+		r.done <- groupResult{err: errClosed}
+	}
 }
 
 func (g *groupCommitter) loop() {
 	defer g.wg.Done()
-	batch := make([]*groupRequest, 0, maxBatch)
 	for {
 		select {
 		case <-g.quit:
 			return
-		case r := <-g.reqs:
-			batch = append(batch[:0], r)
+		default:
 		}
-	collect:
-		for len(batch) < maxBatch {
+		batch, priority := g.next()
+		if len(batch) == 0 {
 			select {
-			case r := <-g.reqs:
-				batch = append(batch, r)
-			default:
-				break collect
+			case <-g.quit:
+				return
+			case <-g.wake:
 			}
+			continue
 		}
-		g.commit(batch)
+		if rest := g.commit(batch, !priority); len(rest) > 0 {
+			g.mu.Lock()
+			g.queue = append(rest, g.queue...)
+			g.mu.Unlock()
+		}
 	}
 }
 
-// commit runs one batch in one transaction.
-func (g *groupCommitter) commit(batch []*groupRequest) {
+// next takes the next batch off the queues: the waiting priority requests
+// if there are any, else the oldest ordinary ones, up to maxBatch either
+// way; nothing once the committer is closing.
+func (g *groupCommitter) next() (batch []*groupRequest, priority bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil, false // close fails what is queued
+	}
+	q := &g.queue
+	if len(g.urgent) > 0 {
+		q, priority = &g.urgent, true
+	}
+	n := min(len(*q), maxBatch)
+	batch = slices.Clone((*q)[:n])
+	*q = slices.Delete(*q, 0, n)
+	return batch, priority
+}
+
+// urgentWaiting reports whether a priority request waits.
+func (g *groupCommitter) urgentWaiting() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.urgent) > 0
+}
+
+// commit runs one batch in one transaction. If yield, it stops early when
+// a priority request waits: it commits the callbacks run so far and
+// returns those it did not run, for the caller to queue again.
+func (g *groupCommitter) commit(batch []*groupRequest, yield bool) (notRun []*groupRequest) {
 	db := g.db
 	sqlTx, err := db.writer.BeginTx(context.Background(), db.d.WriteTx)
 	if err != nil {
 		for _, r := range batch {
 			r.done <- groupResult{err: db.wrap("begin", err)}
 		}
-		return
+		return nil
 	}
 	tx := &Tx{queries: queries{d: db.d, q: sqlTx, crypt: db.crypt, detach: true}}
 	var ok []*groupRequest
 	for i, r := range batch {
+		if yield && i > 0 && g.urgentWaiting() {
+			notRun, batch = batch[i:], batch[:i]
+			break
+		}
 		if err := r.ctx.Err(); err != nil {
 			r.done <- groupResult{err: err}
 			continue
@@ -129,13 +226,13 @@ func (g *groupCommitter) commit(batch []*groupRequest) {
 		// never ran.
 		if _, err := sqlTx.Exec(`SAVEPOINT cp_batch`); err != nil {
 			g.abort(sqlTx, append(ok, batch[i:]...), err)
-			return
+			return nil
 		}
 		res := call(r.fn, tx)
 		if res.err == nil && res.panic == nil {
 			if _, err := sqlTx.Exec(`RELEASE cp_batch`); err != nil {
 				g.abort(sqlTx, append(ok, batch[i:]...), err)
-				return
+				return nil
 			}
 			ok = append(ok, r)
 			continue
@@ -146,7 +243,7 @@ func (g *groupCommitter) commit(batch []*groupRequest) {
 		if _, err := sqlTx.Exec(`ROLLBACK TO cp_batch`); err != nil {
 			r.done <- res
 			g.abort(sqlTx, append(ok, batch[i+1:]...), err)
-			return
+			return nil
 		}
 		_, _ = sqlTx.Exec(`RELEASE cp_batch`)
 		r.done <- res
@@ -156,11 +253,12 @@ func (g *groupCommitter) commit(batch []*groupRequest) {
 		for _, r := range ok {
 			r.done <- groupResult{err: err}
 		}
-		return
+		return notRun
 	}
 	for _, r := range ok {
 		r.done <- groupResult{}
 	}
+	return notRun
 }
 
 // abort rolls the batch back and fails every request in unanswered: none

@@ -59,6 +59,10 @@ var dialect = &sqldb.Dialect{
 	// busy timeout stays an internal error.
 }
 
+// priorityReaders is the size of the read-only pool reserved for the chain
+// path (storage.WithPriority).
+const priorityReaders = 2
+
 // busyTimeoutMillis is how long a connection waits for another process's
 // lock (a CLI command beside a running server) before SQLITE_BUSY.
 const busyTimeoutMillis = 10000
@@ -125,20 +129,31 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*sqldb.DB, err
 		return nil, fmt.Errorf("storage: sqlite: open reader: %w", err)
 	}
 
-	sub, err := fs.Sub(migrationFiles, "migrations")
+	// The chain path's reads (storage.WithPriority) get connections of
+	// their own, so they never wait behind the API's; its writes go
+	// through the group committer's priority queue.
+	prio, err := sql.Open("sqlite", path+"?"+readerQ.Encode())
 	if err != nil {
 		_ = errors.Join(writer.Close(), reader.Close())
+		return nil, fmt.Errorf("storage: sqlite: %w", err)
+	}
+	prio.SetMaxOpenConns(priorityReaders)
+	prio.SetMaxIdleConns(priorityReaders)
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		_ = errors.Join(writer.Close(), reader.Close(), prio.Close())
 		return nil, err
 	}
 	db, err := sqldb.New(sqldb.Config{
 		Dialect:    dialect,
 		Writer:     writer,
 		Reader:     reader,
+		Priority:   prio,
 		Migrations: sub,
 		Logger:     logger,
 	})
 	if err != nil {
-		_ = errors.Join(writer.Close(), reader.Close())
+		_ = errors.Join(writer.Close(), reader.Close(), prio.Close())
 		return nil, err
 	}
 	return db, nil
