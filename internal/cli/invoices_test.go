@@ -2,14 +2,11 @@ package cli
 
 import (
 	"context"
-	"crypto/pbkdf2"
-	"crypto/sha512"
 	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/cryptopay/cryptopay"
-	"github.com/cryptopay/cryptopay/internal/bitcoin/account"
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
@@ -28,14 +25,7 @@ func TestInvoicesMarkCommands(t *testing.T) {
 	e.must("migrate")
 	env := Env{Getenv: func(k string) string { return e.vars[k] }}
 	inv := withTestApp(t, env, func(a *app) *cryptopay.Invoice {
-		seed, err := pbkdf2.Key(sha512.New, "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about", []byte("mnemonic"), 2048, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, vpub, err := account.DeriveAccountFromSeed(seed, account.Regtest, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		vpub := regtestAccountKey(t)
 		st, err := a.svc.CreateStore(ctx, gateway.StoreParams{Name: "shop",
 			Wallets: []gateway.WalletParams{{Network: string(cryptopay.NetworkBitcoinRegtest), AccountKey: vpub}}})
 		if err != nil {

@@ -42,14 +42,7 @@ func TestSecurityCommands(t *testing.T) {
 		"CRYPTOPAY_BACKUP_PASSPHRASE": "correct horse battery staple",
 	}}
 	e.must("migrate")
-	seed, err := pbkdf2.Key(sha512.New, "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about", []byte("mnemonic"), 2048, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, vpub, err := account.DeriveAccountFromSeed(seed, account.Regtest, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vpub := regtestAccountKey(t)
 	if code, _, errs := e.run("stores", "create", "--live", "--name", "live shop", "--account-key", vpub); code == 0 || !strings.Contains(errs, "encryption key") {
 		t.Fatalf("live store without a key: exit %d: %s", code, errs)
 	}
@@ -92,4 +85,20 @@ func TestSecurityCommands(t *testing.T) {
 	if out := e.must("audit", "verify"); !strings.Contains(out, "intact") {
 		t.Errorf("audit verify on the restored copy: %s", out)
 	}
+}
+
+// regtestAccountKey returns the vpub of BIP84 account 0 of the standard
+// "abandon … about" test mnemonic on regtest: a valid store account key
+// whose private half no one needs.
+func regtestAccountKey(t *testing.T) string {
+	t.Helper()
+	seed, err := pbkdf2.Key(sha512.New, "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about", []byte("mnemonic"), 2048, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, vpub, err := account.DeriveAccountFromSeed(seed, account.Regtest, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vpub
 }

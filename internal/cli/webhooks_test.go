@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/pbkdf2"
-	"crypto/sha512"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -14,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cryptopay/cryptopay/internal/bitcoin/account"
 	"github.com/cryptopay/cryptopay/webhooksig"
 )
 
@@ -82,14 +79,7 @@ func TestWebhooksCommands(t *testing.T) {
 		"CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": "true",
 	}}
 	e.must("migrate")
-	seed, err := pbkdf2.Key(sha512.New, "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about", []byte("mnemonic"), 2048, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, vpub, err := account.DeriveAccountFromSeed(seed, account.Regtest, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vpub := regtestAccountKey(t)
 	var st struct{ ID string }
 	if err := json.Unmarshal([]byte(e.must("stores", "create", "--name", "shop", "--account-key", vpub, "--json")), &st); err != nil {
 		t.Fatal(err)
