@@ -17,29 +17,9 @@ import (
 // reason and an unknown invoice are refused and change nothing.
 func TestInvoicesMarkCommands(t *testing.T) {
 	ctx := context.Background()
-	e := &secEnv{t: t, vars: map[string]string{
-		"CRYPTOPAY_DATA_DIR": t.TempDir(),
-		// The endpoint below is on loopback; it is never reached.
-		"CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": "true",
-	}}
-	e.must("migrate")
-	env := Env{Getenv: func(k string) string { return e.vars[k] }}
+	e, env := loopbackEnv(t)
 	inv := withTestApp(t, env, func(a *app) *cryptopay.Invoice {
-		vpub := regtestAccountKey(t)
-		st, err := a.svc.CreateStore(ctx, gateway.StoreParams{Name: "shop",
-			Wallets: []gateway.WalletParams{{Network: string(cryptopay.NetworkBitcoinRegtest), AccountKey: vpub}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		k, err := a.svc.CreateKey(ctx, gateway.KeyParams{StoreID: st.ID, Name: "shop", Scopes: []string{"invoices:write"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		inv, err := a.svc.CreateInvoice(ctx, k.Key, gateway.InvoiceParams{OrderID: "o-1", Amount: "0.001", Currency: "BTC"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return inv
+		return createTestInvoice(t, a, createRegtestStore(t, a).ID)
 	})
 
 	// The shop's endpoint hears of an operator's mark like any other event.
@@ -116,4 +96,42 @@ func withTestApp[T any](t *testing.T, env Env, fn func(a *app) T) T {
 	}
 	defer a.Close()
 	return fn(a)
+}
+
+// loopbackEnv is an operator's environment on a fresh, migrated SQLite
+// database, whose test-mode webhook endpoints may be on loopback (the tests
+// register them and never reach them).
+func loopbackEnv(t *testing.T) (*secEnv, Env) {
+	e := &secEnv{t: t, vars: map[string]string{
+		"CRYPTOPAY_DATA_DIR":               t.TempDir(),
+		"CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": "true",
+	}}
+	e.must("migrate")
+	return e, Env{Getenv: func(k string) string { return e.vars[k] }}
+}
+
+// createRegtestStore creates a test-mode store on the regtest account key.
+func createRegtestStore(t *testing.T, a *app) *cryptopay.Store {
+	t.Helper()
+	st, err := a.svc.CreateStore(t.Context(), gateway.StoreParams{Name: "shop",
+		Wallets: []gateway.WalletParams{{Network: string(cryptopay.NetworkBitcoinRegtest), AccountKey: regtestAccountKey(t)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// createTestInvoice creates a 0.001 BTC invoice (order o-1) with a new key
+// of the store, as a shop would.
+func createTestInvoice(t *testing.T, a *app, storeID string) *cryptopay.Invoice {
+	t.Helper()
+	k, err := a.svc.CreateKey(t.Context(), gateway.KeyParams{StoreID: storeID, Name: "shop", Scopes: []string{"invoices:write"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := a.svc.CreateInvoice(t.Context(), k.Key, gateway.InvoiceParams{OrderID: "o-1", Amount: "0.001", Currency: "BTC"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
 }
