@@ -9,14 +9,13 @@ import "github.com/cryptopay/cryptopay/internal/chain"
 
 // state is what a step may change about a payment.
 type state struct {
-	block           chain.BlockRef
-	mined           bool
-	confs           int64
-	doubleSpentBy   string
-	conflictedBy    string
-	dropped         bool
-	known           bool
-	previouslyFinal bool
+	block         chain.BlockRef
+	mined         bool
+	confs         int64
+	doubleSpentBy string
+	conflictedBy  string
+	dropped       bool
+	known         bool
 }
 
 func stateOf(p *Payment) state {

@@ -375,15 +375,13 @@ func (n *Tracker) restorePayment(p Payment) error {
 	}
 	var confs int64
 	if p.Block != nil {
-		i, ok := n.blockIndex(*p.Block)
-		if !ok {
+		if _, ok := n.blockIndex(*p.Block); !ok {
 			return fmt.Errorf("%w: payment %s:%d in block %d %s outside the recent blocks", ErrBadSnapshot, op.TxID, op.Index, p.Block.Height, p.Block.Hash)
 		}
 		confs = n.blocks[len(n.blocks)-1].ref.Height - p.Block.Height + 1
 		if confs >= int64(n.limit) {
 			return fmt.Errorf("%w: payment %s:%d is already final", ErrBadSnapshot, op.TxID, op.Index)
 		}
-		_ = i
 	}
 	if p.Confirmations != confs {
 		return fmt.Errorf("%w: payment %s:%d has %d confirmations, want %d", ErrBadSnapshot, op.TxID, op.Index, p.Confirmations, confs)

@@ -214,7 +214,7 @@ func (g *groupCommitter) commit(batch []*groupRequest, yield bool) (notRun []*gr
 	var ok []*groupRequest
 	for i, r := range batch {
 		if yield && i > 0 && g.urgentWaiting() {
-			notRun, batch = batch[i:], batch[:i]
+			notRun = batch[i:]
 			break
 		}
 		if err := r.ctx.Err(); err != nil {
