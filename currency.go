@@ -23,6 +23,10 @@ var currencies = map[string]Currency{
 	"CAD": {Code: "CAD", Decimals: 2},
 	"AUD": {Code: "AUD", Decimals: 2},
 	"JPY": {Code: "JPY", Decimals: 0},
+	// Stablecoins, priced against USD behind the de-peg guard
+	// (internal/rates), for the Ethereum networks.
+	"USDT": {Code: "USDT", Decimals: 6, Crypto: true},
+	"USDC": {Code: "USDC", Decimals: 6, Crypto: true},
 }
 
 // LookupCurrency returns the currency with the given code. Codes are

@@ -42,6 +42,10 @@ const (
 	CodeDatabaseUnavailable Code = "database_unavailable"
 	// CodeUnsupportedMediaType: a request body not sent as application/json.
 	CodeUnsupportedMediaType Code = "unsupported_media_type"
+	// CodeRatesUnavailable: no reliable exchange rate for the invoice's
+	// currency (too few fresh, agreeing sources); the message names the
+	// currency and each source's state. Asset-priced invoices still work.
+	CodeRatesUnavailable Code = "rates_unavailable"
 )
 
 // Error is an error meant for a client: a code, a message that is safe to

@@ -2,6 +2,7 @@ package cryptopay
 
 import (
 	"encoding/json"
+	"math/big"
 	"time"
 )
 
@@ -67,28 +68,35 @@ type Event struct {
 // against the shop's own order) works unchanged; AmountNormalized is the
 // same price with the currency's decimals ("0.00150000").
 type InvoiceEventData struct {
-	InvoiceID             string   `json:"invoice_id"`
-	OrderID               string   `json:"order_id"`
-	Amount                string   `json:"amount"`
-	AmountNormalized      string   `json:"amount_normalized"`
-	Currency              string   `json:"currency"`
-	Status                Status   `json:"status"`
-	Flags                 []string `json:"flags"`
-	AmountPaid            string   `json:"amount_paid"`
-	AmountDue             string   `json:"amount_due"`
-	CryptoAmount          string   `json:"crypto_amount"`
-	Asset                 string   `json:"asset"`
-	Network               Network  `json:"network"`
-	Address               string   `json:"address"`
-	TxID                  string   `json:"tx_id,omitempty"`
-	Vout                  *uint32  `json:"vout,omitempty"`
-	PaymentAmount         string   `json:"payment_amount,omitempty"`
-	FromAddress           string   `json:"from_address,omitempty"`
-	Confirmations         int64    `json:"confirmations"`
-	RequiredConfirmations int      `json:"required_confirmations"`
-	ConflictTxID          string   `json:"conflict_tx_id,omitempty"`
-	PaymentStatus         string   `json:"payment_status,omitempty"`
-	Resettled             bool     `json:"resettled,omitempty"`
+	InvoiceID        string   `json:"invoice_id"`
+	OrderID          string   `json:"order_id"`
+	Amount           string   `json:"amount"`
+	AmountNormalized string   `json:"amount_normalized"`
+	Currency         string   `json:"currency"`
+	Status           Status   `json:"status"`
+	Flags            []string `json:"flags"`
+	AmountPaid       string   `json:"amount_paid"`
+	AmountDue        string   `json:"amount_due"`
+	CryptoAmount     string   `json:"crypto_amount"`
+	Asset            string   `json:"asset"`
+	Network          Network  `json:"network"`
+	// Rate is the locked price of one Asset in Currency, after the
+	// store's spread (RateSpread, percent); RateSources and RateAt say
+	// where and when it came from. All null when priced in Asset.
+	Rate                  *string    `json:"rate"`
+	RateSources           []string   `json:"rate_sources"`
+	RateAt                *time.Time `json:"rate_at"`
+	RateSpread            *string    `json:"rate_spread"`
+	Address               string     `json:"address"`
+	TxID                  string     `json:"tx_id,omitempty"`
+	Vout                  *uint32    `json:"vout,omitempty"`
+	PaymentAmount         string     `json:"payment_amount,omitempty"`
+	FromAddress           string     `json:"from_address,omitempty"`
+	Confirmations         int64      `json:"confirmations"`
+	RequiredConfirmations int        `json:"required_confirmations"`
+	ConflictTxID          string     `json:"conflict_tx_id,omitempty"`
+	PaymentStatus         string     `json:"payment_status,omitempty"`
+	Resettled             bool       `json:"resettled,omitempty"`
 	// Marked and Reason are set on invoice.settled and invoice.invalid
 	// when the state was set by hand (POST /v1/invoices/{id}/mark_settled
 	// or mark_invalid), with the reason given; absent otherwise.
@@ -124,6 +132,10 @@ func invoiceEventData(inv *Invoice, p *Payment) InvoiceEventData {
 		Network:               inv.Network,
 		Address:               inv.Address,
 		RequiredConfirmations: inv.RequiredConfirmations,
+	}
+	if inv.Rate != "" {
+		rate, spread := inv.Rate, FormatAmount(big.NewInt(int64(inv.RateSpreadBasisPoints)), 2)
+		d.Rate, d.RateSources, d.RateAt, d.RateSpread = &rate, inv.RateSources, inv.RateAt, &spread
 	}
 	if p != nil {
 		vout := p.Vout

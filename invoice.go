@@ -87,9 +87,12 @@ type Invoice struct {
 	AmountText            string   // the price exactly as the shop sent it ("0.0015"); "" if stored before it was kept
 	Currency              string
 	Network               Network
-	Asset                 string   // "BTC"
-	CryptoDue             *big.Int // base units of Asset
-	Rate                  string   // decimal price of one Asset in Currency used; "" when priced in Asset
+	Asset                 string     // "BTC"
+	CryptoDue             *big.Int   // base units of Asset
+	Rate                  string     // decimal price of one Asset in Currency used (after the spread); "" when priced in Asset
+	RateSources           []string   // the providers whose median Rate is, or "static"; nil when priced in Asset
+	RateAt                *time.Time // the oldest price Rate rests on; nil when priced in Asset
+	RateSpreadBasisPoints int        // the store's spread applied to the market rate, in 1/100 %
 	Address               string
 	AddressIndex          uint32
 	Status                Status

@@ -3,6 +3,7 @@ package cryptopay
 import (
 	"context"
 	"math/big"
+	"time"
 )
 
 // RateSource prices a crypto asset in a fiat currency. Rates are exact
@@ -12,6 +13,39 @@ type RateSource interface {
 	// example 65000.00 USD per BTC). It returns a CodeUnavailable *Error
 	// when no rate is known.
 	Rate(ctx context.Context, asset, fiat string) (*big.Rat, error)
+}
+
+// RateQuote is a rate with where it came from, as an invoice locks it.
+type RateQuote struct {
+	Rate    *big.Rat
+	Sources []string  // the providers whose median it is (sorted), or "static"
+	At      time.Time // the oldest price it rests on
+}
+
+// RateQuoter is a RateSource that also says where a rate came from. It
+// returns a CodeRatesUnavailable *Error when no reliable rate is known.
+type RateQuoter interface {
+	RateSource
+	Quote(ctx context.Context, asset, fiat string) (RateQuote, error)
+}
+
+// QuoteRate asks rs for a quote, through Quote when rs has one.
+func QuoteRate(ctx context.Context, rs RateSource, asset, fiat string) (RateQuote, error) {
+	if q, ok := rs.(RateQuoter); ok {
+		return q.Quote(ctx, asset, fiat)
+	}
+	r, err := rs.Rate(ctx, asset, fiat)
+	if err != nil {
+		return RateQuote{}, err
+	}
+	return RateQuote{Rate: r}, nil
+}
+
+// ApplySpread returns rate lowered by spreadBP basis points (1/100 of a
+// percent): the store's margin, so the payer sends that much more crypto.
+func ApplySpread(rate *big.Rat, spreadBP int) *big.Rat {
+	f := big.NewRat(int64(10000-spreadBP), 10000)
+	return f.Mul(f, rate)
 }
 
 // CryptoDue converts a fiat amount (minor units of fiat) into base units of

@@ -30,8 +30,12 @@ type Store struct {
 	ToleranceBasisPoints int
 	Confirmations        ConfirmationPolicy
 	AllowPII             bool // the store accepts personal data in metadata (off by default)
-	Wallets              []Wallet
-	CreatedAt            time.Time
+	// RateSpreadBasisPoints lowers the market rate of fiat-priced invoices
+	// by this many 1/100 of a percent (the store's margin against price
+	// moves and conversion costs); 0 uses the market rate.
+	RateSpreadBasisPoints int
+	Wallets               []Wallet
+	CreatedAt             time.Time
 }
 
 // Wallet is a store's account public key on one network and the next

@@ -51,6 +51,7 @@ func commands() []command {
 		{"restore", "restore an encrypted backup into a new database file", runRestore},
 		{"audit", "verify and list the tamper-evident audit log", runAudit},
 		{"addresses", "list, block and unblock sending addresses (failed-payment monitoring)", runAddresses},
+		{"rates", "show exchange rates: each provider's price, age and health, and the median invoices use", runRates},
 		{"dev", "run a local sandbox: gateway, regtest node, funded dev wallet (dev pay|mine|reorg drive it)", runDev},
 		{"version", "print the version", runVersion},
 	}
@@ -157,6 +158,10 @@ type app struct {
 	// alerter reaches the operator (CRYPTOPAY_ALERT_WEBHOOK_URL); set by
 	// serve once the edge is open, nil elsewhere (alerts are then logged).
 	alerter *alert.Alerter
+	// rates prices fiat invoices; live is the aggregator behind it when
+	// rates are live (refreshed by serve), nil with the static table.
+	rates cryptopay.RateSource
+	live  *rates.Aggregator
 }
 
 // open loads configuration and opens the database. With checkSchema the
@@ -181,10 +186,11 @@ func open(ctx context.Context, env Env, checkSchema bool) (*app, error) {
 			return nil, err
 		}
 	}
-	rs, err := rates.ParseStatic(cfg.Rates)
+	a := &app{cfg: cfg, log: log, db: db}
+	rs, live, err := rateSource(cfg, db, log, a.alert)
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("CRYPTOPAY_RATES: %w", err)
+		return nil, err
 	}
 	ob, err := webhook.NewOutbox(db, nil)
 	if err != nil {
@@ -192,7 +198,7 @@ func open(ctx context.Context, env Env, checkSchema bool) (*app, error) {
 		return nil, err
 	}
 	svc := gateway.New(gateway.Config{DB: db, Outbox: ob, Rates: rs, Logger: log, ReorgLimit: cfg.Bitcoin.SafetyLimit})
-	a := &app{cfg: cfg, log: log, db: db, outbox: ob, svc: svc}
+	a.outbox, a.svc, a.rates, a.live = ob, svc, rs, live
 	if err := a.useKeyring(); err != nil {
 		db.Close()
 		return nil, err

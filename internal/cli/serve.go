@@ -103,6 +103,10 @@ func (a *app) background(ctx context.Context) (ready func(context.Context) error
 		}
 	}
 	wg.Go(func() { a.runClock(ctx, unwatched) })
+	if a.live != nil {
+		a.loadRates(ctx)
+		wg.Go(func() { a.live.Run(ctx) }) // in the background, never on a request's path
+	}
 	return ready, wg.Wait, nil
 }
 
@@ -157,7 +161,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	defer wait()
 	defer stop()
 	api := httpapi.New(httpapi.Config{Service: a.svc, Webhooks: wh, Logger: a.log, Ready: ready, MaxBodyBytes: a.cfg.MaxBodyBytes, PublicURL: a.cfg.PublicURL,
-		TrustedProxies: a.cfg.TrustedProxies, RateLimit: edge.limits})
+		TrustedProxies: a.cfg.TrustedProxies, RateLimit: edge.limits, Rates: a.rateStatus()})
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,

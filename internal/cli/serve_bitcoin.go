@@ -8,7 +8,6 @@ import (
 	"github.com/cryptopay/cryptopay/internal/alert"
 	"github.com/cryptopay/cryptopay/internal/bitcoin/btcrpc"
 	"github.com/cryptopay/cryptopay/internal/bitcoin/btcsource"
-	"github.com/cryptopay/cryptopay/internal/rates"
 	"github.com/cryptopay/cryptopay/internal/watcher"
 )
 
@@ -39,10 +38,6 @@ func (a *app) bitcoinWatcher(ctx context.Context) (*watcher.Watcher, error) {
 	if err := client.CheckNetwork(ctx); err != nil {
 		return nil, fmt.Errorf("bitcoin node at CRYPTOPAY_BITCOIN_RPC_URL: %w", err)
 	}
-	rs, err := rates.ParseStatic(a.cfg.Rates) // checked by open; values high-value alerts
-	if err != nil {
-		return nil, fmt.Errorf("CRYPTOPAY_RATES: %w", err)
-	}
 	w := watcher.New(watcher.Config{
 		DB:           a.db,
 		Outbox:       a.outbox,
@@ -53,7 +48,7 @@ func (a *app) bitcoinWatcher(ctx context.Context) (*watcher.Watcher, error) {
 		LeaseTTL:     bc.LeaseTTL,
 		Alert:        a.alert,
 		Monitor:      a.cfg.Monitor,
-		Rates:        rs,
+		Rates:        a.rates, // values high-value alerts
 	})
 	// An invoice made here reaches this instance's watcher at once; one
 	// made on another instance reaches the leader through the database

@@ -27,6 +27,7 @@ func storesCreate(ctx context.Context, env Env, args []string) error {
 	expiry := fs.Duration("invoice-expiry", cryptopay.DefaultInvoiceExpiry, "how long an invoice waits for payment")
 	window := fs.Duration("monitoring-window", cryptopay.DefaultMonitoringWindow, "how long after expiry late payments are still watched")
 	tolerance := fs.Int("tolerance-bp", 0, "underpayment tolerated, in basis points (100 = 1%)")
+	spread := fs.Int("rate-spread-bp", 0, "spread taken off the market exchange rate of fiat invoices, in basis points (100 = 1%; at most 2000)")
 	tiers := fs.String("confirmations", "100.00:3,1000.00:12,24", "confirmations by invoice value: BOUND:N,...,N (the security guide's table by default)")
 	tierCurrency := fs.String("confirmations-currency", "USD", "fiat currency the confirmation tiers are priced in")
 	zeroConf := fs.String("zero-conf-below", "", "let invoices worth less than this settle on an unconfirmed, non-RBF payment (off by default; at most the first tier)")
@@ -51,7 +52,8 @@ func storesCreate(ctx context.Context, env Env, args []string) error {
 		st, err := a.svc.CreateStore(ctx, gateway.StoreParams{
 			Name: *name, Livemode: *live, DefaultCurrency: *currency,
 			InvoiceExpiry: *expiry, MonitoringWindow: *window, ToleranceBasisPoints: *tolerance, Confirmations: &policy,
-			Wallets: []gateway.WalletParams{{Network: *network, AccountKey: *key}},
+			RateSpreadBasisPoints: *spread,
+			Wallets:               []gateway.WalletParams{{Network: *network, AccountKey: *key}},
 		})
 		if err != nil {
 			return err
@@ -109,6 +111,7 @@ func printStore(env Env, st *cryptopay.Store, asJSON bool) error {
 	fmt.Fprintf(w, "invoice expiry:    %s\n", st.InvoiceExpiry)
 	fmt.Fprintf(w, "monitoring window: %s\n", st.MonitoringWindow)
 	fmt.Fprintf(w, "tolerance:         %d bp\n", st.ToleranceBasisPoints)
+	fmt.Fprintf(w, "rate spread:       %d bp\n", st.RateSpreadBasisPoints)
 	fmt.Fprintf(w, "confirmations:     %s\n", describePolicy(st.Confirmations))
 	for _, wl := range st.Wallets {
 		fmt.Fprintf(w, "wallet:            %s key %s… (fingerprint %s), next index %d\n",

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cryptopay/cryptopay/internal/config"
+	"github.com/cryptopay/cryptopay/internal/rates"
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
@@ -57,6 +58,10 @@ type Input struct {
 	Handler http.Handler
 	// Now is the time keys are aged against (default time.Now()).
 	Now time.Time
+	// Rates returns the exchange rates as they stand (after a refresh of
+	// live providers) and false when none are configured; nil skips the
+	// rates check.
+	Rates func(ctx context.Context) (rates.Status, bool)
 }
 
 // Check is one checklist item.
@@ -82,6 +87,7 @@ func Checks() []Check {
 		{"API keys hold only the scopes they use", checkKeyScopes},
 		{"Audit log intact and checkpointed", checkAuditLog},
 		{"Confirmation policies within the reorg limit", checkConfirmationPolicies},
+		{"Exchange rates healthy for live stores", checkExchangeRates},
 	}
 }
 

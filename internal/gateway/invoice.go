@@ -137,7 +137,7 @@ func (s *Service) newInvoice(ctx context.Context, caller *cryptopay.APIKey, st *
 	}
 
 	asset := network.Asset()
-	due, rate, err := s.price(ctx, amount, cur, asset)
+	due, rate, err := s.price(ctx, amount, cur, asset, st.RateSpreadBasisPoints)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,10 @@ func (s *Service) newInvoice(ctx context.Context, caller *cryptopay.APIKey, st *
 		Network:               network,
 		Asset:                 asset.Code,
 		CryptoDue:             due,
-		Rate:                  rate,
+		Rate:                  rate.text,
+		RateSources:           rate.sources,
+		RateAt:                rate.at,
+		RateSpreadBasisPoints: rate.spreadBP,
 		Status:                cryptopay.StatusNew,
 		AmountPaid:            new(big.Int),
 		AmountConfirmed:       new(big.Int),
@@ -196,28 +199,47 @@ func (s *Service) pickNetwork(caller *cryptopay.APIKey, st *cryptopay.Store, ask
 	return "", cryptopay.Errorf(cryptopay.CodeForbidden, "This store has no %s-mode wallet.", modeName(caller.Livemode))
 }
 
-// price returns the crypto amount due and the rate used ("" when the
-// invoice is priced in the asset itself).
-func (s *Service) price(ctx context.Context, amount *big.Int, cur, asset cryptopay.Currency) (*big.Int, string, error) {
+// price returns the crypto amount due and the rate locked on the invoice
+// (none when the invoice is priced in the asset itself): the quote's rate
+// lowered by the store's spread, with the quote's sources and time.
+func (s *Service) price(ctx context.Context, amount *big.Int, cur, asset cryptopay.Currency, spreadBP int) (*big.Int, lockedRate, error) {
 	if cur.Code == asset.Code {
-		return new(big.Int).Set(amount), "", nil
+		return new(big.Int).Set(amount), lockedRate{}, nil
 	}
 	if cur.Crypto {
-		return nil, "", cryptopay.Invalid("currency", "An invoice on this network can be priced in %s or a fiat currency, not %s.", asset.Code, cur.Code)
+		return nil, lockedRate{}, cryptopay.Invalid("currency", "An invoice on this network can be priced in %s or a fiat currency, not %s.", asset.Code, cur.Code)
 	}
 	if s.rates == nil {
-		return nil, "", cryptopay.Errorf(cryptopay.CodeUnavailable, "No exchange rate source is configured; price the invoice in %s.", asset.Code)
+		return nil, lockedRate{}, cryptopay.Errorf(cryptopay.CodeUnavailable, "No exchange rate source is configured; price the invoice in %s.", asset.Code)
 	}
-	rate, err := s.rates.Rate(ctx, asset.Code, cur.Code)
+	q, err := cryptopay.QuoteRate(ctx, s.rates, asset.Code, cur.Code)
 	if err != nil {
-		return nil, "", err
+		return nil, lockedRate{}, err
 	}
-	return cryptopay.CryptoDue(amount, cur, rate, asset), rate.FloatString(cur.Decimals + 6), nil
+	rate := cryptopay.ApplySpread(q.Rate, spreadBP)
+	l := lockedRate{rate: rate, text: rate.FloatString(cur.Decimals + 6), sources: q.Sources, spreadBP: spreadBP}
+	if !q.At.IsZero() {
+		at := q.At.UTC()
+		l.at = &at
+	}
+	return cryptopay.CryptoDue(amount, cur, rate, asset), l, nil
+}
+
+// lockedRate is the rate an invoice is priced at, as stored on it.
+type lockedRate struct {
+	rate     *big.Rat
+	text     string
+	sources  []string
+	at       *time.Time
+	spreadBP int
 }
 
 // policyValue expresses the invoice's value in the confirmation policy's
 // currency, or nil when no rate allows it (the policy then takes its
-// highest tier).
+// highest tier). An invoice priced in the policy's currency is worth its
+// price, which the locked rate turned into the amount due, so the tiers
+// and the price rest on the same rate; any other is valued at the current
+// rate of the policy's currency.
 func (s *Service) policyValue(ctx context.Context, policyCur string, amount *big.Int, cur cryptopay.Currency, due *big.Int, asset cryptopay.Currency) (*big.Int, error) {
 	if cur.Code == policyCur {
 		return amount, nil

@@ -11,6 +11,10 @@ import (
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
+// maxRateSpreadBP bounds a store's spread: a margin beyond 20 % is a
+// typo, not a business decision.
+const maxRateSpreadBP = 2000
+
 // StoreParams describes a new store. Zero durations take the defaults.
 type StoreParams struct {
 	Name                 string
@@ -22,6 +26,9 @@ type StoreParams struct {
 	Confirmations        *cryptopay.ConfirmationPolicy // nil: the guide's tiers
 	AllowPII             bool
 	Wallets              []WalletParams
+	// RateSpreadBasisPoints lowers the market rate of fiat-priced invoices
+	// (0 to 2000: up to 20 %).
+	RateSpreadBasisPoints int
 }
 
 // WalletParams is one account public key for one network.
@@ -45,6 +52,8 @@ func (s *Service) CreateStore(ctx context.Context, p StoreParams) (*cryptopay.St
 		ToleranceBasisPoints: p.ToleranceBasisPoints,
 		AllowPII:             p.AllowPII,
 		CreatedAt:            now,
+
+		RateSpreadBasisPoints: p.RateSpreadBasisPoints,
 	}
 	if st.Name == "" || len(st.Name) > 100 {
 		return nil, cryptopay.Invalid("name", "name is required and must be at most 100 characters.")
@@ -72,6 +81,9 @@ func (s *Service) CreateStore(ctx context.Context, p StoreParams) (*cryptopay.St
 	}
 	if st.ToleranceBasisPoints < 0 || st.ToleranceBasisPoints > 1000 {
 		return nil, cryptopay.Invalid("tolerance", "tolerance must be between 0 and 10 percent (0 to 1000 basis points).")
+	}
+	if st.RateSpreadBasisPoints < 0 || st.RateSpreadBasisPoints > maxRateSpreadBP {
+		return nil, cryptopay.Invalid("rate_spread", "rate_spread must be between 0 and 20 percent (0 to %d basis points).", maxRateSpreadBP)
 	}
 	st.Confirmations = cryptopay.DefaultConfirmationPolicy()
 	if p.Confirmations != nil {

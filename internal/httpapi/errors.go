@@ -29,6 +29,7 @@ var statusOf = map[cryptopay.Code]int{
 	// nothing and may be retried (see retryAfterUnavailable).
 	cryptopay.CodeDatabaseUnavailable:  http.StatusServiceUnavailable,
 	cryptopay.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType, // a body not sent as application/json
+	cryptopay.CodeRatesUnavailable:     http.StatusServiceUnavailable,
 }
 
 // retryAfterUnavailable is the Retry-After, in seconds, of a
@@ -46,7 +47,7 @@ func typeOf(c cryptopay.Code) string {
 		return "rate_limit_error"
 	case cryptopay.CodeIdempotency, cryptopay.CodeIdempotencyInProgress, cryptopay.CodeIdempotencySecretShown:
 		return "idempotency_error"
-	case cryptopay.CodeInternal, cryptopay.CodeUnavailable, cryptopay.CodeDatabaseUnavailable:
+	case cryptopay.CodeInternal, cryptopay.CodeUnavailable, cryptopay.CodeDatabaseUnavailable, cryptopay.CodeRatesUnavailable:
 		return "api_error"
 	}
 	return "invalid_request_error"

@@ -61,6 +61,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 			checks["chain"] = "ok"
 		}
 	}
+	if s.rates != nil {
+		checks["rates"] = rateHealth(s.rates.Status())
+	}
 	status, word := http.StatusOK, "ready"
 	if !ready {
 		status, word = http.StatusServiceUnavailable, "not_ready"

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
@@ -137,6 +138,9 @@ type invoiceBody struct {
 	AmountPaid            string            `json:"amount_paid"`
 	AmountDue             string            `json:"amount_due"`
 	Rate                  *string           `json:"rate"`
+	RateSources           []string          `json:"rate_sources"`
+	RateAt                *time.Time        `json:"rate_at"`
+	RateSpread            *string           `json:"rate_spread"`
 	Address               string            `json:"address"`
 	PaymentURI            string            `json:"payment_uri"`
 	CheckoutURL           string            `json:"checkout_url"`
@@ -211,6 +215,8 @@ func invoiceJSON(inv *cryptopay.Invoice, base string) invoiceBody {
 		AmountPaid:            cryptopay.FormatAmount(inv.AmountPaid, asset.Decimals),
 		AmountDue:             cryptopay.FormatAmount(inv.AmountDue(), asset.Decimals),
 		Rate:                  optional(inv.Rate),
+		RateSources:           inv.RateSources,
+		RateAt:                inv.RateAt,
 		Address:               inv.Address,
 		PaymentURI:            paymentURI(inv, asset),
 		CheckoutURL:           base + "/pay/" + inv.ID,
@@ -223,6 +229,10 @@ func invoiceJSON(inv *cryptopay.Invoice, base string) invoiceBody {
 		MonitorUntil:          inv.MonitorUntil,
 		SettledAt:             inv.SettledAt,
 		Payments:              []paymentBody{},
+	}
+	if inv.Rate != "" {
+		spread := cryptopay.FormatAmount(big.NewInt(int64(inv.RateSpreadBasisPoints)), 2)
+		b.RateSpread = &spread
 	}
 	for _, p := range inv.Payments {
 		pb := paymentBody{

@@ -23,6 +23,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/blocked_addresses", s.authed(cryptopay.ScopeAuditRead, s.listBlockedAddresses))
 
 	m.HandleFunc("GET /v1/events", s.authed(cryptopay.ScopeEventsRead, s.listEvents))
+	m.HandleFunc("GET /v1/rates", s.authed(cryptopay.ScopeInvoicesRead, s.listRates))
 
 	m.HandleFunc("POST /v1/api_keys", s.authed(cryptopay.ScopeKeysWrite, s.idempotent(s.createAPIKey)))
 	m.HandleFunc("GET /v1/api_keys", s.authed(cryptopay.ScopeKeysRead, s.listAPIKeys))

@@ -43,6 +43,8 @@ type Config struct {
 	// https://pay.example.com); empty derives it from each request's host
 	// and scheme (as seen through trusted proxies).
 	PublicURL string
+	// Rates are shown at GET /v1/rates and in /readyz; nil shows none.
+	Rates RateStatus
 }
 
 // Server is the HTTP API. Its Handler serves every route.
@@ -56,6 +58,7 @@ type Server struct {
 	proxies  []netip.Prefix
 	limits   *RateLimit
 	public   string
+	rates    RateStatus
 }
 
 // New returns a Server with every route registered.
@@ -65,6 +68,7 @@ func New(cfg Config) *Server {
 		log:      cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		maxBody:  cmp.Or(cfg.MaxBodyBytes, 64<<10),
 		ready:    cfg.Ready,
+		rates:    cfg.Rates,
 		mux:      http.NewServeMux(),
 		webhooks: cfg.Webhooks,
 		proxies:  cfg.TrustedProxies,

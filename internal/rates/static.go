@@ -8,7 +8,9 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/cryptopay/cryptopay"
 )
@@ -47,4 +49,33 @@ func (s Static) Rate(_ context.Context, asset, fiat string) (*big.Rat, error) {
 		return nil, cryptopay.Errorf(cryptopay.CodeUnavailable, "No %s/%s exchange rate is configured.", asset, fiat)
 	}
 	return new(big.Rat).Set(r), nil
+}
+
+// Quote implements cryptopay.RateQuoter: the table's rate, its source
+// "static", dated now (the operator vouches for it as current).
+func (s Static) Quote(ctx context.Context, asset, fiat string) (cryptopay.RateQuote, error) {
+	r, err := s.Rate(ctx, asset, fiat)
+	if err != nil {
+		return cryptopay.RateQuote{}, err
+	}
+	return cryptopay.RateQuote{Rate: r, Sources: []string{"static"}, At: time.Now().UTC().Truncate(time.Second)}, nil
+}
+
+// Status shows the table as healthy pairs from the source "static".
+func (s Static) Status() Status {
+	now := time.Now().UTC()
+	st := Status{At: now, Quorum: 1}
+	keys := make([]string, 0, len(s))
+	for k := range s {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		p, _ := ParsePair(k)
+		at := now
+		st.Pairs = append(st.Pairs, PairStatus{Pair: k, Healthy: true, Rate: formatRate(s[k], p.Quote), Sources: []string{"static"}, At: &at,
+			PerSource: []SourceValue{{Source: "static", State: StateOK, Rate: formatRate(s[k], p.Quote), At: now}}})
+	}
+	st.Sources = []SourceHealth{{Source: "static", LastSuccess: now, LastAttempt: now}}
+	return st
 }

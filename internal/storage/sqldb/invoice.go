@@ -17,7 +17,7 @@ const defaultLimit = 100
 const invoiceCols = `id, store_id, livemode, order_id, amount, currency, network, asset, crypto_due,
 	rate, address, address_index, status, flags, amount_paid, amount_confirmed,
 	required_confirmations, customer_reference, metadata, redirect_url, created_at, expires_at,
-	monitor_until, settled_at, amount_text`
+	monitor_until, settled_at, amount_text, rate_sources, rate_at, rate_spread_bps`
 
 // scanInvoice reads one invoice row, opening its sealed columns
 // (customer_reference, metadata). A value that fails to open is an error
@@ -32,12 +32,22 @@ func (s *queries) scanInvoice(row interface{ Scan(...any) error }) (*cryptopay.I
 		flags                              int64
 		created, expires, monitor          int64
 		settled                            sql.NullInt64
+		rateSources                        string
+		rateAt                             sql.NullInt64
 	)
 	if err := row.Scan(&inv.ID, &inv.StoreID, &inv.Livemode, &orderID, &amount, &inv.Currency,
 		&inv.Network, &inv.Asset, &due, &inv.Rate, &inv.Address, &index, &inv.Status, &flags,
 		&paid, &confirmed, &inv.RequiredConfirmations, &ref, &meta,
-		&inv.RedirectURL, &created, &expires, &monitor, &settled, &inv.AmountText); err != nil {
+		&inv.RedirectURL, &created, &expires, &monitor, &settled, &inv.AmountText,
+		&rateSources, &rateAt, &inv.RateSpreadBasisPoints); err != nil {
 		return nil, err
+	}
+	if rateSources != "" {
+		inv.RateSources = strings.Split(rateSources, ",")
+	}
+	if rateAt.Valid {
+		t := fromMicros(rateAt.Int64)
+		inv.RateAt = &t
 	}
 	inv.OrderID = orderID.String
 	var err error
@@ -334,7 +344,7 @@ func (t *Tx) CreateInvoice(ctx context.Context, inv *cryptopay.Invoice) error {
 	}
 	var id string
 	err = t.queryRow(ctx, `INSERT INTO invoices (`+invoiceCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (store_id, order_id) DO NOTHING RETURNING id`,
 		inv.ID, inv.StoreID, inv.Livemode, nullString(inv.OrderID), storage.BigText(inv.Amount),
 		inv.Currency, string(inv.Network), inv.Asset, storage.BigText(inv.CryptoDue), inv.Rate,
@@ -342,7 +352,8 @@ func (t *Tx) CreateInvoice(ctx context.Context, inv *cryptopay.Invoice) error {
 		storage.BigText(inv.AmountPaid), storage.BigText(inv.AmountConfirmed),
 		inv.RequiredConfirmations, ref, meta, inv.RedirectURL,
 		micros(inv.CreatedAt), micros(inv.ExpiresAt), micros(inv.MonitorUntil),
-		nullMicros(inv.SettledAt), inv.AmountText).Scan(&id)
+		nullMicros(inv.SettledAt), inv.AmountText,
+		strings.Join(inv.RateSources, ","), nullMicros(inv.RateAt), inv.RateSpreadBasisPoints).Scan(&id)
 	if err == sql.ErrNoRows {
 		return &storage.ConflictError{Constraint: "invoices_store_order_key"}
 	}

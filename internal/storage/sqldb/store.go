@@ -52,7 +52,7 @@ func decodePolicy(s string) (cryptopay.ConfirmationPolicy, error) {
 }
 
 const storeCols = `id, name, livemode, default_currency, invoice_expiry_us, monitoring_window_us,
-	tolerance_bps, confirmations, allow_pii, created_at`
+	tolerance_bps, confirmations, allow_pii, created_at, rate_spread_bps`
 
 func scanStore(row interface{ Scan(...any) error }) (*cryptopay.Store, error) {
 	var (
@@ -62,7 +62,7 @@ func scanStore(row interface{ Scan(...any) error }) (*cryptopay.Store, error) {
 		created        int64
 	)
 	if err := row.Scan(&s.ID, &s.Name, &s.Livemode, &s.DefaultCurrency, &expiry, &window,
-		&s.ToleranceBasisPoints, &policy, &s.AllowPII, &created); err != nil {
+		&s.ToleranceBasisPoints, &policy, &s.AllowPII, &created, &s.RateSpreadBasisPoints); err != nil {
 		return nil, err
 	}
 	s.InvoiceExpiry = time.Duration(expiry) * time.Microsecond
@@ -164,10 +164,10 @@ func (t *Tx) CreateStore(ctx context.Context, st *cryptopay.Store) error {
 	if err != nil {
 		return fmt.Errorf("storage: create store: %w", err)
 	}
-	if _, err := t.exec(ctx, `INSERT INTO stores (`+storeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := t.exec(ctx, `INSERT INTO stores (`+storeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		st.ID, st.Name, st.Livemode, st.DefaultCurrency, st.InvoiceExpiry.Microseconds(),
 		st.MonitoringWindow.Microseconds(), st.ToleranceBasisPoints, policy, st.AllowPII,
-		micros(st.CreatedAt)); err != nil {
+		micros(st.CreatedAt), st.RateSpreadBasisPoints); err != nil {
 		return t.wrap("create store", err)
 	}
 	for _, w := range st.Wallets {
