@@ -72,7 +72,8 @@ func newSetup(t *testing.T, vars map[string]string, files map[string]string) *se
 		t.Fatal(err)
 	}
 	api := httpapi.New(httpapi.Config{Service: s.svc, TrustedProxies: cfg.TrustedProxies})
-	s.in = &Input{Config: cfg, Env: layered, Getenv: getenv, DB: db, Handler: api.Handler()}
+	s.in = &Input{Config: cfg, Env: layered, Getenv: getenv, DB: db, Handler: api.Handler(),
+		Rates: func(context.Context) (rates.Status, bool) { return rates.Status{}, false }} // none configured
 	return s
 }
 

@@ -367,7 +367,7 @@ func (a *Aggregator) checkAlerts(ctx context.Context) {
 				out = append(out, msg{"Stablecoin de-peg", fmt.Sprintf("%s is at %s USD, outside the de-peg guard; invoices are not priced in it until it returns.", p.Base, ps.rate.FloatString(6))})
 			}
 		}
-		if !ps.Healthy && a.wasHealthy[p] {
+		if !ps.Healthy && !ps.depegged && a.wasHealthy[p] {
 			key := "quorum:" + p.String()
 			seen[key] = true
 			if !a.alerted[key] {

@@ -24,10 +24,12 @@ const eventsDoc = "../../docs/events.md"
 // cryptopay.NewInvoiceEvent, the others as the webhook service writes them.
 func exampleEvent(t cryptopay.EventType) cryptopay.Event {
 	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	rateAt := now.Add(-19 * time.Second) // the oldest of the providers' prices in the median
 	inv := &cryptopay.Invoice{ID: "inv_01jc5k8x9v2w3y4z5a6b7c8d9e", StoreID: "sto_01jc5k8x9v2w3y4z5a6b7c8d9e", OrderID: "order-1042",
 		Amount: big.NewInt(10000), AmountText: "100", Currency: "USD", Network: cryptopay.NetworkBitcoin, Asset: "BTC", CryptoDue: big.NewInt(153846),
 		Address: "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu", Status: cryptopay.StatusNew, AmountPaid: big.NewInt(0),
-		RequiredConfirmations: 3, CreatedAt: now}
+		RequiredConfirmations: 3, CreatedAt: now,
+		Rate: "65000.00000000", RateSources: []string{"bitstamp", "coinbase", "kraken"}, RateAt: &rateAt}
 	pay := &cryptopay.Payment{TxID: "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16", Vout: 0,
 		Amount: big.NewInt(153846), FromAddress: "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", Status: cryptopay.PaymentPending}
 	switch t {
