@@ -33,7 +33,10 @@ type Invoice struct {
 	CryptoAmountBaseUnits string            `json:"crypto_amount_base_units"`
 	AmountPaid            string            `json:"amount_paid"`
 	AmountDue             string            `json:"amount_due"`
-	Rate                  *string           `json:"rate"` // nil when priced in the asset itself
+	Rate                  *string           `json:"rate"`         // nil when priced in the asset itself; locked at creation, after the store's spread
+	RateSources           []string          `json:"rate_sources"` // the providers whose median Rate is, or ["static"]
+	RateAt                *time.Time        `json:"rate_at"`      // the oldest provider price Rate rests on
+	RateSpread            *string           `json:"rate_spread"`  // the store's spread in percent, e.g. "1.00"
 	Address               string            `json:"address"`
 	PaymentURI            string            `json:"payment_uri"`
 	CheckoutURL           string            `json:"checkout_url"` // the hosted payment page to send the customer to

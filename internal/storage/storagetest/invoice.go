@@ -25,6 +25,9 @@ func newInvoice(st *cryptopay.Store, n int, orderID string) *cryptopay.Invoice {
 		Asset:                 "BTC",
 		CryptoDue:             big.NewInt(21_000),
 		Rate:                  "59523.80952381",
+		RateSources:           []string{"coinbase", "kraken"},
+		RateAt:                new(us(base.Add(-19 * time.Second))),
+		RateSpreadBasisPoints: 150,
 		Address:               fmt.Sprintf("bcrt1q%s%d", st.ID[len(st.ID)-10:], n),
 		AddressIndex:          uint32(n),
 		Status:                cryptopay.StatusNew,
@@ -59,7 +62,7 @@ func testInvoice(t *testing.T, open Opener) {
 	full.CryptoDue = new(big.Int).Mul(huge(t), big.NewInt(1000))
 	full.AmountPaid = new(big.Int).Add(huge(t), big.NewInt(1))
 	full.AmountConfirmed = huge(t)
-	full.Rate = ""
+	full.Rate, full.RateSources, full.RateAt, full.RateSpreadBasisPoints = "", nil, nil, 0
 	full.Status = cryptopay.StatusSettled
 	full.Flags = cryptopay.FlagPaidOver | cryptopay.FlagReorged | cryptopay.FlagMarked
 	full.AddressIndex = 1<<31 - 1

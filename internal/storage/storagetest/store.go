@@ -33,7 +33,8 @@ func newStore(t *testing.T, name string) *cryptopay.Store {
 			},
 			Above: 24,
 		},
-		AllowPII: true,
+		AllowPII:              true,
+		RateSpreadBasisPoints: 75,
 		Wallets: []cryptopay.Wallet{
 			{Network: cryptopay.NetworkBitcoinRegtest, AccountKey: "vpub-regtest-" + tail, Fingerprint: "r" + tail},
 			{Network: cryptopay.NetworkBitcoinSignet, AccountKey: "vpub-signet-" + tail, Fingerprint: "s" + tail, NextIndex: 5},
