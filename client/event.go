@@ -30,27 +30,34 @@ type Event struct {
 // shop can compare them with its own order by string equality;
 // AmountNormalized is that price with the currency's decimals.
 type InvoiceEventData struct {
-	InvoiceID             string   `json:"invoice_id"`
-	OrderID               string   `json:"order_id"`
-	Amount                string   `json:"amount"`
-	AmountNormalized      string   `json:"amount_normalized"`
-	Currency              string   `json:"currency"`
-	Status                string   `json:"status"`
-	Flags                 []string `json:"flags"`
-	AmountPaid            string   `json:"amount_paid"`
-	AmountDue             string   `json:"amount_due"`
-	CryptoAmount          string   `json:"crypto_amount"`
-	Asset                 string   `json:"asset"`
-	Network               string   `json:"network"`
-	Address               string   `json:"address"`
-	TxID                  string   `json:"tx_id,omitempty"`
-	Vout                  *uint32  `json:"vout,omitempty"`
-	PaymentAmount         string   `json:"payment_amount,omitempty"`
-	FromAddress           string   `json:"from_address,omitempty"`
-	Confirmations         int64    `json:"confirmations"`
-	RequiredConfirmations int      `json:"required_confirmations"`
-	ConflictTxID          string   `json:"conflict_tx_id,omitempty"`
-	PaymentStatus         string   `json:"payment_status,omitempty"`
+	InvoiceID        string   `json:"invoice_id"`
+	OrderID          string   `json:"order_id"`
+	Amount           string   `json:"amount"`
+	AmountNormalized string   `json:"amount_normalized"`
+	Currency         string   `json:"currency"`
+	Status           string   `json:"status"`
+	Flags            []string `json:"flags"`
+	AmountPaid       string   `json:"amount_paid"`
+	AmountDue        string   `json:"amount_due"`
+	CryptoAmount     string   `json:"crypto_amount"`
+	Asset            string   `json:"asset"`
+	Network          string   `json:"network"`
+	// Rate is the price of one Asset in Currency the invoice was priced
+	// at, locked when it was created (after the store's spread, RateSpread
+	// percent), from RateSources at RateAt; nil when priced in the asset.
+	Rate                  *string    `json:"rate"`
+	RateSources           []string   `json:"rate_sources"`
+	RateAt                *time.Time `json:"rate_at"`
+	RateSpread            *string    `json:"rate_spread"`
+	Address               string     `json:"address"`
+	TxID                  string     `json:"tx_id,omitempty"`
+	Vout                  *uint32    `json:"vout,omitempty"`
+	PaymentAmount         string     `json:"payment_amount,omitempty"`
+	FromAddress           string     `json:"from_address,omitempty"`
+	Confirmations         int64      `json:"confirmations"`
+	RequiredConfirmations int        `json:"required_confirmations"`
+	ConflictTxID          string     `json:"conflict_tx_id,omitempty"`
+	PaymentStatus         string     `json:"payment_status,omitempty"`
 	// Resettled is set on an invoice.settled that follows a real reversal
 	// of an earlier settlement: key fulfilment on the invoice id.
 	Resettled bool `json:"resettled,omitempty"`
