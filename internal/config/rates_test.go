@@ -59,3 +59,18 @@ func TestLiveRates(t *testing.T) {
 		})
 	}
 }
+
+func FuzzPercentFraction(f *testing.F) {
+	for _, s := range []string{"2%", "0.5", "50%", "0%", "1e1", "1/3", "-2%", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := percentFraction(func(string) string { return s }, "X", "2%")
+		if err != nil {
+			return
+		}
+		if r.Cmp(big.NewRat(1, 10000)) < 0 || r.Cmp(big.NewRat(1, 2)) > 0 {
+			t.Fatalf("percentFraction(%q) = %v, outside 0.01%%..50%%", s, r)
+		}
+	})
+}

@@ -219,7 +219,9 @@ func (s *Service) price(ctx context.Context, amount *big.Int, cur, asset cryptop
 	rate := cryptopay.ApplySpread(q.Rate, spreadBP)
 	l := lockedRate{rate: rate, text: rate.FloatString(cur.Decimals + 6), sources: q.Sources, spreadBP: spreadBP}
 	if !q.At.IsZero() {
-		at := q.At.UTC()
+		// Whole seconds, rounded down (older, never fresher): the event
+		// written now and the invoice read back later show the same time.
+		at := q.At.UTC().Truncate(time.Second)
 		l.at = &at
 	}
 	return cryptopay.CryptoDue(amount, cur, rate, asset), l, nil

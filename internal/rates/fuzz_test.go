@@ -104,3 +104,18 @@ func FuzzParseDecimal(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParsePair(f *testing.F) {
+	for _, s := range []string{"BTC_USD", "USDT_USD", "_USD", "BTC_", "BTCUSD", "A_B_C"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, ok := ParsePair(s)
+		if !ok {
+			return
+		}
+		if p.Base == "" || p.Quote == "" || p.String() != s {
+			t.Fatalf("ParsePair(%q) = %+v, which does not print back", s, p)
+		}
+	})
+}
