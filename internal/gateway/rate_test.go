@@ -50,7 +50,7 @@ func TestInvoiceLocksTheRate(t *testing.T) {
 			wantDue   string // ceil(100.00 / rate) in BTC, from first principles
 			wantShown string
 		}{
-			{"no spread", 0, "64050.00000000", "0.00156129", "0.00"}, // 100 / 64050 = 0.0015612802…, rounded up
+			{"no spread", 0, "64050.00000000", "0.00156129", "0.00"},     // 100 / 64050 = 0.0015612802…, rounded up
 			{"2.5% spread", 250, "62448.75000000", "0.00160132", "2.50"}, // 64050 × 0.975; 100 / 62448.75 = 0.0016013130…, rounded up
 		} {
 			t.Run(tc.name, func(t *testing.T) {
