@@ -124,7 +124,7 @@ func newEnvWith(tb testing.TB, e engine, webhooks bool) *env {
 	if webhooks {
 		wh = startWebhooks(tb, db, ob, svc, clk)
 	}
-	srv := httptest.NewServer(New(Config{Service: svc, Webhooks: wh}).Handler())
+	srv := httptest.NewServer(New(Config{Service: svc, Webhooks: wh, Rates: rs}).Handler())
 	tb.Cleanup(srv.Close)
 	ev := &env{t: tb, engine: e.name, db: db, svc: svc, clock: clk, srv: srv, httpc: srv.Client(), wh: wh}
 	ev.store = ev.newStore("Test shop")

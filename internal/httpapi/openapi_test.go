@@ -263,6 +263,8 @@ func TestOpenAPIResponsesMatchServer(t *testing.T) {
 		_, _ = c.CreateInvoice(ctx, usdInvoice("o-2"), client.WithIdempotencyKey("i-1")) // 422
 		_, _ = c.CreateInvoice(ctx, usdInvoice("o-1"))                                   // 409
 		_, _ = c.CreateInvoice(ctx, client.InvoiceParams{OrderID: "o-3", Amount: "0.001", Currency: "BTC"})
+		_, _ = c.CreateInvoice(ctx, client.InvoiceParams{OrderID: "o-5", Amount: "10.00", Currency: "EUR"}) // 503: no EUR rate
+		e.raw("GET", "/v1/rates", bearer, nil, "")
 		_, _ = c.GetInvoice(ctx, inv.ID)
 		_, _ = c.GetInvoice(ctx, "inv_01aaaaaaaaaaaaaaaaaaaaaaaa") // 404
 		_, _ = c.ListInvoices(ctx, client.ListInvoicesParams{Limit: 1, Status: "new"})
@@ -308,7 +310,7 @@ func TestOpenAPIResponsesMatchServer(t *testing.T) {
 
 		want := map[string][]int{
 			"healthz": {200}, "readyz": {200, 503}, "getOpenAPI": {200},
-			"createInvoice": {201, 403, 409, 413, 415, 422}, "getInvoice": {200, 404}, "listInvoices": {200, 400, 401},
+			"createInvoice": {201, 403, 409, 413, 415, 422, 503}, "listRates": {200}, "getInvoice": {200, 404}, "listInvoices": {200, 400, 401},
 			"listEvents": {200}, "markInvoiceSettled": {200, 404, 409}, "markInvoiceInvalid": {200, 400}, "createAPIKey": {201, 403, 409}, "listAPIKeys": {200}, "getAPIKey": {200},
 			"rotateAPIKey": {201, 403}, "revokeAPIKey": {200, 403, 409},
 			"createWebhookEndpoint": {201, 400, 403}, "listWebhookEndpoints": {200, 400},

@@ -46,7 +46,8 @@ func ParseStatic(s string) (Static, error) {
 func (s Static) Rate(_ context.Context, asset, fiat string) (*big.Rat, error) {
 	r, ok := s[asset+"_"+fiat]
 	if !ok {
-		return nil, cryptopay.Errorf(cryptopay.CodeUnavailable, "No %s/%s exchange rate is configured.", asset, fiat)
+		return nil, &cryptopay.Error{Code: cryptopay.CodeRatesUnavailable, Param: "currency",
+			Message: fmt.Sprintf("No %s/%s exchange rate is configured (static table CRYPTOPAY_RATES); price the invoice in %s.", asset, fiat, asset)}
 	}
 	return new(big.Rat).Set(r), nil
 }

@@ -27,8 +27,8 @@ func TestParseStatic(t *testing.T) {
 	if again, _ := got.Rate(context.Background(), "BTC", "USD"); again.Cmp(big.NewRat(65000, 1)) != 0 {
 		t.Error("Rate returned the table's own value")
 	}
-	if _, err := got.Rate(context.Background(), "BTC", "GBP"); cryptopay.ErrorCode(err) != cryptopay.CodeUnavailable {
-		t.Errorf("missing rate: %v, want unavailable", err)
+	if _, err := got.Rate(context.Background(), "BTC", "GBP"); cryptopay.ErrorCode(err) != cryptopay.CodeRatesUnavailable {
+		t.Errorf("missing rate: %v, want rates_unavailable", err)
 	}
 	if empty, err := ParseStatic(""); err != nil || len(empty) != 0 {
 		t.Errorf("empty table: %v, %v", empty, err)
