@@ -494,7 +494,7 @@ func TestHealthAndReadiness(t *testing.T) {
 			want string
 		}{
 			{"/healthz", `{"status":"ok"}`},
-			{"/readyz", `{"checks":{"database":"ok"},"status":"ready"}`},
+			{"/readyz", `{"checks":{"database":"ok","rates":"ok"},"status":"ready"}`}, // the env prices from a static table
 		} {
 			resp, err := e.srv.Client().Get(e.srv.URL + tc.path)
 			if err != nil {
