@@ -83,6 +83,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", retryAfterUnavailable)
 	}
 	switch {
+	case code == cryptopay.CodeRatesUnavailable:
+		// Expected while providers are down; the rate aggregator has
+		// already alerted once, so each refused invoice is only a warning.
+		s.log.WarnContext(ctx, "request refused: no reliable exchange rate", "request_id", requestID(ctx), "path", r.URL.Path, "err", err)
 	case status >= 500:
 		s.log.ErrorContext(ctx, "request failed", "request_id", requestID(ctx), "method", r.Method, "path", r.URL.Path, "err", err)
 	case code == cryptopay.CodeUnauthenticated || code == cryptopay.CodeForbidden || code == cryptopay.CodeKeyExceedsCaller:
