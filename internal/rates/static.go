@@ -1,7 +1,11 @@
-// Package rates holds exchange-rate sources for pricing fiat invoices. For
-// now there is one: a static table configured by the operator
-// (CRYPTOPAY_RATES), behind cryptopay.RateSource so live providers can take
-// its place.
+// Package rates holds the exchange-rate sources fiat invoices are priced
+// from: clients of four public ticker APIs (Kraken, Coinbase, Bitstamp,
+// CoinGecko), the Aggregator that refreshes them in the background and
+// prices a pair at the median of its fresh, agreeing sources, and the
+// operator's static table (CRYPTOPAY_RATES), which wins when set. Every
+// rate is an exact rational parsed from the providers' decimal text; no
+// float is on the path. It does not convert amounts (cryptopay.CryptoDue
+// does) and never fetches on a request's path.
 package rates
 
 import (
