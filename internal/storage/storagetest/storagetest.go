@@ -51,6 +51,7 @@ func Run(t *testing.T, open Opener) {
 		{"LockInvoiceSerialises", testLockInvoiceSerialises},
 		{"Lease", testLease}, {"LeaseTakeoverWaitsForFencedWrite", testLeaseTakeoverWaitsForFencedWrite}, {"ListenInvoices", testListenInvoices},
 		{"AddressFailures", testAddressFailures}, {"BlockedAddresses", testBlockedAddresses}, {"AddressInvoices", testAddressInvoices},
+		{"DashboardUsers", testDashboardUsers}, {"DashboardSessions", testDashboardSessions},
 		{"KeyScopeUse", testKeyScopeUse}, {"StrictSealing", testStrictSealing}, {"StrictSealingNeedsEveryValue", testStrictSealingNeedsEveryValue},
 	}
 	for _, tc := range tests {
