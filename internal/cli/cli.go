@@ -51,6 +51,7 @@ func commands() []command {
 		{"restore", "restore an encrypted backup into a new database file", runRestore},
 		{"audit", "verify and list the tamper-evident audit log", runAudit},
 		{"addresses", "list, block and unblock sending addresses (failed-payment monitoring)", runAddresses},
+		{"users", "create and manage dashboard users (password, TOTP second factor, store roles)", runUsers},
 		{"dev", "run a local sandbox: gateway, regtest node, funded dev wallet (dev pay|mine|reorg drive it)", runDev},
 		{"version", "print the version", runVersion},
 	}
@@ -157,6 +158,9 @@ type app struct {
 	// alerter reaches the operator (CRYPTOPAY_ALERT_WEBHOOK_URL); set by
 	// serve once the edge is open, nil elsewhere (alerts are then logged).
 	alerter *alert.Alerter
+	// getenv is the environment the app was opened with (the dashboard's
+	// doctor page reads configuration as the doctor command does).
+	getenv func(string) string
 }
 
 // open loads configuration and opens the database. With checkSchema the
@@ -192,7 +196,7 @@ func open(ctx context.Context, env Env, checkSchema bool) (*app, error) {
 		return nil, err
 	}
 	svc := gateway.New(gateway.Config{DB: db, Outbox: ob, Rates: rs, Logger: log, ReorgLimit: cfg.Bitcoin.SafetyLimit})
-	a := &app{cfg: cfg, log: log, db: db, outbox: ob, svc: svc}
+	a := &app{cfg: cfg, log: log, db: db, outbox: ob, svc: svc, getenv: env.Getenv}
 	if err := a.useKeyring(); err != nil {
 		db.Close()
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/dashboard"
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/webhook"
 )
@@ -43,6 +44,10 @@ type Config struct {
 	// https://pay.example.com); empty derives it from each request's host
 	// and scheme (as seen through trusted proxies).
 	PublicURL string
+	// Dashboard serves the merchant dashboard under /dashboard/; nil
+	// serves none. Its view of client addresses, HTTPS and request ids is
+	// this server's.
+	Dashboard *dashboard.Config
 }
 
 // Server is the HTTP API. Its Handler serves every route.
@@ -56,6 +61,7 @@ type Server struct {
 	proxies  []netip.Prefix
 	limits   *RateLimit
 	public   string
+	dash     *dashboard.Config
 }
 
 // New returns a Server with every route registered.
@@ -70,6 +76,7 @@ func New(cfg Config) *Server {
 		proxies:  cfg.TrustedProxies,
 		limits:   cfg.RateLimit,
 		public:   strings.TrimRight(cfg.PublicURL, "/"),
+		dash:     cfg.Dashboard,
 	}
 	s.routes()
 	return s
