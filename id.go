@@ -73,6 +73,18 @@ func NewID(prefix string, now time.Time) string {
 	}
 	hi := monotonic.ms<<16 | monotonic.seq
 	monotonic.Unlock()
+	return encodeID(prefix, hi, lo)
+}
+
+// FirstIDAt returns the smallest id NewID could make at t (sequence and
+// random bits zero): ids made at t or later sort after it, earlier ones
+// before, so a list can start at a point in time without a time column.
+func FirstIDAt(prefix string, t time.Time) string {
+	return encodeID(prefix, (uint64(t.UnixMilli())&(1<<48-1))<<16, 0)
+}
+
+// encodeID writes the 128 bits hi:lo as an id body of 26 characters.
+func encodeID(prefix string, hi, lo uint64) string {
 	var out [idBodyLen]byte
 	// 128 bits → 26 characters of 5 bits, most significant first (130 bits,
 	// the top two are zero).

@@ -52,6 +52,7 @@ func commands() []command {
 		{"audit", "verify and list the tamper-evident audit log", runAudit},
 		{"addresses", "list, block and unblock sending addresses (failed-payment monitoring)", runAddresses},
 		{"rates", "show exchange rates: each provider's price, age and health, and the median invoices use", runRates},
+		{"users", "create and manage dashboard users (password, TOTP second factor, store roles)", runUsers},
 		{"dev", "run a local sandbox: gateway, regtest node, funded dev wallet (dev pay|mine|reorg drive it)", runDev},
 		{"version", "print the version", runVersion},
 	}
@@ -162,6 +163,9 @@ type app struct {
 	// rates are live (refreshed by serve), nil with the static table.
 	rates cryptopay.RateSource
 	live  *rates.Aggregator
+	// getenv is the environment the app was opened with (the dashboard's
+	// doctor page reads configuration as the doctor command does).
+	getenv func(string) string
 }
 
 // open loads configuration and opens the database. With checkSchema the
@@ -186,7 +190,7 @@ func open(ctx context.Context, env Env, checkSchema bool) (*app, error) {
 			return nil, err
 		}
 	}
-	a := &app{cfg: cfg, log: log, db: db}
+	a := &app{cfg: cfg, log: log, db: db, getenv: env.Getenv}
 	rs, live, err := rateSource(cfg, db, log, a.alert)
 	if err != nil {
 		db.Close()

@@ -131,6 +131,9 @@ func (a *app) runClock(ctx context.Context, unwatched []cryptopay.Network) {
 			if _, err := a.svc.PruneIdempotencyRecords(ctx); err != nil && ctx.Err() == nil {
 				a.log.Warn("prune idempotency records", "err", err)
 			}
+			if _, err := a.svc.PruneSessions(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("prune dashboard sessions", "err", err)
+			}
 		}
 	}
 }
@@ -161,7 +164,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	defer wait()
 	defer stop()
 	api := httpapi.New(httpapi.Config{Service: a.svc, Webhooks: wh, Logger: a.log, Ready: ready, MaxBodyBytes: a.cfg.MaxBodyBytes, PublicURL: a.cfg.PublicURL,
-		TrustedProxies: a.cfg.TrustedProxies, RateLimit: edge.limits, Rates: a.rateStatus()})
+		TrustedProxies: a.cfg.TrustedProxies, RateLimit: edge.limits, Rates: a.rateStatus(), Dashboard: a.dashboardConfig(wh, edge)})
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,

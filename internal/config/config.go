@@ -43,6 +43,7 @@ type Config struct {
 	RedisURL                string
 	MaxBodyBytes            int64
 	PublicURL               string // base of checkout links; "" derives it from each request
+	Dashboard               Dashboard
 	AlertWebhookURL         string
 	WebhookAllowLoopback    bool // test-mode webhook endpoints may be on loopback
 
@@ -123,6 +124,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if c.LiveRates, err = loadLiveRates(env); err != nil {
+		return nil, err
+	}
+	if c.Dashboard, err = loadDashboard(env); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -37,12 +37,13 @@ const PrefixAudit = storage.AuditIDPrefix
 // OperatorActor is the actor name of the command line.
 const OperatorActor = "operator"
 
-// Actor is who asks for an action: an API key (KeyID) or an operator at
-// the command line (Operator), from which address, in which request. The
+// Actor is who asks for an action: an API key (KeyID), a dashboard user
+// (User) or an operator at the command line (Operator), from which address, in which request. The
 // HTTP layer and the command line put it in the context; audit entries
 // take it from there.
 type Actor struct {
 	KeyID     string
+	User      string // a dashboard user's id (usr_...)
 	Operator  string
 	IP        string
 	RequestID string
@@ -67,6 +68,8 @@ func (a Actor) Name() string {
 	switch {
 	case a.KeyID != "":
 		return a.KeyID
+	case a.User != "":
+		return a.User
 	case a.Operator != "":
 		return a.Operator
 	}

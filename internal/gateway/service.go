@@ -15,6 +15,7 @@ import (
 
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/bitcoin/account"
+	"github.com/cryptopay/cryptopay/internal/password"
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
@@ -39,24 +40,31 @@ type Config struct {
 	// (CRYPTOPAY_BITCOIN_REORG_LIMIT): no store's confirmation policy may
 	// require more. Zero checks nothing.
 	ReorgLimit int
+	// PasswordParams are the argon2id costs of new dashboard password
+	// hashes; zero means password.Default. Tests lower them.
+	PasswordParams password.Params
 }
 
 // Service is the gateway's application service. It is safe for concurrent
 // use.
 type Service struct {
-	db      storage.DB
-	outbox  Outbox
-	rates   cryptopay.RateSource
-	log     *slog.Logger
-	now     func() time.Time
-	limit   int      // Config.ReorgLimit
-	keys    sync.Map // "storeID/network" → *account.Key, parsed once
-	usage   keyUsage
-	scopes  scopeUsage // per-scope use, throttled; see scopeuse.go
-	addrs   addressPools
-	stores  storeCache
-	counts  authCounters
-	authAgg authAgg // authentication failures awaiting their audit entry
+	db       storage.DB
+	outbox   Outbox
+	rates    cryptopay.RateSource
+	log      *slog.Logger
+	now      func() time.Time
+	limit    int      // Config.ReorgLimit
+	keys     sync.Map // "storeID/network" → *account.Key, parsed once
+	usage    keyUsage
+	scopes   scopeUsage // per-scope use, throttled; see scopeuse.go
+	addrs    addressPools
+	stores   storeCache
+	counts   authCounters
+	authAgg  authAgg // authentication failures awaiting their audit entry
+	pwParams password.Params
+	// dummyHash is verified for sign-ins naming no account, so a sign-in
+	// takes as long whether or not the account exists; made on first use.
+	dummyHash func() string
 
 	observersMu sync.RWMutex
 	observers   []func(*cryptopay.Invoice)
@@ -93,6 +101,11 @@ func New(cfg Config) *Service {
 		now:    cfg.Now,
 		limit:  cfg.ReorgLimit,
 	}
+	s.pwParams = cfg.PasswordParams
+	if s.pwParams == (password.Params{}) {
+		s.pwParams = password.Default
+	}
+	s.dummyHash = sync.OnceValue(func() string { return password.Hash("no such user: timing equaliser", s.pwParams) })
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/checkout"
+	"github.com/cryptopay/cryptopay/internal/dashboard"
 )
 
 // routes registers every route, one line each. The OpenAPI document must
@@ -50,6 +51,14 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /pay/{id}/events", co.Events)
 	m.HandleFunc("GET /pay/{id}/qr.svg", co.QR)
 	m.HandleFunc("GET /static/checkout/{file}", co.Asset)
+
+	// The merchant dashboard: HTML pages for people, not API, so not in
+	// openapi.json; it registers its own routes under /dashboard/.
+	if s.dash != nil {
+		d := *s.dash
+		d.ClientIP, d.IsHTTPS, d.RequestID = clientIP, isHTTPS, requestID
+		dashboard.New(d).Register(m)
+	}
 
 	m.HandleFunc("/", s.handle(s.notFound))
 }

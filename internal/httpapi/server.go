@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/dashboard"
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/webhook"
 )
@@ -45,6 +46,10 @@ type Config struct {
 	PublicURL string
 	// Rates are shown at GET /v1/rates and in /readyz; nil shows none.
 	Rates RateStatus
+	// Dashboard serves the merchant dashboard under /dashboard/; nil
+	// serves none. Its view of client addresses, HTTPS and request ids is
+	// this server's.
+	Dashboard *dashboard.Config
 }
 
 // Server is the HTTP API. Its Handler serves every route.
@@ -59,6 +64,7 @@ type Server struct {
 	limits   *RateLimit
 	public   string
 	rates    RateStatus
+	dash     *dashboard.Config
 }
 
 // New returns a Server with every route registered.
@@ -74,6 +80,7 @@ func New(cfg Config) *Server {
 		proxies:  cfg.TrustedProxies,
 		limits:   cfg.RateLimit,
 		public:   strings.TrimRight(cfg.PublicURL, "/"),
+		dash:     cfg.Dashboard,
 	}
 	s.routes()
 	return s

@@ -121,6 +121,7 @@ type Reader interface {
 	MonitorReader
 	KeyUsageReader
 	RatesReader
+	DashboardReader
 }
 
 // Tx is a write transaction.
@@ -176,6 +177,7 @@ type Tx interface {
 	MonitorTx
 	KeyUsageTx
 	RatesTx
+	DashboardTx
 }
 
 // Page bounds a list query: at most Limit rows, strictly after the row

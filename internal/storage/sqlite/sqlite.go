@@ -178,6 +178,9 @@ var constraints = map[string]string{
 	"events.id": "events_pkey",
 	"idempotency_records.store_id, idempotency_records.key": "idempotency_records_pkey",
 	"schema_migrations.version":                             "schema_migrations_pkey",
+	"dashboard_users.id":                                    "dashboard_users_pkey",
+	"dashboard_users.email":                                 "dashboard_users_email_key",
+	"dashboard_grants.user_id, dashboard_grants.store_id":   "dashboard_grants_pkey",
 }
 
 // constraintName returns the declared name for the column list in a

@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"Lease", testLease}, {"LeaseTakeoverWaitsForFencedWrite", testLeaseTakeoverWaitsForFencedWrite}, {"ListenInvoices", testListenInvoices},
 		{"AddressFailures", testAddressFailures}, {"BlockedAddresses", testBlockedAddresses}, {"AddressInvoices", testAddressInvoices},
 		{"RateSnapshots", testRateSnapshots},
+		{"DashboardUsers", testDashboardUsers}, {"DashboardSessions", testDashboardSessions},
 		{"KeyScopeUse", testKeyScopeUse}, {"StrictSealing", testStrictSealing}, {"StrictSealingNeedsEveryValue", testStrictSealingNeedsEveryValue},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,291 @@
+package dashboard_test
+
+import (
+	"context"
+	"crypto/rand"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/bitcoin/btcrpc"
+	"github.com/cryptopay/cryptopay/internal/bitcoin/btcsource"
+	"github.com/cryptopay/cryptopay/internal/bitcoin/regtest"
+	"github.com/cryptopay/cryptopay/internal/dashboard"
+	"github.com/cryptopay/cryptopay/internal/fieldcrypt"
+	"github.com/cryptopay/cryptopay/internal/gateway"
+	"github.com/cryptopay/cryptopay/internal/httpapi"
+	"github.com/cryptopay/cryptopay/internal/password"
+	"github.com/cryptopay/cryptopay/internal/storage"
+	"github.com/cryptopay/cryptopay/internal/testdb"
+	"github.com/cryptopay/cryptopay/internal/watcher"
+	"github.com/cryptopay/cryptopay/internal/webhook"
+)
+
+// chromium returns Debian's Chromium; without it the test skips on a
+// developer's machine and fails in CI, where .ci/services.sh installs it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/bin/chromium"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is not installed; .ci/services.sh should have installed it")
+	}
+	t.Skip("chromium is not installed (apt-get install chromium)")
+	return ""
+}
+
+// artefacts is where screenshots go: $CRYPTOPAY_TEST_ARTIFACTS/dashboard if
+// set, else a temporary directory.
+func artefacts(t *testing.T) string {
+	dir := os.Getenv("CRYPTOPAY_TEST_ARTIFACTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	dir = filepath.Join(dir, "dashboard")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestBrowserRunsTheShopsDay drives the dashboard in headless Chromium as
+// a shop owner would: sign in with password and TOTP, find the invoice a
+// real regtest payment settled and its transaction, redeliver its webhook
+// to the shop's receiver, and create an API key whose secret is shown once.
+func TestBrowserRunsTheShopsDay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a regtest node and a browser")
+	}
+	chrome := chromium(t)
+	out := artefacts(t)
+	ctx := context.Background()
+
+	// The chain: a btcd regtest node and a funded wallet.
+	btcd, err := regtest.BtcdPath(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wallet, err := regtest.NewWallet([]byte("cryptopay dashboard browser seed"), regtest.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := regtest.Start(ctx, regtest.Options{Dir: t.TempDir(), BtcdPath: btcd, MiningAddress: wallet.MiningAddress()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Stop() })
+	if _, err := node.Mine(ctx, 110); err != nil {
+		t.Fatal(err)
+	}
+	if err := wallet.Sync(ctx, node); err != nil {
+		t.Fatal(err)
+	}
+
+	// The shop's webhook receiver: counts what arrives.
+	var received atomic.Int64
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		received.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(shop.Close)
+
+	// The gateway: database, service, webhooks, chain watcher, API server
+	// with the dashboard.
+	db := testdb.SQLite(t)
+	ob, err := webhook.NewOutbox(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := gateway.New(gateway.Config{DB: db, Outbox: ob, PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1}})
+	if _, err := webhook.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	var key fieldcrypt.Key
+	_, _ = rand.Read(key[:])
+	kr, _ := fieldcrypt.NewKeyring(key)
+	wh, err := webhook.New(webhook.Config{DB: db, Outbox: ob, Keyring: kr, Auditor: svc, Version: "test", AllowLoopback: true,
+		PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = wh.Stop(sctx)
+	})
+	op := gateway.WithActor(ctx, gateway.Actor{Operator: gateway.OperatorActor})
+	st, err := svc.CreateStore(op, gateway.StoreParams{Name: "Corner Bookshop",
+		Wallets: []gateway.WalletParams{{Network: "bitcoin-regtest", AccountKey: vpub(t, 0)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := shop.URL + "/webhooks"
+	types := []string{"invoice.settled"}
+	if _, _, err := wh.CreateEndpoint(op, webhook.Owner{StoreID: st.ID}, webhook.EndpointParams{URL: &url, EventTypes: &types}); err != nil {
+		t.Fatal(err)
+	}
+	rpc, err := btcrpc.New(btcrpc.Config{URL: node.RPCURL(), User: node.RPCUser(), Password: node.RPCPassword(), Params: regtest.Params})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := watcher.New(watcher.Config{DB: db, Outbox: ob, Source: btcsource.New(rpc, cryptopay.NetworkBitcoinRegtest), PollInterval: 200 * time.Millisecond})
+	svc.OnInvoiceCreated(func(inv *cryptopay.Invoice) { w.Watch(inv.Address, inv.MonitorUntil) })
+	runCtx, stopWatcher := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = w.Run(runCtx) })
+	t.Cleanup(func() { stopWatcher(); wg.Wait() })
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Service: svc, Webhooks: wh,
+		Dashboard: &dashboard.Config{Service: svc, Webhooks: wh, Explorer: "https://mempool.example/tx/{txid}"}}).Handler())
+	t.Cleanup(srv.Close)
+
+	// A paid invoice: paid in full from the wallet, mined as deep as its
+	// value requires, settled.
+	ck, err := svc.CreateKey(op, gateway.KeyParams{StoreID: st.ID, Scopes: []string{"invoices:write"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := svc.CreateInvoice(ctx, ck.Key, gateway.InvoiceParams{OrderID: "order-1042", Amount: "0.001", Currency: "BTC"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txid, _, err := wallet.Pay(ctx, node, inv.Address, inv.CryptoDue.Int64(), regtest.Opts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.Mine(ctx, inv.RequiredConfirmations); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		got, err := svc.GetInvoice(ctx, nil, inv.ID)
+		if err == nil && got.Status == cryptopay.StatusSettled && received.Load() == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the invoice never settled with its webhook delivered: %v, %v, %d received", got.Status, err, received.Load())
+		}
+	}
+
+	// The owner, with a second factor.
+	cu, err := svc.CreateUser(op, gateway.UserParams{Email: "owner@bookshop.example", Password: testPassword,
+		Grants: []storage.DashboardGrant{{StoreID: st.ID, Role: storage.RoleOwner}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()))
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	bctx, cancelTimeout := context.WithTimeout(bctx, 3*time.Minute)
+	defer cancelTimeout()
+
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(bctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func() string {
+		t.Helper()
+		s, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.body.innerText`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		p := filepath.Join(out, name+".png")
+		if err := os.WriteFile(p, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot %s", p)
+	}
+
+	// Sign in: password, then the authenticator's code.
+	do("open the sign-in page", chromedp.EmulateViewport(1280, 800), chromedp.Navigate(srv.URL+"/dashboard/"), chromedp.WaitVisible("#email"))
+	shot("1-sign-in")
+	do("password step", chromedp.SendKeys("#email", "owner@bookshop.example"), chromedp.SendKeys("#password", testPassword),
+		chromedp.Click("main button[type=submit]"), chromedp.WaitVisible("#code"))
+	code, err := totp.GenerateCodeCustom(cu.TOTPSecret, time.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	do("code step", chromedp.SendKeys("#code", code), chromedp.Click("main button[type=submit]"), chromedp.WaitVisible("form.filters"))
+
+	// Find the paid invoice: filter by status, open it, see its transaction.
+	do("filter settled", chromedp.SetValue("#status", "settled"), chromedp.Click("form.filters button[type=submit]"),
+		chromedp.WaitVisible(`a[href$="`+inv.ID+`"]`))
+	shot("2-invoices-settled")
+	do("open the invoice", chromedp.Click(`a[href$="`+inv.ID+`"]`), chromedp.WaitVisible("ol.timeline"))
+	page := text()
+	for _, want := range []string{"settled", "order-1042", txid, "invoice.settled", "0.00100000 BTC"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the invoice page does not show %q:\n%s", want, page)
+		}
+	}
+	link, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('a[href^="https://mempool.example/tx/"]')?.href ?? ""`))
+	if err != nil || link != "https://mempool.example/tx/"+txid {
+		t.Errorf("explorer link %q, %v; want one for %s", link, err, txid)
+	}
+	shot("3-invoice-paid")
+
+	// Redeliver its webhook from the endpoint's deliveries.
+	do("open webhooks", chromedp.Click(`nav a[href$="/webhooks"]`), chromedp.WaitVisible(`td a[href*="/webhooks/"]`),
+		chromedp.Click(`td a[href*="/webhooks/"]`), chromedp.WaitVisible(`td a[href*="/deliveries/"]`),
+		chromedp.Click(`td a[href*="/deliveries/"]`), chromedp.WaitVisible(`form[action$="/redeliver"] button`))
+	shot("4-delivery")
+	do("redeliver", chromedp.Click(`form[action$="/redeliver"] button`), chromedp.WaitVisible("h1"))
+	for deadline := time.Now().Add(30 * time.Second); received.Load() < 2; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the redelivery never reached the shop (%d received)", received.Load())
+		}
+	}
+
+	// Create a key: the secret is shown once, with a copy button.
+	do("open keys", chromedp.Click(`nav a[href$="/keys"]`), chromedp.WaitVisible("#name"),
+		chromedp.SendKeys("#name", "storefront"), chromedp.Click(`input[value="invoices:write"]`), chromedp.Click(`input[value="invoices:read"]`),
+		chromedp.Click(`form[action$="/keys"] button[type=submit]`), chromedp.WaitVisible("#new-secret"))
+	secret, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById("new-secret").textContent`))
+	if err != nil || !strings.HasPrefix(secret, "cp_test_") {
+		t.Fatalf("new key secret %q, %v", secret, err)
+	}
+	if _, err := svc.Authenticate(ctx, secret, netip.MustParseAddr("127.0.0.1")); err != nil {
+		t.Errorf("the shown secret does not authenticate: %v", err)
+	}
+	shot("5-key-created")
+
+	// At phone width the list still works.
+	do("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(srv.URL+"/dashboard/stores/"+st.ID+"/invoices"), chromedp.WaitVisible("form.filters"))
+	shot("6-invoices-phone")
+}

@@ -1,0 +1,229 @@
+package dashboard
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/gateway"
+)
+
+// invoicePageSize is how many invoices a list page shows.
+const invoicePageSize = 50
+
+// maxScanPages bounds how many storage pages one list request reads when
+// filters the index cannot serve (flag, amount) leave pages sparse: the
+// page then ends early with a link to go on, instead of scanning a million
+// rows.
+const maxScanPages = 10
+
+// invoiceFilter is the list page's query, validated.
+type invoiceFilter struct {
+	Status, Flag, OrderID, Amount, From, To, Q, After string
+	from, to                                          time.Time
+}
+
+// query returns the filter as a query string, optionally with a cursor.
+func (f invoiceFilter) query(after string) string {
+	v := url.Values{}
+	for k, s := range map[string]string{"status": f.Status, "flag": f.Flag, "order_id": f.OrderID,
+		"amount": f.Amount, "from": f.From, "to": f.To} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if after != "" {
+		v.Set("after", after)
+	}
+	return v.Encode()
+}
+
+var flagNames = []string{"paid_partial", "paid_over", "paid_late", "double_spent", "reorged", "marked", "held",
+	"confirmed_late", "outside_window"}
+
+// parseInvoiceFilter reads the list's query strictly: known parameters,
+// each once, each well formed.
+func parseInvoiceFilter(r *http.Request) (invoiceFilter, error) {
+	q := r.URL.Query()
+	known := []string{"status", "flag", "order_id", "amount", "from", "to", "q", "after"}
+	for k, vs := range q {
+		if !slices.Contains(known, k) {
+			return invoiceFilter{}, cryptopay.Invalid(k, "Unknown filter %q.", k)
+		}
+		if len(vs) > 1 {
+			return invoiceFilter{}, cryptopay.Invalid(k, "Filter %q is given twice.", k)
+		}
+	}
+	f := invoiceFilter{Status: q.Get("status"), Flag: q.Get("flag"), OrderID: q.Get("order_id"),
+		Amount: strings.TrimSpace(q.Get("amount")), From: q.Get("from"), To: q.Get("to"), Q: strings.TrimSpace(q.Get("q")), After: q.Get("after")}
+	if f.Status != "" {
+		if _, err := cryptopay.ParseStatus("status", f.Status); err != nil {
+			return f, err
+		}
+	}
+	if f.Flag != "" && !slices.Contains(flagNames, f.Flag) {
+		return f, cryptopay.Invalid("flag", "Flag %q is not one of %s.", f.Flag, strings.Join(flagNames, ", "))
+	}
+	if f.Amount != "" {
+		if _, err := cryptopay.ParseAmount("amount", f.Amount, 18); err != nil {
+			return f, err
+		}
+	}
+	var err error
+	if f.From != "" {
+		if f.from, err = time.Parse(time.DateOnly, f.From); err != nil {
+			return f, cryptopay.Invalid("from", "from must be a date such as 2026-12-01.")
+		}
+	}
+	if f.To != "" {
+		if f.to, err = time.Parse(time.DateOnly, f.To); err != nil {
+			return f, cryptopay.Invalid("to", "to must be a date such as 2026-12-31.")
+		}
+	}
+	if !f.from.IsZero() && !f.to.IsZero() && f.to.Before(f.from) {
+		return f, cryptopay.Invalid("to", "to must not be before from.")
+	}
+	if f.After != "" && !cryptopay.ValidID(cryptopay.PrefixInvoice, f.After) {
+		return f, cryptopay.Invalid("after", "after %q is not an invoice id.", f.After)
+	}
+	return f, nil
+}
+
+// matches applies the filters the storage index does not serve.
+func (f invoiceFilter) matches(inv *cryptopay.Invoice) bool {
+	if f.Flag != "" && !slices.Contains(inv.Flags.Names(), f.Flag) {
+		return false
+	}
+	if f.Amount != "" {
+		cur, _ := cryptopay.LookupCurrency(inv.Currency)
+		want, err := cryptopay.ParseAmount("amount", f.Amount, cur.Decimals)
+		if err != nil || want.Cmp(inv.Amount) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+type invoiceList struct {
+	Filter   invoiceFilter
+	Invoices []cryptopay.Invoice
+	Next     string // query of the next page, "" at the end
+	Statuses []string
+	Flags    []string
+	Scanned  bool // the page ended because the scan bound was reached
+}
+
+// invoices lists the store's invoices newest first. Status and order id
+// are served by the index; a date range becomes a range of ids (ids are
+// time-ordered), so paging stays an index walk at any size.
+func (h *Handler) invoices(w http.ResponseWriter, r *http.Request, p *page) error {
+	f, err := parseInvoiceFilter(r)
+	if err != nil {
+		return err
+	}
+	if f.Q != "" { // a search for one invoice by id
+		if cryptopay.ValidID(cryptopay.PrefixInvoice, f.Q) {
+			http.Redirect(w, r, fmt.Sprintf("/dashboard/stores/%s/invoices/%s", p.Access.Store.ID, f.Q), http.StatusSeeOther)
+			return nil
+		}
+		f.OrderID = f.Q // anything else is an order id
+	}
+	after := f.After
+	if after == "" && !f.to.IsZero() {
+		after = cryptopay.FirstIDAt(cryptopay.PrefixInvoice, f.to.Add(24*time.Hour))
+	}
+	list := &invoiceList{Filter: f, Statuses: []string{"new", "processing", "settled", "expired", "invalid"}, Flags: flagNames}
+	reachedEnd := false
+	for pages := 0; pages < maxScanPages && len(list.Invoices) < invoicePageSize && !reachedEnd; pages++ {
+		got, more, err := h.svc.ListInvoices(r.Context(), p.Access.Caller, gateway.InvoiceQuery{
+			Status: f.Status, OrderID: f.OrderID, Limit: 100, StartingAfter: after})
+		if err != nil {
+			return err
+		}
+		reachedEnd = !more
+		for i, inv := range got {
+			if !f.from.IsZero() && inv.CreatedAt.Before(f.from) {
+				reachedEnd = true // newest first: everything further is older still
+				break
+			}
+			after = inv.ID
+			if !f.matches(&inv) {
+				continue
+			}
+			list.Invoices = append(list.Invoices, inv)
+			if len(list.Invoices) == invoicePageSize {
+				reachedEnd = reachedEnd && i == len(got)-1
+				break
+			}
+		}
+	}
+	if !reachedEnd {
+		// Either the page is full, or a sparse filter read maxScanPages
+		// pages without reaching the end: a link goes on from here.
+		list.Next, list.Scanned = f.query(after), len(list.Invoices) < invoicePageSize
+	}
+	p.Title, p.Nav, p.Data = "Invoices", "invoices", list
+	h.render(w, http.StatusOK, "invoices", p)
+	return nil
+}
+
+type invoiceView struct {
+	Invoice  *cryptopay.Invoice
+	Events   []cryptopay.Event
+	Asset    cryptopay.Currency
+	Checkout string
+}
+
+// invoice shows one invoice: amounts, payments with their transactions,
+// the timeline of every event, and the manual actions.
+func (h *Handler) invoice(w http.ResponseWriter, r *http.Request, p *page) error {
+	inv, err := h.svc.GetInvoice(r.Context(), p.Access.Caller, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	var events []cryptopay.Event
+	after := ""
+	for {
+		page, more, err := h.svc.ListEvents(r.Context(), p.Access.Caller, inv.ID, "", 100, after)
+		if err != nil {
+			return err
+		}
+		events = append(events, page...)
+		if !more || len(page) == 0 || len(events) >= 1000 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	slices.SortFunc(events, func(a, b cryptopay.Event) int { return int(a.Sequence - b.Sequence) })
+	asset, _ := cryptopay.LookupCurrency(inv.Asset)
+	p.Title, p.Nav = "Invoice "+inv.ID, "invoices"
+	p.Data = &invoiceView{Invoice: inv, Events: events, Asset: asset, Checkout: "/pay/" + inv.ID}
+	h.render(w, http.StatusOK, "invoice", p)
+	return nil
+}
+
+// markInvoice resolves an invoice by hand (settled or invalid) with a
+// reason; the service audits it.
+func (h *Handler) markInvoice(w http.ResponseWriter, r *http.Request, p *page) error {
+	f, err := form(w, r, "to", "reason")
+	if err != nil {
+		return err
+	}
+	to := map[string]cryptopay.Status{"settled": cryptopay.StatusSettled, "invalid": cryptopay.StatusInvalid}[f.Get("to")]
+	if to == "" {
+		return cryptopay.Invalid("to", "Mark the invoice settled or invalid.")
+	}
+	if strings.TrimSpace(f.Get("reason")) == "" {
+		return cryptopay.Invalid("reason", "Give a reason; it is kept in the audit log.")
+	}
+	inv, err := h.svc.MarkInvoice(r.Context(), p.Access.Caller, r.PathValue("id"), to, f.Get("reason"))
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, fmt.Sprintf("/dashboard/stores/%s/invoices/%s", p.Access.Store.ID, inv.ID), http.StatusSeeOther)
+	return nil
+}
