@@ -18,6 +18,12 @@ contract Forwarder {
     // through a deposit address.
     address private immutable self = address(this);
 
+    // Flushed is logged for each asset a flush moves: token is the ERC-20
+    // contract, or the zero address for ether. Under DELEGATECALL the log is
+    // the deposit address's own, so a sweep's receipt says exactly what left
+    // which address, ether included (which no Transfer log shows).
+    event Flushed(address indexed token, uint256 amount);
+
     // TokenCallFailed reports a token whose balanceOf or transfer call failed,
     // returned malformed data or returned false.
     error TokenCallFailed(address token);
@@ -53,6 +59,7 @@ contract Forwarder {
         if (amount > 0) {
             (bool ok, ) = to.call{value: amount}("");
             if (!ok) revert EtherTransferFailed();
+            emit Flushed(address(0), amount);
         }
     }
 
@@ -75,5 +82,6 @@ contract Forwarder {
         if (data.length != 0 && (data.length != 32 || abi.decode(data, (uint256)) != 1)) {
             revert TokenCallFailed(token);
         }
+        emit Flushed(token, balance);
     }
 }
