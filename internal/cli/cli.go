@@ -52,6 +52,7 @@ func commands() []command {
 		{"audit", "verify and list the tamper-evident audit log", runAudit},
 		{"addresses", "list, block and unblock sending addresses (failed-payment monitoring)", runAddresses},
 		{"dev", "run a local sandbox: gateway, regtest node, funded dev wallet (dev pay|mine|reorg drive it)", runDev},
+		{"eth", "EVM operator tasks: sweep paid deposit addresses to the stores' receiving addresses", runEth},
 		{"version", "print the version", runVersion},
 	}
 }
