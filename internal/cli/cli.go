@@ -54,6 +54,7 @@ func commands() []command {
 		{"rates", "show exchange rates: each provider's price, age and health, and the median invoices use", runRates},
 		{"users", "create and manage dashboard users (password, TOTP second factor, store roles)", runUsers},
 		{"dev", "run a local sandbox: gateway, regtest node, funded dev wallet (dev pay|mine|reorg drive it)", runDev},
+		{"eth", "EVM operator tasks: sweep paid deposit addresses to the stores' receiving addresses", runEth},
 		{"version", "print the version", runVersion},
 	}
 }

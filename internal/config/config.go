@@ -61,7 +61,7 @@ type Var struct {
 }
 
 // Vars lists every variable the gateway reads.
-var Vars = append(coreVars, bitcoinVars...)
+var Vars = append(append(coreVars, bitcoinVars...), evmSweepVars...)
 
 var coreVars = []Var{
 	{"CRYPTOPAY_CONFIG_FILE", "", "Optional file of KEY=VALUE lines setting any of these variables; the environment wins."},

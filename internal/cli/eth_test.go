@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestEthSweepRefusesBadInvocations: each mistake is named and nothing is
+// sent; in particular a gas key file others can read is refused before any
+// node is contacted.
+func TestEthSweepRefusesBadInvocations(t *testing.T) {
+	dir := t.TempDir()
+	loose := filepath.Join(dir, "loose.key")
+	if err := os.WriteFile(loose, []byte(strings.Repeat("ab", 32)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(loose, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const recv = "0x00000000000000000000000000000000000000aa"
+	good := map[string]string{
+		"CRYPTOPAY_EVM_RPC_URL":      "http://127.0.0.1:1", // nothing listens; never reached
+		"CRYPTOPAY_EVM_FACTORY":      "0x00000000000000000000000000000000000000fa",
+		"CRYPTOPAY_EVM_GAS_KEY_FILE": loose,
+	}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range good {
+			m[a] = b
+		}
+		m[k] = v
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		args []string
+		code int
+		want string
+	}{
+		{"no verb", good, []string{"eth"}, 2, "eth sweep|deploy-factory"},
+		{"no receiver", good, []string{"eth", "sweep", "inv_1"}, 2, "--receiver is required"},
+		{"bad receiver", good, []string{"eth", "sweep", "--receiver", "0x12", "inv_1"}, 2, "not a 0x-prefixed 20-byte hex address"},
+		{"bad token", good, []string{"eth", "sweep", "--receiver", recv, "--token", "USDC", "inv_1"}, 2, `"USDC" is not a 0x-prefixed`},
+		{"no invoices", good, []string{"eth", "sweep", "--receiver", recv}, 2, "at least one invoice id"},
+		{"no node", with("CRYPTOPAY_EVM_RPC_URL", ""), []string{"eth", "sweep", "--receiver", recv, "inv_1"}, 1, "CRYPTOPAY_EVM_RPC_URL is not set"},
+		{"bad factory", with("CRYPTOPAY_EVM_FACTORY", "factory"), []string{"eth", "sweep", "--receiver", recv, "inv_1"}, 1, "CRYPTOPAY_EVM_FACTORY"},
+		{"bad batch", with("CRYPTOPAY_EVM_SWEEP_BATCH", "0"), []string{"eth", "sweep", "--receiver", recv, "inv_1"}, 1, "CRYPTOPAY_EVM_SWEEP_BATCH"},
+		{"bad ceiling", with("CRYPTOPAY_EVM_SWEEP_MAX_GAS_PRICE", "-1"), []string{"eth", "sweep", "--receiver", recv, "inv_1"}, 1, "CRYPTOPAY_EVM_SWEEP_MAX_GAS_PRICE"},
+		{"loose gas key", good, []string{"eth", "sweep", "--receiver", recv, "inv_1"}, 1, "chmod 600"},
+		{"loose gas key, deploy", good, []string{"eth", "deploy-factory"}, 1, "chmod 600"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := &secEnv{t: t, vars: tc.vars}
+			code, _, errs := e.run(tc.args...)
+			if code != tc.code || !strings.Contains(errs, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want exit %d mentioning %q", code, errs, tc.code, tc.want)
+			}
+		})
+	}
+}
