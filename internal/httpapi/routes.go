@@ -48,6 +48,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /pay/{id}", co.Page)
 	m.HandleFunc("GET /pay/{id}/events", co.Events)
 	m.HandleFunc("GET /pay/{id}/qr.svg", co.QR)
+	m.HandleFunc("GET /pay/{id}/logo", co.Logo)
+	m.HandleFunc("GET /pay/{id}/theme.css", co.Theme)
 	m.HandleFunc("GET /static/checkout/{file}", co.Asset)
 
 	m.HandleFunc("/", s.handle(s.notFound))
