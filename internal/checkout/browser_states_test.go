@@ -448,7 +448,7 @@ func TestBrowserCheckoutStates(t *testing.T) {
 				}
 				audit(t)
 				if lang == "en" || sc.receipt || sc.name == "10-double-spent" {
-					full, err := chromedp.Run(bctx, chromedp.FullScreenshot(90))
+					full, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -465,7 +465,7 @@ func TestBrowserCheckoutStates(t *testing.T) {
 				if v.Overflow {
 					t.Errorf("the page is wider than the desktop window")
 				}
-				desk, err := chromedp.Run(bctx, chromedp.FullScreenshot(90))
+				desk, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 				if err != nil {
 					t.Fatal(err)
 				}

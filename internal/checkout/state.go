@@ -226,7 +226,7 @@ func newState(inv *cryptopay.Invoice, now time.Time, v view) State {
 		s.RedirectURL = inv.RedirectURL
 		r := &Receipt{Received: s.PaidText, Price: s.Price}
 		if inv.Rate != "" {
-			r.Rate = fmt.Sprintf(c.RateValue, asset.Code, c.Number(inv.Rate)+" "+inv.Currency)
+			r.Rate = fmt.Sprintf(c.RateValue, asset.Code, c.Number(trimDecimals(inv.Rate, currencyDecimals(inv.Currency)))+" "+inv.Currency)
 		}
 		if inv.SettledAt != nil {
 			r.PaidAt = c.Date(*inv.SettledAt)
@@ -234,6 +234,27 @@ func newState(inv *cryptopay.Invoice, now time.Time, v view) State {
 		s.Receipt = r
 	}
 	return s
+}
+
+// trimDecimals drops trailing zeros of a decimal string beyond keep
+// decimals: "65000.00000000" with 2 is "65000.00", while a rate with more
+// precision keeps it, since it is the exact rate used.
+func trimDecimals(dec string, keep int) string {
+	i := strings.IndexByte(dec, '.')
+	if i < 0 {
+		return dec
+	}
+	for len(dec)-i-1 > keep && dec[len(dec)-1] == '0' {
+		dec = dec[:len(dec)-1]
+	}
+	return strings.TrimSuffix(dec, ".")
+}
+
+func currencyDecimals(code string) int {
+	if cur, ok := cryptopay.LookupCurrency(code); ok {
+		return cur.Decimals
+	}
+	return 0
 }
 
 // kindOf maps an invoice to the state its payer sees. An invoice still new

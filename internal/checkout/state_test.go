@@ -108,11 +108,11 @@ func TestStateEstimate(t *testing.T) {
 		lang            *Catalogue
 		want            string
 	}{
-		{"24 ahead", 24, 0, &English, "24 more confirmations: about 4 h (one block every 10 min on average)."},
-		{"12 ahead, 1 in", 12, 1, &English, "11 more confirmations: about 1 h 50 min"},
-		{"in German", 24, 3, &German, "Noch 21 Bestätigungen: etwa 3 Std. 30 Min."},
+		{"24 ahead", 24, 0, &English, "Confirmations to go: 24, about 4 h (one block every 10 min on average)."},
+		{"12 ahead, 1 in", 12, 1, &English, "Confirmations to go: 11, about 1 h 50 min"},
+		{"in German", 24, 3, &German, "Ausstehende Bestätigungen: 21, etwa 3 Std. 30 Min."},
 		{"in Japanese", 12, 0, &Japanese, "残り 12 承認: 約2時間"},
-		{"last one", 3, 2, &English, "1 more confirmations: about 10 min"},
+		{"last one", 3, 2, &English, "Confirmations to go: 1, about 10 min"},
 		{"none left", 3, 3, &English, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -135,7 +135,7 @@ func TestStateExchangeWarningAndReceipt(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	tx := strings.Repeat("ab", 32)
 	inv := &cryptopay.Invoice{ID: "inv_x", Network: cryptopay.NetworkBitcoinRegtest, Address: "bcrt1qexample", Amount: big.NewInt(650_000), Currency: "USD",
-		Rate: "65000.00", CryptoDue: big.NewInt(10_000_000), AmountPaid: big.NewInt(0), Status: cryptopay.StatusNew, RequiredConfirmations: 12,
+		Rate: "65000.00000000", CryptoDue: big.NewInt(10_000_000), AmountPaid: big.NewInt(0), Status: cryptopay.StatusNew, RequiredConfirmations: 12,
 		ExpiresAt: now.Add(time.Hour), MonitorUntil: now.Add(25 * time.Hour)}
 	s := newState(inv, now, view{c: &English})
 	if s.ExchangeWarning != "Paying from an exchange? It may deduct a withdrawal fee. Make sure exactly 0.10000000 BTC arrives, or the payment stays incomplete." {
@@ -176,6 +176,21 @@ func TestStateAmountsAndURI(t *testing.T) {
 	inv.Status = cryptopay.StatusProcessing
 	if s := newState(inv, now, view{c: &English}); s.URI != "bitcoin:bcrt1qexample?amount=0.001" || s.Remaining != "0.00000000" {
 		t.Fatalf("paid in full: uri %q remaining %q", s.URI, s.Remaining)
+	}
+}
+
+func TestTrimDecimals(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		keep int
+		want string
+	}{
+		{"65000.00000000", 2, "65000.00"}, {"65000.12345678", 2, "65000.12345678"}, {"65000.12300000", 2, "65000.123"},
+		{"65000", 2, "65000"}, {"65000.00", 0, "65000"},
+	} {
+		if got := trimDecimals(c.in, c.keep); got != c.want {
+			t.Errorf("trimDecimals(%s, %d) = %s, want %s", c.in, c.keep, got, c.want)
+		}
 	}
 }
 

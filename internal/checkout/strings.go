@@ -137,7 +137,7 @@ var English = Catalogue{
 	LogoAlt:       "%s logo",
 
 	ExchangeWarning: "Paying from an exchange? It may deduct a withdrawal fee. Make sure exactly %s arrives, or the payment stays incomplete.",
-	Estimate:        "%[1]d more confirmations: about %[2]s (one block every %[3]s on average).",
+	Estimate:        "Confirmations to go: %[1]d, about %[2]s (one block every %[3]s on average).",
 
 	HelpTitle:     "Need help?",
 	HelpText:      "Contact the shop and give your order number %s.",
@@ -154,7 +154,7 @@ var English = Catalogue{
 	TxLabel:        "Transaction",
 	ViewTx:         "View transaction %s in a block explorer",
 	Print:          "Print receipt",
-	PaymentPending: "%d confirmations so far",
+	PaymentPending: "Confirmations so far: %d",
 	PaymentStatus: map[string]string{
 		"pending":        "Waiting for confirmations",
 		"confirmed":      "Confirmed",

@@ -40,7 +40,7 @@ var German = Catalogue{
 	LogoAlt:       "Logo von %s",
 
 	ExchangeWarning: "Zahlen Sie von einer Börse? Sie kann eine Auszahlungsgebühr abziehen. Achten Sie darauf, dass genau %s ankommen, sonst bleibt die Zahlung unvollständig.",
-	Estimate:        "Noch %[1]d Bestätigungen: etwa %[2]s (im Schnitt ein Block alle %[3]s).",
+	Estimate:        "Ausstehende Bestätigungen: %[1]d, etwa %[2]s (im Schnitt ein Block alle %[3]s).",
 
 	HelpTitle:     "Brauchen Sie Hilfe?",
 	HelpText:      "Wenden Sie sich an den Shop und nennen Sie Ihre Bestellnummer %s.",
@@ -57,7 +57,7 @@ var German = Catalogue{
 	TxLabel:        "Transaktion",
 	ViewTx:         "Transaktion %s in einem Block-Explorer ansehen",
 	Print:          "Beleg drucken",
-	PaymentPending: "bisher %d Bestätigungen",
+	PaymentPending: "Bisherige Bestätigungen: %d",
 	PaymentStatus: map[string]string{
 		"pending":        "Wartet auf Bestätigungen",
 		"confirmed":      "Bestätigt",

@@ -40,7 +40,7 @@ var Spanish = Catalogue{
 	LogoAlt:       "Logotipo de %s",
 
 	ExchangeWarning: "¿Paga desde un exchange? Puede descontar una comisión de retirada. Asegúrese de que lleguen exactamente %s; si no, el pago quedará incompleto.",
-	Estimate:        "Faltan %[1]d confirmaciones: unos %[2]s (un bloque cada %[3]s de media).",
+	Estimate:        "Confirmaciones pendientes: %[1]d, unos %[2]s (un bloque cada %[3]s de media).",
 
 	HelpTitle:     "¿Necesita ayuda?",
 	HelpText:      "Póngase en contacto con la tienda e indique su número de pedido %s.",
@@ -57,7 +57,7 @@ var Spanish = Catalogue{
 	TxLabel:        "Transacción",
 	ViewTx:         "Ver la transacción %s en un explorador de bloques",
 	Print:          "Imprimir recibo",
-	PaymentPending: "%d confirmaciones por ahora",
+	PaymentPending: "Confirmaciones hasta ahora: %d",
 	PaymentStatus: map[string]string{
 		"pending":        "Esperando confirmaciones",
 		"confirmed":      "Confirmado",

@@ -41,7 +41,7 @@ var French = Catalogue{
 	LogoAlt:       "Logo de %s",
 
 	ExchangeWarning: "Vous payez depuis une plateforme d’échange ? Elle peut déduire des frais de retrait. Vérifiez que %s arrivent exactement, sinon le paiement restera incomplet.",
-	Estimate:        "Encore %[1]d confirmations : environ %[2]s (un bloc toutes les %[3]s en moyenne).",
+	Estimate:        "Confirmations restantes : %[1]d, environ %[2]s (un bloc toutes les %[3]s en moyenne).",
 
 	HelpTitle:     "Besoin d’aide ?",
 	HelpText:      "Contactez la boutique en indiquant votre numéro de commande %s.",
@@ -58,7 +58,7 @@ var French = Catalogue{
 	TxLabel:        "Transaction",
 	ViewTx:         "Voir la transaction %s dans un explorateur de blocs",
 	Print:          "Imprimer le reçu",
-	PaymentPending: "%d confirmations pour l’instant",
+	PaymentPending: "Confirmations à ce jour : %d",
 	PaymentStatus: map[string]string{
 		"pending":        "En attente de confirmations",
 		"confirmed":      "Confirmé",

@@ -40,7 +40,7 @@ var Portuguese = Catalogue{
 	LogoAlt:       "Logotipo de %s",
 
 	ExchangeWarning: "Vai pagar a partir de uma corretora? Ela pode descontar uma taxa de saque. Garanta que chegue exatamente %s, senão o pagamento fica incompleto.",
-	Estimate:        "Faltam %[1]d confirmações: cerca de %[2]s (um bloco a cada %[3]s, em média).",
+	Estimate:        "Confirmações restantes: %[1]d, cerca de %[2]s (um bloco a cada %[3]s, em média).",
 
 	HelpTitle:     "Precisa de ajuda?",
 	HelpText:      "Fale com a loja e informe o número do pedido %s.",
@@ -57,7 +57,7 @@ var Portuguese = Catalogue{
 	TxLabel:        "Transação",
 	ViewTx:         "Ver a transação %s num explorador de blocos",
 	Print:          "Imprimir recibo",
-	PaymentPending: "%d confirmações até agora",
+	PaymentPending: "Confirmações até agora: %d",
 	PaymentStatus: map[string]string{
 		"pending":        "Aguardando confirmações",
 		"confirmed":      "Confirmado",
