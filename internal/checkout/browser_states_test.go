@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/cryptopay/cryptopay"
@@ -470,6 +472,9 @@ func TestBrowserCheckoutStates(t *testing.T) {
 					t.Fatal(err)
 				}
 				save(t, lang+"-"+sc.name+"-desktop", desk)
+				if sc.receipt {
+					printView(t, bctx, func(png []byte) { save(t, lang+"-"+sc.name+"-print", png) })
+				}
 				if lang == "en" {
 					audit(t) // the two-column layout has its own structure
 				}
@@ -477,6 +482,38 @@ func TestBrowserCheckoutStates(t *testing.T) {
 		}
 	}
 	t.Logf("screenshots in %s", out)
+}
+
+// printView checks the page as printed (CSS media "print"): the receipt
+// and the transactions are there, the payment form, buttons and language
+// links are not.
+func printView(t *testing.T, bctx context.Context, save func([]byte)) {
+	t.Helper()
+	media := func(m string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: m})
+			return err
+		})
+	}
+	if err := chromedp.Do(bctx, media("print")); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = chromedp.Do(bctx, media("")) }()
+	shown, err := chromedp.Run(bctx, chromedp.Evaluate[map[string]bool](`(() => {
+		const vis = (sel) => { const el = document.querySelector(sel); return !!el && getComputedStyle(el).display !== "none" && el.getClientRects().length > 0; };
+		return {receipt: vis("#receipt"), payments: vis("#payments"), print: vis("button[data-print]"), redirect: vis("#redirect"), langs: vis(".langs")};
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !shown["receipt"] || !shown["payments"] || shown["print"] || shown["redirect"] || shown["langs"] {
+		t.Errorf("printed page shows %v; want the receipt and payments only", shown)
+	}
+	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	save(png)
 }
 
 // apiInvoiceBody is the invoice as the API shows it to the shop.
