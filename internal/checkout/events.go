@@ -75,12 +75,15 @@ func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
 	beat := time.NewTicker(h.heartbeat)
 	defer beat.Stop()
 
+	k := h.load(r, inv)
+	page := h.pageData(k)
 	var last []byte
 	for {
-		st := newState(inv, h.svc.Now(), h.text)
+		st := newState(k.inv, h.svc.Now(), k.view())
 		key := stateKey(st)
 		if !bytes.Equal(key, last) {
-			msg, err := eventMessage(st)
+			page.State = st
+			msg, err := h.eventMessage(page)
 			if err != nil {
 				h.log.ErrorContext(ctx, "checkout: encoding state", "invoice", inv.ID, "err", err)
 				return
@@ -115,7 +118,7 @@ func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
 			}
 			continue // keep the last state; try again at the next tick
 		}
-		inv = next
+		k.inv = next
 	}
 }
 
@@ -165,10 +168,25 @@ func stateKey(st State) []byte {
 	return b
 }
 
-// eventMessage frames st as one server-sent event. JSON has no raw
+// event is a State with the page's parts that show it, rendered by the
+// same templates as the page, so the live page and a reload agree.
+type event struct {
+	State
+	StatusHTML  string `json:"status_html"`
+	DetailsHTML string `json:"details_html"`
+}
+
+// eventMessage frames d's state as one server-sent event. JSON has no raw
 // newlines, so the data fits on one line.
-func eventMessage(st State) ([]byte, error) {
-	b, err := json.Marshal(st)
+func (h *Handler) eventMessage(d pageData) ([]byte, error) {
+	var status, details bytes.Buffer
+	if err := h.tmpl.ExecuteTemplate(&status, "status", d); err != nil {
+		return nil, err
+	}
+	if err := h.tmpl.ExecuteTemplate(&details, "details", d); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(event{State: d.State, StatusHTML: status.String(), DetailsHTML: details.String()})
 	if err != nil {
 		return nil, err
 	}

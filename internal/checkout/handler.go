@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -44,12 +45,11 @@ var staticFS embed.FS
 // AssetPrefix is the path the page's assets are served under (see Asset).
 const AssetPrefix = "/static/checkout/"
 
-// Handler serves the checkout page, its events, its QR codes and its
-// assets. It is safe for concurrent use.
+// Handler serves the checkout page, its events, its QR codes, the
+// store's logo and colour, and its assets. It is safe for concurrent use.
 type Handler struct {
 	svc  *gateway.Service
 	log  *slog.Logger
-	text *Catalogue
 	tmpl *template.Template
 
 	assets  map[string][]byte // file name → content
@@ -68,13 +68,13 @@ type Handler struct {
 	clientAddr            func(*http.Request) string
 }
 
-// New returns a Handler over svc that speaks English. It panics only if
-// the embedded templates are broken, which the tests rule out.
+// New returns a Handler over svc. The page speaks the payer's language
+// (Accept-Language, or ?lang=). It panics only if the embedded templates
+// are broken, which the tests rule out.
 func New(svc *gateway.Service, log *slog.Logger) *Handler {
 	h := &Handler{
 		svc:       svc,
 		log:       cmp.Or(log, slog.New(slog.DiscardHandler)),
-		text:      &English,
 		assets:    map[string][]byte{},
 		version:   map[string]string{},
 		poll:      time.Second,
@@ -92,8 +92,7 @@ func New(svc *gateway.Service, log *slog.Logger) *Handler {
 			return err
 		}
 		b, err := staticFS.ReadFile(p)
-		sum := sha256.Sum256(b)
-		h.assets[d.Name()], h.version[d.Name()] = b, hex.EncodeToString(sum[:6])
+		h.assets[d.Name()], h.version[d.Name()] = b, shortHash(b)
 		return err
 	})
 	if err != nil {
@@ -105,6 +104,11 @@ func New(svc *gateway.Service, log *slog.Logger) *Handler {
 		"clock":  clock,
 	}).ParseFS(templateFS, "web/templates/*.html"))
 	return h
+}
+
+func shortHash(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:6])
 }
 
 // SetClientAddr sets how a request's client address is named for the
@@ -128,6 +132,7 @@ func peerBucket(r *http.Request) string {
 // pageData is what page.html renders.
 type pageData struct {
 	T         *Catalogue
+	Langs     []langLink
 	Title     string
 	Store     string
 	OrderID   string
@@ -135,6 +140,55 @@ type pageData struct {
 	State     State
 	URI       template.URL // a bitcoin: URI, which html/template would otherwise refuse in href
 	EventsURL string
+	LogoURL   string // "" when the store has no logo
+	ThemeURL  string // "" when the store keeps the default colour
+	Support   support
+}
+
+// support is how a payer reaches the shop, from the store's settings.
+type support struct {
+	URL   template.URL // validated https (http on test stores) URL
+	Email string
+}
+
+// langLink is one entry of the language links.
+type langLink struct {
+	Lang, Name, Href string
+	Current          bool
+}
+
+// checkout is everything one invoice's page is made of.
+type checkout struct {
+	inv      *cryptopay.Invoice
+	store    *cryptopay.Store // nil if it could not be read
+	settings *cryptopay.StoreSettings
+	c        *Catalogue
+}
+
+func (k *checkout) view() view {
+	v := view{c: k.c, explorer: k.settings.ExplorerTxURL}
+	if k.store != nil {
+		v.tolerance = k.store.ToleranceBasisPoints
+	}
+	return v
+}
+
+// load reads the store and its settings for inv. A failure is logged and
+// leaves the defaults: the payer still sees the payment.
+func (h *Handler) load(r *http.Request, inv *cryptopay.Invoice) *checkout {
+	k := &checkout{inv: inv, c: negotiate(r), settings: &cryptopay.StoreSettings{StoreID: inv.StoreID}}
+	st, err := h.svc.GetStore(r.Context(), inv.StoreID)
+	if err != nil {
+		h.log.WarnContext(r.Context(), "checkout: store lookup failed", "invoice", inv.ID, "err", err)
+		return k
+	}
+	k.store = st
+	if set, err := h.svc.StoreSettings(r.Context(), inv.StoreID); err == nil {
+		k.settings = set
+	} else {
+		h.log.WarnContext(r.Context(), "checkout: store settings lookup failed", "invoice", inv.ID, "err", err)
+	}
+	return k
 }
 
 // Page serves GET /pay/{id}: the checkout page, or a 404 page for an id
@@ -144,25 +198,40 @@ func (h *Handler) Page(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	k := h.load(r, inv)
+	w.Header().Set("Vary", "Accept-Language")
+	h.render(w, r, http.StatusOK, "page.html", h.pageData(k))
+}
+
+func (h *Handler) pageData(k *checkout) pageData {
+	inv, c := k.inv, k.c
 	storeName := ""
-	if st, err := h.svc.GetStore(r.Context(), inv.StoreID); err == nil {
-		storeName = st.Name
-	} else {
-		h.log.WarnContext(r.Context(), "checkout: store lookup failed", "invoice", inv.ID, "err", err)
+	if k.store != nil {
+		storeName = k.store.Name
 	}
 	d := pageData{
-		T:         h.text,
-		Title:     fmt.Sprintf(h.text.PageTitle, cmp.Or(storeName, inv.OrderID)),
+		T:         c,
+		Title:     fmt.Sprintf(c.PageTitle, cmp.Or(storeName, inv.OrderID)),
 		Store:     storeName,
 		OrderID:   inv.OrderID,
-		State:     newState(inv, h.svc.Now(), h.text),
-		EventsURL: "/pay/" + inv.ID + "/events",
+		State:     newState(inv, h.svc.Now(), k.view()),
+		EventsURL: "/pay/" + inv.ID + "/events?lang=" + c.Lang,
+		Support:   support{URL: template.URL(k.settings.SupportURL), Email: k.settings.SupportEmail}, // validated when stored
 	}
 	d.URI = template.URL(d.State.URI) // built by paymentURI from a derived address and an amount
 	if !inv.Livemode {
-		d.TestMode = fmt.Sprintf(h.text.TestMode, inv.Network)
+		d.TestMode = fmt.Sprintf(c.TestMode, inv.Network)
 	}
-	h.render(w, r, http.StatusOK, "page.html", d)
+	if k.settings.Logo != nil {
+		d.LogoURL = "/pay/" + inv.ID + "/logo?v=" + shortHash(k.settings.Logo)
+	}
+	if k.settings.BrandColor != "" {
+		d.ThemeURL = "/pay/" + inv.ID + "/theme.css?v=" + strings.TrimPrefix(k.settings.BrandColor, "#")
+	}
+	for _, l := range catalogues {
+		d.Langs = append(d.Langs, langLink{Lang: l.Lang, Name: l.Name, Href: "/pay/" + inv.ID + "?lang=" + l.Lang, Current: l == c})
+	}
+	return d
 }
 
 // invoice validates the path's id and loads the invoice, writing the 404
@@ -191,10 +260,11 @@ func (h *Handler) invoice(w http.ResponseWriter, r *http.Request, page bool) (*c
 
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request, page bool) {
 	if !page {
-		http.Error(w, h.text.NotFoundTitle, http.StatusNotFound)
+		http.Error(w, negotiate(r).NotFoundTitle, http.StatusNotFound)
 		return
 	}
-	h.render(w, r, http.StatusNotFound, "notfound.html", pageData{T: h.text, Title: h.text.NotFoundTitle})
+	c := negotiate(r)
+	h.render(w, r, http.StatusNotFound, "notfound.html", pageData{T: c, Title: c.NotFoundTitle})
 }
 
 // render executes a template into a buffer first, so that a failure sends
@@ -235,7 +305,7 @@ func (h *Handler) QR(w http.ResponseWriter, r *http.Request) {
 		amount = a
 	}
 	uri := paymentURI(inv.Network, inv.Address, amount, asset.Decimals)
-	svg, err := qrSVG(uri, fmt.Sprintf(h.text.QRTitle, uri))
+	svg, err := qrSVG(uri, fmt.Sprintf(negotiate(r).QRTitle, uri))
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "checkout: QR code failed", "invoice", inv.ID, "err", err)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)

@@ -29,11 +29,12 @@ const testVpub = "vpub5Y6cjg78GGuNLsaPhmYsiw4gYX3HoQiRBiSwDaBXKUafCt9bNwWQiitDk5
 // fixture is a gateway over a real SQLite database with one test store,
 // and the checkout handler on a test server.
 type fixture struct {
-	t   *testing.T
-	svc *gateway.Service
-	key *cryptopay.APIKey
-	h   *Handler
-	srv *httptest.Server
+	t     *testing.T
+	svc   *gateway.Service
+	key   *cryptopay.APIKey
+	store *cryptopay.Store
+	h     *Handler
+	srv   *httptest.Server
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -54,11 +55,13 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, svc: svc, key: ck.Key, h: New(svc, nil)}
+	f := &fixture{t: t, svc: svc, key: ck.Key, store: st, h: New(svc, nil)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /pay/{id}", f.h.Page)
 	mux.HandleFunc("GET /pay/{id}/events", f.h.Events)
 	mux.HandleFunc("GET /pay/{id}/qr.svg", f.h.QR)
+	mux.HandleFunc("GET /pay/{id}/logo", f.h.Logo)
+	mux.HandleFunc("GET /pay/{id}/theme.css", f.h.Theme)
 	mux.HandleFunc("GET /static/checkout/{file}", f.h.Asset)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)

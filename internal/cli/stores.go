@@ -14,6 +14,7 @@ import (
 func runStores(ctx context.Context, env Env, args []string) error {
 	return subcommands{name: "stores", verbs: []verb{
 		{"create", storesCreate}, {"list", storesList}, {"show", storesShow},
+		{"settings", storesSettings},
 	}}.run(ctx, env, args)
 }
 

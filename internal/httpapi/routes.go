@@ -50,6 +50,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /pay/{id}", co.Page)
 	m.HandleFunc("GET /pay/{id}/events", co.Events)
 	m.HandleFunc("GET /pay/{id}/qr.svg", co.QR)
+	m.HandleFunc("GET /pay/{id}/logo", co.Logo)
+	m.HandleFunc("GET /pay/{id}/theme.css", co.Theme)
 	m.HandleFunc("GET /static/checkout/{file}", co.Asset)
 
 	// The merchant dashboard: HTML pages for people, not API, so not in

@@ -122,6 +122,7 @@ type Reader interface {
 	KeyUsageReader
 	RatesReader
 	DashboardReader
+	StoreSettingsReader
 }
 
 // Tx is a write transaction.
@@ -178,6 +179,7 @@ type Tx interface {
 	KeyUsageTx
 	RatesTx
 	DashboardTx
+	StoreSettingsTx
 }
 
 // Page bounds a list query: at most Limit rows, strictly after the row

@@ -32,7 +32,7 @@ func Run(t *testing.T, open Opener) {
 		fn   func(t *testing.T, open Opener)
 	}{
 		{"Migrate", testMigrate},
-		{"Store", testStore},
+		{"Store", testStore}, {"StoreSettings", testStoreSettings},
 		{"ReserveAddressIndexes", testReserveAddressIndexes},
 		{"ReserveAddressIndexesConcurrent", testReserveAddressIndexesConcurrent},
 		{"APIKey", testAPIKey},

@@ -56,33 +56,47 @@
 		});
 	});
 
-	function setText(id, text) {
-		var el = $(id);
-		if (el && el.textContent !== text) {
-			el.textContent = text;
-		}
+	// The print button of a receipt: it exists only with a receipt, and may
+	// arrive with an update, so clicks are caught on the page.
+	function showPrint() {
+		Array.prototype.forEach.call(document.querySelectorAll("button[data-print]"), function (b) {
+			b.hidden = typeof window.print !== "function";
+		});
 	}
+	showPrint();
+	root.addEventListener("click", function (e) {
+		if (e.target && e.target.hasAttribute && e.target.hasAttribute("data-print")) {
+			window.print();
+		}
+	});
 
-	// apply shows one state from the stream. Only what changed is touched,
-	// so the live region announces real news.
+	// apply shows one state from the stream. The status and the details
+	// come rendered by the server with the page's own templates (escaped
+	// there); the live region is touched only when its text changes, so it
+	// announces real news.
 	function apply(s) {
 		root.setAttribute("data-state", s.state);
-		$("status").setAttribute("data-state", s.state);
-		setText("status-title", s.title);
-		setText("status-message", s.message);
-
-		var bar = $("confirmations");
-		bar.hidden = !(s.state === "mempool" || s.state === "confirming");
-		bar.max = Math.max(s.required_confirmations, 1);
-		bar.value = s.confirmations;
-
-		setText("amount-due", s.amount_due);
-		setText("amount-paid", s.amount_paid);
-		$("paid-row").hidden = /^[0.]*$/.test(s.amount_paid);
+		root.setAttribute("data-status", s.status);
+		var status = $("status");
+		status.setAttribute("data-state", s.state);
+		var t = $("status-title"), m = $("status-message"), est = $("estimate");
+		if (!t || t.textContent !== s.title || !m || m.textContent !== s.message ||
+			(est ? est.textContent : "") !== (s.estimate || "") || $("confirmations")) {
+			status.innerHTML = s.status_html;
+		}
+		var details = $("details");
+		if (details.getAttribute("data-html") !== s.details_html) {
+			details.innerHTML = s.details_html;
+			details.setAttribute("data-html", s.details_html);
+			showPrint();
+		}
 
 		$("pay").hidden = !s.payable;
 		$("amount").value = s.remaining;
 		$("address").value = s.address;
+		var warn = $("exchange-warning");
+		warn.textContent = s.exchange_warning || "";
+		warn.hidden = !s.exchange_warning;
 		var qr = $("qr");
 		if (qr.getAttribute("src") !== s.qr_url) {
 			qr.setAttribute("src", s.qr_url);
