@@ -66,7 +66,11 @@ func (e usageError) Error() string { return e.msg }
 
 // Run runs the command line args and returns the process exit code.
 func Run(ctx context.Context, args []string, env Env) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 2 && isHelp(args[0]) && !isHelp(args[1]) {
+		// `cryptopay help stores` is `cryptopay stores --help`.
+		args = []string{args[1], "--help"}
+	}
+	if len(args) == 0 || isHelp(args[0]) {
 		usage(env.Stdout)
 		return 0
 	}
@@ -118,27 +122,50 @@ func usage(w io.Writer) {
 	}
 }
 
-func runVersion(_ context.Context, env Env, _ []string) error {
+func runVersion(_ context.Context, env Env, args []string) error {
+	fs := flags(env, "version")
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), "Usage: cryptopay version  (prints the version stamped at build time)") }
+	if err := parse(fs, args); err != nil {
+		return err
+	}
 	fmt.Fprintln(env.Stdout, "cryptopay", Version)
 	return nil
 }
 
-// flags returns a FlagSet whose errors come back as usage errors.
+// flags returns a FlagSet whose errors come back as usage errors. Its
+// output is where help goes when asked for (standard output: help is the
+// answer, not an error); parse keeps the flag package from printing
+// errors itself, so Run prints each error once.
 func flags(env Env, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("cryptopay "+name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs.SetOutput(env.Stdout)
 	return fs
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
+	if err := parseQuiet(fs, args); err != nil {
+		return parseErr(err)
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+// parseQuiet parses args into fs without letting the flag package print:
+// on -h/--help it prints fs's usage to fs's output once; on an error it
+// prints nothing and returns an error that names the help to read.
+func parseQuiet(fs *flag.FlagSet, args []string) error {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return err
+	case err != nil:
+		return fmt.Errorf("%w (see `%s --help`)", err, fs.Name())
 	}
 	return nil
 }
@@ -159,12 +186,27 @@ type app struct {
 	alerter *alert.Alerter
 }
 
-// open loads configuration and opens the database. With checkSchema the
-// schema must be current.
+// open loads configuration and opens the database, which must exist
+// (see requireDatabase). With checkSchema the schema must be current.
 func open(ctx context.Context, env Env, checkSchema bool) (*app, error) {
+	return openApp(ctx, env, checkSchema, false)
+}
+
+// openCreating is open for the commands that may create the database:
+// migrate, `serve --migrate` and the sandbox.
+func openCreating(ctx context.Context, env Env) (*app, error) {
+	return openApp(ctx, env, false, true)
+}
+
+func openApp(ctx context.Context, env Env, checkSchema, create bool) (*app, error) {
 	cfg, err := config.Load(env.Getenv)
 	if err != nil {
 		return nil, err
+	}
+	if !create {
+		if err := requireDatabase(cfg); err != nil {
+			return nil, err
+		}
 	}
 	logOut := os.Stderr
 	if f, ok := env.Stderr.(*os.File); ok {
@@ -230,7 +272,12 @@ func runMigrate(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	return withApp(ctx, env, false, func(a *app) error {
+	a, err := openCreating(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	{
 		n, err := a.db.Migrate(ctx)
 		if err != nil {
 			return err
@@ -241,5 +288,5 @@ func runMigrate(ctx context.Context, env Env, args []string) error {
 		cur, _, _ := a.db.SchemaVersion(ctx)
 		fmt.Fprintf(env.Stdout, "applied %d migration(s); schema version %d (%s)\n", n, cur, a.db.Engine())
 		return nil
-	})
+	}
 }

@@ -21,7 +21,11 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := open(ctx, env, false)
+	openFn := open
+	if *migrate {
+		openFn = func(ctx context.Context, env Env, _ bool) (*app, error) { return openCreating(ctx, env) }
+	}
+	a, err := openFn(ctx, env, false)
 	if err != nil {
 		return err
 	}
