@@ -124,7 +124,9 @@ func usage(w io.Writer) {
 
 func runVersion(_ context.Context, env Env, args []string) error {
 	fs := flags(env, "version")
-	fs.Usage = func() { fmt.Fprintln(fs.Output(), "Usage: cryptopay version  (prints the version stamped at build time)") }
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: cryptopay version  (prints the version stamped at build time)")
+	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
