@@ -17,6 +17,7 @@ import (
 	"github.com/cryptopay/cryptopay/internal/alert"
 	"github.com/cryptopay/cryptopay/internal/config"
 	"github.com/cryptopay/cryptopay/internal/gateway"
+	"github.com/cryptopay/cryptopay/internal/metrics"
 	"github.com/cryptopay/cryptopay/internal/rates"
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/storage/postgres"
@@ -186,6 +187,10 @@ type app struct {
 	// alerter reaches the operator (CRYPTOPAY_ALERT_WEBHOOK_URL); set by
 	// serve once the edge is open, nil elsewhere (alerts are then logged).
 	alerter *alert.Alerter
+	// metrics and node are serve's (serve_metrics.go, node.go); nil
+	// elsewhere, which records nothing.
+	metrics *metrics.Metrics
+	node    *nodeMonitor
 }
 
 // open loads configuration and opens the database, which must exist

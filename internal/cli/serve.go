@@ -99,9 +99,17 @@ func (a *app) background(ctx context.Context) (ready func(context.Context) error
 				a.log.Error("bitcoin watcher stopped", "err", err)
 			}
 		})
+		if a.node != nil {
+			wg.Go(func() { a.node.run(ctx) })
+		}
 		ready = func(context.Context) error {
 			if err := btc.Ready(); err != nil {
 				return &httpapi.NotReady{Public: "bitcoin watcher not ready", Err: err}
+			}
+			if a.node != nil {
+				if err := a.node.ready(); err != nil {
+					return &httpapi.NotReady{Public: "bitcoin node not ready", Err: err}
+				}
 			}
 			return nil
 		}
@@ -145,6 +153,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	defer edge.Close()
+	stopMetrics, err := a.startMetrics(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	a.alerter = edge.alerter // the chain watcher's alerts reach the operator
 	// Stopped before edge.Close (deferred after it), so the last checkpoint
 	// reaches the alert webhook; see auditcheckpoint.go.
@@ -163,7 +176,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	api := httpapi.New(httpapi.Config{Service: a.svc, Webhooks: wh, Logger: a.log, Ready: ready, MaxBodyBytes: a.cfg.MaxBodyBytes, PublicURL: a.cfg.PublicURL,
 		TrustedProxies: a.cfg.TrustedProxies, RateLimit: edge.limits})
 	srv := &http.Server{
-		Handler:           api.Handler(),
+		Handler:           a.withMetrics(api.Handler()),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,

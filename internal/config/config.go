@@ -49,6 +49,8 @@ type Config struct {
 	Security // encryption at rest and backups (security.go)
 
 	Monitor monitor.Rules // payment monitoring (monitor.go)
+
+	Operate // admin listener and metrics (operate.go)
 }
 
 // Var documents one environment variable; the README's table is kept in
@@ -120,6 +122,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.Monitor, err = loadMonitor(env); err != nil {
 		return nil, err
 	}
+	c.Operate = loadOperate(env)
 	return c, nil
 }
 

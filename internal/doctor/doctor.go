@@ -57,6 +57,9 @@ type Input struct {
 	Handler http.Handler
 	// Now is the time keys are aged against (default time.Now()).
 	Now time.Time
+	// Node checks the configured chain node (node.go); nil means none is
+	// configured.
+	Node NodeCheck
 }
 
 // Check is one checklist item.
@@ -82,6 +85,7 @@ func Checks() []Check {
 		{"API keys hold only the scopes they use", checkKeyScopes},
 		{"Audit log intact and checkpointed", checkAuditLog},
 		{"Confirmation policies within the reorg limit", checkConfirmationPolicies},
+		{"Bitcoin node watches the stores, synced", checkNode},
 	}
 }
 
