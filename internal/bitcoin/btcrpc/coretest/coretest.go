@@ -197,4 +197,3 @@ func (r *Recording) Result(name string, v any) error {
 	}
 	return json.Unmarshal(c.Result, v)
 }
-
