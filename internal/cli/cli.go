@@ -54,6 +54,7 @@ func commands() []command {
 		{"addresses", "list, block and unblock sending addresses (failed-payment monitoring)", runAddresses},
 		{"dev", "run a local sandbox: gateway, regtest node, funded dev wallet (dev pay|mine|reorg drive it)", runDev},
 		{"version", "print the version", runVersion},
+		{"chain", "show, rescan from a height or reset the chain watcher's position (after a too-deep reorg or a node change)", runChain},
 	}
 }
 
