@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/cryptopay/cryptopay"
@@ -60,6 +61,18 @@ func commands() []command {
 
 // Version is the gateway's version, set at build time with -ldflags.
 var Version = "dev"
+
+// version is Version when the build stamped one, else the module version
+// `go install …@vX.Y.Z` records in the binary, else "dev".
+func version() string {
+	if Version != "dev" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return Version
+}
 
 // usageError is a mistake in the command line; it prints usage and exits 2.
 type usageError struct{ msg string }
@@ -132,7 +145,7 @@ func runVersion(_ context.Context, env Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	fmt.Fprintln(env.Stdout, "cryptopay", Version)
+	fmt.Fprintln(env.Stdout, "cryptopay", version())
 	return nil
 }
 
