@@ -28,7 +28,11 @@ func (a *app) doctorNode() doctor.NodeCheck {
 		}
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		return network, checkNode(ctx, client, network == cryptopay.NetworkBitcoin).Err
+		processed := int64(-1)
+		if cs, err := a.db.GetChainState(ctx, network); err == nil {
+			processed = cs.Height
+		}
+		return network, checkNode(ctx, client, network == cryptopay.NetworkBitcoin, processed).Err
 	}
 }
 

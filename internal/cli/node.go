@@ -64,8 +64,9 @@ type nodeStatus struct {
 
 // checkNode asks the node whether it is fit to watch: reachable, on the
 // configured network, started, synced, level with its peers and
-// accepting transactions.
-func checkNode(ctx context.Context, client *btcrpc.Client, mainnet bool) nodeStatus {
+// accepting transactions, and, when pruned, still holding the blocks after
+// processed (the gateway's stored height; -1 when unknown).
+func checkNode(ctx context.Context, client *btcrpc.Client, mainnet bool, processed int64) nodeStatus {
 	info, err := client.ChainInfo(ctx)
 	switch {
 	case btcrpc.IsWarmingUp(err):
@@ -84,6 +85,10 @@ func checkNode(ctx context.Context, client *btcrpc.Client, mainnet bool) nodeSta
 	}
 	if info.Headers-info.Blocks > maxNodeLag {
 		st.Err = fmt.Errorf("node is behind: %d blocks validated of %d headers known", info.Blocks, info.Headers)
+		return st
+	}
+	if info.Pruned && processed >= 0 && info.PruneHeight > processed+1 {
+		st.Err = fmt.Errorf("node has pruned blocks the gateway has not processed: it keeps blocks from %d, the gateway is at %d; run `cryptopay chain rescan --from %d` (payments in the blocks between are not seen) or use a node that keeps them", info.PruneHeight, processed, info.PruneHeight)
 		return st
 	}
 	peers, best, err := client.PeerHeights(ctx)
@@ -132,11 +137,11 @@ func (n *nodeMonitor) run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		cctx, cancel := context.WithTimeout(ctx, nodeCheckEvery)
-		st := checkNode(cctx, n.client, n.network == cryptopay.NetworkBitcoin)
 		processed := int64(-1)
 		if cs, err := n.db.GetChainState(cctx, n.network); err == nil {
 			processed = cs.Height
 		}
+		st := checkNode(cctx, n.client, n.network == cryptopay.NetworkBitcoin, processed)
 		cancel()
 		n.last.Store(&st)
 		if st.Info.Chain != "" {

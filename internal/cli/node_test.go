@@ -19,17 +19,20 @@ import (
 // says why.
 func TestNodeHealthAgainstBitcoinCore(t *testing.T) {
 	cases := []struct {
-		name string
-		use  map[string]string // method → recorded case
-		want string            // "" healthy, else in the error
+		name      string
+		use       map[string]string // method → recorded case
+		processed int64             // the gateway's stored height
+		want      string            // "" healthy, else in the error
 	}{
-		{"synced", nil, ""},
-		{"warming up", map[string]string{"getblockchaininfo": "error warming up"}, "still starting"},
-		{"initial block download", map[string]string{"getblockchaininfo": "getblockchaininfo mainnet initial block download"}, "initial block download"},
-		{"behind its peers", map[string]string{"getpeerinfo": "getpeerinfo mainnet ahead"}, "behind its peers"},
-		{"no peers", map[string]string{"getpeerinfo": "getpeerinfo none"}, "no peers"},
-		{"mempool loading", map[string]string{"getmempoolinfo": "getmempoolinfo loading"}, "loading its mempool"},
-		{"another network", map[string]string{"getblockchaininfo": "getblockchaininfo"}, "different network"},
+		{"synced", nil, 869990, ""},
+		{"pruned, keeps what the gateway needs", map[string]string{"getblockchaininfo": "getblockchaininfo mainnet pruned"}, 869990, ""},
+		{"pruned past the gateway's position", map[string]string{"getblockchaininfo": "getblockchaininfo mainnet pruned"}, 850000, "chain rescan --from 860000"},
+		{"warming up", map[string]string{"getblockchaininfo": "error warming up"}, -1, "still starting"},
+		{"initial block download", map[string]string{"getblockchaininfo": "getblockchaininfo mainnet initial block download"}, -1, "initial block download"},
+		{"behind its peers", map[string]string{"getpeerinfo": "getpeerinfo mainnet ahead"}, -1, "behind its peers"},
+		{"no peers", map[string]string{"getpeerinfo": "getpeerinfo none"}, -1, "no peers"},
+		{"mempool loading", map[string]string{"getmempoolinfo": "getmempoolinfo loading"}, -1, "loading its mempool"},
+		{"another network", map[string]string{"getblockchaininfo": "getblockchaininfo"}, -1, "different network"},
 	}
 	for _, v := range coretest.Versions {
 		for _, tc := range cases {
@@ -44,7 +47,7 @@ func TestNodeHealthAgainstBitcoinCore(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				st := checkNode(t.Context(), client, true)
+				st := checkNode(t.Context(), client, true, tc.processed)
 				switch {
 				case tc.want == "" && st.Err != nil:
 					t.Fatalf("healthy node reported: %v", st.Err)
