@@ -61,12 +61,19 @@ func TestMetricsScrapedFromServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	node, err := regtest.Start(ctx, regtest.Options{Dir: t.TempDir(), BtcdPath: btcd})
+	wallet, err := regtest.NewWallet([]byte("cryptopay metrics test seed 0001"), regtest.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := regtest.Start(ctx, regtest.Options{Dir: t.TempDir(), BtcdPath: btcd, MiningAddress: wallet.MiningAddress()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer node.Stop()
-	if _, err := node.Mine(ctx, 3); err != nil {
+	if _, err := node.Mine(ctx, 101); err != nil {
+		t.Fatal(err)
+	}
+	if err := wallet.Sync(ctx, node); err != nil {
 		t.Fatal(err)
 	}
 	admin := freeAddr(t)
@@ -82,7 +89,7 @@ func TestMetricsScrapedFromServe(t *testing.T) {
 	})
 	st := createRegtestStore(t, a)
 	api := "http://" + startServe(t, a)
-	createTestInvoice(t, a, st.ID) // through group commit, now observed
+	inv := createTestInvoice(t, a, st.ID) // through group commit, now observed
 
 	// Two refused keys: auth failures.
 	for range 2 {
@@ -108,11 +115,11 @@ func TestMetricsScrapedFromServe(t *testing.T) {
 		if code != http.StatusOK {
 			t.Fatalf("admin /metrics: HTTP %d", code)
 		}
-		if samples[`cryptopay_chain_tip_height{network="bitcoin-regtest"}`] == 5 {
+		if samples[`cryptopay_chain_tip_height{network="bitcoin-regtest"}`] == 103 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("chain tip never reached 5: %v", samples[`cryptopay_chain_tip_height{network="bitcoin-regtest"}`])
+			t.Fatalf("chain tip never reached 103: %v", samples[`cryptopay_chain_tip_height{network="bitcoin-regtest"}`])
 		}
 		time.Sleep(100 * time.Millisecond) // polling interval, not synchronisation
 	}
@@ -124,7 +131,7 @@ func TestMetricsScrapedFromServe(t *testing.T) {
 		{"auth failures", `cryptopay_http_rejections_total{reason="auth_failed"}`, func(v float64) bool { return v == 2 }},
 		{"webhook queue depth", `cryptopay_webhook_queue_depth`, func(v float64) bool { return v == 0 }},
 		{"database readable", `cryptopay_database_up`, func(v float64) bool { return v == 1 }},
-		{"node blocks", `cryptopay_node_blocks{network="bitcoin-regtest"}`, func(v float64) bool { return v >= 3 }},
+		{"node blocks", `cryptopay_node_blocks{network="bitcoin-regtest"}`, func(v float64) bool { return v >= 101 }},
 		{"node lag", `cryptopay_node_lag_blocks{network="bitcoin-regtest"}`, func(v float64) bool { return v == 0 }},
 		{"group commit batches of the API", `cryptopay_storage_group_commit_batch_size_count{queue="ordinary"}`, func(v float64) bool { return v >= 1 }},
 		{"group commit batches of the chain path", `cryptopay_storage_group_commit_batch_size_count{queue="priority"}`, func(v float64) bool { return v >= 1 }},
@@ -134,6 +141,28 @@ func TestMetricsScrapedFromServe(t *testing.T) {
 		if !ok || !tc.want(v) {
 			t.Errorf("%s: %s = %v (present %v)", tc.name, tc.series, v, ok)
 		}
+	}
+
+	// A payment: its detection is timed.
+	if _, _, err := wallet.Pay(ctx, node, inv.Address, 100_000, regtest.Opts{}); err != nil {
+		t.Fatal(err)
+	}
+	const detected = `cryptopay_payment_detection_seconds_count{network="bitcoin-regtest"}`
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, s := scrape(t, "http://"+admin+"/metrics", "")
+		if s[detected] == 1 {
+			if sum := s[`cryptopay_payment_detection_seconds_sum{network="bitcoin-regtest"}`]; sum <= 0 || sum > 30 {
+				t.Errorf("detection took %v s", sum)
+			}
+			if s[`cryptopay_invoices{network="bitcoin-regtest",status="processing"}`] != 1 {
+				t.Errorf("paid invoice not counted as processing")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %v 30s after the payment", detected, s[detected])
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval, not synchronisation
 	}
 
 	// On the API listener /metrics needs the token; without it the path is
