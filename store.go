@@ -65,9 +65,11 @@ type ConfirmationPolicy struct {
 	Tiers    []ConfirmationTier // ascending by Below
 	Above    int                // confirmations at or above the last tier
 	// ZeroConfBelow, when set, lets invoices worth less (minor units of
-	// Currency) settle on an unconfirmed payment, unless that payment
-	// signals replaceability (RBF). Off by default; at most the first
-	// tier's bound, so it only ever covers small payments.
+	// Currency) settle at the first block rather than their tier's depth.
+	// Never on an unconfirmed payment, whatever it signals: under full-RBF
+	// (Bitcoin Core 28 and later, and miners) any unconfirmed transaction
+	// can be replaced. Off by default; at most the first tier's bound, so
+	// it only ever covers small payments.
 	ZeroConfBelow *big.Int
 }
 
@@ -133,8 +135,9 @@ func (p ConfirmationPolicy) Required(value *big.Int) int {
 // ParseConfirmationPolicy reads a policy written as "BOUND:N,BOUND:N,N"
 // in currency: "100.00:3,1000.00:12,24" is the guide's table (under 100 → 3,
 // under 1,000 → 12, otherwise 24). zeroConfBelow is "" (off) or a decimal
-// bound under which unconfirmed, non-RBF payments settle. Errors are
-// CodeInvalid errors naming param.
+// bound under which invoices settle at the first block (never on an
+// unconfirmed payment: full-RBF). Errors are CodeInvalid errors naming
+// param.
 func ParseConfirmationPolicy(param, currency, spec, zeroConfBelow string) (ConfirmationPolicy, error) {
 	cur, err := ParseCurrency(param+".currency", currency)
 	if err != nil {

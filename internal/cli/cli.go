@@ -11,12 +11,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/alert"
 	"github.com/cryptopay/cryptopay/internal/config"
 	"github.com/cryptopay/cryptopay/internal/gateway"
+	"github.com/cryptopay/cryptopay/internal/metrics"
 	"github.com/cryptopay/cryptopay/internal/rates"
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/storage/postgres"
@@ -56,11 +58,24 @@ func commands() []command {
 		{"dev", "run a local sandbox: gateway, regtest node, funded dev wallet (dev pay|mine|reorg drive it)", runDev},
 		{"eth", "EVM operator tasks: sweep paid deposit addresses to the stores' receiving addresses", runEth},
 		{"version", "print the version", runVersion},
+		{"chain", "show, rescan from a height or reset the chain watcher's position (after a too-deep reorg or a node change)", runChain},
 	}
 }
 
 // Version is the gateway's version, set at build time with -ldflags.
 var Version = "dev"
+
+// version is Version when the build stamped one, else the module version
+// `go install …@vX.Y.Z` records in the binary, else "dev".
+func version() string {
+	if Version != "dev" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return Version
+}
 
 // usageError is a mistake in the command line; it prints usage and exits 2.
 type usageError struct{ msg string }
@@ -69,7 +84,11 @@ func (e usageError) Error() string { return e.msg }
 
 // Run runs the command line args and returns the process exit code.
 func Run(ctx context.Context, args []string, env Env) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 2 && isHelp(args[0]) && !isHelp(args[1]) {
+		// `cryptopay help stores` is `cryptopay stores --help`.
+		args = []string{args[1], "--help"}
+	}
+	if len(args) == 0 || isHelp(args[0]) {
 		usage(env.Stdout)
 		return 0
 	}
@@ -121,27 +140,52 @@ func usage(w io.Writer) {
 	}
 }
 
-func runVersion(_ context.Context, env Env, _ []string) error {
-	fmt.Fprintln(env.Stdout, "cryptopay", Version)
+func runVersion(_ context.Context, env Env, args []string) error {
+	fs := flags(env, "version")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: cryptopay version  (prints the version stamped at build time)")
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, "cryptopay", version())
 	return nil
 }
 
-// flags returns a FlagSet whose errors come back as usage errors.
+// flags returns a FlagSet whose errors come back as usage errors. Its
+// output is where help goes when asked for (standard output: help is the
+// answer, not an error); parse keeps the flag package from printing
+// errors itself, so Run prints each error once.
 func flags(env Env, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("cryptopay "+name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs.SetOutput(env.Stdout)
 	return fs
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
+	if err := parseQuiet(fs, args); err != nil {
+		return parseErr(err)
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+// parseQuiet parses args into fs without letting the flag package print:
+// on -h/--help it prints fs's usage to fs's output once; on an error it
+// prints nothing and returns an error that names the help to read.
+func parseQuiet(fs *flag.FlagSet, args []string) error {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return err
+	case err != nil:
+		return fmt.Errorf("%w (see `%s --help`)", err, fs.Name())
 	}
 	return nil
 }
@@ -167,14 +211,33 @@ type app struct {
 	// getenv is the environment the app was opened with (the dashboard's
 	// doctor page reads configuration as the doctor command does).
 	getenv func(string) string
+	// metrics and node are serve's (serve_metrics.go, node.go); nil
+	// elsewhere, which records nothing.
+	metrics *metrics.Metrics
+	node    *nodeMonitor
 }
 
-// open loads configuration and opens the database. With checkSchema the
-// schema must be current.
+// open loads configuration and opens the database, which must exist
+// (see requireDatabase). With checkSchema the schema must be current.
 func open(ctx context.Context, env Env, checkSchema bool) (*app, error) {
+	return openApp(ctx, env, checkSchema, false)
+}
+
+// openCreating is open for the commands that may create the database:
+// migrate, `serve --migrate` and the sandbox.
+func openCreating(ctx context.Context, env Env) (*app, error) {
+	return openApp(ctx, env, false, true)
+}
+
+func openApp(ctx context.Context, env Env, checkSchema, create bool) (*app, error) {
 	cfg, err := config.Load(env.Getenv)
 	if err != nil {
 		return nil, err
+	}
+	if !create {
+		if err := requireDatabase(cfg); err != nil {
+			return nil, err
+		}
 	}
 	logOut := os.Stderr
 	if f, ok := env.Stderr.(*os.File); ok {
@@ -241,7 +304,12 @@ func runMigrate(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	return withApp(ctx, env, false, func(a *app) error {
+	a, err := openCreating(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	{
 		n, err := a.db.Migrate(ctx)
 		if err != nil {
 			return err
@@ -252,5 +320,5 @@ func runMigrate(ctx context.Context, env Env, args []string) error {
 		cur, _, _ := a.db.SchemaVersion(ctx)
 		fmt.Fprintf(env.Stdout, "applied %d migration(s); schema version %d (%s)\n", n, cur, a.db.Engine())
 		return nil
-	})
+	}
 }

@@ -26,7 +26,8 @@ import (
 // the database `serve` uses (./cryptopay-data by default).
 const (
 	devDefaultDir   = "./cryptopay-dev"
-	devDBFile       = "cryptopay-dev.db"
+	devDBFile       = "cryptopay.db"     // the default name, so CRYPTOPAY_DATA_DIR alone finds it
+	devOldDBFile    = "cryptopay-dev.db" // what earlier sandboxes called it; removed at start
 	devNodesDir     = "nodes"
 	devDefaultRates = "BTC_USD=65000.00,BTC_EUR=60000.00"
 	devSampleAmount = "0.0015" // BTC; about 97.50 USD at the default rate: 3 confirmations
@@ -36,7 +37,7 @@ const (
 // runDev is `cryptopay dev`: with no argument it runs the sandbox in the
 // foreground; `dev pay|mine|reorg` drive a running one.
 func runDev(ctx context.Context, env Env, args []string) error {
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") && !isHelp(args[0]) {
 		switch args[0] {
 		case "pay":
 			return devPay(ctx, env, args[1:])
@@ -49,12 +50,15 @@ func runDev(ctx context.Context, env Env, args []string) error {
 	}
 	fs := flags(env, "dev")
 	fs.Usage = func() {
-		fmt.Fprint(env.Stderr, `Usage:
+		fmt.Fprint(fs.Output(), `Usage:
   cryptopay dev                      run the sandbox: gateway, regtest nodes, dev wallet (Ctrl-C stops all)
   cryptopay dev pay <invoice_id> [--amount BTC] [--rbf] [--double-spend] [--confirm N]
   cryptopay dev mine N               mine N blocks
   cryptopay dev reorg N              replace the last N blocks with N+1 new ones
 `)
+	}
+	if len(args) > 0 && isHelp(args[0]) {
+		args = []string{"--help"}
 	}
 	if err := parse(fs, args); err != nil {
 		return err
@@ -96,7 +100,7 @@ func runSandbox(ctx context.Context, env Env) (err error) {
 	}
 	// A fresh chain needs a fresh database: a chain cursor stored for the
 	// previous run's chain would look like a deep reorganisation.
-	for _, name := range []string{devNodesDir, devDBFile, devDBFile + "-wal", devDBFile + "-shm"} {
+	for _, name := range []string{devNodesDir, devDBFile, devDBFile + "-wal", devDBFile + "-shm", devOldDBFile, devOldDBFile + "-wal", devOldDBFile + "-shm"} {
 		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
 			return err
 		}
@@ -115,7 +119,7 @@ func runSandbox(ctx context.Context, env Env) (err error) {
 	}
 	defer func() { err = errors.Join(err, chain.Stop()) }()
 
-	a, err := open(ctx, Env{Getenv: devGetenv(env.Getenv, dir, chain.Main().RPCURL(), chain.Main().RPCUser(), chain.Main().RPCPassword(), chain.Main().WebsocketURL()), Stdout: env.Stdout, Stderr: env.Stderr}, false)
+	a, err := openCreating(ctx, Env{Getenv: devGetenv(env.Getenv, dir, chain.Main().RPCURL(), chain.Main().RPCUser(), chain.Main().RPCPassword(), chain.Main().WebsocketURL()), Stdout: env.Stdout, Stderr: env.Stderr})
 	if err != nil {
 		return err
 	}
@@ -284,8 +288,9 @@ CryptoPay sandbox ready in %.1fs (Bitcoin regtest; Ctrl-C stops everything)
   API key      %s  (all scopes; a new key at every start, shown only here)
   dev wallet   %s BTC spendable, chain height %d
 
-export CRYPTOPAY_API_KEY=%s
-
+# In another terminal, these make the API examples and the operator CLI
+# (cryptopay invoices|stores|keys|webhooks ...) use this sandbox:
+%s
 # Create an invoice:
 curl -s %s/v1/invoices %s -H "Content-Type: application/json" -H "Idempotency-Key: order-1001" -d '{"order_id":"1001","amount":"0.0015","currency":"BTC"}'
 
@@ -300,7 +305,7 @@ checkout page: %s/pay/%s
 
 `,
 		b.elapsed.Seconds(), b.dir, b.base, b.store.ID, b.secret,
-		cryptopay.FormatAmount(big.NewInt(b.balance), 8), b.height, b.secret,
+		cryptopay.FormatAmount(big.NewInt(b.balance), 8), b.height, devExports(b.dir, b.secret),
 		b.base, auth,
 		b.sample.ID, cryptopay.FormatAmount(b.sample.CryptoDue, 8), b.sample.Address,
 		b.base, b.sample.ID, auth,
@@ -308,6 +313,30 @@ checkout page: %s/pay/%s
 		b.base, b.sample.ID,
 		b.sample.RequiredConfirmations,
 		self, b.sample.ID, self, self)
+}
+
+// devExports are the shell lines that point the API examples and the
+// operator CLI at the sandbox: its key, and its database by absolute path
+// (a relative CRYPTOPAY_DATA_DIR would find another file, or create a
+// stray one, from any other folder).
+func devExports(dir, secret string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	return fmt.Sprintf("export CRYPTOPAY_API_KEY=%s\nexport CRYPTOPAY_DATA_DIR=%s\nexport CRYPTOPAY_DATABASE_URL=%s\n",
+		secret, shellQuote(abs), shellQuote(filepath.Join(abs, devDBFile)))
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but
+// characters that are safe bare.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+,:=@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // devSelf is how the developer invoked this binary, for commands to paste:

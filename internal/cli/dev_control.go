@@ -338,13 +338,10 @@ func sandbox(env Env) (*devnet.State, error) {
 
 // splitArgs separates positional arguments from flags so both orders
 // work: `dev pay inv_… --confirm 3` and `dev pay --confirm 3 inv_…`.
-func splitArgs(fs interface {
-	Parse([]string) error
-	Args() []string
-}, args []string) ([]string, error) {
+func splitArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseQuiet(fs, args); err != nil {
 			return nil, err
 		}
 		args = fs.Args()

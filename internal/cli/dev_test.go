@@ -119,6 +119,20 @@ func TestDevSandbox(t *testing.T) {
 		t.Fatalf("new invoice status %q", inv.Status)
 	}
 
+	// The operator CLI, given only the printed export lines (from any
+	// folder: the paths are absolute), reads the sandbox's own database
+	// and creates no other.
+	operator := &secEnv{t: t, vars: b.exports}
+	if out := operator.must("invoices", "show", b.sample); !strings.Contains(out, b.sample) {
+		t.Errorf("invoices show %s with the printed exports:\n%s", b.sample, out)
+	}
+	if names, _ := filepath.Glob(filepath.Join(dir, "*.db")); len(names) != 1 {
+		t.Errorf("database files in the sandbox folder: %v; want only the sandbox's", names)
+	}
+	if !filepath.IsAbs(b.exports["CRYPTOPAY_DATA_DIR"]) {
+		t.Errorf("CRYPTOPAY_DATA_DIR export %q is not absolute", b.exports["CRYPTOPAY_DATA_DIR"])
+	}
+
 	cases := []struct {
 		name     string
 		args     []string
@@ -238,18 +252,20 @@ type printed struct {
 	sample  string             // the sample invoice's id
 	curl    map[string]curlCmd // create, get, events
 	pay     string             // the dev pay command line, from "dev"
+	exports map[string]string  // the export lines, by variable
 	client  *http.Client
 }
 
 var (
 	readyLine  = regexp.MustCompile(`sandbox ready in (\S+)`)
 	exportLine = regexp.MustCompile(`^export CRYPTOPAY_API_KEY=(cp_test_\S+)$`)
+	anyExport  = regexp.MustCompile(`^export (CRYPTOPAY_[A-Z_]+)=(\S+)$`)
 	payLine    = regexp.MustCompile(` (dev pay (inv_\S+) .*)$`)
 )
 
 func readBanner(t *testing.T, ctx context.Context, lines <-chan string) *printed {
 	t.Helper()
-	b := &printed{curl: map[string]curlCmd{}, client: &http.Client{Timeout: 10 * time.Second}}
+	b := &printed{curl: map[string]curlCmd{}, exports: map[string]string{}, client: &http.Client{Timeout: 10 * time.Second}}
 	timeout := time.After(90 * time.Second)
 	var seen []string
 	for b.pay == "" {
@@ -271,6 +287,10 @@ func readBanner(t *testing.T, ctx context.Context, lines <-chan string) *printed
 			b.readyIn = readyLine.FindStringSubmatch(line)[1]
 		case exportLine.MatchString(line):
 			b.key = exportLine.FindStringSubmatch(line)[1]
+			b.exports["CRYPTOPAY_API_KEY"] = b.key
+		case anyExport.MatchString(line):
+			m := anyExport.FindStringSubmatch(line)
+			b.exports[m[1]] = m[2]
 		case strings.HasPrefix(line, "curl "):
 			c, err := parseCurl(line, map[string]string{"CRYPTOPAY_API_KEY": b.key})
 			if err != nil {

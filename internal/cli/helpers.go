@@ -2,9 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"os"
 	"strings"
+
+	"github.com/cryptopay/cryptopay/internal/config"
 )
 
 // The helpers here hold the shape every operator subcommand shares, so
@@ -47,6 +52,10 @@ func (s subcommands) run(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 {
 		return usageError{s.usage()}
 	}
+	if isHelp(args[0]) {
+		s.help(env.Stdout)
+		return flag.ErrHelp
+	}
 	for _, v := range s.verbs {
 		if v.name == args[0] {
 			return v.run(ctx, env, args[1:])
@@ -59,12 +68,55 @@ func (s subcommands) run(ctx context.Context, env Env, args []string) error {
 	return usageError{fmt.Sprintf("unknown %s command %q; %s", s.name, args[0], hint)}
 }
 
+// help prints the group's usage and its verbs: what `cryptopay <group>
+// --help` and `cryptopay help <group>` show. It reads no configuration.
+func (s subcommands) help(w io.Writer) {
+	fmt.Fprintf(w, "Usage: cryptopay %s <command> [flags]\n\nCommands:\n", s.name)
+	for _, v := range s.verbs {
+		fmt.Fprintf(w, "  %s\n", v.name)
+	}
+	fmt.Fprintf(w, "\nRun `cryptopay %s <command> --help` for a command's flags.\n", s.name)
+}
+
+// isHelp reports whether arg asks for help rather than naming a verb or id.
+func isHelp(arg string) bool {
+	switch arg {
+	case "help", "-h", "-help", "--help":
+		return true
+	}
+	return false
+}
+
 // orList joins words as prose: "a", "a or b", "a, b or c".
 func orList(words []string) string {
 	if len(words) < 2 {
 		return strings.Join(words, "")
 	}
 	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+// errNoDatabase is what a command that needs the database says when the
+// SQLite file it would open does not exist: opening it would create an
+// empty database (and its folder) by accident.
+var errNoDatabase = errors.New("no database")
+
+// noDatabase is errNoDatabase for path, with what to do about it.
+func noDatabase(path string) error {
+	return fmt.Errorf("%w at %s; run `cryptopay migrate` or set CRYPTOPAY_DATABASE_URL", errNoDatabase, path)
+}
+
+// requireDatabase refuses a SQLite database file that does not exist yet,
+// so that a command reading or changing data never creates one (or an
+// empty data folder) on a typo in CRYPTOPAY_DATA_DIR. PostgreSQL creates
+// nothing on connect and is left to its own error.
+func requireDatabase(cfg *config.Config) error {
+	if cfg.IsPostgres() || strings.Contains(cfg.DatabaseURL, "://") {
+		return nil
+	}
+	if _, err := os.Stat(cfg.DatabaseURL); errors.Is(err, os.ErrNotExist) {
+		return noDatabase(cfg.DatabaseURL)
+	}
+	return nil
 }
 
 // withApp opens the app, runs fn on it and closes it. With checkSchema the
@@ -85,6 +137,11 @@ func withApp(ctx context.Context, env Env, checkSchema bool, fn func(a *app) err
 func idAndFlags(fs *flag.FlagSet, args []string, usage string) (string, error) {
 	if len(args) == 0 {
 		return "", usageError{usage}
+	}
+	if isHelp(args[0]) {
+		fmt.Fprintln(fs.Output(), "Usage: cryptopay "+strings.TrimPrefix(usage, "want: ")+"\n\nFlags:")
+		fs.PrintDefaults()
+		return "", flag.ErrHelp
 	}
 	return args[0], parse(fs, args[1:])
 }

@@ -58,7 +58,8 @@ func printCreatedKey(env Env, created *gateway.CreatedKey, asJSON bool) error {
 	}
 	fmt.Fprintf(env.Stdout, "id:      %s\nscopes:  %s\nexpires: %s\nsecret:  %s\n\n",
 		k.ID, joinScopes(k.Scopes), k.ExpiresAt.Format(time.RFC3339), created.Secret)
-	fmt.Fprintln(env.Stdout, "The secret is shown only this once. Keep it in the environment (CRYPTOPAY_API_KEY), never in code.")
+	fmt.Fprintln(env.Stdout, "The secret is shown only this once. Keep it in the environment (CRYPTOPAY_API_KEY), never in code:")
+	fmt.Fprintf(env.Stdout, "\nexport CRYPTOPAY_API_KEY=%s\n", created.Secret)
 	return nil
 }
 

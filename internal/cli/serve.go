@@ -21,7 +21,11 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := open(ctx, env, false)
+	openFn := open
+	if *migrate {
+		openFn = func(ctx context.Context, env Env, _ bool) (*app, error) { return openCreating(ctx, env) }
+	}
+	a, err := openFn(ctx, env, false)
 	if err != nil {
 		return err
 	}
@@ -95,9 +99,17 @@ func (a *app) background(ctx context.Context) (ready func(context.Context) error
 				a.log.Error("bitcoin watcher stopped", "err", err)
 			}
 		})
+		if a.node != nil {
+			wg.Go(func() { a.node.run(ctx) })
+		}
 		ready = func(context.Context) error {
 			if err := btc.Ready(); err != nil {
 				return &httpapi.NotReady{Public: "bitcoin watcher not ready", Err: err}
+			}
+			if a.node != nil {
+				if err := a.node.ready(); err != nil {
+					return &httpapi.NotReady{Public: "bitcoin node not ready", Err: err}
+				}
 			}
 			return nil
 		}
@@ -148,6 +160,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	defer edge.Close()
+	stopMetrics, err := a.startMetrics(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	a.alerter = edge.alerter // the chain watcher's alerts reach the operator
 	// Stopped before edge.Close (deferred after it), so the last checkpoint
 	// reaches the alert webhook; see auditcheckpoint.go.
@@ -166,7 +183,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	api := httpapi.New(httpapi.Config{Service: a.svc, Webhooks: wh, Logger: a.log, Ready: ready, MaxBodyBytes: a.cfg.MaxBodyBytes, PublicURL: a.cfg.PublicURL,
 		TrustedProxies: a.cfg.TrustedProxies, RateLimit: edge.limits, Rates: a.rateStatus(), Dashboard: a.dashboardConfig(wh, edge)})
 	srv := &http.Server{
-		Handler:           api.Handler(),
+		Handler:           a.withMetrics(api.Handler()),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -3,10 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/alert"
-	"github.com/cryptopay/cryptopay/internal/bitcoin/btcrpc"
 	"github.com/cryptopay/cryptopay/internal/bitcoin/btcsource"
 	"github.com/cryptopay/cryptopay/internal/watcher"
 )
@@ -16,28 +16,18 @@ import (
 // serves the configured network before anything is credited from it.
 func (a *app) bitcoinWatcher(ctx context.Context) (*watcher.Watcher, error) {
 	bc := a.cfg.Bitcoin
-	if bc.RPCURL == "" {
-		a.log.Warn("no Bitcoin node configured (CRYPTOPAY_BITCOIN_RPC_URL): invoices are created but no payment is seen")
-		return nil, nil
-	}
-	network, err := cryptopay.ParseNetwork("CRYPTOPAY_BITCOIN_NETWORK", bc.Network)
-	if err != nil {
-		return nil, fmt.Errorf("%s", cryptopay.ErrorMessage(err))
-	}
-	params, err := btcsource.Params(network)
+	client, network, err := a.newBitcoinClient(a.metrics)
 	if err != nil {
 		return nil, err
 	}
-	client, err := btcrpc.New(btcrpc.Config{
-		URL: bc.RPCURL, User: bc.RPCUser, Password: bc.RPCPassword, CookieFile: bc.CookieFile,
-		WebsocketURL: bc.WebsocketURL, Params: params,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("bitcoin node: %w", err)
+	if client == nil {
+		a.log.Warn("no Bitcoin node configured (CRYPTOPAY_BITCOIN_RPC_URL): invoices are created but no payment is seen")
+		return nil, nil
 	}
 	if err := client.CheckNetwork(ctx); err != nil {
 		return nil, fmt.Errorf("bitcoin node at CRYPTOPAY_BITCOIN_RPC_URL: %w", err)
 	}
+	a.node = &nodeMonitor{client: client, network: network, db: a.db, metrics: a.metrics}
 	w := watcher.New(watcher.Config{
 		DB:           a.db,
 		Outbox:       a.outbox,
@@ -49,6 +39,9 @@ func (a *app) bitcoinWatcher(ctx context.Context) (*watcher.Watcher, error) {
 		Alert:        a.alert,
 		Monitor:      a.cfg.Monitor,
 		Rates:        a.rates, // values high-value alerts
+
+		OnPaymentDetected: func(d time.Duration) { a.metrics.PaymentDetected(string(network), d) },
+		OnProcessed:       func(h int64) { a.metrics.ChainProcessed(string(network), h) },
 	})
 	// An invoice made here reaches this instance's watcher at once; one
 	// made on another instance reaches the leader through the database

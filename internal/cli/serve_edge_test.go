@@ -62,7 +62,7 @@ func testApp(t *testing.T, vars map[string]string) *app {
 	for k, v := range vars {
 		m[k] = v
 	}
-	a, err := open(context.Background(), Env{Getenv: func(k string) string { return m[k] }, Stdout: io.Discard, Stderr: io.Discard}, false)
+	a, err := openCreating(context.Background(), Env{Getenv: func(k string) string { return m[k] }, Stdout: io.Discard, Stderr: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ func (a *app) startWebhooks(ctx context.Context) (*webhook.Service, func(), erro
 		return nil, nil, err
 	}
 	wh, err := webhook.New(webhook.Config{DB: a.db, Outbox: a.outbox, Keyring: kr, Auditor: a.svc, Logger: a.log, Version: Version,
-		AllowLoopback: a.cfg.WebhookAllowLoopback})
+		AllowLoopback: a.cfg.WebhookAllowLoopback, OnAttempt: a.metrics.WebhookAttempt})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -31,7 +31,7 @@ func storesCreate(ctx context.Context, env Env, args []string) error {
 	spread := fs.Int("rate-spread-bp", 0, "spread taken off the market exchange rate of fiat invoices, in basis points (100 = 1%; at most 2000)")
 	tiers := fs.String("confirmations", "100.00:3,1000.00:12,24", "confirmations by invoice value: BOUND:N,...,N (the security guide's table by default)")
 	tierCurrency := fs.String("confirmations-currency", "USD", "fiat currency the confirmation tiers are priced in")
-	zeroConf := fs.String("zero-conf-below", "", "let invoices worth less than this settle on an unconfirmed, non-RBF payment (off by default; at most the first tier)")
+	zeroConf := fs.String("zero-conf-below", "", "let invoices worth less than this settle at the first block instead of their tier (off by default; at most the first tier). Never on an unconfirmed payment: under full-RBF any unconfirmed transaction can be replaced")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -158,7 +158,7 @@ func describePolicy(p cryptopay.ConfirmationPolicy) string {
 	parts = append(parts, fmt.Sprint(p.Above))
 	s := strings.Join(parts, ",") + " " + p.Currency
 	if p.ZeroConfBelow != nil {
-		s += fmt.Sprintf("; unconfirmed non-RBF payments settle below %s", cryptopay.FormatAmount(p.ZeroConfBelow, cur.Decimals))
+		s += fmt.Sprintf("; invoices below %s settle at the first block", cryptopay.FormatAmount(p.ZeroConfBelow, cur.Decimals))
 	}
 	return s
 }

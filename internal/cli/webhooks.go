@@ -91,6 +91,9 @@ var (
 // is a usage error "want: webhooks <cmd> <what id>"; an id of the wrong
 // kind is invalid, reported before any flag error.
 func (k webhookObject) arg(fs *flag.FlagSet, args []string) (string, error) {
+	if len(args) > 0 && isHelp(args[0]) {
+		return idAndFlags(fs, args, fmt.Sprintf("want: %s <%s id>", strings.TrimPrefix(fs.Name(), "cryptopay "), k.what))
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return "", usageError{fmt.Sprintf("want: %s <%s id>", strings.TrimPrefix(fs.Name(), "cryptopay "), k.what)}
 	}

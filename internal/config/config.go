@@ -52,6 +52,7 @@ type Config struct {
 	Monitor monitor.Rules // payment monitoring (monitor.go)
 
 	LiveRates LiveRates // live exchange rates when Rates is empty (rates.go)
+	Operate             // admin listener and metrics (operate.go)
 }
 
 // Var documents one environment variable; the README's table is kept in
@@ -129,6 +130,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.Dashboard, err = loadDashboard(env); err != nil {
 		return nil, err
 	}
+	c.Operate = loadOperate(env)
 	return c, nil
 }
 

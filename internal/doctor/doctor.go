@@ -62,6 +62,9 @@ type Input struct {
 	// live providers) and false when none are configured; nil skips the
 	// rates check.
 	Rates func(ctx context.Context) (rates.Status, bool)
+	// Node checks the configured chain node (node.go); nil means none is
+	// configured.
+	Node NodeCheck
 }
 
 // Check is one checklist item.
@@ -88,6 +91,7 @@ func Checks() []Check {
 		{"Audit log intact and checkpointed", checkAuditLog},
 		{"Confirmation policies within the reorg limit", checkConfirmationPolicies},
 		{"Exchange rates healthy for live stores", checkExchangeRates},
+		{"Bitcoin node watches the stores, synced", checkNode},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/cryptopay/cryptopay"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -102,6 +103,7 @@ func TestDoctor(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeCheckpoint(t, good)
+	good.in.Node = func(context.Context) (cryptopay.Network, error) { return cryptopay.NetworkBitcoinRegtest, nil }
 	rs := Run(ctx, good.in)
 	var out bytes.Buffer
 	Write(&out, rs)

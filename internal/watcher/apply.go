@@ -53,10 +53,27 @@ func (w *Watcher) persist(ctx context.Context, events []tracker.Event, times map
 	if err != nil {
 		return w.fail(fmt.Errorf("store chain step: %w", err))
 	}
+	w.observe(events, tip.Height)
 	for _, a := range alerts {
 		w.raise(ctx, a.title, a.text)
 	}
 	return nil
+}
+
+// observe reports a stored step to the metrics hooks: each new payment's
+// detection time and the processed height.
+func (w *Watcher) observe(events []tracker.Event, height int64) {
+	if w.onDetected != nil && !w.passStart.IsZero() {
+		d := time.Since(w.passStart)
+		for _, ev := range events {
+			if ev.Kind == tracker.PaymentSeen {
+				w.onDetected(d)
+			}
+		}
+	}
+	if w.onProcessed != nil {
+		w.onProcessed(height)
+	}
 }
 
 // group maps each event to the invoice whose address it paid, keeping the

@@ -22,15 +22,13 @@ func paymentIndex(inv *cryptopay.Invoice, op chain.Outpoint) int {
 }
 
 // requiredConfirmations is what crediting p takes: the invoice's
-// requirement, and at least one block for a payment that signals
-// replaceability even when the store lets small invoices settle
-// unconfirmed.
-func requiredConfirmations(inv *cryptopay.Invoice, p *cryptopay.Payment) int64 {
-	req := int64(inv.RequiredConfirmations)
-	if req == 0 && p.RBF {
-		req = 1
-	}
-	return req
+// requirement, and never less than one block. An unconfirmed payment is
+// never final whatever it signals: Bitcoin Core replaces transactions
+// without the BIP125 signal (full-RBF, the default from 28.0, and what
+// miners run), so a store's zero-confirmation bound settles its small
+// invoices at the first block rather than on a mempool sighting.
+func requiredConfirmations(inv *cryptopay.Invoice, _ *cryptopay.Payment) int64 {
+	return max(int64(inv.RequiredConfirmations), 1)
 }
 
 // settleStatus sets p's status from its observed chain state o. before is

@@ -111,6 +111,12 @@ type Config struct {
 	// its monitoring window, so that money arriving late is still recorded
 	// (as outside_window) rather than never seen (default 7 days).
 	WatchAfterWindow time.Duration
+	// OnPaymentDetected, if set, is told for every new payment how long
+	// the pass that found it took to record it, from its start to its
+	// commit; OnProcessed the height of each block step stored. Metrics
+	// use them; they must not block.
+	OnPaymentDetected func(time.Duration)
+	OnProcessed       func(height int64)
 }
 
 // DefaultWatchAfterWindow is Config.WatchAfterWindow's default.
@@ -163,6 +169,11 @@ type Watcher struct {
 	// caughtUp: the last block sync reached the node's tip, so the
 	// mempool list may be taken as the node's whole mempool.
 	caughtUp bool
+	// passStart is when the current pass began (real, monotonic time),
+	// for Config.OnPaymentDetected.
+	passStart   time.Time
+	onDetected  func(time.Duration)
+	onProcessed func(height int64)
 }
 
 type pendingWatch struct {
@@ -215,6 +226,8 @@ func New(cfg Config) *Watcher {
 		leaseTTL:    cmp.Or(cfg.LeaseTTL, defaultLeaseTTL),
 		rescan:      cmp.Or(cfg.RescanInterval, time.Minute),
 		invoicePoll: cmp.Or(cfg.InvoicePollInterval, 2*time.Second),
+		onDetected:  cfg.OnPaymentDetected,
+		onProcessed: cfg.OnProcessed,
 	}
 	if w.now == nil {
 		w.now = time.Now
@@ -300,6 +313,7 @@ func (w *Watcher) Step(ctx context.Context) error {
 		return tracker.ErrHalted
 	}
 	started := w.now()
+	w.passStart = time.Now()
 	if err := w.syncBlocks(ctx); err != nil {
 		return err
 	}

@@ -316,7 +316,9 @@ func TestRestartThroughReorg(t *testing.T) {
 }
 
 // TestZeroConfForSmallInvoices: a store that opts in settles small
-// invoices on an unconfirmed payment, but never on one that signals RBF.
+// invoices at the first block, not on an unconfirmed payment, whether or
+// not it signals RBF: under full-RBF (Bitcoin Core 28 and later, and
+// miners) a transaction without the BIP125 signal is replaced as easily.
 func TestZeroConfForSmallInvoices(t *testing.T) {
 	h := newHarness(t, testdb.SQLite(t), fundBlocks)
 	policy, err := cryptopay.ParseConfirmationPolicy("confirmations", "USD", "100.00:3,1000.00:12,24", "100.00")
@@ -342,10 +344,11 @@ func TestZeroConfForSmallInvoices(t *testing.T) {
 	h.pay(plain.Address, milliBTC, false)
 	h.pay(rbf.Address, milliBTC, true)
 	h.step()
-	wantState(t, h.get(plain.ID), cryptopay.StatusSettled)
+	wantState(t, h.get(plain.ID), cryptopay.StatusProcessing)
 	wantState(t, h.get(rbf.ID), cryptopay.StatusProcessing)
 	h.mine(1)
 	h.step()
+	wantState(t, h.get(plain.ID), cryptopay.StatusSettled)
 	wantState(t, h.get(rbf.ID), cryptopay.StatusSettled)
 }
 

@@ -90,10 +90,44 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 	if err != nil {
 		return err
 	}
+	s.reportAttempt(ctx, ep, d, &a, status, next)
 	if next != nil {
 		return river.JobSnooze(max(next.Sub(s.now()), 0))
 	}
 	return nil
+}
+
+// reportAttempt tells Config.OnAttempt the recorded attempt's result and
+// logs a failed one at WARN, so an operator sees a failing endpoint in the
+// log and not only through the API: endpoint, event, delivery, the
+// answer's status (0 when none came) and when the next attempt is due.
+func (s *Service) reportAttempt(ctx context.Context, ep *cryptopay.WebhookEndpoint, d *cryptopay.WebhookDelivery, a *cryptopay.WebhookAttempt, status cryptopay.DeliveryStatus, next *time.Time) {
+	result := "succeeded"
+	switch {
+	case status == cryptopay.DeliverySucceeded:
+	case !ep.Enabled:
+		result = "not_sent"
+	case next != nil:
+		result = "retrying"
+	default:
+		result = "failed"
+	}
+	if s.onTry != nil {
+		s.onTry(result)
+	}
+	if result == "succeeded" {
+		return
+	}
+	attrs := []any{"endpoint", ep.ID, "event", d.EventID, "delivery", d.ID, "attempt", a.Number, "status", a.StatusCode}
+	if a.Error != "" {
+		attrs = append(attrs, "error", a.Error)
+	}
+	if next != nil {
+		attrs = append(attrs, "next_attempt", next.UTC().Format(time.RFC3339))
+	} else {
+		attrs = append(attrs, "next_attempt", "none (given up)")
+	}
+	s.log.WarnContext(ctx, "webhook: delivery attempt failed", attrs...)
 }
 
 // attempt POSTs d to ep once and fills in a.

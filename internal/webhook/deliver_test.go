@@ -2,7 +2,11 @@ package webhook
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,14 +79,38 @@ func TestRetriesUntilSuccess(t *testing.T) {
 			}
 			return http.StatusNoContent
 		})
-		s := newService(t, db, nil)
+		var logs syncBuffer
+		var results sync.Map // result → count
+		s := newService(t, db, func(c *Config) {
+			c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			c.OnAttempt = func(r string) {
+				n, _ := results.LoadOrStore(r, new(atomic.Int64))
+				n.(*atomic.Int64).Add(1)
+			}
+		})
 		st := createStore(t, db, false)
 		o := Owner{StoreID: st.ID}
-		if _, _, err := s.CreateEndpoint(t.Context(), o, EndpointParams{URL: ptr(rec.srv.URL)}); err != nil {
+		ep, _, err := s.CreateEndpoint(t.Context(), o, EndpointParams{URL: ptr(rec.srv.URL)})
+		if err != nil {
 			t.Fatal(err)
 		}
 		ev := writeEvent(t, db, st, cryptopay.EventInvoiceCreated, `{}`)
 		eventually(t, 60*time.Second, "three attempts", func() bool { return len(rec.all()) >= 3 })
+		// Each failed attempt is logged once at WARN with what an operator
+		// needs to find it; the success is not.
+		eventually(t, 10*time.Second, "two warnings", func() bool { return strings.Count(logs.String(), "delivery attempt failed") == 2 })
+		for line := range strings.Lines(logs.String()) {
+			for _, want := range []string{"level=WARN", "endpoint=" + ep.ID, "event=" + ev.ID, "status=503", "next_attempt=20"} {
+				if !strings.Contains(line, want) {
+					t.Errorf("warning lacks %q: %s", want, line)
+				}
+			}
+		}
+		eventually(t, 10*time.Second, "attempt results counted", func() bool {
+			r, ok1 := results.Load("retrying")
+			ok, ok2 := results.Load("succeeded")
+			return ok1 && ok2 && r.(*atomic.Int64).Load() == 2 && ok.(*atomic.Int64).Load() == 1
+		})
 		reqs := rec.all()
 		for i, r := range reqs {
 			if r.Header.Get(webhooksig.HeaderEventID) != ev.ID || string(r.Body) != string(reqs[0].Body) {
@@ -130,4 +158,22 @@ func TestSlowEndpointDoesNotBlockOthers(t *testing.T) {
 			t.Errorf("slow endpoint has %d attempts in flight, want at most PerEndpoint=2", got)
 		}
 	})
+}
+
+// syncBuffer is a bytes.Buffer safe for the service's concurrent logging.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -98,6 +98,9 @@ type Config struct {
 	// means AttemptTimeout plus 10 s (DefaultRescueAfter by default).
 	RescueAfter  time.Duration
 	PollInterval time.Duration
+	// OnAttempt, if set, is told the result of every delivery attempt:
+	// succeeded, retrying, failed or not_sent (metrics). It must not block.
+	OnAttempt func(result string)
 }
 
 // Auditor appends an audit entry inside tx; *gateway.Service is one. An
@@ -128,6 +131,7 @@ type Service struct {
 	slotsMu  sync.Mutex
 	slots    map[string]int // endpoint id → attempts in flight
 	started  bool
+	onTry    func(result string) // Config.OnAttempt
 }
 
 // New returns a Service. It fails if the River client cannot be built.
@@ -156,6 +160,7 @@ func New(cfg Config) (*Service, error) {
 		live:    &guard{resolver: resolver},
 		test:    &guard{resolver: resolver, allowLoopback: cfg.AllowLoopback},
 		slots:   map[string]int{},
+		onTry:   cfg.OnAttempt,
 	}
 	s.liveHTTP, s.testHTTP = newHTTPClient(s.live, s.timeout), newHTTPClient(s.test, s.timeout)
 	if s.rand == nil {

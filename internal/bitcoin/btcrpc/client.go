@@ -119,6 +119,10 @@ type Config struct {
 	// MaxResponseBytes caps a response body; zero means
 	// DefaultMaxResponseBytes.
 	MaxResponseBytes int64
+	// OnError, if set, is told of every failed call: its method and kind,
+	// "node" (an RPCError), "transport" (a TransportError) or "response"
+	// (a ResponseError). Metrics count them; it must not block.
+	OnError func(method, kind string)
 }
 
 // Client talks to one node. It is safe for concurrent use.
@@ -134,6 +138,7 @@ type Client struct {
 	fallback int64
 	maxBody  int64
 	nextID   atomic.Uint64
+	onError  func(method, kind string)
 }
 
 // New checks cfg and returns a Client. It does not contact the node (see
@@ -160,6 +165,7 @@ func New(cfg Config) (*Client, error) {
 		http:     cfg.HTTPClient,
 		fallback: cmp.Or(cfg.FallbackFeeRate, DefaultFallbackFeeRate),
 		maxBody:  cmp.Or(cfg.MaxResponseBytes, DefaultMaxResponseBytes),
+		onError:  cfg.OnError,
 	}
 	if u.User != nil && c.user == "" {
 		c.user = u.User.Username()
@@ -223,6 +229,27 @@ type rpcErrorBody struct {
 // must be a pointer. A null result is a ResponseError: every call this
 // package makes expects a value.
 func (c *Client) call(ctx context.Context, method string, params []any, out any) error {
+	err := c.callOnce(ctx, method, params, out)
+	if err != nil && c.onError != nil {
+		c.onError(method, errorKind(err))
+	}
+	return err
+}
+
+// errorKind names a call's failure for Config.OnError.
+func errorKind(err error) string {
+	switch {
+	case errors.As(err, new(*RPCError)):
+		return "node"
+	case errors.As(err, new(*TransportError)):
+		return "transport"
+	case errors.As(err, new(*ResponseError)):
+		return "response"
+	}
+	return "other"
+}
+
+func (c *Client) callOnce(ctx context.Context, method string, params []any, out any) error {
 	if params == nil {
 		params = []any{}
 	}

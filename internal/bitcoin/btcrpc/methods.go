@@ -279,16 +279,28 @@ func (c *Client) MempoolSpends(ctx context.Context, ops []chain.Outpoint) (map[c
 type ChainInfo struct {
 	Chain         string // as the node names it: "main"/"mainnet", "test"/"testnet3", "regtest", ...
 	Blocks        int64
+	Headers       int64
 	BestBlockHash string
+	// InitialBlockDownload is Bitcoin Core's flag (btcd reports none:
+	// false); a node in IBD is not synced whatever its counts say.
+	InitialBlockDownload bool
+	// Pruned and PruneHeight: a pruned node keeps blocks from PruneHeight
+	// up (getblock below it fails with "Block not available (pruned data)").
+	Pruned      bool
+	PruneHeight int64
 }
 
 // ChainInfo calls getblockchaininfo.
 func (c *Client) ChainInfo(ctx context.Context) (ChainInfo, error) {
 	const method = "getblockchaininfo"
 	var r struct {
-		Chain  string `json:"chain"`
-		Blocks int64  `json:"blocks"`
-		Best   string `json:"bestblockhash"`
+		Chain       string `json:"chain"`
+		Blocks      int64  `json:"blocks"`
+		Headers     int64  `json:"headers"`
+		Best        string `json:"bestblockhash"`
+		IBD         bool   `json:"initialblockdownload"`
+		Pruned      bool   `json:"pruned"`
+		PruneHeight int64  `json:"pruneheight"`
 	}
 	if err := c.call(ctx, method, nil, &r); err != nil {
 		return ChainInfo{}, err
@@ -296,7 +308,11 @@ func (c *Client) ChainInfo(ctx context.Context) (ChainInfo, error) {
 	if r.Chain == "" || !isHash(r.Best) {
 		return ChainInfo{}, &ResponseError{Method: method, Reason: "missing chain or bestblockhash"}
 	}
-	return ChainInfo{Chain: r.Chain, Blocks: r.Blocks, BestBlockHash: r.Best}, nil
+	if r.Blocks < 0 || r.Headers < 0 || r.PruneHeight < 0 {
+		return ChainInfo{}, &ResponseError{Method: method, Reason: "negative block count"}
+	}
+	return ChainInfo{Chain: r.Chain, Blocks: r.Blocks, Headers: r.Headers, BestBlockHash: r.Best,
+		InitialBlockDownload: r.IBD, Pruned: r.Pruned, PruneHeight: r.PruneHeight}, nil
 }
 
 // chainNames maps btcd's network names (chaincfg Params.Name) to every

@@ -6,11 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"time"
 
-	"github.com/btcsuite/websocket"
+	"github.com/coder/websocket"
 )
 
 // Kind is what a Notification announces.
@@ -76,38 +75,21 @@ func (c *Client) Subscribe(ctx context.Context) (<-chan Notification, error) {
 	if user != "" {
 		hdr.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
 	}
-	d := websocket.Dialer{
-		NetDial: func(network, addr string) (net.Conn, error) {
-			var nd net.Dialer
-			return nd.DialContext(ctx, network, addr)
-		},
-		HandshakeTimeout: c.timeout,
-	}
-	if t, ok := c.http.Transport.(*http.Transport); ok && t.TLSClientConfig != nil {
-		d.TLSClientConfig = t.TLSClientConfig.Clone()
-	}
-	conn, resp, err := d.Dial(c.wsURL, hdr)
+	// The dial context bounds the handshake only; the connection then
+	// lives until ctx ends or it fails.
+	dctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	conn, resp, err := websocket.Dial(dctx, c.wsURL, &websocket.DialOptions{HTTPClient: c.http, HTTPHeader: hdr})
 	if err != nil {
-		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
+		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 				return nil, &TransportError{Method: method, Status: resp.StatusCode, Err: errors.New("credentials rejected")}
 			}
 			return nil, fmt.Errorf("%w: websocket handshake answered HTTP %d", ErrUnsupported, resp.StatusCode)
 		}
-		return nil, &TransportError{Method: method, Err: transportCause(ctx, err)}
+		return nil, &TransportError{Method: method, Err: transportCause(dctx, err)}
 	}
-
-	// Closing the connection is the only way to interrupt a blocked read;
-	// this goroutine does it when ctx ends, or lets go once the reader
-	// has exited.
-	readerDone := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-readerDone:
-		}
-		conn.Close()
-	}()
+	conn.SetReadLimit(1 << 20) // notifications are small; a block is never sent
 
 	out := make(chan Notification, notifyBuffer)
 	deliver := func(n Notification) {
@@ -117,21 +99,19 @@ func (c *Client) Subscribe(ctx context.Context) (<-chan Notification, error) {
 		}
 	}
 	if err := subscribe(ctx, conn, c.timeout, deliver); err != nil {
-		close(readerDone)
+		conn.CloseNow()
 		return nil, err
 	}
-	conn.SetPongHandler(func(string) error {
-		return conn.SetReadDeadline(time.Now().Add(idleLimit))
-	})
+	readerDone := make(chan struct{})
 	go func() {
 		defer close(out)
 		defer close(readerDone)
-		go ping(conn, readerDone, c.timeout)
+		defer conn.CloseNow()
+		go ping(ctx, conn, readerDone, c.timeout)
 		for {
-			if err := conn.SetReadDeadline(time.Now().Add(idleLimit)); err != nil {
-				return
-			}
-			_, msg, err := conn.ReadMessage()
+			// Reading with ctx: when it ends the connection closes, which
+			// is how the subscription stops.
+			_, msg, err := conn.Read(ctx)
 			if err != nil {
 				return
 			}
@@ -143,26 +123,25 @@ func (c *Client) Subscribe(ctx context.Context) (<-chan Notification, error) {
 	return out, nil
 }
 
-// subscribe sends the two subscription requests and waits for each answer,
-// passing on any notification that arrives in between.
+// subscribe sends the two subscription requests and waits for each answer
+// (within timeout), passing on any notification that arrives in between.
 func subscribe(ctx context.Context, conn *websocket.Conn, timeout time.Duration, deliver func(Notification)) error {
-	if err := conn.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-		return &TransportError{Method: "websocket", Err: err}
-	}
 	reqs := []request{
 		{JSONRPC: "1.0", ID: 1, Method: "notifyblocks", Params: []any{}},
 		{JSONRPC: "1.0", ID: 2, Method: "notifynewtransactions", Params: []any{false}},
 	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	for _, req := range reqs {
 		b, err := json.Marshal(req)
 		if err != nil {
 			return err
 		}
-		if err := conn.WriteMessage(websocket.TextMessage, b); err != nil {
+		if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
 			return &TransportError{Method: req.Method, Err: transportCause(ctx, err)}
 		}
 		for {
-			_, msg, err := conn.ReadMessage()
+			_, msg, err := conn.Read(ctx)
 			if err != nil {
 				return &TransportError{Method: req.Method, Err: transportCause(ctx, err)}
 			}
@@ -191,9 +170,11 @@ func subscribe(ctx context.Context, conn *websocket.Conn, timeout time.Duration,
 	return nil
 }
 
-// ping keeps the idle deadline from closing a healthy but quiet connection:
-// the node's pong resets it.
-func ping(conn *websocket.Conn, done <-chan struct{}, timeout time.Duration) {
+// ping checks a quiet connection every pingEvery: a node that does not
+// answer a ping within idleLimit is taken for a silently dead TCP
+// connection, which is closed so the caller stops waiting for
+// notifications that will never come (and resubscribes or polls).
+func ping(ctx context.Context, conn *websocket.Conn, done <-chan struct{}, timeout time.Duration) {
 	t := time.NewTicker(pingEvery)
 	defer t.Stop()
 	for {
@@ -201,7 +182,11 @@ func ping(conn *websocket.Conn, done <-chan struct{}, timeout time.Duration) {
 		case <-done:
 			return
 		case <-t.C:
-			if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(timeout)) != nil {
+			pctx, cancel := context.WithTimeout(ctx, max(timeout, idleLimit-pingEvery))
+			err := conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				conn.CloseNow()
 				return
 			}
 		}

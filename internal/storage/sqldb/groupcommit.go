@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
@@ -60,6 +61,10 @@ type groupCommitter struct {
 	stop  sync.Once
 	wg    sync.WaitGroup
 
+	// observe, if set, is told the size of each committed batch and
+	// whether it was a priority one (ObserveBatches; metrics).
+	observe atomic.Pointer[func(size int, priority bool)]
+
 	mu     sync.Mutex
 	closed bool
 	urgent []*groupRequest // priority requests, oldest first
@@ -68,6 +73,15 @@ type groupCommitter struct {
 
 func newGroupCommitter(db *DB) *groupCommitter {
 	return &groupCommitter{db: db, wake: make(chan struct{}, 1), quit: make(chan struct{})}
+}
+
+// ObserveBatches has f told the size of every group-committed batch and
+// whether it was a priority batch (the chain path). It does nothing on an
+// engine without group commit (PostgreSQL). f must not block.
+func (db *DB) ObserveBatches(f func(size int, priority bool)) {
+	if db.group != nil {
+		db.group.observe.Store(&f)
+	}
 }
 
 var errClosed = errors.New("storage: database is closed")
@@ -254,6 +268,9 @@ func (g *groupCommitter) commit(batch []*groupRequest, yield bool) (notRun []*gr
 			r.done <- groupResult{err: err}
 		}
 		return notRun
+	}
+	if f := g.observe.Load(); f != nil && len(ok) > 0 {
+		(*f)(len(ok), !yield)
 	}
 	for _, r := range ok {
 		r.done <- groupResult{}
