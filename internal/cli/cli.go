@@ -52,6 +52,9 @@ func commands() []command {
 		{"audit", "verify and list the tamper-evident audit log", runAudit},
 		{"addresses", "list, block and unblock sending addresses (failed-payment monitoring)", runAddresses},
 		{"dev", "run a local sandbox: gateway, regtest node, funded dev wallet (dev pay|mine|reorg drive it)", runDev},
+		{"listen", "forward a gateway's signed test webhooks to the shop's local code (--forward-to URL)", runListen},
+		{"trigger", "make the sandbox emit a real event (trigger invoice.settled) with its chain", runTrigger},
+		{"events", "resend an event to the store's webhook endpoints (events resend EVENT_ID)", runEvents},
 		{"version", "print the version", runVersion},
 	}
 }
