@@ -83,7 +83,9 @@ func TestListenForwardsATriggeredSettlement(t *testing.T) {
 	sandboxCtx, stopSandbox := context.WithCancel(ctx)
 	sandboxDone := make(chan error, 1)
 	var sandboxOut syncBuffer
-	go func() { sandboxDone <- runSandbox(sandboxCtx, Env{Getenv: getenv, Stdout: &sandboxOut, Stderr: &sandboxOut}) }()
+	go func() {
+		sandboxDone <- runSandbox(sandboxCtx, Env{Getenv: getenv, Stdout: &sandboxOut, Stderr: &sandboxOut})
+	}()
 	t.Cleanup(func() {
 		stopSandbox()
 		if err := <-sandboxDone; err != nil {
