@@ -43,18 +43,6 @@ var triggers = []trigger{
 	{"invoice.paid_partial", "pay half of it, unconfirmed", payThen("half", 0, false)},
 	{"invoice.paid_over", "pay twice what is due, unconfirmed", payThen("double", 0, false)},
 	{"payment.double_spent", "pay it, then mine a conflicting transaction on a longer branch", payThen("", 0, true)},
-	{"payment.reorged", "pay it, mine 1 block, then replace that block by a longer branch without the payment", func(ctx context.Context, tr *triggerRun) (*client.Invoice, error) {
-		inv, err := payThen("", 1, false)(ctx, tr)
-		if err != nil {
-			return nil, err
-		}
-		var res blocksResponse
-		if err := callControl(ctx, tr.t.sandbox, http.MethodPost, "/reorg", blocksRequest{N: 1}, &res); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(tr.out, "replaced %d block(s) with %d new ones; chain height %d\n", len(res.Orphaned), len(res.Mined), res.Height)
-		return inv, nil
-	}},
 	{"invoice.expired", "create an invoice that expires in a minute, wait for it", func(ctx context.Context, tr *triggerRun) (*client.Invoice, error) {
 		return tr.expired(ctx)
 	}},
