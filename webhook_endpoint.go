@@ -23,9 +23,28 @@ type WebhookEndpoint struct {
 	// signs beside Secret until PreviousSecretExpiresAt.
 	PreviousSecret          string
 	PreviousSecretExpiresAt *time.Time
-	CreatedAt               time.Time
-	UpdatedAt               time.Time
+	// ExpiresAt, when set, ends the endpoint's deliveries: from then on no
+	// delivery is made for it and none still pending is sent, unless the
+	// expiry is moved on before. A temporary endpoint (the one `cryptopay
+	// listen` registers) renews it while its receiver runs, so a receiver
+	// that crashed stops receiving by itself. Nil never expires.
+	ExpiresAt *time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
+
+// Expired reports whether the endpoint has an expiry at or before now.
+func (e *WebhookEndpoint) Expired(now time.Time) bool {
+	return e.ExpiresAt != nil && !now.Before(*e.ExpiresAt)
+}
+
+// Bounds of a webhook endpoint's expires_in: at least a minute, so a
+// listener that renews every third of it survives a slow round trip, and at
+// most 90 days, an API key's default lifetime.
+const (
+	MinEndpointExpiry = time.Minute
+	MaxEndpointExpiry = 90 * 24 * time.Hour
+)
 
 // Wants reports whether the endpoint subscribes to events of type t.
 func (e *WebhookEndpoint) Wants(t EventType) bool {

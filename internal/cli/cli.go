@@ -57,6 +57,9 @@ func commands() []command {
 		{"users", "create and manage dashboard users (password, TOTP second factor, store roles)", runUsers},
 		{"dev", "run a local sandbox: gateway, regtest node, funded dev wallet (dev pay|mine|reorg drive it)", runDev},
 		{"eth", "EVM operator tasks: sweep paid deposit addresses to the stores' receiving addresses", runEth},
+		{"listen", "forward a gateway's signed test webhooks to the shop's local code (--forward-to URL)", runListen},
+		{"trigger", "make the sandbox emit a real event (trigger invoice.settled) with its chain", runTrigger},
+		{"events", "resend an event to the store's webhook endpoints (events resend EVENT_ID)", runEvents},
 		{"version", "print the version", runVersion},
 		{"chain", "show, rescan from a height or reset the chain watcher's position (after a too-deep reorg or a node change)", runChain},
 	}

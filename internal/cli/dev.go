@@ -150,7 +150,7 @@ func runSandbox(ctx context.Context, env Env) (err error) {
 	if err != nil {
 		return fmt.Errorf("CRYPTOPAY_LISTEN: %w", err)
 	}
-	ctl, err := startControl(a, chain)
+	ctl, err := startControl(a, chain, store.ID)
 	if err != nil {
 		ln.Close()
 		return err

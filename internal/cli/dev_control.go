@@ -39,19 +39,22 @@ type control struct {
 	srv        *http.Server
 	a          *app
 	chain      *devnet.Net
+	storeID    string // the sandbox's store, whose keys /keys makes
 }
 
-func startControl(a *app, chain *devnet.Net) (*control, error) {
+func startControl(a *app, chain *devnet.Net, storeID string) (*control, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)
 	}
-	c := &control{url: "http://" + ln.Addr().String(), token: randomToken(), a: a, chain: chain}
+	c := &control{url: "http://" + ln.Addr().String(), token: randomToken(), a: a, chain: chain, storeID: storeID}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", c.handle(func(context.Context, []byte) (any, error) { return struct{}{}, nil }))
 	mux.HandleFunc("POST /pay", c.handle(c.pay))
 	mux.HandleFunc("POST /mine", c.handle(c.mine))
 	mux.HandleFunc("POST /reorg", c.handle(c.reorg))
+	mux.HandleFunc("POST /keys", c.handle(c.mintKey))
+	mux.HandleFunc("POST /keys/revoke", c.handle(c.revokeKey))
 	c.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = c.srv.Serve(ln) }() // ends with ErrServerClosed on Close
 	return c, nil

@@ -42,6 +42,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/webhook_endpoints/{id}/deliveries", s.authed(cryptopay.ScopeWebhooksRead, s.listWebhookDeliveries))
 	m.HandleFunc("GET /v1/webhook_deliveries/{id}", s.authed(cryptopay.ScopeWebhooksRead, s.getWebhookDelivery))
 	m.HandleFunc("POST /v1/webhook_deliveries/{id}/redeliver", s.authed(cryptopay.ScopeWebhooksWrite, s.redeliverWebhook))
+	m.HandleFunc("POST /v1/events/{id}/resend", s.authed(cryptopay.ScopeWebhooksWrite, s.resendEvent))
 
 	// The payer's checkout page: HTML and an event stream, not API, so not
 	// in openapi.json. Public: the unguessable invoice id is the credential.

@@ -16,10 +16,21 @@ type endpointRequest struct {
 	Description   *string   `json:"description"`
 	EnabledEvents *[]string `json:"enabled_events"`
 	Enabled       *bool     `json:"enabled"`
+	ExpiresIn     *int64    `json:"expires_in"` // seconds
 }
 
 func (q endpointRequest) params() webhook.EndpointParams {
-	return webhook.EndpointParams{URL: q.URL, Description: q.Description, EventTypes: q.EnabledEvents, Enabled: q.Enabled}
+	p := webhook.EndpointParams{URL: q.URL, Description: q.Description, EventTypes: q.EnabledEvents, Enabled: q.Enabled}
+	if q.ExpiresIn != nil {
+		// Seconds beyond the range become a duration the service refuses,
+		// never one that overflowed back into it.
+		d := time.Duration(-1)
+		if n := *q.ExpiresIn; n > 0 && n <= int64(cryptopay.MaxEndpointExpiry/time.Second) {
+			d = time.Duration(n) * time.Second
+		}
+		p.ExpiresIn = &d
+	}
+	return p
 }
 
 // endpointBody is an endpoint on the wire; Secret only when it was just
@@ -36,6 +47,7 @@ type endpointBody struct {
 	CreatedAt      time.Time  `json:"created_at"`
 	PreviousSecret *time.Time `json:"previous_secret_expires_at,omitempty"`
 	Secret         string     `json:"secret,omitempty"`
+	ExpiresAt      *time.Time `json:"expires_at,omitempty"`
 }
 
 func endpointJSON(e *cryptopay.WebhookEndpoint, secret string) endpointBody {
@@ -48,7 +60,7 @@ func endpointJSON(e *cryptopay.WebhookEndpoint, secret string) endpointBody {
 	}
 	return endpointBody{ID: e.ID, Object: "webhook_endpoint", Livemode: e.Livemode, URL: e.URL, Description: e.Description,
 		EnabledEvents: types, Enabled: e.Enabled, DisabledReason: e.DisabledReason, CreatedAt: e.CreatedAt,
-		PreviousSecret: e.PreviousSecretExpiresAt, Secret: secret}
+		PreviousSecret: e.PreviousSecretExpiresAt, Secret: secret, ExpiresAt: e.ExpiresAt}
 }
 
 type attemptBody struct {

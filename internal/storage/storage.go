@@ -108,6 +108,8 @@ type Reader interface {
 	ListInvoices(ctx context.Context, f InvoiceFilter) ([]cryptopay.Invoice, bool, error)
 
 	ListEvents(ctx context.Context, f EventFilter) ([]cryptopay.Event, bool, error)
+	// GetEvent returns the event with id, or ErrNotFound.
+	GetEvent(ctx context.Context, id string) (*cryptopay.Event, error)
 
 	// GetIdempotencyRecord returns the record API key apiKeyID made under
 	// Idempotency-Key key, or ErrNotFound. Records of other API keys are

@@ -15,7 +15,8 @@ type WebhookReader interface {
 	// first, and whether more follow.
 	ListWebhookEndpoints(ctx context.Context, f WebhookEndpointFilter) ([]cryptopay.WebhookEndpoint, bool, error)
 	// ListWebhookSubscribers returns the enabled endpoints of a store and
-	// mode that subscribe to events of type t.
+	// mode that subscribe to events of type t, expired ones included (the
+	// caller holds the clock and leaves them out).
 	ListWebhookSubscribers(ctx context.Context, storeID string, livemode bool, t cryptopay.EventType) ([]cryptopay.WebhookEndpoint, error)
 	// GetWebhookDelivery returns the delivery with id and every attempt in
 	// order, or ErrNotFound.
@@ -34,7 +35,8 @@ type WebhookTx interface {
 	// ErrForeignKey.
 	CreateWebhookEndpoint(ctx context.Context, e *cryptopay.WebhookEndpoint) error
 	// UpdateWebhookEndpoint writes every mutable field: URL, Description,
-	// EventTypes, Enabled, DisabledReason, the secrets and UpdatedAt.
+	// EventTypes, Enabled, DisabledReason, the secrets, ExpiresAt and
+	// UpdatedAt.
 	UpdateWebhookEndpoint(ctx context.Context, e *cryptopay.WebhookEndpoint) error
 	// DeleteWebhookEndpoint removes an endpoint and its delivery log, or
 	// returns ErrNotFound.

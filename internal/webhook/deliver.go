@@ -55,9 +55,15 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 	defer s.release(ep.ID)
 
 	a := cryptopay.WebhookAttempt{DeliveryID: d.ID, Number: d.Attempts + 1, StartedAt: s.now().UTC()}
-	if !ep.Enabled {
+	// An expired endpoint's owner has stopped renewing it (a listener that
+	// crashed): what it still had pending is never sent.
+	expired := ep.Expired(a.StartedAt)
+	switch {
+	case !ep.Enabled:
 		a.Error = "endpoint disabled; not sent"
-	} else {
+	case expired:
+		a.Error = "endpoint expired; not sent"
+	default:
 		s.attempt(ctx, ep, d, &a)
 	}
 	ok := a.StatusCode >= 200 && a.StatusCode < 300
@@ -65,7 +71,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 	switch {
 	case ok:
 		status = cryptopay.DeliverySucceeded
-	case !ep.Enabled:
+	case !ep.Enabled, expired:
 		status = cryptopay.DeliveryFailed
 	default:
 		if at, more := s.sched.Next(d.CreatedAt, a.StartedAt.Add(a.Duration), a.Number, s.rand); more {
@@ -78,7 +84,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 		if err := tx.RecordWebhookAttempt(ctx, &a, status, next); err != nil {
 			return err
 		}
-		if status == cryptopay.DeliveryFailed && ep.Enabled {
+		if status == cryptopay.DeliveryFailed && ep.Enabled && !expired {
 			return s.maybeDisable(ctx, tx, ep.ID, d.CreatedAt, a.StartedAt)
 		}
 		return nil

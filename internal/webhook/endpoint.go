@@ -26,6 +26,10 @@ type EndpointParams struct {
 	Description *string
 	EventTypes  *[]string
 	Enabled     *bool
+	// ExpiresIn sets the endpoint to expire that long from now (on create
+	// and on every update that carries it: a temporary endpoint's owner
+	// renews it so). Between MinEndpointExpiry and MaxEndpointExpiry.
+	ExpiresIn *time.Duration
 }
 
 const maxDescription = 500
@@ -51,6 +55,11 @@ func checkParams(p EndpointParams) error {
 	}
 	if p.EventTypes != nil && len(*p.EventTypes) == 0 {
 		return cryptopay.Invalid("enabled_events", `enabled_events must name at least one event type, or ["*"] for all`)
+	}
+	if p.ExpiresIn != nil && (*p.ExpiresIn < cryptopay.MinEndpointExpiry || *p.ExpiresIn > cryptopay.MaxEndpointExpiry ||
+		*p.ExpiresIn%time.Second != 0) {
+		return cryptopay.Invalid("expires_in", "expires_in must be a whole number of seconds between %d and %d",
+			int64(cryptopay.MinEndpointExpiry/time.Second), int64(cryptopay.MaxEndpointExpiry/time.Second))
 	}
 	return nil
 }
@@ -97,6 +106,13 @@ func (s *Service) apply(ctx context.Context, ep *cryptopay.WebhookEndpoint, p En
 		if ep.Enabled {
 			ep.DisabledReason = ""
 		}
+	}
+	if p.ExpiresIn != nil {
+		// The gateway's clock, not the caller's: a listener on another
+		// machine renews by duration, so a skewed clock cannot make its
+		// endpoint expire early or live on.
+		exp := s.now().UTC().Add(*p.ExpiresIn)
+		ep.ExpiresAt = &exp
 	}
 	return nil
 }
@@ -155,7 +171,11 @@ func endpointDetails(ep *cryptopay.WebhookEndpoint) map[string]any {
 			types[i] = string(t)
 		}
 	}
-	return map[string]any{"url": ep.URL, "enabled_events": types, "enabled": ep.Enabled}
+	d := map[string]any{"url": ep.URL, "enabled_events": types, "enabled": ep.Enabled}
+	if ep.ExpiresAt != nil {
+		d["expires_at"] = ep.ExpiresAt.Format(time.RFC3339)
+	}
+	return d
 }
 
 // GetEndpoint returns o's endpoint id.
@@ -307,8 +327,8 @@ func (s *Service) Redeliver(ctx context.Context, o Owner, id string) (*cryptopay
 		if err != nil {
 			return err
 		}
-		if !ep.Enabled {
-			return cryptopay.Errorf(cryptopay.CodeConflict, "The webhook endpoint is disabled; enable it first.")
+		if err := s.sendable(ep); err != nil {
+			return err
 		}
 		ds, err := s.outbox.enqueue(ctx, tx, &cryptopay.Event{ID: d.EventID, Type: d.EventType}, d.Body, []cryptopay.WebhookEndpoint{*ep})
 		if err != nil {
@@ -327,6 +347,9 @@ func (s *Service) SendTest(ctx context.Context, o Owner, id string) (*cryptopay.
 		ep, err := owned(tx.GetWebhookEndpoint(ctx, id))(o, "webhook endpoint")
 		if err != nil {
 			return err
+		}
+		if ep.Expired(s.now()) {
+			return errExpired(ep)
 		}
 		now := s.now().UTC()
 		ev := cryptopay.Event{ID: cryptopay.NewID(cryptopay.PrefixEvent, now), StoreID: ep.StoreID, Livemode: ep.Livemode,

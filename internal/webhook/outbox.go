@@ -77,8 +77,11 @@ func (o *Outbox) Append(ctx context.Context, tx storage.Tx, e *cryptopay.Event) 
 		return nil
 	}
 	eps, err := tx.ListWebhookSubscribers(ctx, e.StoreID, e.Livemode, e.Type)
-	if err != nil || len(eps) == 0 {
+	if err != nil {
 		return err
+	}
+	if eps = live(eps, o.now()); len(eps) == 0 {
+		return nil
 	}
 	body, err := EventPayload(e)
 	if err != nil {
@@ -86,6 +89,19 @@ func (o *Outbox) Append(ctx context.Context, tx storage.Tx, e *cryptopay.Event) 
 	}
 	_, err = o.enqueue(ctx, tx, e, body, eps)
 	return err
+}
+
+// live drops the endpoints that have expired at now (in place): an
+// expired endpoint gets no delivery, so a crashed listener's endpoint
+// stops receiving by itself.
+func live(eps []cryptopay.WebhookEndpoint, now time.Time) []cryptopay.WebhookEndpoint {
+	out := eps[:0]
+	for _, ep := range eps {
+		if !ep.Expired(now) {
+			out = append(out, ep)
+		}
+	}
+	return out
 }
 
 // enqueue writes a pending delivery per endpoint and its job, in tx.

@@ -34,6 +34,26 @@ func (s *queries) ListEvents(ctx context.Context, f storage.EventFilter) ([]cryp
 	return listPage(ctx, s, "list events", q.String(), args, f.Page, scanEvent)
 }
 
+// GetEvent returns the event with id, or storage.ErrNotFound.
+func (s *queries) GetEvent(ctx context.Context, id string) (*cryptopay.Event, error) {
+	rows, err := s.query(ctx, `SELECT `+eventCols+` FROM events WHERE id = ?`, id)
+	if err != nil {
+		return nil, s.wrap("get event", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, s.wrap("get event", err)
+		}
+		return nil, s.wrap("get event", sql.ErrNoRows)
+	}
+	e, err := scanEvent(rows)
+	if err != nil {
+		return nil, s.wrap("get event", err)
+	}
+	return &e, nil
+}
+
 func scanEvent(rows *sql.Rows) (cryptopay.Event, error) {
 	var (
 		e         cryptopay.Event

@@ -15,23 +15,24 @@ import (
 func (t *Tx) SQLTx() *sql.Tx { return t.q.(*sql.Tx) }
 
 const endpointCols = `id, store_id, livemode, url, description, event_types, enabled, disabled_reason,
-	secret, previous_secret, previous_secret_expires_at, created_at, updated_at`
+	secret, previous_secret, previous_secret_expires_at, created_at, updated_at, expires_at`
 
 func scanEndpoint(row interface{ Scan(...any) error }) (*cryptopay.WebhookEndpoint, error) {
 	var (
 		e                cryptopay.WebhookEndpoint
 		types            string
-		prevExp          sql.NullInt64
+		prevExp, exp     sql.NullInt64
 		created, updated int64
 	)
 	if err := row.Scan(&e.ID, &e.StoreID, &e.Livemode, &e.URL, &e.Description, &types, &e.Enabled,
-		&e.DisabledReason, &e.Secret, &e.PreviousSecret, &prevExp, &created, &updated); err != nil {
+		&e.DisabledReason, &e.Secret, &e.PreviousSecret, &prevExp, &created, &updated, &exp); err != nil {
 		return nil, err
 	}
 	if err := fromJSON(types, &e.EventTypes); err != nil {
 		return nil, err
 	}
 	e.PreviousSecretExpiresAt = fromNullMicros(prevExp)
+	e.ExpiresAt = fromNullMicros(exp)
 	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &e, nil
 }
@@ -111,9 +112,10 @@ func (t *Tx) CreateWebhookEndpoint(ctx context.Context, e *cryptopay.WebhookEndp
 		return err
 	}
 	_, err = t.exec(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.StoreID, e.Livemode, e.URL, e.Description, types, e.Enabled, e.DisabledReason,
-		e.Secret, e.PreviousSecret, nullMicros(e.PreviousSecretExpiresAt), micros(e.CreatedAt), micros(e.UpdatedAt))
+		e.Secret, e.PreviousSecret, nullMicros(e.PreviousSecretExpiresAt), micros(e.CreatedAt), micros(e.UpdatedAt),
+		nullMicros(e.ExpiresAt))
 	return t.wrap("create webhook endpoint", err)
 }
 
@@ -125,9 +127,9 @@ func (t *Tx) UpdateWebhookEndpoint(ctx context.Context, e *cryptopay.WebhookEndp
 	}
 	res, err := t.exec(ctx, `UPDATE webhook_endpoints SET url = ?, description = ?, event_types = ?,
 		enabled = ?, disabled_reason = ?, secret = ?, previous_secret = ?, previous_secret_expires_at = ?,
-		updated_at = ? WHERE id = ?`,
+		updated_at = ?, expires_at = ? WHERE id = ?`,
 		e.URL, e.Description, types, e.Enabled, e.DisabledReason, e.Secret, e.PreviousSecret,
-		nullMicros(e.PreviousSecretExpiresAt), micros(e.UpdatedAt), e.ID)
+		nullMicros(e.PreviousSecretExpiresAt), micros(e.UpdatedAt), nullMicros(e.ExpiresAt), e.ID)
 	return t.mustAffect("update webhook endpoint", res, err)
 }
 
