@@ -49,6 +49,8 @@ type Config struct {
 	Security // encryption at rest and backups (security.go)
 
 	Monitor monitor.Rules // payment monitoring (monitor.go)
+
+	PprofListen string // admin listener of net/http/pprof; "" for none (pprof.go)
 }
 
 // Var documents one environment variable; the README's table is kept in
@@ -58,7 +60,7 @@ type Var struct {
 }
 
 // Vars lists every variable the gateway reads.
-var Vars = append(coreVars, bitcoinVars...)
+var Vars = append(append(coreVars, bitcoinVars...), pprofVars...)
 
 var coreVars = []Var{
 	{"CRYPTOPAY_CONFIG_FILE", "", "Optional file of KEY=VALUE lines setting any of these variables; the environment wins."},
@@ -107,6 +109,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(or(env("CRYPTOPAY_SHUTDOWN_TIMEOUT"), "15s")); err != nil {
 		return nil, fmt.Errorf("CRYPTOPAY_SHUTDOWN_TIMEOUT: %w", err)
+	}
+	if c.PprofListen, err = loadPprof(env); err != nil {
+		return nil, err
 	}
 	if c.Bitcoin, err = loadBitcoin(env); err != nil {
 		return nil, err

@@ -44,19 +44,20 @@ type Config struct {
 // Service is the gateway's application service. It is safe for concurrent
 // use.
 type Service struct {
-	db      storage.DB
-	outbox  Outbox
-	rates   cryptopay.RateSource
-	log     *slog.Logger
-	now     func() time.Time
-	limit   int      // Config.ReorgLimit
-	keys    sync.Map // "storeID/network" → *account.Key, parsed once
-	usage   keyUsage
-	scopes  scopeUsage // per-scope use, throttled; see scopeuse.go
-	addrs   addressPools
-	stores  storeCache
-	counts  authCounters
-	authAgg authAgg // authentication failures awaiting their audit entry
+	db       storage.DB
+	outbox   Outbox
+	rates    cryptopay.RateSource
+	log      *slog.Logger
+	now      func() time.Time
+	limit    int      // Config.ReorgLimit
+	keys     sync.Map // "storeID/network" → *account.Key, parsed once
+	usage    keyUsage
+	scopes   scopeUsage // per-scope use, throttled; see scopeuse.go
+	addrs    addressPools
+	stores   storeCache
+	keyCache keyCache // API keys by hash; apikeycache.go
+	counts   authCounters
+	authAgg  authAgg // authentication failures awaiting their audit entry
 
 	observersMu sync.RWMutex
 	observers   []func(*cryptopay.Invoice)
