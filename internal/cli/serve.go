@@ -52,6 +52,14 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	defer secWait()
+	pctx, stopPprof := context.WithCancel(ctx)
+	pprofWait, err := startPprof(pctx, a.cfg.PprofListen) // serve_pprof.go; off by default
+	if err != nil {
+		stopPprof()
+		return err
+	}
+	defer pprofWait()
+	defer stopPprof()
 	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
 		return err

@@ -51,8 +51,9 @@ type Config struct {
 
 	Monitor monitor.Rules // payment monitoring (monitor.go)
 
-	LiveRates LiveRates // live exchange rates when Rates is empty (rates.go)
-	Operate             // admin listener and metrics (operate.go)
+	LiveRates   LiveRates // live exchange rates when Rates is empty (rates.go)
+	Operate               // admin listener and metrics (operate.go)
+	PprofListen string    // admin listener of net/http/pprof; "" for none (pprof.go)
 }
 
 // Var documents one environment variable; the README's table is kept in
@@ -62,7 +63,7 @@ type Var struct {
 }
 
 // Vars lists every variable the gateway reads.
-var Vars = append(append(coreVars, bitcoinVars...), evmSweepVars...)
+var Vars = append(append(append(coreVars, bitcoinVars...), evmSweepVars...), pprofVars...)
 
 var coreVars = []Var{
 	{"CRYPTOPAY_CONFIG_FILE", "", "Optional file of KEY=VALUE lines setting any of these variables; the environment wins."},
@@ -111,6 +112,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(or(env("CRYPTOPAY_SHUTDOWN_TIMEOUT"), "15s")); err != nil {
 		return nil, fmt.Errorf("CRYPTOPAY_SHUTDOWN_TIMEOUT: %w", err)
+	}
+	if c.PprofListen, err = loadPprof(env); err != nil {
+		return nil, err
 	}
 	if c.Bitcoin, err = loadBitcoin(env); err != nil {
 		return nil, err

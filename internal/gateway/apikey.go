@@ -242,6 +242,7 @@ func (s *Service) RotateKey(ctx context.Context, caller *cryptopay.APIKey, id st
 		return s.Audit(ctx, tx, AuditRecord{StoreID: old.StoreID, Livemode: old.Livemode, Action: AuditKeyRotated,
 			Target: old.ID, Details: map[string]any{"new_key": nk.ID, "old_key_stops_at": until.Format(time.RFC3339)}})
 	})
+	s.forgetKeys() // even on error: the commit may have happened
 	if x, ok := errors.AsType[*keyExcessError](err); ok {
 		return nil, s.refuseKeyAction(ctx, caller, "rotate", id, x.excess)
 	}
@@ -265,6 +266,7 @@ func (s *Service) RevokeKey(ctx context.Context, caller *cryptopay.APIKey, id st
 		}
 		return s.Audit(ctx, tx, AuditRecord{StoreID: k.StoreID, Livemode: k.Livemode, Action: AuditKeyRevoked, Target: k.ID})
 	})
+	s.forgetKeys() // even on error: the commit may have happened
 	if x, ok := errors.AsType[*keyExcessError](err); ok {
 		return nil, s.refuseKeyAction(ctx, caller, "revoke", id, x.excess)
 	}
@@ -359,7 +361,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string, ip netip.Addr
 	if _, ok := cryptopay.ParseAPIKeySecret(secret); !ok {
 		return fail(AuthMalformed, nil)
 	}
-	k, err := s.db.GetAPIKeyByHash(ctx, hash)
+	k, err := s.keyByHash(ctx, hash) // apikeycache.go
 	if errors.Is(err, storage.ErrNotFound) {
 		return fail(AuthUnknown, nil)
 	}

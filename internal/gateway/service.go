@@ -65,6 +65,7 @@ type Service struct {
 	// dummyHash is verified for sign-ins naming no account, so a sign-in
 	// takes as long whether or not the account exists; made on first use.
 	dummyHash func() string
+	keyCache  keyCache // API keys by hash; apikeycache.go
 
 	observersMu sync.RWMutex
 	observers   []func(*cryptopay.Invoice)

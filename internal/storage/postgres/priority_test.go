@@ -2,8 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,30 +12,28 @@ import (
 	"github.com/cryptopay/cryptopay/internal/testdb"
 )
 
-// TestPriorityHasOwnConnections: with every ordinary connection held by a
-// transaction (the API under load), ordinary work waits for a connection,
-// while work marked storage.WithPriority (the chain path) runs at once on
-// the connections reserved for it, both transactions and reads.
+// TestPriorityHasOwnConnections: with every ordinary connection held (the
+// API under load), ordinary work waits for a connection, while work marked
+// storage.WithPriority (the chain path) runs at once on the connections
+// reserved for it, both transactions and reads. The connections are held
+// directly: ordinary InTx callers share group-committed transactions and
+// so never hold the whole pool themselves.
 func TestPriorityHasOwnConnections(t *testing.T) {
 	db := testdb.Postgres(t)
 	ctx := context.Background()
-	release := make(chan struct{})
-	var held, done sync.WaitGroup
-	held.Add(postgres.MaxConns)
+	var conns []*sql.Conn
 	for range postgres.MaxConns {
-		done.Go(func() {
-			err := db.InTx(ctx, func(storage.Tx) error {
-				held.Done()
-				<-release
-				return nil
-			})
-			if err != nil {
-				t.Errorf("holding InTx: %v", err)
-			}
-		})
+		c, err := db.SQL().Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
 	}
-	held.Wait()
-	defer func() { close(release); done.Wait() }()
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
 
 	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()

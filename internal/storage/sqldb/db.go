@@ -54,8 +54,23 @@ type Dialect struct {
 	// schema_migrations table exists.
 	SchemaTableExists string
 	// GroupCommit commits concurrent InTx callbacks together (SQLite: one
-	// writer connection, one fsync per commit); see groupcommit.go.
+	// writer connection, one fsync per commit; PostgreSQL: one commit and
+	// one WAL flush for many callers); see groupcommit.go.
 	GroupCommit bool
+	// GroupCommitLoops is how many batches may be in flight at once (0:
+	// one, as SQLite's single writer allows).
+	GroupCommitLoops int
+	// GroupCommitMaxBatch bounds one batch's callbacks (0: 128).
+	// PostgreSQL keeps at most 64 subtransactions per transaction in
+	// shared memory; past that every snapshot in the cluster slows down.
+	GroupCommitMaxBatch int
+	// PriorityOwnTx runs InTx for a ctx marked by storage.WithPriority as
+	// a transaction of its own on Config.Priority, outside the group
+	// committer (PostgreSQL, where the reserved pool can write).
+	PriorityOwnTx bool
+	// PrepareWrites prepares the group committer's statements once per
+	// connection (stmtcache.go).
+	PrepareWrites bool
 	// NowMicros is an SQL expression for the database's current time in
 	// microseconds since the Unix epoch: lease expiry (lease.go) is judged
 	// by it, never by an instance's clock.
@@ -202,7 +217,7 @@ const maxAttempts = 5
 // the connections of Config.Priority (see storage/priority.go).
 func (db *DB) InTx(ctx context.Context, fn func(storage.Tx) error) error {
 	db.crypt.strictness.refresh(ctx, db.readPool(ctx)) // sealing.go; before the writer is held
-	if db.group != nil {
+	if db.group != nil && !(db.d.PriorityOwnTx && db.priority != nil && storage.IsPriority(ctx)) {
 		return db.group.run(ctx, fn)
 	}
 	for attempt := 1; ; attempt++ {
@@ -238,8 +253,12 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(storage.Tx) error) (err erro
 			_ = sqlTx.Rollback() // the panic or fn's error is what matters
 		}
 	}()
-	if err := fn(&Tx{queries: queries{d: db.d, q: sqlTx, crypt: db.crypt}}); err != nil {
+	tx := &Tx{queries: queries{d: db.d, q: sqlTx, crypt: db.crypt}}
+	if err := fn(tx); err != nil {
 		return err
+	}
+	if err := flushNotes(sqlTx, db.d, tx.notes); err != nil {
+		return db.wrap("notify invoices", err)
 	}
 	done = true
 	if err := sqlTx.Commit(); err != nil {
@@ -268,12 +287,18 @@ type queries struct {
 	// detach runs statements without their caller's cancellation, inside a
 	// group-committed batch (see groupcommit.go).
 	detach bool
+	// stmts, inside a group-committed batch on an engine with
+	// Dialect.PrepareWrites, runs statements prepared (stmtcache.go).
+	stmts *stmtCache
 }
 
 // Tx implements storage.Tx: the Reader methods on the transaction plus the
 // writes.
 type Tx struct {
 	queries
+	// notes are the invoice notifications of this transaction, sent in
+	// one statement per transaction just before it commits (lease.go).
+	notes []invoiceNote
 }
 
 var _ storage.Tx = (*Tx)(nil)
@@ -315,12 +340,37 @@ func (s *queries) rebind(query string) string {
 }
 
 func (s *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return s.on(ctx).ExecContext(s.ctx(ctx), s.rebind(query), args...)
+	query = s.rebind(query)
+	if st := s.prepared(ctx, query); st != nil {
+		return st.ExecContext(s.ctx(ctx), args...)
+	}
+	return s.on(ctx).ExecContext(s.ctx(ctx), query, args...)
 }
 
 func (s *queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	s.crypt.refreshOn(ctx, s.readPool(ctx)) // outside a transaction only (pool is nil inside)
-	return s.on(ctx).QueryContext(s.ctx(ctx), s.rebind(query), args...)
+	query = s.rebind(query)
+	if st := s.prepared(ctx, query); st != nil {
+		return st.QueryContext(s.ctx(ctx), args...)
+	}
+	return s.on(ctx).QueryContext(s.ctx(ctx), query, args...)
+}
+
+// prepared returns query's prepared statement bound to the transaction
+// when the transaction has a statement cache holding it, else nil.
+func (s *queries) prepared(ctx context.Context, query string) *sql.Stmt {
+	if s.stmts == nil {
+		return nil
+	}
+	tx, ok := s.q.(*sql.Tx)
+	if !ok {
+		return nil
+	}
+	st := s.stmts.lookup(query)
+	if st == nil {
+		return nil
+	}
+	return tx.StmtContext(s.ctx(ctx), st)
 }
 
 // readPool is the pool a read outside a transaction uses: priority for a
@@ -350,7 +400,11 @@ func (s *queries) ctx(ctx context.Context) context.Context {
 
 func (s *queries) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	s.crypt.refreshOn(ctx, s.readPool(ctx))
-	return s.on(ctx).QueryRowContext(s.ctx(ctx), s.rebind(query), args...)
+	query = s.rebind(query)
+	if st := s.prepared(ctx, query); st != nil {
+		return st.QueryRowContext(s.ctx(ctx), args...)
+	}
+	return s.on(ctx).QueryRowContext(s.ctx(ctx), query, args...)
 }
 
 // wrap translates err for the caller: sql.ErrNoRows becomes

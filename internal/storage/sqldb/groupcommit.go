@@ -2,6 +2,7 @@ package sqldb
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -38,14 +39,16 @@ import (
 // the ordinary queue, and lets the priority batch go first. So a priority
 // caller waits for at most one ordinary callback and one commit.
 
-// maxBatch bounds one commit's callbacks so a burst cannot hold the writer
-// for long.
-const maxBatch = 128
+// defaultMaxBatch bounds one commit's callbacks so a burst cannot hold
+// the writer for long (Dialect.GroupCommitMaxBatch overrides it).
+const defaultMaxBatch = 128
 
 type groupRequest struct {
 	ctx  context.Context
 	fn   func(storage.Tx) error
 	done chan groupResult
+	// attempts counts runs that failed with a retryable error.
+	attempts int
 }
 
 type groupResult struct {
@@ -54,12 +57,15 @@ type groupResult struct {
 }
 
 type groupCommitter struct {
-	db    *DB
-	start sync.Once
-	wake  chan struct{} // capacity 1: a request was queued
-	quit  chan struct{}
-	stop  sync.Once
-	wg    sync.WaitGroup
+	db       *DB
+	loops    int // batches in flight at once (Dialect.GroupCommitLoops)
+	maxBatch int
+	stmts    *stmtCache // nil unless Dialect.PrepareWrites
+	start    sync.Once
+	wake     chan struct{} // capacity 1: a request was queued
+	quit     chan struct{}
+	stop     sync.Once
+	wg       sync.WaitGroup
 
 	// observe, if set, is told the size of each committed batch and
 	// whether it was a priority one (ObserveBatches; metrics).
@@ -72,7 +78,15 @@ type groupCommitter struct {
 }
 
 func newGroupCommitter(db *DB) *groupCommitter {
-	return &groupCommitter{db: db, wake: make(chan struct{}, 1), quit: make(chan struct{})}
+	g := &groupCommitter{db: db, loops: max(1, db.d.GroupCommitLoops), maxBatch: db.d.GroupCommitMaxBatch,
+		wake: make(chan struct{}, 1), quit: make(chan struct{})}
+	if g.maxBatch <= 0 {
+		g.maxBatch = defaultMaxBatch
+	}
+	if db.d.PrepareWrites {
+		g.stmts = newStmtCache()
+	}
+	return g
 }
 
 // ObserveBatches has f told the size of every group-committed batch and
@@ -93,8 +107,10 @@ func (g *groupCommitter) run(ctx context.Context, fn func(storage.Tx) error) err
 		return err
 	}
 	g.start.Do(func() {
-		g.wg.Add(1)
-		go g.loop()
+		for range g.loops {
+			g.wg.Add(1)
+			go g.loop()
+		}
 	})
 	req := &groupRequest{ctx: ctx, fn: fn, done: make(chan groupResult, 1)}
 	priority := storage.IsPriority(ctx)
@@ -152,6 +168,7 @@ func (g *groupCommitter) close() {
 	g.mu.Unlock()
 	g.stop.Do(func() { close(g.quit) })
 	g.wg.Wait()
+	g.stmts.close()
 	g.mu.Lock()
 	left := append(g.urgent, g.queue...)
 	g.urgent, g.queue = nil, nil
@@ -199,9 +216,15 @@ func (g *groupCommitter) next() (batch []*groupRequest, priority bool) {
 	if len(g.urgent) > 0 {
 		q, priority = &g.urgent, true
 	}
-	n := min(len(*q), maxBatch)
+	n := min(len(*q), g.maxBatch)
 	batch = slices.Clone((*q)[:n])
 	*q = slices.Delete(*q, 0, n)
+	if len(g.urgent)+len(g.queue) > 0 && g.loops > 1 {
+		select { // more than one batch waits: wake another loop for it
+		case g.wake <- struct{}{}:
+		default:
+		}
+	}
 	return batch, priority
 }
 
@@ -214,60 +237,96 @@ func (g *groupCommitter) urgentWaiting() bool {
 
 // commit runs one batch in one transaction. If yield, it stops early when
 // a priority request waits: it commits the callbacks run so far and
-// returns those it did not run, for the caller to queue again.
-func (g *groupCommitter) commit(batch []*groupRequest, yield bool) (notRun []*groupRequest) {
+// returns those it did not run, for the caller to queue again. It also
+// returns the callbacks that failed with a retryable error (PostgreSQL
+// deadlocks and serialization failures), to run again in a later batch,
+// after this one's locks are gone.
+//
+// Savepoints: a callback that runs while no earlier callback of the
+// transaction has succeeded runs without one (if it fails, the whole
+// transaction is rolled back: it held nothing else), so a lone caller
+// costs exactly BEGIN, its statements and COMMIT. Each later callback runs
+// after a SAVEPOINT, never released: ROLLBACK TO goes back to the most
+// recent savepoint of the name on both engines, and a release would cost a
+// statement for nothing.
+func (g *groupCommitter) commit(batch []*groupRequest, yield bool) (requeue []*groupRequest) {
 	db := g.db
-	sqlTx, err := db.writer.BeginTx(context.Background(), db.d.WriteTx)
-	if err != nil {
-		for _, r := range batch {
-			r.done <- groupResult{err: db.wrap("begin", err)}
-		}
-		return nil
-	}
-	tx := &Tx{queries: queries{d: db.d, q: sqlTx, crypt: db.crypt, detach: true}}
-	var ok []*groupRequest
+	var (
+		sqlTx *sql.Tx
+		ok    []*groupRequest // succeeded in sqlTx, not yet answered
+		notes []invoiceNote   // their invoice notifications
+	)
 	for i, r := range batch {
 		if yield && i > 0 && g.urgentWaiting() {
-			notRun = batch[i:]
+			requeue = append(requeue, batch[i:]...)
 			break
 		}
 		if err := r.ctx.Err(); err != nil {
 			r.done <- groupResult{err: err}
 			continue
 		}
+		if sqlTx == nil {
+			var err error
+			if sqlTx, err = db.writer.BeginTx(context.Background(), db.d.WriteTx); err != nil {
+				err = db.wrap("begin", err)
+				for _, r := range batch[i:] {
+					r.done <- groupResult{err: err}
+				}
+				return requeue
+			}
+		}
+		first := len(ok) == 0
 		// When the transaction itself fails, every caller not yet answered
 		// hears so: those that succeeded in it, this one, and those that
 		// never ran.
-		if _, err := sqlTx.Exec(`SAVEPOINT cp_batch`); err != nil {
-			g.abort(sqlTx, append(ok, batch[i:]...), err)
-			return nil
+		if !first {
+			if err := g.stmts.exec(sqlTx, `SAVEPOINT cp_batch`); err != nil {
+				g.abort(sqlTx, append(ok, batch[i:]...), err)
+				return requeue
+			}
 		}
+		tx := &Tx{queries: queries{d: db.d, q: sqlTx, crypt: db.crypt, detach: true, stmts: g.stmts}}
 		res := call(r.fn, tx)
 		if res.err == nil && res.panic == nil {
-			if _, err := sqlTx.Exec(`RELEASE cp_batch`); err != nil {
-				g.abort(sqlTx, append(ok, batch[i:]...), err)
-				return nil
-			}
 			ok = append(ok, r)
+			notes = append(notes, tx.notes...)
 			continue
+		}
+		retry := res.panic == nil && db.d.Retryable != nil && db.d.Retryable(res.err) && r.attempts+1 < maxAttempts
+		answer := func() {
+			if retry {
+				r.attempts++
+				requeue = append(requeue, r)
+			} else {
+				r.done <- res
+			}
 		}
 		// The callback failed: undo its writes only. If even that fails the
 		// transaction is gone (SQLite rolled it back), and with it the
 		// earlier callbacks' writes.
-		if _, err := sqlTx.Exec(`ROLLBACK TO cp_batch`); err != nil {
-			r.done <- res
+		if first {
+			_ = sqlTx.Rollback() // nothing else was in it
+			sqlTx = nil
+		} else if err := g.stmts.exec(sqlTx, `ROLLBACK TO cp_batch`); err != nil {
+			answer()
 			g.abort(sqlTx, append(ok, batch[i+1:]...), err)
-			return nil
+			return requeue
 		}
-		_, _ = sqlTx.Exec(`RELEASE cp_batch`)
-		r.done <- res
+		answer()
+	}
+	if sqlTx == nil {
+		return requeue // nothing succeeded: nothing to commit
+	}
+	if err := flushNotes(sqlTx, db.d, notes); err != nil {
+		g.abort(sqlTx, ok, err)
+		return requeue
 	}
 	if err := sqlTx.Commit(); err != nil {
 		err = db.wrap("commit", err)
 		for _, r := range ok {
 			r.done <- groupResult{err: err}
 		}
-		return notRun
+		return requeue
 	}
 	if f := g.observe.Load(); f != nil && len(ok) > 0 {
 		(*f)(len(ok), !yield)
@@ -275,7 +334,8 @@ func (g *groupCommitter) commit(batch []*groupRequest, yield bool) (notRun []*gr
 	for _, r := range ok {
 		r.done <- groupResult{}
 	}
-	return notRun
+	g.stmts.prepareNew(db.writer) // between batches: the writer is free
+	return requeue
 }
 
 // abort rolls the batch back and fails every request in unanswered: none

@@ -2,8 +2,10 @@ package sqldb
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/cryptopay/cryptopay"
@@ -103,17 +105,70 @@ type invoiceNote struct {
 
 // notifyInvoice announces inv to listening instances, delivered when the
 // transaction commits (PostgreSQL NOTIFY is transactional). A no-op on
-// engines without notifications.
-func (t *Tx) notifyInvoice(ctx context.Context, inv *cryptopay.Invoice) error {
+// engines without notifications. The note is only collected here;
+// flushNotes sends a transaction's notes together just before it commits.
+//
+// Why not one NOTIFY per invoice: a transaction that has notified holds
+// PostgreSQL's global notification lock from its pre-commit until its
+// commit is flushed, so notifying transactions commit one at a time, each
+// with a WAL flush of its own. One notification per (group-committed)
+// transaction keeps that serialisation to one per batch.
+func (t *Tx) notifyInvoice(_ context.Context, inv *cryptopay.Invoice) error {
 	if t.d.NotifyInvoice == "" {
 		return nil
 	}
-	b, err := json.Marshal(invoiceNote{inv.ID, string(inv.Network), inv.Address, micros(inv.MonitorUntil)})
-	if err != nil {
+	t.notes = append(t.notes, invoiceNote{inv.ID, string(inv.Network), inv.Address, micros(inv.MonitorUntil)})
+	return nil
+}
+
+// maxNotePayload keeps a notification's payload under PostgreSQL's limit
+// of 8000 bytes.
+const maxNotePayload = 7000
+
+// flushNotes sends notes as JSON arrays of at most maxNotePayload bytes,
+// one statement each, in tx. Nothing is sent for none.
+func flushNotes(tx *sql.Tx, d *Dialect, notes []invoiceNote) error {
+	if len(notes) == 0 || d.NotifyInvoice == "" {
+		return nil
+	}
+	q := (&queries{d: d}).rebind(d.NotifyInvoice)
+	send := func(b []byte) error {
+		_, err := tx.Exec(q, string(append(b, ']')))
 		return err
 	}
-	_, err = t.exec(ctx, t.d.NotifyInvoice, string(b))
-	return t.wrap("notify invoice", err)
+	buf := []byte{'['}
+	for _, n := range notes {
+		b, err := json.Marshal(n)
+		if err != nil {
+			return err
+		}
+		if len(buf) > 1 && len(buf)+1+len(b)+1 > maxNotePayload {
+			if err := send(buf); err != nil {
+				return err
+			}
+			buf = buf[:1]
+		}
+		if len(buf) > 1 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, b...)
+	}
+	return send(buf)
+}
+
+// decodeNotes reads a notification's payload: a JSON array of notes, or
+// one note (as instances before batching sent).
+func decodeNotes(p string) ([]invoiceNote, error) {
+	if strings.HasPrefix(p, "[") {
+		var ns []invoiceNote
+		err := json.Unmarshal([]byte(p), &ns)
+		return ns, err
+	}
+	var n invoiceNote
+	if err := json.Unmarshal([]byte(p), &n); err != nil {
+		return nil, err
+	}
+	return []invoiceNote{n}, nil
 }
 
 // ListenInvoices decodes the engine's notifications (Config.Listen).
@@ -129,16 +184,18 @@ func (db *DB) ListenInvoices(ctx context.Context) (<-chan storage.WatchedAddress
 	go func() {
 		defer close(out)
 		for p := range raw {
-			var n invoiceNote
-			if err := json.Unmarshal([]byte(p), &n); err != nil {
+			ns, err := decodeNotes(p)
+			if err != nil {
 				db.log.Warn("malformed invoice notification", "err", err)
 				continue
 			}
-			select {
-			case out <- storage.WatchedAddress{InvoiceID: n.ID, Network: cryptopay.Network(n.Network),
-				Address: n.Address, MonitorUntil: fromMicros(n.MonitorUntil)}:
-			case <-ctx.Done():
-				return
+			for _, n := range ns {
+				select {
+				case out <- storage.WatchedAddress{InvoiceID: n.ID, Network: cryptopay.Network(n.Network),
+					Address: n.Address, MonitorUntil: fromMicros(n.MonitorUntil)}:
+				case <-ctx.Done():
+					return
+				}
 			}
 		}
 	}()

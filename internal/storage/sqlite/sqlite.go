@@ -50,6 +50,9 @@ var dialect = &sqldb.Dialect{
 	// One writer connection and one fsync per commit: concurrent write
 	// transactions are committed together.
 	GroupCommit: true,
+	// modernc.org/sqlite prepares every unprepared statement anew; the
+	// writer's are prepared once (sqldb's statement cache).
+	PrepareWrites: true,
 	// The database's clock is the process's (one machine, one process).
 	NowMicros:  `CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)`,
 	InvoiceSeq: "rowid", // insertion order = commit order under one writer; see 0010_leases.sql

@@ -13,9 +13,10 @@ import (
 // testConcurrentTransactions runs many write transactions at once, some of
 // which fail, panic or are cancelled, and checks that exactly the
 // successful ones are stored and that each caller hears its own outcome.
-// On SQLite this exercises group commit: one failing callback must not
-// take its batch neighbours down with it, and a success is reported only
-// after the batch is durable.
+// On both engines this exercises group commit: one failing callback (its
+// own error, a panic, or a statement the database refused, which aborts a
+// PostgreSQL transaction) must not take its batch neighbours down with
+// it, and a success is reported only after the batch is durable.
 func testConcurrentTransactions(t *testing.T, open Opener) {
 	ctx := t.Context()
 	db := migrated(t, open)
@@ -46,6 +47,15 @@ func testConcurrentTransactions(t *testing.T, open Opener) {
 				}
 			}()
 			out[i].err = db.InTx(cctx, func(tx storage.Tx) error {
+				if i%5 == 3 {
+					// A statement the database refuses: on PostgreSQL it
+					// aborts the transaction, which a batch must survive.
+					other := newStore(t, "missing")
+					if err := tx.CreateInvoice(ctx, newInvoice(other, i, fmt.Sprintf("order-%d", i))); err != nil {
+						return err
+					}
+					return errors.New("an invoice of an unknown store was accepted")
+				}
 				inv := newInvoice(st, i, fmt.Sprintf("order-%d", i))
 				if err := tx.CreateInvoice(ctx, inv); err != nil {
 					return err
@@ -71,7 +81,11 @@ func testConcurrentTransactions(t *testing.T, open Opener) {
 			if !errors.Is(o.err, context.Canceled) && o.err != nil {
 				t.Errorf("%s: cancelled caller got %v", order, o.err)
 			}
-			want[order] = o.err == nil && !o.panicked && i%3 != 1 && i%7 != 2
+			want[order] = o.err == nil && !o.panicked && i%5 != 3 && i%3 != 1 && i%7 != 2
+		case i%5 == 3:
+			if !errors.Is(o.err, storage.ErrForeignKey) {
+				t.Errorf("%s: got %v, want its own foreign key error", order, o.err)
+			}
 		case i%3 == 1:
 			if !errors.Is(o.err, errFail) {
 				t.Errorf("%s: got %v, want its own error", order, o.err)
