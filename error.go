@@ -42,6 +42,12 @@ const (
 	CodeDatabaseUnavailable Code = "database_unavailable"
 	// CodeUnsupportedMediaType: a request body not sent as application/json.
 	CodeUnsupportedMediaType Code = "unsupported_media_type"
+	// CodeLimitExceeded: the invoice would exceed one of the store's
+	// transaction limits; Param names the limit.
+	CodeLimitExceeded Code = "limit_exceeded"
+	// CodeFrozen: the gateway is frozen by an incident response and
+	// creates no live invoices until an operator unfreezes it.
+	CodeFrozen Code = "frozen"
 )
 
 // Error is an error meant for a client: a code, a message that is safe to

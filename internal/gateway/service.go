@@ -57,6 +57,9 @@ type Service struct {
 	stores  storeCache
 	counts  authCounters
 	authAgg authAgg // authentication failures awaiting their audit entry
+	// compliance: the subject key vault and the operator's notifier
+	// (limits.go, subjects.go).
+	compliance complianceDeps
 
 	observersMu sync.RWMutex
 	observers   []func(*cryptopay.Invoice)

@@ -29,6 +29,8 @@ var statusOf = map[cryptopay.Code]int{
 	// nothing and may be retried (see retryAfterUnavailable).
 	cryptopay.CodeDatabaseUnavailable:  http.StatusServiceUnavailable,
 	cryptopay.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType, // a body not sent as application/json
+	cryptopay.CodeLimitExceeded:        http.StatusUnprocessableEntity,  // past a store's transaction limit
+	cryptopay.CodeFrozen:               http.StatusServiceUnavailable,   // an incident freeze is in force
 }
 
 // retryAfterUnavailable is the Retry-After, in seconds, of a

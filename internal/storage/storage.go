@@ -120,6 +120,7 @@ type Reader interface {
 	WebhookReader
 	MonitorReader
 	KeyUsageReader
+	ComplianceReader
 }
 
 // Tx is a write transaction.
@@ -174,6 +175,7 @@ type Tx interface {
 	WebhookTx
 	MonitorTx
 	KeyUsageTx
+	ComplianceTx
 }
 
 // Page bounds a list query: at most Limit rows, strictly after the row
