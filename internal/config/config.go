@@ -49,6 +49,8 @@ type Config struct {
 	Security // encryption at rest and backups (security.go)
 
 	Monitor monitor.Rules // payment monitoring (monitor.go)
+
+	Compliance Compliance // limits, erasure, incidents (compliance.go)
 }
 
 // Var documents one environment variable; the README's table is kept in
@@ -118,6 +120,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if c.Monitor, err = loadMonitor(env); err != nil {
+		return nil, err
+	}
+	if c.Compliance, err = loadCompliance(env, c); err != nil {
 		return nil, err
 	}
 	return c, nil
