@@ -82,6 +82,8 @@ func Checks() []Check {
 		{"API keys hold only the scopes they use", checkKeyScopes},
 		{"Audit log intact and checkpointed", checkAuditLog},
 		{"Confirmation policies within the reorg limit", checkConfirmationPolicies},
+		{"No incident in progress", checkIncident},
+		{"Emergency contacts reachable", checkEmergencyContacts},
 	}
 }
 
