@@ -18,6 +18,7 @@ import (
 	"github.com/cryptopay/cryptopay/internal/config"
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/rates"
+	"github.com/cryptopay/cryptopay/internal/shred"
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/storage/postgres"
 	"github.com/cryptopay/cryptopay/internal/storage/sqlite"
@@ -51,6 +52,12 @@ func commands() []command {
 		{"restore", "restore an encrypted backup into a new database file", runRestore},
 		{"audit", "verify and list the tamper-evident audit log", runAudit},
 		{"addresses", "list, block and unblock sending addresses (failed-payment monitoring)", runAddresses},
+		{"compliance", "show and set a store's transaction limits and retention policy", runCompliance},
+		{"reviews", "list and resolve review items opened by monitoring alerts", runReviews},
+		{"reports", "export suspicious activity (sar) and every payment with its rate and fiat value (transactions)", runReports},
+		{"customers", "export everything held about a customer_reference, or erase it by crypto-shredding", runCustomers},
+		{"incident", "incident response: freeze|unfreeze, revoke-keys, rotate-webhook-secrets, status", runIncident},
+		{"retention", "run the retention job now (redacts personal fields past each store's retention)", runRetentionCmd},
 		{"dev", "run a local sandbox: gateway, regtest node, funded dev wallet (dev pay|mine|reorg drive it)", runDev},
 		{"version", "print the version", runVersion},
 	}
@@ -157,6 +164,7 @@ type app struct {
 	// alerter reaches the operator (CRYPTOPAY_ALERT_WEBHOOK_URL); set by
 	// serve once the edge is open, nil elsewhere (alerts are then logged).
 	alerter *alert.Alerter
+	vault   *shred.Vault // the subject key vault, nil when off (compliance.go)
 }
 
 // open loads configuration and opens the database. With checkSchema the
@@ -197,10 +205,19 @@ func open(ctx context.Context, env Env, checkSchema bool) (*app, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := a.useCompliance(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
-func (a *app) Close() error { return a.db.Close() }
+func (a *app) Close() error {
+	if a.vault != nil {
+		return errors.Join(a.vault.Close(), a.db.Close())
+	}
+	return a.db.Close()
+}
 
 // publicURL is the base customers reach the gateway at: the configured
 // CRYPTOPAY_PUBLIC_URL, else the listen address.

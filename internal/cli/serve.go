@@ -103,6 +103,7 @@ func (a *app) background(ctx context.Context) (ready func(context.Context) error
 		}
 	}
 	wg.Go(func() { a.runClock(ctx, unwatched) })
+	wg.Go(func() { a.runRetention(ctx) }) // compliance.go
 	return ready, wg.Wait, nil
 }
 
