@@ -127,14 +127,17 @@ func peerBucket(r *http.Request) string {
 
 // pageData is what page.html renders.
 type pageData struct {
-	T         *Catalogue
-	Title     string
-	Store     string
-	OrderID   string
-	TestMode  string // the warning on test networks; "" in live mode
-	State     State
-	URI       template.URL // a bitcoin: URI, which html/template would otherwise refuse in href
-	EventsURL string
+	T        *Catalogue
+	Title    string
+	Store    string
+	OrderID  string
+	TestMode string // the warning on test networks; "" in live mode
+	// Unavailable is the notice shown while an incident freeze is in
+	// force (live invoices only); the payment details are then hidden.
+	Unavailable string
+	State       State
+	URI         template.URL // a bitcoin: URI, which html/template would otherwise refuse in href
+	EventsURL   string
 }
 
 // Page serves GET /pay/{id}: the checkout page, or a 404 page for an id
@@ -161,6 +164,10 @@ func (h *Handler) Page(w http.ResponseWriter, r *http.Request) {
 	d.URI = template.URL(d.State.URI) // built by paymentURI from a derived address and an amount
 	if !inv.Livemode {
 		d.TestMode = fmt.Sprintf(h.text.TestMode, inv.Network)
+	}
+	if frozen, err := h.svc.Frozen(r.Context()); inv.Livemode && (frozen || err != nil) {
+		// Fail closed: if the freeze cannot be read, ask for nothing.
+		d.Unavailable, d.State.Payable = h.text.Unavailable, false
 	}
 	h.render(w, r, http.StatusOK, "page.html", d)
 }
