@@ -41,7 +41,7 @@ func checkEmergencyContacts(_ context.Context, in *Input) Result {
 	c := in.Config.Compliance
 	switch {
 	case len(c.EmergencyContacts) == 0:
-		return warn("no emergency contacts: incidents and critical alerts reach only the log and the alert webhook",
+		return fail("no emergency contacts: incidents and critical alerts reach only the log and the alert webhook",
 			"set CRYPTOPAY_EMERGENCY_CONTACTS and CRYPTOPAY_SMTP_ADDR")
 	case c.SMTP.Addr == "":
 		return warn("emergency contacts are set but no SMTP server is", "set CRYPTOPAY_SMTP_ADDR")
