@@ -141,3 +141,54 @@ func TestCryptoShreddingReachesBackups(t *testing.T) {
 		return nil
 	})
 }
+
+// TestIncidentCommands: freeze, revoke-keys and rotate-webhook-secrets
+// from the command line, each listed by `incident status` until unfreeze;
+// the rotation shows each new secret once and keeps no old one.
+func TestIncidentCommands(t *testing.T) {
+	e, env := loopbackEnv(t)
+	type made struct{ store, key string }
+	m := withTestApp(t, env, func(a *app) made {
+		st := createRegtestStore(t, a)
+		k, err := a.svc.CreateKey(t.Context(), gateway.KeyParams{StoreID: st.ID, Name: "shop", Scopes: []string{"invoices:write"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return made{st.ID, k.Key.ID}
+	})
+	ep := field(t, e.must("webhooks", "create", "--store", m.store, "--url", "http://127.0.0.1:9/hook"), "id")
+
+	if out := e.must("incident", "freeze", "--reason", "drill"); !strings.Contains(out, "frozen since") {
+		t.Fatalf("freeze: %q", out)
+	}
+	if out := e.must("incident", "revoke-keys"); !strings.Contains(out, "revoked 1 API key(s)") || !strings.Contains(out, m.key) {
+		t.Fatalf("revoke-keys: %q", out)
+	}
+	out := e.must("incident", "rotate-webhook-secrets")
+	if !strings.Contains(out, ep) || strings.Count(out, "whsec_") != 1 || !strings.Contains(out, "old secrets overlap: 0s") {
+		t.Fatalf("rotate-webhook-secrets: %q", out)
+	}
+	withTestApp(t, env, func(a *app) any {
+		got, err := a.db.GetWebhookEndpoint(t.Context(), ep)
+		if err != nil || got.PreviousSecret != "" || got.PreviousSecretExpiresAt != nil {
+			t.Fatalf("endpoint keeps an old secret: %+v %v", got, err)
+		}
+		return nil
+	})
+	status := e.must("incident", "status")
+	for _, want := range []string{"freeze", "revoke_keys", "rotate_webhook_secrets"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("status lacks %s:\n%s", want, status)
+		}
+	}
+	if out := e.must("incident", "unfreeze"); !strings.Contains(out, "3 action(s) closed") {
+		t.Fatalf("unfreeze: %q", out)
+	}
+	if out := e.must("incident", "status"); !strings.Contains(out, "no incident in progress") {
+		t.Fatalf("status after unfreeze: %q", out)
+	}
+	audit := e.must("audit", "list", "--action", gateway.AuditIncidentFreeze)
+	if !strings.Contains(audit, gateway.AuditIncidentFreeze) {
+		t.Fatalf("freeze not audited:\n%s", audit)
+	}
+}
