@@ -46,6 +46,12 @@ const (
 	// currency (too few fresh, agreeing sources); the message names the
 	// currency and each source's state. Asset-priced invoices still work.
 	CodeRatesUnavailable Code = "rates_unavailable"
+	// CodeLimitExceeded: the invoice would exceed one of the store's
+	// transaction limits; Param names the limit.
+	CodeLimitExceeded Code = "limit_exceeded"
+	// CodeFrozen: the gateway is frozen by an incident response and
+	// creates no live invoices until an operator unfreezes it.
+	CodeFrozen Code = "frozen"
 )
 
 // Error is an error meant for a client: a code, a message that is safe to

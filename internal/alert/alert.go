@@ -3,7 +3,8 @@
 // limiter that went away. Every alert is logged at ERROR (a notice of
 // Severity Info, such as an audit checkpoint, at INFO); when a webhook
 // URL is configured it is also POSTed there as Slack-compatible JSON
-// ({"text": ...}) by one background sender.
+// ({"text": ...}) by one background sender, and handed to any further
+// sinks (email to the emergency contacts, email.go) that want it.
 //
 // Alert never blocks its caller: alerts wait in a bounded queue, and when
 // the queue is full they are dropped and counted (the log line is still
@@ -57,6 +58,15 @@ type Config struct {
 	Timeout time.Duration
 	// QueueSize bounds alerts waiting to be sent (default 100).
 	QueueSize int
+	// Sinks receive the alerts they want beside the webhook (email.go).
+	Sinks []Sink
+}
+
+// Sink is a destination of alerts beside the webhook, such as Email.
+type Sink interface {
+	Name() string
+	Wants(Alert) bool
+	Send(ctx context.Context, al Alert) error
 }
 
 // Alerter logs and forwards alerts. A nil *Alerter is valid and does
@@ -67,6 +77,7 @@ type Alerter struct {
 	client  *http.Client
 	timeout time.Duration
 	queue   chan Alert
+	sinks   []Sink
 
 	sent, failed, dropped atomic.Int64
 	pending               atomic.Int64 // queued or being sent
@@ -85,9 +96,10 @@ func New(cfg Config) *Alerter {
 		timeout: cmp.Or(cfg.Timeout, 5*time.Second),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
+		sinks:   cfg.Sinks,
 	}
 	a.client = cmp.Or(cfg.Client, &http.Client{Timeout: a.timeout})
-	if a.url == "" {
+	if a.url == "" && len(a.sinks) == 0 {
 		close(a.done)
 		return a
 	}
@@ -182,15 +194,42 @@ func (a *Alerter) run() {
 		case <-a.stop:
 			return
 		case al := <-a.queue:
-			if err := a.post(al); err != nil {
-				a.failed.Add(1)
-				a.log.Error("alert webhook failed", "title", al.Title, "err", err)
-			} else {
-				a.sent.Add(1)
+			if a.url != "" {
+				if err := a.post(al); err != nil {
+					a.failed.Add(1)
+					a.log.Error("alert webhook failed", "title", al.Title, "err", err)
+				} else {
+					a.sent.Add(1)
+				}
+			}
+			for _, sk := range a.sinks {
+				if !sk.Wants(al) {
+					continue
+				}
+				if err := a.send(sk, al); err != nil {
+					a.failed.Add(1)
+					a.log.Error("alert sink failed", "sink", sk.Name(), "title", al.Title, "err", err)
+				} else {
+					a.sent.Add(1)
+				}
 			}
 			a.pending.Add(-1)
 		}
 	}
+}
+
+// send hands al to sk, interrupted by Close like a POST.
+func (a *Alerter) send(sk Sink, al Alert) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-a.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return sk.Send(ctx, al)
 }
 
 func (a *Alerter) post(al Alert) error {

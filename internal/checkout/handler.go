@@ -131,18 +131,21 @@ func peerBucket(r *http.Request) string {
 
 // pageData is what page.html renders.
 type pageData struct {
-	T         *Catalogue
-	Langs     []langLink
-	Title     string
-	Store     string
-	OrderID   string
-	TestMode  string // the warning on test networks; "" in live mode
-	State     State
-	URI       template.URL // a bitcoin: URI, which html/template would otherwise refuse in href
-	EventsURL string
-	LogoURL   string // "" when the store has no logo
-	ThemeURL  string // "" when the store keeps the default colour
-	Support   support
+	T        *Catalogue
+	Langs    []langLink
+	Title    string
+	Store    string
+	OrderID  string
+	TestMode string // the warning on test networks; "" in live mode
+	// Unavailable is the notice shown while an incident freeze is in
+	// force (live invoices only); the payment details are then hidden.
+	Unavailable string
+	State       State
+	URI         template.URL // a bitcoin: URI, which html/template would otherwise refuse in href
+	EventsURL   string
+	LogoURL     string // "" when the store has no logo
+	ThemeURL    string // "" when the store keeps the default colour
+	Support     support
 }
 
 // support is how a payer reaches the shop, from the store's settings.
@@ -200,7 +203,12 @@ func (h *Handler) Page(w http.ResponseWriter, r *http.Request) {
 	}
 	k := h.load(r, inv)
 	w.Header().Set("Vary", "Accept-Language")
-	h.render(w, r, http.StatusOK, "page.html", h.pageData(k))
+	d := h.pageData(k)
+	if frozen, err := h.svc.Frozen(r.Context()); inv.Livemode && (frozen || err != nil) {
+		// Fail closed: if the freeze cannot be read, ask for nothing.
+		d.Unavailable, d.State.Payable = k.c.Unavailable, false
+	}
+	h.render(w, r, http.StatusOK, "page.html", d)
 }
 
 func (h *Handler) pageData(k *checkout) pageData {

@@ -26,6 +26,7 @@ type Catalogue struct {
 	NotFoundText  string
 	OrderLabel    string
 	TestMode      string // %s: network name
+	Unavailable   string // shown while an incident freeze is in force
 	TotalLabel    string
 	PriceLabel    string
 	PaidLabel     string
@@ -114,6 +115,7 @@ var English = Catalogue{
 	NotFoundText:  "This payment link is not valid. Please check the link or go back to the shop and start the payment again.",
 	OrderLabel:    "Order",
 	TestMode:      "Test payment on %s: do not send real bitcoin.",
+	Unavailable:   "Payments are temporarily unavailable. Please do not send a payment now; try again later or contact the shop.",
 	TotalLabel:    "Total",
 	PriceLabel:    "Price",
 	PaidLabel:     "Received",

@@ -17,6 +17,7 @@ var German = Catalogue{
 	NotFoundText:  "Dieser Zahlungslink ist ungültig. Bitte prüfen Sie den Link oder starten Sie die Zahlung im Shop neu.",
 	OrderLabel:    "Bestellung",
 	TestMode:      "Testzahlung auf %s: Senden Sie keine echten Bitcoin.",
+	Unavailable:   "Zahlungen sind vorübergehend nicht möglich. Bitte senden Sie jetzt keine Zahlung; versuchen Sie es später erneut oder wenden Sie sich an den Shop.",
 	TotalLabel:    "Gesamt",
 	PriceLabel:    "Preis",
 	PaidLabel:     "Erhalten",

@@ -17,6 +17,7 @@ var Spanish = Catalogue{
 	NotFoundText:  "Este enlace de pago no es válido. Compruebe el enlace o vuelva a la tienda para iniciar el pago de nuevo.",
 	OrderLabel:    "Pedido",
 	TestMode:      "Pago de prueba en %s: no envíe bitcoin real.",
+	Unavailable:   "Los pagos no están disponibles temporalmente. No envíe ningún pago ahora; inténtelo más tarde o contacte con la tienda.",
 	TotalLabel:    "Total",
 	PriceLabel:    "Precio",
 	PaidLabel:     "Recibido",

@@ -18,6 +18,7 @@ var French = Catalogue{
 	NotFoundText:  "Ce lien de paiement n’est pas valide. Vérifiez le lien ou retournez sur la boutique pour recommencer le paiement.",
 	OrderLabel:    "Commande",
 	TestMode:      "Paiement de test sur %s : n’envoyez pas de vrais bitcoins.",
+	Unavailable:   "Les paiements sont temporairement indisponibles. N'envoyez pas de paiement maintenant ; réessayez plus tard ou contactez la boutique.",
 	TotalLabel:    "Total",
 	PriceLabel:    "Prix",
 	PaidLabel:     "Reçu",

@@ -17,6 +17,7 @@ var Japanese = Catalogue{
 	NotFoundText:  "この支払いリンクは無効です。リンクをご確認いただくか、ショップに戻ってお支払いをやり直してください。",
 	OrderLabel:    "注文",
 	TestMode:      "%s でのテスト支払いです。本物のビットコインを送らないでください。",
+	Unavailable:   "現在、支払いを一時的に受け付けていません。今は送金せず、後でもう一度お試しいただくか、ショップにお問い合わせください。",
 	TotalLabel:    "合計",
 	PriceLabel:    "価格",
 	PaidLabel:     "受領額",

@@ -17,6 +17,7 @@ var Portuguese = Catalogue{
 	NotFoundText:  "Este link de pagamento não é válido. Verifique o link ou volte à loja para iniciar o pagamento de novo.",
 	OrderLabel:    "Pedido",
 	TestMode:      "Pagamento de teste em %s: não envie bitcoin real.",
+	Unavailable:   "Os pagamentos estão temporariamente indisponíveis. Não envie um pagamento agora; tente mais tarde ou contacte a loja.",
 	TotalLabel:    "Total",
 	PriceLabel:    "Preço",
 	PaidLabel:     "Recebido",

@@ -20,6 +20,7 @@ import (
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/metrics"
 	"github.com/cryptopay/cryptopay/internal/rates"
+	"github.com/cryptopay/cryptopay/internal/shred"
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/storage/postgres"
 	"github.com/cryptopay/cryptopay/internal/storage/sqlite"
@@ -55,6 +56,12 @@ func commands() []command {
 		{"addresses", "list, block and unblock sending addresses (failed-payment monitoring)", runAddresses},
 		{"rates", "show exchange rates: each provider's price, age and health, and the median invoices use", runRates},
 		{"users", "create and manage dashboard users (password, TOTP second factor, store roles)", runUsers},
+		{"compliance", "show and set a store's transaction limits and retention policy", runCompliance},
+		{"reviews", "list and resolve review items opened by monitoring alerts", runReviews},
+		{"reports", "export suspicious activity (sar) and every payment with its rate and fiat value (transactions)", runReports},
+		{"customers", "export everything held about a customer_reference, or erase it by crypto-shredding", runCustomers},
+		{"incident", "incident response: freeze|unfreeze, revoke-keys, rotate-webhook-secrets, status", runIncident},
+		{"retention", "run the retention job now (redacts personal fields past each store's retention)", runRetentionCmd},
 		{"dev", "run a local sandbox: gateway, regtest node, funded dev wallet (dev pay|mine|reorg drive it)", runDev},
 		{"eth", "EVM operator tasks: sweep paid deposit addresses to the stores' receiving addresses", runEth},
 		{"listen", "forward a gateway's signed test webhooks to the shop's local code (--forward-to URL)", runListen},
@@ -218,6 +225,7 @@ type app struct {
 	// elsewhere, which records nothing.
 	metrics *metrics.Metrics
 	node    *nodeMonitor
+	vault   *shred.Vault // the subject key vault, nil when off (compliance.go)
 }
 
 // open loads configuration and opens the database, which must exist
@@ -274,10 +282,19 @@ func openApp(ctx context.Context, env Env, checkSchema, create bool) (*app, erro
 		db.Close()
 		return nil, err
 	}
+	if err := a.useCompliance(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
-func (a *app) Close() error { return a.db.Close() }
+func (a *app) Close() error {
+	if a.vault != nil {
+		return errors.Join(a.vault.Close(), a.db.Close())
+	}
+	return a.db.Close()
+}
 
 // publicURL is the base customers reach the gateway at: the configured
 // CRYPTOPAY_PUBLIC_URL, else the listen address.

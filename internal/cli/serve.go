@@ -127,6 +127,7 @@ func (a *app) background(ctx context.Context) (ready func(context.Context) error
 		a.loadRates(ctx)
 		wg.Go(func() { a.live.Run(ctx) }) // in the background, never on a request's path
 	}
+	wg.Go(func() { a.runRetention(ctx) }) // compliance.go
 	return ready, wg.Wait, nil
 }
 

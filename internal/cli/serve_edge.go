@@ -52,7 +52,7 @@ var errUnsafeProxies = errors.New("live mode: refusing to trust CRYPTOPAY_TRUSTE
 // CRYPTOPAY_TRUSTED_PROXIES_FORCE is set.
 func (a *app) openEdge(ctx context.Context) (*edge, error) {
 	cfg := a.cfg
-	e := &edge{alerter: alert.New(alert.Config{WebhookURL: cfg.AlertWebhookURL, Logger: a.log})}
+	e := &edge{alerter: alert.New(alert.Config{WebhookURL: cfg.AlertWebhookURL, Logger: a.log, Sinks: a.alertSinks()})}
 	unsafe := cfg.UnsafeTrustedProxies()
 	if (!cfg.ServesTLS() && len(cfg.TrustedProxies) == 0) || (len(unsafe) > 0 && !cfg.TrustedProxiesForce) {
 		live, err := a.hasLiveStore(ctx)

@@ -51,9 +51,10 @@ type Config struct {
 
 	Monitor monitor.Rules // payment monitoring (monitor.go)
 
-	LiveRates   LiveRates // live exchange rates when Rates is empty (rates.go)
-	Operate               // admin listener and metrics (operate.go)
-	PprofListen string    // admin listener of net/http/pprof; "" for none (pprof.go)
+	LiveRates   LiveRates  // live exchange rates when Rates is empty (rates.go)
+	Operate                // admin listener and metrics (operate.go)
+	PprofListen string     // admin listener of net/http/pprof; "" for none (pprof.go)
+	Compliance  Compliance // limits, erasure, incidents (compliance.go)
 }
 
 // Var documents one environment variable; the README's table is kept in
@@ -135,6 +136,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	c.Operate = loadOperate(env)
+	if c.Compliance, err = loadCompliance(env, c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

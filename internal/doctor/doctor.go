@@ -92,6 +92,8 @@ func Checks() []Check {
 		{"Confirmation policies within the reorg limit", checkConfirmationPolicies},
 		{"Exchange rates healthy for live stores", checkExchangeRates},
 		{"Bitcoin node watches the stores, synced", checkNode},
+		{"No incident in progress", checkIncident},
+		{"Emergency contacts reachable", checkEmergencyContacts},
 	}
 }
 

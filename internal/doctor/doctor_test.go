@@ -93,8 +93,10 @@ func TestDoctor(t *testing.T) {
 		"CRYPTOPAY_TLS_CERT_FILE": "$DIR/cert.pem", "CRYPTOPAY_TLS_KEY_FILE": "$DIR/key.pem",
 		"CRYPTOPAY_ENCRYPTION_KEY_FILE": "$DIR/enc.key",
 		"CRYPTOPAY_BACKUP_DIR":          "$DIR", "CRYPTOPAY_BACKUP_RECIPIENT": "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
-		"CRYPTOPAY_ALERT_WEBHOOK_URL": "https://hooks.example.com/T000/B000",
-		"CRYPTOPAY_CONFIG_FILE":       "$DIR/cryptopay.env",
+		"CRYPTOPAY_ALERT_WEBHOOK_URL":  "https://hooks.example.com/T000/B000",
+		"CRYPTOPAY_CONFIG_FILE":        "$DIR/cryptopay.env",
+		"CRYPTOPAY_EMERGENCY_CONTACTS": "security@shop.example",
+		"CRYPTOPAY_SMTP_ADDR":          "smtp.shop.example:587",
 	}, map[string]string{"cert.pem": "cert", "key.pem": "key", "enc.key": strings.Repeat("ab", 32), "cryptopay.env": "CRYPTOPAY_LOG_LEVEL=info\n"})
 	write(t, filepath.Join(good.home, ".bash_history"), "ls\ncurl -H \"Authorization: Bearer $CRYPTOPAY_API_KEY\" ...\n", 0o600)
 	_, err := good.in.DB.SQL().ExecContext(ctx, `INSERT INTO webhook_endpoints (id, store_id, livemode, url, description, event_types, enabled,
@@ -134,6 +136,10 @@ func TestDoctor(t *testing.T) {
 	}
 	if _, err := bad.svc.CreateStore(ctx, gateway.StoreParams{Name: "Live", Livemode: true,
 		Wallets: []gateway.WalletParams{{Network: "bitcoin", AccountKey: bip84Zpub}}}); err != nil {
+		t.Fatal(err)
+	}
+	// An incident left open: the gateway is still frozen.
+	if _, err := bad.svc.Freeze(ctx, "forgotten"); err != nil {
 		t.Fatal(err)
 	}
 	bad.in.Config.DatabaseURL = "postgres://db.example.com/cryptopay?sslmode=disable"

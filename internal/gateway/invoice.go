@@ -73,16 +73,47 @@ func (s *Service) CreateInvoice(ctx context.Context, caller *cryptopay.APIKey, p
 		inv.Address, inv.AddressIndex = addr.String, idx
 		break
 	}
+	// Compliance (limits.go, subjects.go, incident.go): the value limits
+	// count and the subject's envelopes are made before the transaction,
+	// the checks run inside it.
+	lc := limitCheck{}
+	if lc.value, err = s.prepareLimits(ctx, inv, st); err != nil {
+		return nil, err
+	}
+	plainRef, plainMeta := inv.CustomerReference, inv.Metadata
+	if lc.subject, err = s.sealSubject(ctx, inv); err != nil {
+		return nil, err
+	}
+	var warnings []limitWarning
 	err = s.db.InTx(ctx, func(tx storage.Tx) error {
 		if err := ClaimIdempotencyKey(ctx, tx, false); err != nil {
 			return err
 		}
+		if err := refuseIfFrozen(ctx, tx, inv.Livemode); err != nil {
+			return err
+		}
+		usage, ws, err := s.checkLimits(ctx, tx, inv, lc)
+		if err != nil {
+			return err
+		}
+		warnings = ws
 		if err := tx.CreateInvoice(ctx, inv); err != nil {
 			return err
+		}
+		if usage != nil {
+			if err := tx.AddLimitUsage(ctx, usage); err != nil {
+				return err
+			}
+		}
+		if lc.subject != "" {
+			if err := tx.LinkSubjectInvoice(ctx, lc.subject, inv.ID); err != nil {
+				return err
+			}
 		}
 		ev := cryptopay.NewInvoiceEvent(cryptopay.EventInvoiceCreated, inv, nil, inv.CreatedAt)
 		return s.outbox.Append(ctx, tx, &ev)
 	})
+	inv.CustomerReference, inv.Metadata = plainRef, plainMeta
 	if ce, ok := errors.AsType[*storage.ConflictError](err); ok && ce.Constraint == "invoices_store_order_key" {
 		msg := fmt.Sprintf("An invoice for order_id %q already exists.", inv.OrderID)
 		if prev, err := s.db.GetInvoiceByOrderID(ctx, st.ID, inv.OrderID); err == nil {
@@ -93,6 +124,7 @@ func (s *Service) CreateInvoice(ctx context.Context, caller *cryptopay.APIKey, p
 	if err != nil {
 		return nil, fmt.Errorf("create invoice: %w", err)
 	}
+	s.warnLimits(ctx, inv, warnings)
 	s.invoiceCreated(inv)
 	return inv, nil
 }
@@ -327,6 +359,9 @@ func (s *Service) GetInvoice(ctx context.Context, caller *cryptopay.APIKey, id s
 	if !visibleTo(caller, inv.StoreID, inv.Livemode) {
 		return nil, notFound("invoice", id)
 	}
+	if err := s.openSubjects(ctx, inv); err != nil {
+		return nil, err
+	}
 	return inv, nil
 }
 
@@ -364,7 +399,16 @@ func (s *Service) ListInvoices(ctx context.Context, caller *cryptopay.APIKey, q 
 		return nil, false, err
 	}
 	f.Page = page
-	return s.db.ListInvoices(ctx, f)
+	invs, more, err := s.db.ListInvoices(ctx, f)
+	if err != nil {
+		return nil, false, err
+	}
+	for i := range invs {
+		if err := s.openSubjects(ctx, &invs[i]); err != nil {
+			return nil, false, err
+		}
+	}
+	return invs, more, nil
 }
 
 func parsePage(limit int, after, prefix string) (storage.Page, error) {

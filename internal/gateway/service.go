@@ -66,6 +66,9 @@ type Service struct {
 	// takes as long whether or not the account exists; made on first use.
 	dummyHash func() string
 	keyCache  keyCache // API keys by hash; apikeycache.go
+	// compliance: the subject key vault and the operator's notifier
+	// (limits.go, subjects.go).
+	compliance complianceDeps
 
 	observersMu sync.RWMutex
 	observers   []func(*cryptopay.Invoice)

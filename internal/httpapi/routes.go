@@ -26,6 +26,12 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/events", s.authed(cryptopay.ScopeEventsRead, s.listEvents))
 	m.HandleFunc("GET /v1/rates", s.authed(cryptopay.ScopeInvoicesRead, s.listRates))
 
+	m.HandleFunc("GET /v1/reviews", s.authed(cryptopay.ScopeAuditRead, s.listReviews))
+	m.HandleFunc("POST /v1/reviews/{id}/resolve", s.authed(cryptopay.ScopeInvoicesWrite, s.resolveReview))
+	m.HandleFunc("GET /v1/reports/suspicious", s.authed(cryptopay.ScopeAuditRead, s.suspiciousReport))
+	m.HandleFunc("GET /v1/customers/{customer_reference}/export", s.authed(cryptopay.ScopeInvoicesRead, s.exportCustomer))
+	m.HandleFunc("DELETE /v1/customers/{customer_reference}", s.authed(cryptopay.ScopeInvoicesWrite, s.eraseCustomer))
+
 	m.HandleFunc("POST /v1/api_keys", s.authed(cryptopay.ScopeKeysWrite, s.idempotent(s.createAPIKey)))
 	m.HandleFunc("GET /v1/api_keys", s.authed(cryptopay.ScopeKeysRead, s.listAPIKeys))
 	m.HandleFunc("GET /v1/api_keys/{id}", s.authed(cryptopay.ScopeKeysRead, s.getAPIKey))

@@ -125,6 +125,7 @@ type Reader interface {
 	RatesReader
 	DashboardReader
 	StoreSettingsReader
+	ComplianceReader
 }
 
 // Tx is a write transaction.
@@ -182,6 +183,7 @@ type Tx interface {
 	RatesTx
 	DashboardTx
 	StoreSettingsTx
+	ComplianceTx
 }
 
 // Page bounds a list query: at most Limit rows, strictly after the row

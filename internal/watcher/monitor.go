@@ -112,6 +112,9 @@ func (w *Watcher) monitorInvoice(ctx context.Context, tx storage.Tx, inv *crypto
 			add(monitor.HighValueSettlement(inv, v, cur, senders(inv)))
 		}
 	}
+	if err := openReviews(ctx, tx, inv, alerts, now); err != nil { // review.go
+		return nil, err
+	}
 	return alerts, nil
 }
 

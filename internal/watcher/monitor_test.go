@@ -2,6 +2,7 @@ package watcher_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -169,5 +170,25 @@ func TestHighValueAndUnusualActivityAlerts(t *testing.T) {
 	}
 	if slices.ContainsFunc(texts, func(s string) bool { return strings.Contains(s, small.ID) }) {
 		t.Fatal("a small invoice raised a high-value alert")
+	}
+	// Each alert opened a review with its evidence: the high-value
+	// payment and settlement on big, the many-payments one on small.
+	reviews, _, err := h.db.ListReviews(h.ctx, storage.ReviewFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]string{}
+	for _, r := range reviews {
+		rules[r.Rule] = r.InvoiceID
+		if r.Status != storage.ReviewOpen || r.Evidence.Address == "" || len(r.Evidence.Payments) == 0 || r.Evidence.Payments[0].TxID == "" {
+			t.Errorf("review %s lacks evidence: %+v", r.ID, r)
+		}
+	}
+	want := map[string]string{"high_value_payment": big.ID, "high_value_invoice_settled": big.ID, "unusual_activity": small.ID}
+	if len(reviews) != 3 || fmt.Sprint(rules) != fmt.Sprint(want) {
+		t.Fatalf("reviews by rule = %v (%d), want %v", rules, len(reviews), want)
+	}
+	if got := reviews[len(reviews)-1].Evidence.Payments[0].Amount; got != "0.10000000" {
+		t.Fatalf("evidence amount of the first review = %s, want 0.10000000", got)
 	}
 }

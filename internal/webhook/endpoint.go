@@ -255,6 +255,13 @@ func (s *Service) DeleteEndpoint(ctx context.Context, o Owner, id string) error 
 // RotateSecret gives o's endpoint a new secret and returns it. The old
 // secret keeps signing beside the new one for the rotation overlap.
 func (s *Service) RotateSecret(ctx context.Context, o Owner, id string) (*cryptopay.WebhookEndpoint, string, error) {
+	return s.RotateSecretOverlap(ctx, o, id, s.overlap)
+}
+
+// RotateSecretOverlap is RotateSecret with the overlap given: 0 drops the
+// old secret at once (an incident, when the old secret may be known to an
+// attacker), so every delivery from now on is signed with the new one only.
+func (s *Service) RotateSecretOverlap(ctx context.Context, o Owner, id string, overlap time.Duration) (*cryptopay.WebhookEndpoint, string, error) {
 	secret, err := webhooksig.NewSecret()
 	if err != nil {
 		return nil, "", err
@@ -280,13 +287,16 @@ func (s *Service) RotateSecret(ctx context.Context, o Owner, id string) (*crypto
 		if err != nil {
 			return fmt.Errorf("webhook: seal secret: %w", err)
 		}
-		exp := now.Add(s.overlap)
+		exp := now.Add(overlap)
 		ep.PreviousSecret, ep.PreviousSecretExpiresAt, ep.Secret, ep.UpdatedAt = prev, &exp, sealed, now
+		if overlap <= 0 {
+			ep.PreviousSecret, ep.PreviousSecretExpiresAt = "", nil
+		}
 		if err := tx.UpdateWebhookEndpoint(ctx, ep); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, ep, gateway.AuditWebhookSecretRotated,
-			map[string]any{"previous_secret_expires_at": exp.Format(time.RFC3339)})
+			map[string]any{"previous_secret_expires_at": exp.Format(time.RFC3339), "overlap": overlap.String()})
 	})
 	if err != nil {
 		return nil, "", err
