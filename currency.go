@@ -16,13 +16,19 @@ type Currency struct {
 // currencies is the closed set of supported pricing currencies.
 var currencies = map[string]Currency{
 	"BTC": {Code: "BTC", Decimals: 8, Crypto: true},
-	"USD": {Code: "USD", Decimals: 2},
-	"EUR": {Code: "EUR", Decimals: 2},
-	"GBP": {Code: "GBP", Decimals: 2},
-	"CHF": {Code: "CHF", Decimals: 2},
-	"CAD": {Code: "CAD", Decimals: 2},
-	"AUD": {Code: "AUD", Decimals: 2},
-	"JPY": {Code: "JPY", Decimals: 0},
+	// EVM assets: ether in wei, and the two stablecoins in their 6-decimal
+	// base units (the decimals are checked against each configured token
+	// contract at start).
+	"ETH":  {Code: "ETH", Decimals: 18, Crypto: true},
+	"USDC": {Code: "USDC", Decimals: 6, Crypto: true},
+	"USDT": {Code: "USDT", Decimals: 6, Crypto: true},
+	"USD":  {Code: "USD", Decimals: 2},
+	"EUR":  {Code: "EUR", Decimals: 2},
+	"GBP":  {Code: "GBP", Decimals: 2},
+	"CHF":  {Code: "CHF", Decimals: 2},
+	"CAD":  {Code: "CAD", Decimals: 2},
+	"AUD":  {Code: "AUD", Decimals: 2},
+	"JPY":  {Code: "JPY", Decimals: 0},
 }
 
 // LookupCurrency returns the currency with the given code. Codes are
