@@ -84,7 +84,7 @@ type InvoiceEventData struct {
 	TxID                  string   `json:"tx_id,omitempty"`
 	Vout                  *uint32  `json:"vout,omitempty"`
 	PaymentAmount         string   `json:"payment_amount,omitempty"`
-	PaymentAsset          string   `json:"payment_asset,omitempty"` // the payment's asset, in whose decimals payment_amount is
+	PaymentAsset          string   `json:"payment_asset,omitempty"` // set when the payment is in another asset than the invoice's (wrong_asset); payment_amount is in its decimals
 	FromAddress           string   `json:"from_address,omitempty"`
 	Confirmations         int64    `json:"confirmations"`
 	RequiredConfirmations int      `json:"required_confirmations"`
@@ -132,14 +132,15 @@ func invoiceEventData(inv *Invoice, p *Payment) InvoiceEventData {
 		d.TxID, d.Vout, d.FromAddress = p.TxID, &vout, p.FromAddress
 		pa := asset
 		if p.Asset != "" && p.Asset != inv.Asset {
-			// A wrong-asset payment is shown in its own asset's units.
+			// A wrong-asset payment is shown in its own asset's units,
+			// and named.
 			pa, _ = LookupCurrency(p.Asset)
 			if pa.Code == "" {
 				pa.Decimals = 0 // an asset with no currency (POL, BNB): base units
 			}
+			d.PaymentAsset = p.Asset
 		}
 		d.PaymentAmount = FormatAmount(p.Amount, pa.Decimals)
-		d.PaymentAsset = p.AssetOr(inv.Asset)
 		d.Confirmations = p.Confirmations
 		d.ConflictTxID = p.ConflictTxID
 		d.PaymentStatus = string(p.Status)

@@ -191,7 +191,12 @@ func open(ctx context.Context, env Env, checkSchema bool) (*app, error) {
 		db.Close()
 		return nil, err
 	}
-	svc := gateway.New(gateway.Config{DB: db, Outbox: ob, Rates: rs, Logger: log, ReorgLimit: cfg.Bitcoin.SafetyLimit})
+	evm, err := evmDeposits(cfg.EVM)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	svc := gateway.New(gateway.Config{DB: db, Outbox: ob, Rates: rs, Logger: log, ReorgLimit: cfg.Bitcoin.SafetyLimit, EVM: evm})
 	a := &app{cfg: cfg, log: log, db: db, outbox: ob, svc: svc}
 	if err := a.useKeyring(); err != nil {
 		db.Close()

@@ -39,6 +39,9 @@ type Config struct {
 	// (CRYPTOPAY_BITCOIN_REORG_LIMIT): no store's confirmation policy may
 	// require more. Zero checks nothing.
 	ReorgLimit int
+	// EVM are the configured EVM networks (deposit addresses, tokens,
+	// tiers); a network absent here takes no invoices and no stores.
+	EVM map[cryptopay.Network]EVMChain
 }
 
 // Service is the gateway's application service. It is safe for concurrent
@@ -49,7 +52,8 @@ type Service struct {
 	rates   cryptopay.RateSource
 	log     *slog.Logger
 	now     func() time.Time
-	limit   int      // Config.ReorgLimit
+	limit   int // Config.ReorgLimit
+	evm     map[cryptopay.Network]EVMChain
 	keys    sync.Map // "storeID/network" → *account.Key, parsed once
 	usage   keyUsage
 	scopes  scopeUsage // per-scope use, throttled; see scopeuse.go
@@ -92,6 +96,7 @@ func New(cfg Config) *Service {
 		log:    cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		now:    cfg.Now,
 		limit:  cfg.ReorgLimit,
+		evm:    cfg.EVM,
 	}
 	if s.now == nil {
 		s.now = time.Now
