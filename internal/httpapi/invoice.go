@@ -187,8 +187,8 @@ func (s *Server) invoiceJSON(r *http.Request, inv *cryptopay.Invoice) invoiceBod
 		base = scheme + "://" + r.Host
 	}
 	b := invoiceJSON(inv, base)
-	if u := s.svc.PaymentURI(inv); u != "" {
-		b.PaymentURI = u // EIP-681 needs the chain's configuration
+	if inv.Network.EVM() {
+		b.PaymentURI = s.svc.PaymentURI(inv) // EIP-681 needs the chain's configuration
 	}
 	return b
 }
