@@ -77,7 +77,7 @@ func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
 
 	var last []byte
 	for {
-		st := newState(inv, h.svc.Now(), h.text)
+		st := h.state(inv)
 		key := stateKey(st)
 		if !bytes.Equal(key, last) {
 			msg, err := eventMessage(st)

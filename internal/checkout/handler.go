@@ -155,7 +155,7 @@ func (h *Handler) Page(w http.ResponseWriter, r *http.Request) {
 		Title:     fmt.Sprintf(h.text.PageTitle, cmp.Or(storeName, inv.OrderID)),
 		Store:     storeName,
 		OrderID:   inv.OrderID,
-		State:     newState(inv, h.svc.Now(), h.text),
+		State:     h.state(inv),
 		EventsURL: "/pay/" + inv.ID + "/events",
 	}
 	d.URI = template.URL(d.State.URI) // built by paymentURI from a derived address and an amount
@@ -221,7 +221,10 @@ func (h *Handler) QR(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	asset := inv.Network.Asset()
+	asset, known := cryptopay.LookupCurrency(inv.Asset)
+	if !known {
+		asset = inv.Network.Asset()
+	}
 	amount := inv.AmountDue()
 	if amount.Sign() == 0 {
 		amount = inv.CryptoDue
@@ -235,6 +238,9 @@ func (h *Handler) QR(w http.ResponseWriter, r *http.Request) {
 		amount = a
 	}
 	uri := paymentURI(inv.Network, inv.Address, amount, asset.Decimals)
+	if inv.Network.EVM() {
+		uri = h.svc.PaymentURIFor(inv, amount)
+	}
 	svg, err := qrSVG(uri, fmt.Sprintf(h.text.QRTitle, uri))
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "checkout: QR code failed", "invoice", inv.ID, "err", err)
@@ -278,4 +284,20 @@ func clock(secs int64) string {
 		return fmt.Sprintf("%d:%02d:%02d", h, m, s)
 	}
 	return fmt.Sprintf("%d:%02d", m, s)
+}
+
+// state is newState with what needs the gateway's chain configuration: an
+// EVM invoice's EIP-681 URI (chain id, token contract) and the warning to
+// pay on its chain only.
+func (h *Handler) state(inv *cryptopay.Invoice) State {
+	st := newState(inv, h.svc.Now(), h.text)
+	if inv.Network.EVM() {
+		amount := inv.AmountDue()
+		if amount.Sign() == 0 {
+			amount = inv.CryptoDue
+		}
+		st.URI = h.svc.PaymentURIFor(inv, amount)
+		st.Warning = fmt.Sprintf(h.text.WrongChain, st.Asset, inv.Network, st.Asset)
+	}
+	return st
 }

@@ -51,14 +51,24 @@ type State struct {
 	ExpiresAt     string   `json:"expires_at"`
 	ExpiresIn     int64    `json:"expires_in"` // whole seconds from when the state was computed
 	RedirectURL   string   `json:"redirect_url,omitempty"`
+	// Network names the chain to pay on, and Warning says plainly that
+	// the same asset sent on another chain does not pay this invoice (on
+	// EVM chains one address exists on every chain: the most common
+	// stablecoin mistake).
+	Network string `json:"network"`
+	Warning string `json:"warning,omitempty"`
 }
 
 // newState derives the payer's view of inv at now, in the words of c.
 func newState(inv *cryptopay.Invoice, now time.Time, c *Catalogue) State {
-	asset := inv.Network.Asset()
+	asset, ok := cryptopay.LookupCurrency(inv.Asset) // USDC on an EVM chain, not the chain's ETH
+	if !ok {
+		asset = inv.Network.Asset()
+	}
 	remaining := inv.AmountDue()
 	s := State{
 		Status:     string(inv.Status),
+		Network:    string(inv.Network),
 		Flags:      inv.Flags.Names(),
 		Asset:      asset.Code,
 		Address:    inv.Address,

@@ -11,6 +11,7 @@ type Catalogue struct {
 	NotFoundText  string
 	OrderLabel    string
 	TestMode      string // %s: network name
+	WrongChain    string // %s: asset, network, asset
 	TotalLabel    string
 	PriceLabel    string
 	PaidLabel     string
@@ -51,6 +52,7 @@ var English = Catalogue{
 	NotFoundText:  "This payment link is not valid. Please check the link or go back to the shop and start the payment again.",
 	OrderLabel:    "Order",
 	TestMode:      "Test payment on %s: do not send real bitcoin.",
+	WrongChain:    "Send %s on the %s network only. The same address exists on every EVM chain, but %s sent on another network does not pay this invoice.",
 	TotalLabel:    "Total",
 	PriceLabel:    "Price",
 	PaidLabel:     "Received",

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"math/big"
 
 	"github.com/cryptopay/cryptopay"
 )
@@ -44,11 +45,16 @@ func (s *Service) evmChain(n cryptopay.Network) (EVMChain, error) {
 // chain's configuration to write one (EIP-681 carries the chain id and
 // the token contract), else "" and the caller writes BIP21.
 func (s *Service) PaymentURI(inv *cryptopay.Invoice) string {
+	return s.PaymentURIFor(inv, inv.AmountDue())
+}
+
+// PaymentURIFor is PaymentURI for amount base units.
+func (s *Service) PaymentURIFor(inv *cryptopay.Invoice, amount *big.Int) string {
 	c := s.evm[inv.Network]
 	if c == nil {
 		return ""
 	}
-	return c.PaymentURI(inv.Address, inv.Asset, inv.AmountDue().String())
+	return c.PaymentURI(inv.Address, inv.Asset, amount.String())
 }
 
 // pickAsset returns the asset an invoice on n is paid in: the one asked

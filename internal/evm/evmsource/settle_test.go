@@ -1,13 +1,18 @@
 package evmsource_test
 
 import (
+	"html"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/checkout"
 	"github.com/cryptopay/cryptopay/internal/evm/evmnet"
 	"github.com/cryptopay/cryptopay/internal/testdb"
 )
@@ -220,6 +225,18 @@ func TestDepositAddressAndURI(t *testing.T) {
 		want := "ethereum:" + h.token.Hex() + "@1337/transfer?address=" + a.Address + "&uint256=10000000"
 		if d != want {
 			t.Errorf("token URI = %s, want %s", d, want)
+		}
+		// The checkout page names the network, warns against paying on
+		// another chain and links the EIP-681 request.
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /pay/{id}", checkout.New(h.svc, nil).Page)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/pay/"+a.ID, nil))
+		page := rec.Body.String()
+		if rec.Code != http.StatusOK || !strings.Contains(page, `id="network-warning"`) ||
+			!strings.Contains(page, "Send USDC on the evm-dev network only") ||
+			!strings.Contains(page, html.EscapeString(want)) || !strings.Contains(page, ">10.000000<") && !strings.Contains(page, `value="10.000000"`) {
+			t.Errorf("checkout page (status %d) lacks the network warning, the EIP-681 link or the USDC amount:\n%s", rec.Code, page)
 		}
 		e := h.invoice("e", "0.25", "ETH", "ETH")
 		if got, want := h.svc.PaymentURI(e), "ethereum:"+e.Address+"@1337?value=250000000000000000"; got != want {
