@@ -112,3 +112,26 @@ func (a *app) evmWatcher(ctx context.Context) (*watcher.Watcher, error) {
 	})
 	return w, nil
 }
+
+// checkEVMNode is doctor's EVM check: the configured node answers with the
+// configured chain id and the token registry passes Check.
+func (a *app) checkEVMNode(ctx context.Context) (string, error) {
+	chain, _, ok, err := evmChain(a.cfg.EVM)
+	if err != nil || !ok {
+		return "", err
+	}
+	client, err := rpc.DialContext(ctx, a.cfg.EVM.RPCURL)
+	if err != nil {
+		return "", err
+	}
+	defer client.Close()
+	src := evmsource.New(client, chain, a.cfg.EVM.Finalized)
+	if err := src.Check(ctx); err != nil {
+		return "", err
+	}
+	tip, err := src.Tip(ctx)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s (chain id %d) at block %d; tokens %v; reorg limit %d", chain.Network, chain.ChainID, tip.Height, chain.Assets(), chain.ReorgLimit), nil
+}

@@ -55,6 +55,9 @@ type Input struct {
 	// Handler is the API handler serve would run; nil skips the header
 	// check.
 	Handler http.Handler
+	// EVM checks the configured EVM node (reachable, chain id, token
+	// registry) and describes it; nil skips that check.
+	EVM func(ctx context.Context) (string, error)
 	// Now is the time keys are aged against (default time.Now()).
 	Now time.Time
 }
@@ -82,6 +85,7 @@ func Checks() []Check {
 		{"API keys hold only the scopes they use", checkKeyScopes},
 		{"Audit log intact and checkpointed", checkAuditLog},
 		{"Confirmation policies within the reorg limit", checkConfirmationPolicies},
+		{"EVM node and token registry", checkEVM},
 	}
 }
 
