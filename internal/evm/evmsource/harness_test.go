@@ -53,6 +53,7 @@ type harness struct {
 	w        *watcher.Watcher
 	src      *evmsource.Source
 	receiver common.Address
+	nonces   map[common.Address]uint64 // next nonce per sender
 }
 
 func newHarness(t *testing.T, db storage.DB) *harness {
@@ -73,7 +74,7 @@ func newHarness(t *testing.T, db storage.DB) *harness {
 		nc.HTTPHost, nc.HTTPPort, nc.HTTPModules = "127.0.0.1", port, []string{"eth", "net", "web3"}
 	})
 	t.Cleanup(func() { sim.Close() })
-	h := &harness{t: t, ctx: ctx, sim: sim, client: sim.Client(), payer: payer, other: other, db: db}
+	h := &harness{t: t, ctx: ctx, sim: sim, client: sim.Client(), payer: payer, other: other, db: db, nonces: map[common.Address]uint64{}}
 	var err error
 	if h.tokenABI, err = abi.JSON(strings.NewReader(testtoken.BoolToken.ABI)); err != nil {
 		t.Fatal(err)
@@ -82,6 +83,8 @@ func newHarness(t *testing.T, db storage.DB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.commit()
+	h.nonces[crypto.PubkeyToAddress(deployer.PublicKey)] = 1
 	h.token = crypto.CreateAddress(crypto.PubkeyToAddress(deployer.PublicKey), 1)
 	h.send(deployer, nil, nil, testtoken.BoolToken.Bytecode, 1)
 	h.commit()
@@ -91,40 +94,7 @@ func newHarness(t *testing.T, db storage.DB) *harness {
 
 	chain := evmnet.Chain{Network: cryptopay.NetworkEVMDev, ChainID: simChainID, ReorgLimit: 64,
 		Tokens: []evmnet.Token{{Asset: "USDC", Contract: h.token, Decimals: 6}}}
-	policy, err := chain.Policy("2", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deposits := &evmnet.Deposits{Chain: chain, Factory: factory, Policy: policy}
-	rc, err := rpc.DialContext(ctx, fmt.Sprintf("http://127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rc.Close)
-	h.src = evmsource.New(rc, chain, false)
-	if err := h.src.Check(ctx); err != nil {
-		t.Fatalf("Check: %v", err)
-	}
-	ob, err := webhook.NewOutbox(db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.svc = gateway.New(gateway.Config{DB: db, Outbox: ob, EVM: map[cryptopay.Network]gateway.EVMChain{chain.Network: deposits}})
-	recv, _ := crypto.GenerateKey()
-	h.receiver = crypto.PubkeyToAddress(recv.PublicKey)
-	st, err := h.svc.CreateStore(ctx, gateway.StoreParams{Name: "evm test", Wallets: []gateway.WalletParams{
-		{Network: string(chain.Network), AccountKey: strings.ToLower(h.receiver.Hex())},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ck, err := h.svc.CreateKey(ctx, gateway.KeyParams{StoreID: st.ID, Scopes: []string{"invoices:read", "invoices:write"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.key = ck.Key
-	h.w = watcher.New(watcher.Config{DB: db, Outbox: ob, Source: h.src, SafetyLimit: chain.ReorgLimit})
-	h.svc.OnInvoiceCreated(func(inv *cryptopay.Invoice) { h.w.Watch(inv.Address, inv.MonitorUntil) })
+	h.gateway(fmt.Sprintf("http://127.0.0.1:%d", port), chain, factory)
 	h.step()
 	return h
 }
@@ -141,10 +111,17 @@ func (h *harness) pack(method string, args ...any) []byte {
 // scales the gas price (a replacement needs a higher one).
 func (h *harness) send(key *ecdsa.PrivateKey, to *common.Address, value *big.Int, data []byte, fee int64) *types.Transaction {
 	h.t.Helper()
-	nonce, err := h.client.PendingNonceAt(h.ctx, crypto.PubkeyToAddress(key.PublicKey))
-	if err != nil {
-		h.t.Fatal(err)
+	// Nonces are counted here: the pool's pending nonce lags a
+	// transaction just sent.
+	from := crypto.PubkeyToAddress(key.PublicKey)
+	nonce, ok := h.nonces[from]
+	if !ok {
+		var err error
+		if nonce, err = h.client.NonceAt(h.ctx, from, nil); err != nil {
+			h.t.Fatal(err)
+		}
 	}
+	h.nonces[from] = nonce + 1
 	return h.sendNonce(key, nonce, to, value, data, fee)
 }
 
@@ -177,7 +154,20 @@ func (h *harness) payToken(to string, units int64) *types.Transaction {
 	return h.send(h.payer, &h.token, nil, h.pack("transfer", common.HexToAddress(to), big.NewInt(units)), 1)
 }
 
-func (h *harness) commit() common.Hash { return h.sim.Commit() }
+// commit mines a block, after waiting (a little) for the pool to hold
+// every transaction sent: it takes them in asynchronously.
+func (h *harness) commit() common.Hash {
+	deadline := time.Now().Add(2 * time.Second)
+	for from, next := range h.nonces {
+		for time.Now().Before(deadline) {
+			if n, err := h.client.PendingNonceAt(h.ctx, from); err == nil && n >= next {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return h.sim.Commit()
+}
 
 // step runs one watcher pass, which must succeed.
 func (h *harness) step() {
@@ -242,4 +232,44 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// gateway builds the service (with a test store and key) and the watcher
+// over the node at rpcURL, and runs the first watcher pass.
+func (h *harness) gateway(rpcURL string, chain evmnet.Chain, factory common.Address) {
+	t, ctx, db := h.t, h.ctx, h.db
+	policy, err := chain.Policy("2", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deposits := &evmnet.Deposits{Chain: chain, Factory: factory, Policy: policy}
+	rc, err := rpc.DialContext(ctx, rpcURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rc.Close)
+	h.src = evmsource.New(rc, chain, false)
+	if err := h.src.Check(ctx); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	ob, err := webhook.NewOutbox(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.svc = gateway.New(gateway.Config{DB: db, Outbox: ob, EVM: map[cryptopay.Network]gateway.EVMChain{chain.Network: deposits}})
+	recv, _ := crypto.GenerateKey()
+	h.receiver = crypto.PubkeyToAddress(recv.PublicKey)
+	st, err := h.svc.CreateStore(ctx, gateway.StoreParams{Name: "evm test", Wallets: []gateway.WalletParams{
+		{Network: string(chain.Network), AccountKey: strings.ToLower(h.receiver.Hex())},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := h.svc.CreateKey(ctx, gateway.KeyParams{StoreID: st.ID, Scopes: []string{"invoices:read", "invoices:write"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.key = ck.Key
+	h.w = watcher.New(watcher.Config{DB: db, Outbox: ob, Source: h.src, SafetyLimit: chain.ReorgLimit})
+	h.svc.OnInvoiceCreated(func(inv *cryptopay.Invoice) { h.w.Watch(inv.Address, inv.MonitorUntil) })
 }
