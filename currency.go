@@ -16,6 +16,10 @@ type Currency struct {
 // currencies is the closed set of supported pricing currencies.
 var currencies = map[string]Currency{
 	"BTC": {Code: "BTC", Decimals: 8, Crypto: true},
+	// EVM assets: ether in wei; USDC and USDT below in their 6-decimal
+	// base units (the decimals are checked against each configured token
+	// contract at start).
+	"ETH": {Code: "ETH", Decimals: 18, Crypto: true},
 	"USD": {Code: "USD", Decimals: 2},
 	"EUR": {Code: "EUR", Decimals: 2},
 	"GBP": {Code: "GBP", Decimals: 2},

@@ -29,6 +29,7 @@ const (
 	EventPaymentReplaced             EventType = "payment.replaced"
 	EventPaymentReinstated           EventType = "payment.reinstated"
 	EventPaymentOutsideWindow        EventType = "payment.outside_window"
+	EventPaymentWrongAsset           EventType = "payment.wrong_asset" // another asset than the invoice's; not credited
 	EventWebhookEndpointDisabled     EventType = "webhook_endpoint.disabled"
 	EventTest                        EventType = "test"
 )
@@ -39,7 +40,7 @@ var EventTypes = []EventType{
 	EventInvoiceConfirmationsChanged, EventInvoiceSettled, EventInvoicePaidPartial,
 	EventInvoicePaidOver, EventInvoicePaidLate, EventInvoiceExpired, EventInvoiceInvalid,
 	EventPaymentDoubleSpent, EventPaymentConflicted, EventPaymentReplaced, EventPaymentReinstated,
-	EventPaymentReorged, EventPaymentHeld, EventPaymentOutsideWindow, EventWebhookEndpointDisabled, EventTest,
+	EventPaymentReorged, EventPaymentHeld, EventPaymentOutsideWindow, EventPaymentWrongAsset, EventWebhookEndpointDisabled, EventTest,
 }
 
 // APIVersion is the version of the event and API shapes.
@@ -91,6 +92,7 @@ type InvoiceEventData struct {
 	TxID                  string     `json:"tx_id,omitempty"`
 	Vout                  *uint32    `json:"vout,omitempty"`
 	PaymentAmount         string     `json:"payment_amount,omitempty"`
+	PaymentAsset          string     `json:"payment_asset,omitempty"` // set when the payment is in another asset than the invoice's (wrong_asset); payment_amount is in its decimals
 	FromAddress           string     `json:"from_address,omitempty"`
 	Confirmations         int64      `json:"confirmations"`
 	RequiredConfirmations int        `json:"required_confirmations"`
@@ -140,7 +142,17 @@ func invoiceEventData(inv *Invoice, p *Payment) InvoiceEventData {
 	if p != nil {
 		vout := p.Vout
 		d.TxID, d.Vout, d.FromAddress = p.TxID, &vout, p.FromAddress
-		d.PaymentAmount = FormatAmount(p.Amount, asset.Decimals)
+		pa := asset
+		if p.Asset != "" && p.Asset != inv.Asset {
+			// A wrong-asset payment is shown in its own asset's units,
+			// and named.
+			pa, _ = LookupCurrency(p.Asset)
+			if pa.Code == "" {
+				pa.Decimals = 0 // an asset with no currency (POL, BNB): base units
+			}
+			d.PaymentAsset = p.Asset
+		}
+		d.PaymentAmount = FormatAmount(p.Amount, pa.Decimals)
 		d.Confirmations = p.Confirmations
 		d.ConflictTxID = p.ConflictTxID
 		d.PaymentStatus = string(p.Status)

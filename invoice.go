@@ -46,6 +46,7 @@ const (
 	FlagHeld                           // a payment came from a blocked address and is held, not credited
 	FlagConfirmedLate                  // settled by money that was on time but confirmed after the monitoring window
 	FlagOutsideWindow                  // money reached the address after the monitoring window; recorded, not credited
+	FlagWrongAsset                     // another asset than the invoice's reached its address (ETH to a USDC invoice); recorded, not credited
 )
 
 var flagNames = []struct {
@@ -61,6 +62,7 @@ var flagNames = []struct {
 	{FlagHeld, "held"},
 	{FlagConfirmedLate, "confirmed_late"},
 	{FlagOutsideWindow, "outside_window"},
+	{FlagWrongAsset, "wrong_asset"},
 }
 
 // Names returns the set flags' names in a fixed order; never nil.
@@ -87,7 +89,7 @@ type Invoice struct {
 	AmountText            string   // the price exactly as the shop sent it ("0.0015"); "" if stored before it was kept
 	Currency              string
 	Network               Network
-	Asset                 string     // "BTC"
+	Asset                 string     // "BTC", "ETH", "USDC", "USDT"
 	CryptoDue             *big.Int   // base units of Asset
 	Rate                  string     // decimal price of one Asset in Currency used (after the spread); "" when priced in Asset
 	RateSources           []string   // the providers whose median Rate is, or "static"; nil when priced in Asset
@@ -148,12 +150,17 @@ func (inv *Invoice) Open(now time.Time) bool {
 
 // Payment is one output paying an invoice's address.
 type Payment struct {
-	ID            string
-	InvoiceID     string
-	TxID          string
-	Vout          uint32
-	Amount        *big.Int // base units
-	BlockHash     string   // "" while unconfirmed
+	ID        string
+	InvoiceID string
+	TxID      string
+	Vout      uint32   // output index on Bitcoin; on EVM chains 0 for ether, 1+ the log's position in its transaction for a token transfer
+	Amount    *big.Int // base units of Asset
+	// Asset is the code of what was paid ("ETH", "USDC") as the watcher
+	// saw it; "" means the invoice's asset. It is set when the payment is
+	// detected (its events carry it) but not stored yet: a payment read
+	// back is in the invoice's asset unless its status is wrong_asset.
+	Asset         string
+	BlockHash     string // "" while unconfirmed
 	BlockHeight   int64
 	Confirmations int64
 	RBF           bool
@@ -195,7 +202,21 @@ const (
 	// PaymentOutsideWindow: first seen after the invoice's monitoring
 	// window ended. Recorded and alerted, never credited.
 	PaymentOutsideWindow PaymentStatus = "outside_window"
+	// PaymentWrongAsset: another asset than the invoice's reached its
+	// address (ether sent to a USDC invoice's address, or USDT to a USDC
+	// one). Recorded and alerted, never credited: a different asset is not
+	// worth what was asked.
+	PaymentWrongAsset PaymentStatus = "wrong_asset"
 )
+
+// AssetOr returns the payment's asset, or def for a payment recorded
+// without one.
+func (p *Payment) AssetOr(def string) string {
+	if p.Asset == "" {
+		return def
+	}
+	return p.Asset
+}
 
 // Counted reports whether the payment counts towards the amount paid.
 func (s PaymentStatus) Counted() bool {

@@ -69,6 +69,8 @@ func (inv *Invoice) Advance(payments []Payment, now time.Time, toleranceBP int) 
 			flags |= FlagHeld
 		case PaymentOutsideWindow:
 			flags |= FlagOutsideWindow
+		case PaymentWrongAsset:
+			flags |= FlagWrongAsset
 		case PaymentReorged:
 			flags |= FlagReorged
 		case PaymentConfirmed:

@@ -12,9 +12,47 @@ const (
 	NetworkBitcoinTestnet Network = "bitcoin-testnet"
 	NetworkBitcoinSignet  Network = "bitcoin-signet"
 	NetworkBitcoinRegtest Network = "bitcoin-regtest"
+
+	// EVM networks. Their chain ids, token contracts and confirmation
+	// tiers are configuration (internal/evm/evmnet), not part of the
+	// domain: the domain only knows their names, mode and native asset.
+	NetworkEthereum    Network = "ethereum"
+	NetworkBase        Network = "base"
+	NetworkArbitrum    Network = "arbitrum"
+	NetworkPolygon     Network = "polygon"
+	NetworkBSC         Network = "bsc"
+	NetworkSepolia     Network = "sepolia"
+	NetworkBaseSepolia Network = "base-sepolia"
+	NetworkEVMDev      Network = "evm-dev" // a local development chain (geth --dev, anvil)
 )
 
-var networks = []Network{NetworkBitcoin, NetworkBitcoinTestnet, NetworkBitcoinSignet, NetworkBitcoinRegtest}
+// networkInfo is what the domain knows of a network.
+type networkInfo struct {
+	live   bool
+	evm    bool
+	native string // code of the native asset
+}
+
+var networkTable = map[Network]networkInfo{
+	NetworkBitcoin:        {live: true, native: "BTC"},
+	NetworkBitcoinTestnet: {native: "BTC"},
+	NetworkBitcoinSignet:  {native: "BTC"},
+	NetworkBitcoinRegtest: {native: "BTC"},
+	NetworkEthereum:       {live: true, evm: true, native: "ETH"},
+	NetworkBase:           {live: true, evm: true, native: "ETH"},
+	NetworkArbitrum:       {live: true, evm: true, native: "ETH"},
+	NetworkPolygon:        {live: true, evm: true, native: "POL"},
+	NetworkBSC:            {live: true, evm: true, native: "BNB"},
+	NetworkSepolia:        {evm: true, native: "ETH"},
+	NetworkBaseSepolia:    {evm: true, native: "ETH"},
+	NetworkEVMDev:         {evm: true, native: "ETH"},
+}
+
+var networks = []Network{
+	NetworkBitcoin, NetworkBitcoinTestnet, NetworkBitcoinSignet, NetworkBitcoinRegtest,
+	NetworkEthereum, NetworkBase, NetworkArbitrum, NetworkPolygon, NetworkBSC,
+	NetworkSepolia, NetworkBaseSepolia, NetworkEVMDev,
+}
 
 // Networks returns every supported network.
 func Networks() []Network { return append([]Network(nil), networks...) }
@@ -22,10 +60,8 @@ func Networks() []Network { return append([]Network(nil), networks...) }
 // ParseNetwork returns the network named s or a CodeInvalid error naming
 // param.
 func ParseNetwork(param, s string) (Network, error) {
-	for _, n := range networks {
-		if string(n) == s {
-			return n, nil
-		}
+	if _, ok := networkTable[Network(s)]; ok {
+		return Network(s), nil
 	}
 	names := make([]string, len(networks))
 	for i, n := range networks {
@@ -35,13 +71,45 @@ func ParseNetwork(param, s string) (Network, error) {
 }
 
 // Livemode reports whether the network carries real value.
-func (n Network) Livemode() bool { return n == NetworkBitcoin }
+func (n Network) Livemode() bool { return networkTable[n].live }
 
-// Asset returns the native asset's currency on the network.
+// EVM reports whether the network is an EVM chain (accounts, ERC-20
+// tokens, CREATE2 deposit addresses) rather than Bitcoin.
+func (n Network) EVM() bool { return networkTable[n].evm }
+
+// Asset returns the native asset's currency on the network. The native
+// assets of Polygon and BSC (POL, BNB) are not invoice currencies: their
+// zero Currency has no code, and invoices there are in tokens only.
 func (n Network) Asset() Currency {
-	c, _ := LookupCurrency("BTC")
+	c, _ := LookupCurrency(networkTable[n].native)
 	return c
 }
 
-// URIScheme returns the payment URI scheme (BIP21) for the network.
-func (n Network) URIScheme() string { return "bitcoin" }
+// NativeAsset returns the code of the network's native asset, whether or
+// not invoices can be priced in it.
+func (n Network) NativeAsset() string { return networkTable[n].native }
+
+// Assets returns the codes of the assets an invoice on n may be paid in:
+// the native asset when it is an invoice currency, and on EVM chains the
+// ERC-20 stablecoins (whether a chain has a contract for each is
+// configuration, checked where the registry is known).
+func (n Network) Assets() []string {
+	var out []string
+	if c := n.Asset(); c.Code != "" {
+		out = append(out, c.Code)
+	}
+	if n.EVM() {
+		out = append(out, "USDC", "USDT")
+	}
+	return out
+}
+
+// URIScheme returns the payment URI scheme for the network: BIP21's
+// "bitcoin" or EIP-681's "ethereum" (every EVM chain; the chain id in the
+// URI tells them apart).
+func (n Network) URIScheme() string {
+	if n.EVM() {
+		return "ethereum"
+	}
+	return "bitcoin"
+}

@@ -52,9 +52,17 @@ type Tx struct {
 	From    string     // address of the first input whose address can be derived, or ""
 }
 
-// Output is one transaction output whose destination is a Key.
+// Output is one transaction output whose destination is a Key. On an EVM
+// chain a transaction pays ether to its recipient (Index 0) and tokens
+// through Transfer logs (Index 1 + the log's position among the
+// transaction's logs: a position within the transaction, not the block, so
+// the same transaction mined again in another block keeps its outpoints).
 type Output struct {
 	Index  uint32
 	Key    Key
 	Amount *big.Int // base units (satoshi, wei, token units); never nil
+	// Asset is what the output pays: "" for the network's native asset
+	// (always, on Bitcoin), else the code of a registered token ("USDC").
+	// The watcher credits an output only to an invoice in the same asset.
+	Asset string
 }

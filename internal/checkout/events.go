@@ -79,7 +79,7 @@ func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
 	page := h.pageData(k)
 	var last []byte
 	for {
-		st := newState(k.inv, h.svc.Now(), k.view())
+		st := h.state(k)
 		key := stateKey(st)
 		if !bytes.Equal(key, last) {
 			page.State = st

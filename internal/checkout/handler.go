@@ -222,7 +222,7 @@ func (h *Handler) pageData(k *checkout) pageData {
 		Title:     fmt.Sprintf(c.PageTitle, cmp.Or(storeName, inv.OrderID)),
 		Store:     storeName,
 		OrderID:   inv.OrderID,
-		State:     newState(inv, h.svc.Now(), k.view()),
+		State:     h.state(k),
 		EventsURL: "/pay/" + inv.ID + "/events?lang=" + c.Lang,
 		Support:   support{URL: template.URL(k.settings.SupportURL), Email: k.settings.SupportEmail}, // validated when stored
 	}
@@ -299,7 +299,10 @@ func (h *Handler) QR(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	asset := inv.Network.Asset()
+	asset, known := cryptopay.LookupCurrency(inv.Asset)
+	if !known {
+		asset = inv.Network.Asset()
+	}
 	amount := inv.AmountDue()
 	if amount.Sign() == 0 {
 		amount = inv.CryptoDue
@@ -313,6 +316,9 @@ func (h *Handler) QR(w http.ResponseWriter, r *http.Request) {
 		amount = a
 	}
 	uri := paymentURI(inv.Network, inv.Address, amount, asset.Decimals)
+	if inv.Network.EVM() {
+		uri = h.svc.PaymentURIFor(inv, amount)
+	}
 	svg, err := qrSVG(uri, fmt.Sprintf(negotiate(r).QRTitle, uri))
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "checkout: QR code failed", "invoice", inv.ID, "err", err)
@@ -356,4 +362,22 @@ func clock(secs int64) string {
 		return fmt.Sprintf("%d:%02d:%02d", h, m, s)
 	}
 	return fmt.Sprintf("%d:%02d", m, s)
+}
+
+// state is newState with what needs the gateway's chain configuration: an
+// EVM invoice's EIP-681 URI (chain id, token contract) and the warning to
+// pay on its chain only (one address exists on every EVM chain: the most
+// common stablecoin mistake).
+func (h *Handler) state(k *checkout) State {
+	inv := k.inv
+	st := newState(inv, h.svc.Now(), k.view())
+	if inv.Network.EVM() {
+		amount := inv.AmountDue()
+		if amount.Sign() == 0 {
+			amount = inv.CryptoDue
+		}
+		st.URI = h.svc.PaymentURIFor(inv, amount)
+		st.Warning = fmt.Sprintf(k.c.WrongChain, st.Asset, inv.Network, st.Asset)
+	}
+	return st
 }

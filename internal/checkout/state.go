@@ -49,26 +49,30 @@ type State struct {
 	Help     bool     `json:"help"`               // the payer should contact the shop
 	// ExchangeWarning warns that an exchange may deduct its fee, shown when
 	// the store accepts no shortfall and the invoice is payable.
-	ExchangeWarning string        `json:"exchange_warning,omitempty"`
-	Asset           string        `json:"asset"`
-	Address         string        `json:"address"`
-	AmountDue       string        `json:"amount_due"`  // the whole crypto amount, decimal (the API's crypto_amount)
-	AmountPaid      string        `json:"amount_paid"` // seen and counted (the API's amount_paid)
-	Remaining       string        `json:"remaining"`   // still to pay (the API's amount_due); "0.00000000" once paid
-	DueText         string        `json:"due_text"`
-	PaidText        string        `json:"paid_text"`
-	Price           string        `json:"price"` // "65.00 USD" in the payer's language; "" when priced in the asset
-	Confirmations   int           `json:"confirmations"`
-	Required        int           `json:"required_confirmations"`
-	URI             string        `json:"uri"`    // BIP21 URI for the remaining amount, exact
-	QRURL           string        `json:"qr_url"` // the QR code of URI
-	Payable         bool          `json:"payable"`
-	Final           bool          `json:"final"` // no further change is expected; the stream ends
-	ExpiresAt       string        `json:"expires_at"`
-	ExpiresIn       int64         `json:"expires_in"` // whole seconds from when the state was computed
-	RedirectURL     string        `json:"redirect_url,omitempty"`
-	Payments        []PaymentLine `json:"payments"`
-	Receipt         *Receipt      `json:"receipt,omitempty"` // on a paid invoice
+	ExchangeWarning string `json:"exchange_warning,omitempty"`
+	Asset           string `json:"asset"`
+	// Network names the chain to pay on, and Warning says plainly that
+	// the same asset sent on another chain does not pay this invoice.
+	Network       string        `json:"network"`
+	Warning       string        `json:"warning,omitempty"`
+	Address       string        `json:"address"`
+	AmountDue     string        `json:"amount_due"`  // the whole crypto amount, decimal (the API's crypto_amount)
+	AmountPaid    string        `json:"amount_paid"` // seen and counted (the API's amount_paid)
+	Remaining     string        `json:"remaining"`   // still to pay (the API's amount_due); "0.00000000" once paid
+	DueText       string        `json:"due_text"`
+	PaidText      string        `json:"paid_text"`
+	Price         string        `json:"price"` // "65.00 USD" in the payer's language; "" when priced in the asset
+	Confirmations int           `json:"confirmations"`
+	Required      int           `json:"required_confirmations"`
+	URI           string        `json:"uri"`    // BIP21 URI for the remaining amount, exact
+	QRURL         string        `json:"qr_url"` // the QR code of URI
+	Payable       bool          `json:"payable"`
+	Final         bool          `json:"final"` // no further change is expected; the stream ends
+	ExpiresAt     string        `json:"expires_at"`
+	ExpiresIn     int64         `json:"expires_in"` // whole seconds from when the state was computed
+	RedirectURL   string        `json:"redirect_url,omitempty"`
+	Payments      []PaymentLine `json:"payments"`
+	Receipt       *Receipt      `json:"receipt,omitempty"` // on a paid invoice
 }
 
 // PaymentLine is one payment to the invoice's address as the payer sees
@@ -99,13 +103,17 @@ type view struct {
 // newState derives the payer's view of inv at now, in the words of v.c.
 func newState(inv *cryptopay.Invoice, now time.Time, v view) State {
 	c := v.c
-	asset := inv.Network.Asset()
+	asset, ok := cryptopay.LookupCurrency(inv.Asset) // USDC on an EVM chain, not the chain's ETH
+	if !ok {
+		asset = inv.Network.Asset()
+	}
 	remaining := inv.AmountDue()
 	amount := func(n *big.Int) string { return c.Number(cryptopay.FormatAmount(n, asset.Decimals)) + " " + asset.Code }
 	s := State{
 		Status:     string(inv.Status),
 		Flags:      inv.Flags.Names(),
 		Asset:      asset.Code,
+		Network:    string(inv.Network),
 		Address:    inv.Address,
 		AmountDue:  cryptopay.FormatAmount(inv.CryptoDue, asset.Decimals),
 		AmountPaid: cryptopay.FormatAmount(inv.AmountPaid, asset.Decimals),

@@ -27,6 +27,7 @@ type Catalogue struct {
 	OrderLabel    string
 	TestMode      string // %s: network name
 	Unavailable   string // shown while an incident freeze is in force
+	WrongChain    string // %s: asset, network, asset
 	TotalLabel    string
 	PriceLabel    string
 	PaidLabel     string
@@ -116,6 +117,7 @@ var English = Catalogue{
 	OrderLabel:    "Order",
 	TestMode:      "Test payment on %s: do not send real bitcoin.",
 	Unavailable:   "Payments are temporarily unavailable. Please do not send a payment now; try again later or contact the shop.",
+	WrongChain:    "Send %s on the %s network only. The same address exists on every EVM chain, but %s sent on another network does not pay this invoice.",
 	TotalLabel:    "Total",
 	PriceLabel:    "Price",
 	PaidLabel:     "Received",

@@ -18,6 +18,7 @@ var German = Catalogue{
 	OrderLabel:    "Bestellung",
 	TestMode:      "Testzahlung auf %s: Senden Sie keine echten Bitcoin.",
 	Unavailable:   "Zahlungen sind vorübergehend nicht möglich. Bitte senden Sie jetzt keine Zahlung; versuchen Sie es später erneut oder wenden Sie sich an den Shop.",
+	WrongChain:    "Senden Sie %s nur im Netzwerk %s. Dieselbe Adresse gibt es auf jeder EVM-Chain, aber %s, das in einem anderen Netzwerk gesendet wird, bezahlt diese Rechnung nicht.",
 	TotalLabel:    "Gesamt",
 	PriceLabel:    "Preis",
 	PaidLabel:     "Erhalten",

@@ -18,6 +18,7 @@ var Spanish = Catalogue{
 	OrderLabel:    "Pedido",
 	TestMode:      "Pago de prueba en %s: no envíe bitcoin real.",
 	Unavailable:   "Los pagos no están disponibles temporalmente. No envíe ningún pago ahora; inténtelo más tarde o contacte con la tienda.",
+	WrongChain:    "Envíe %s solo en la red %s. La misma dirección existe en todas las cadenas EVM, pero %s enviado en otra red no paga esta factura.",
 	TotalLabel:    "Total",
 	PriceLabel:    "Precio",
 	PaidLabel:     "Recibido",

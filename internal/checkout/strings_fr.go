@@ -19,6 +19,7 @@ var French = Catalogue{
 	OrderLabel:    "Commande",
 	TestMode:      "Paiement de test sur %s : n’envoyez pas de vrais bitcoins.",
 	Unavailable:   "Les paiements sont temporairement indisponibles. N'envoyez pas de paiement maintenant ; réessayez plus tard ou contactez la boutique.",
+	WrongChain:    "Envoyez des %s uniquement sur le réseau %s. La même adresse existe sur toutes les chaînes EVM, mais des %s envoyés sur un autre réseau ne paient pas cette facture.",
 	TotalLabel:    "Total",
 	PriceLabel:    "Prix",
 	PaidLabel:     "Reçu",

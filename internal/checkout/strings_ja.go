@@ -18,6 +18,7 @@ var Japanese = Catalogue{
 	OrderLabel:    "注文",
 	TestMode:      "%s でのテスト支払いです。本物のビットコインを送らないでください。",
 	Unavailable:   "現在、支払いを一時的に受け付けていません。今は送金せず、後でもう一度お試しいただくか、ショップにお問い合わせください。",
+	WrongChain:    "%s は %s ネットワークでのみ送金してください。同じアドレスはすべての EVM チェーンに存在しますが、別のネットワークで送った %s ではこの請求書は支払われません。",
 	TotalLabel:    "合計",
 	PriceLabel:    "価格",
 	PaidLabel:     "受領額",

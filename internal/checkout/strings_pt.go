@@ -18,6 +18,7 @@ var Portuguese = Catalogue{
 	OrderLabel:    "Pedido",
 	TestMode:      "Pagamento de teste em %s: não envie bitcoin real.",
 	Unavailable:   "Os pagamentos estão temporariamente indisponíveis. Não envie um pagamento agora; tente mais tarde ou contacte a loja.",
+	WrongChain:    "Envie %s apenas na rede %s. O mesmo endereço existe em todas as redes EVM, mas %s enviado noutra rede não paga esta fatura.",
 	TotalLabel:    "Total",
 	PriceLabel:    "Preço",
 	PaidLabel:     "Recebido",

@@ -276,7 +276,12 @@ func openApp(ctx context.Context, env Env, checkSchema, create bool) (*app, erro
 		db.Close()
 		return nil, err
 	}
-	svc := gateway.New(gateway.Config{DB: db, Outbox: ob, Rates: rs, Logger: log, ReorgLimit: cfg.Bitcoin.SafetyLimit})
+	evm, err := evmDeposits(cfg.EVM)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	svc := gateway.New(gateway.Config{DB: db, Outbox: ob, Rates: rs, Logger: log, ReorgLimit: cfg.Bitcoin.SafetyLimit, EVM: evm})
 	a.outbox, a.svc, a.rates, a.live = ob, svc, rs, live
 	if err := a.useKeyring(); err != nil {
 		db.Close()

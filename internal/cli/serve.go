@@ -98,8 +98,20 @@ func (a *app) background(ctx context.Context) (ready func(context.Context) error
 	if err != nil {
 		return nil, nil, err
 	}
+	evm, err := a.evmWatcher(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	var wg sync.WaitGroup
 	unwatched := cryptopay.Networks()
+	if evm != nil {
+		unwatched = slices.DeleteFunc(unwatched, func(n cryptopay.Network) bool { return n == evm.Network() })
+		wg.Go(func() {
+			if err := evm.Run(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("evm watcher stopped", "err", err)
+			}
+		})
+	}
 	if btc != nil {
 		unwatched = slices.DeleteFunc(unwatched, func(n cryptopay.Network) bool { return n == btc.Network() })
 		wg.Go(func() {
@@ -110,17 +122,24 @@ func (a *app) background(ctx context.Context) (ready func(context.Context) error
 		if a.node != nil {
 			wg.Go(func() { a.node.run(ctx) })
 		}
-		ready = func(context.Context) error {
+	}
+	ready = func(context.Context) error {
+		if btc != nil {
 			if err := btc.Ready(); err != nil {
 				return &httpapi.NotReady{Public: "bitcoin watcher not ready", Err: err}
 			}
-			if a.node != nil {
-				if err := a.node.ready(); err != nil {
-					return &httpapi.NotReady{Public: "bitcoin node not ready", Err: err}
-				}
-			}
-			return nil
 		}
+		if a.node != nil {
+			if err := a.node.ready(); err != nil {
+				return &httpapi.NotReady{Public: "bitcoin node not ready", Err: err}
+			}
+		}
+		if evm != nil {
+			if err := evm.Ready(); err != nil {
+				return &httpapi.NotReady{Public: "evm watcher not ready", Err: err}
+			}
+		}
+		return nil
 	}
 	wg.Go(func() { a.runClock(ctx, unwatched) })
 	if a.live != nil {

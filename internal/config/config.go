@@ -29,6 +29,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 
 	Bitcoin Bitcoin
+	EVM     EVM
 
 	// HTTPS and the network edge.
 	TLSCertFile, TLSKeyFile string
@@ -64,7 +65,7 @@ type Var struct {
 }
 
 // Vars lists every variable the gateway reads.
-var Vars = append(append(append(coreVars, bitcoinVars...), evmSweepVars...), pprofVars...)
+var Vars = append(append(append(append(coreVars, bitcoinVars...), evmVars...), evmSweepVars...), pprofVars...)
 
 var coreVars = []Var{
 	{"CRYPTOPAY_CONFIG_FILE", "", "Optional file of KEY=VALUE lines setting any of these variables; the environment wins."},
@@ -118,6 +119,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if c.Bitcoin, err = loadBitcoin(env); err != nil {
+		return nil, err
+	}
+	if c.EVM, err = loadEVM(env); err != nil {
 		return nil, err
 	}
 	if err := c.loadEdge(env); err != nil {

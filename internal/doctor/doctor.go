@@ -56,6 +56,9 @@ type Input struct {
 	// Handler is the API handler serve would run; nil skips the header
 	// check.
 	Handler http.Handler
+	// EVM checks the configured EVM node (reachable, chain id, token
+	// registry) and describes it; nil skips that check.
+	EVM func(ctx context.Context) (string, error)
 	// Now is the time keys are aged against (default time.Now()).
 	Now time.Time
 	// Rates returns the exchange rates as they stand (after a refresh of
@@ -94,6 +97,7 @@ func Checks() []Check {
 		{"Bitcoin node watches the stores, synced", checkNode},
 		{"No incident in progress", checkIncident},
 		{"Emergency contacts reachable", checkEmergencyContacts},
+		{"EVM node and token registry", checkEVM},
 	}
 }
 

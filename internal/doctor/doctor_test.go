@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"github.com/cryptopay/cryptopay"
 	"net/http"
 	"os"
@@ -106,6 +107,9 @@ func TestDoctor(t *testing.T) {
 	}
 	writeCheckpoint(t, good)
 	good.in.Node = func(context.Context) (cryptopay.Network, error) { return cryptopay.NetworkBitcoinRegtest, nil }
+	// An EVM node that answers as configured, with a factory.
+	good.in.Config.EVM = config.EVM{Network: "ethereum", RPCURL: "http://127.0.0.1:8545", Factory: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}
+	good.in.EVM = func(context.Context) (string, error) { return "ethereum (chain id 1) at block 1", nil }
 	rs := Run(ctx, good.in)
 	var out bytes.Buffer
 	Write(&out, rs)
@@ -144,6 +148,10 @@ func TestDoctor(t *testing.T) {
 	}
 	bad.in.Config.DatabaseURL = "postgres://db.example.com/cryptopay?sslmode=disable"
 	bad.in.Handler = http.NotFoundHandler() // a build without the headers
+	bad.in.Config.EVM = config.EVM{Network: "ethereum", RPCURL: "http://127.0.0.1:8545"}
+	bad.in.EVM = func(context.Context) (string, error) {
+		return "", errors.New("the node serves chain id 5, not ethereum's 1")
+	}
 	bad.in.Now = time.Now().Add(100 * 24 * time.Hour)
 	rs = Run(ctx, bad.in)
 	out.Reset()

@@ -32,6 +32,7 @@ type InvoiceParams struct {
 	Amount            string
 	Currency          string
 	Network           string // "" picks the store's wallet for the key's mode
+	Asset             string // "" picks the network's first asset (BTC, ETH, or USDC where ETH is not native)
 	CustomerReference string
 	Metadata          map[string]string
 	ExpiresIn         time.Duration // 0: the store's default
@@ -52,6 +53,18 @@ func (s *Service) CreateInvoice(ctx context.Context, caller *cryptopay.APIKey, p
 		return nil, err
 	}
 	wallet, _ := st.Wallet(inv.Network)
+	if inv.Network.EVM() {
+		// A counterfactual forwarder per invoice: computed, never
+		// deployed while the customer pays.
+		c, err := s.evmChain(inv.Network)
+		if err != nil {
+			return nil, err
+		}
+		if inv.Address, err = c.DepositAddress(wallet.AccountKey, inv.ID); err != nil {
+			return nil, fmt.Errorf("store %s deposit address on %s: %w", st.ID, inv.Network, err)
+		}
+		return s.insertInvoice(ctx, st, inv)
+	}
 	key, err := s.accountKey(st.ID, wallet)
 	if err != nil {
 		return nil, fmt.Errorf("store %s wallet %s: %w", st.ID, wallet.Network, err)
@@ -73,9 +86,15 @@ func (s *Service) CreateInvoice(ctx context.Context, caller *cryptopay.APIKey, p
 		inv.Address, inv.AddressIndex = addr.String, idx
 		break
 	}
-	// Compliance (limits.go, subjects.go, incident.go): the value limits
-	// count and the subject's envelopes are made before the transaction,
-	// the checks run inside it.
+	return s.insertInvoice(ctx, st, inv)
+}
+
+// insertInvoice writes inv with its invoice.created event, after the
+// compliance checks (limits.go, subjects.go, incident.go): the value the
+// limits count and the subject's envelopes are made before the
+// transaction, the checks run inside it.
+func (s *Service) insertInvoice(ctx context.Context, st *cryptopay.Store, inv *cryptopay.Invoice) (*cryptopay.Invoice, error) {
+	var err error
 	lc := limitCheck{}
 	if lc.value, err = s.prepareLimits(ctx, inv, st); err != nil {
 		return nil, err
@@ -168,12 +187,19 @@ func (s *Service) newInvoice(ctx context.Context, caller *cryptopay.APIKey, st *
 		expiry = p.ExpiresIn
 	}
 
-	asset := network.Asset()
+	asset, err := s.pickAsset(network, p.Asset)
+	if err != nil {
+		return nil, err
+	}
 	due, rate, err := s.price(ctx, amount, cur, asset, st.RateSpreadBasisPoints)
 	if err != nil {
 		return nil, err
 	}
-	value, err := s.policyValue(ctx, st.Confirmations.Currency, amount, cur, due, asset)
+	policy := st.Confirmations
+	if network.EVM() {
+		policy = s.evm[network].Confirmations() // counted in the chain's blocks
+	}
+	value, err := s.policyValue(ctx, policy.Currency, amount, cur, due, asset)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +222,7 @@ func (s *Service) newInvoice(ctx context.Context, caller *cryptopay.APIKey, st *
 		Status:                cryptopay.StatusNew,
 		AmountPaid:            new(big.Int),
 		AmountConfirmed:       new(big.Int),
-		RequiredConfirmations: st.Confirmations.Required(value),
+		RequiredConfirmations: policy.Required(value),
 		CustomerReference:     p.CustomerReference,
 		Metadata:              p.Metadata,
 		RedirectURL:           p.RedirectURL,

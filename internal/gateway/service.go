@@ -43,6 +43,9 @@ type Config struct {
 	// PasswordParams are the argon2id costs of new dashboard password
 	// hashes; zero means password.Default. Tests lower them.
 	PasswordParams password.Params
+	// EVM are the configured EVM networks (deposit addresses, tokens,
+	// tiers); a network absent here takes no invoices and no stores.
+	EVM map[cryptopay.Network]EVMChain
 }
 
 // Service is the gateway's application service. It is safe for concurrent
@@ -53,7 +56,8 @@ type Service struct {
 	rates    cryptopay.RateSource
 	log      *slog.Logger
 	now      func() time.Time
-	limit    int      // Config.ReorgLimit
+	limit    int // Config.ReorgLimit
+	evm      map[cryptopay.Network]EVMChain
 	keys     sync.Map // "storeID/network" → *account.Key, parsed once
 	usage    keyUsage
 	scopes   scopeUsage // per-scope use, throttled; see scopeuse.go
@@ -104,6 +108,7 @@ func New(cfg Config) *Service {
 		log:    cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		now:    cfg.Now,
 		limit:  cfg.ReorgLimit,
+		evm:    cfg.EVM,
 	}
 	s.pwParams = cfg.PasswordParams
 	if s.pwParams == (password.Params{}) {

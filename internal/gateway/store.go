@@ -108,6 +108,21 @@ func (s *Service) CreateStore(ctx context.Context, p StoreParams) (*cryptopay.St
 			return nil, cryptopay.Invalid(param+".network", "network %s is listed twice.", n)
 		}
 		w := cryptopay.Wallet{Network: n, AccountKey: strings.TrimSpace(wp.AccountKey)}
+		if n.EVM() {
+			// On an EVM chain the "account key" is the receiving address
+			// every deposit forwarder sends to; it also fingerprints the
+			// wallet, so one receiving address serves one store per chain.
+			c, err := s.evmChain(n)
+			if err != nil {
+				return nil, cryptopay.Invalid(param+".network", "%s", cryptopay.ErrorMessage(err))
+			}
+			if w.AccountKey, err = c.ParseReceiver(w.AccountKey); err != nil {
+				return nil, cryptopay.Invalid(param+".account_key", "receiving address: %s", err.Error())
+			}
+			w.Fingerprint = w.AccountKey
+			st.Wallets = append(st.Wallets, w)
+			continue
+		}
 		k, err := s.accountKey(st.ID, w)
 		if err != nil {
 			return nil, cryptopay.Invalid(param+".account_key", "%s", err.Error())

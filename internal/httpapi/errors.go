@@ -30,8 +30,8 @@ var statusOf = map[cryptopay.Code]int{
 	cryptopay.CodeDatabaseUnavailable:  http.StatusServiceUnavailable,
 	cryptopay.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType, // a body not sent as application/json
 	cryptopay.CodeRatesUnavailable:     http.StatusServiceUnavailable,
-	cryptopay.CodeLimitExceeded:        http.StatusUnprocessableEntity,  // past a store's transaction limit
-	cryptopay.CodeFrozen:               http.StatusServiceUnavailable,   // an incident freeze is in force
+	cryptopay.CodeLimitExceeded:        http.StatusUnprocessableEntity, // past a store's transaction limit
+	cryptopay.CodeFrozen:               http.StatusServiceUnavailable,  // an incident freeze is in force
 }
 
 // retryAfterUnavailable is the Retry-After, in seconds, of a

@@ -20,6 +20,7 @@ type createInvoiceRequest struct {
 	Amount            string            `json:"amount"`
 	Currency          string            `json:"currency"`
 	Network           string            `json:"network"`
+	Asset             string            `json:"asset"`
 	CustomerReference string            `json:"customer_reference"`
 	Metadata          map[string]string `json:"metadata"`
 	ExpiresIn         *int64            `json:"expires_in"`
@@ -40,6 +41,7 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, key *cryp
 		Amount:            req.Amount,
 		Currency:          req.Currency,
 		Network:           req.Network,
+		Asset:             req.Asset,
 		CustomerReference: req.CustomerReference,
 		Metadata:          req.Metadata,
 		ExpiresIn:         expiresIn,
@@ -188,7 +190,11 @@ func (s *Server) invoiceJSON(r *http.Request, inv *cryptopay.Invoice) invoiceBod
 		}
 		base = scheme + "://" + r.Host
 	}
-	return invoiceJSON(inv, base)
+	b := invoiceJSON(inv, base)
+	if inv.Network.EVM() {
+		b.PaymentURI = s.svc.PaymentURI(inv) // EIP-681 needs the chain's configuration
+	}
+	return b
 }
 
 func invoiceJSON(inv *cryptopay.Invoice, base string) invoiceBody {
@@ -250,8 +256,12 @@ func invoiceJSON(inv *cryptopay.Invoice, base string) invoiceBody {
 	return b
 }
 
-// paymentURI is the BIP21 URI for the amount still due.
+// paymentURI is the BIP21 URI for the amount still due; "" on an EVM
+// network, whose EIP-681 URI the service writes (Service.PaymentURI).
 func paymentURI(inv *cryptopay.Invoice, asset cryptopay.Currency) string {
+	if inv.Network.EVM() {
+		return ""
+	}
 	u := inv.Network.URIScheme() + ":" + inv.Address
 	if due := inv.AmountDue(); due.Sign() > 0 {
 		u += "?amount=" + url.QueryEscape(trimZeros(cryptopay.FormatAmount(due, asset.Decimals)))

@@ -104,7 +104,7 @@ func (t *Tracker) track(tx *chain.Tx) bool {
 		if out.Amount != nil {
 			amount.Set(out.Amount)
 		}
-		t.pays[op] = &Payment{Outpoint: op, Key: out.Key, Amount: amount, TxSpends: e.spends, RBF: tx.RBF, From: tx.From}
+		t.pays[op] = &Payment{Outpoint: op, Key: out.Key, Amount: amount, Asset: out.Asset, TxSpends: e.spends, RBF: tx.RBF, From: tx.From}
 		i, _ := slices.BinarySearchFunc(e.ops, op, compareOutpoints)
 		e.ops = slices.Insert(e.ops, i, op)
 		added = true

@@ -73,6 +73,7 @@ type Payment struct {
 	Outpoint chain.Outpoint
 	Key      chain.Key
 	Amount   *big.Int // base units; never nil
+	Asset    string   // chain.Output.Asset: "" for the native asset
 	// TxSpends are the inputs of the paying transaction: another
 	// transaction spending one of them is a double spend.
 	TxSpends []chain.Outpoint

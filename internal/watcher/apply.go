@@ -1,6 +1,7 @@
 package watcher
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -162,13 +163,17 @@ func (w *Watcher) applyInvoice(ctx context.Context, tx storage.Tx, id string, ev
 			p := cryptopay.Payment{
 				ID: cryptopay.NewID(cryptopay.PrefixPayment, now), InvoiceID: inv.ID,
 				TxID: op.TxID, Vout: op.Index, Amount: o.tp.Amount, RBF: o.tp.RBF, FromAddress: o.tp.From,
-				Status: cryptopay.PaymentPending, SeenAt: seen,
+				Asset: cmp.Or(o.tp.Asset, w.network.NativeAsset()), Status: cryptopay.PaymentPending, SeenAt: seen,
 			}
 			blocked, err := w.senderBlocked(ctx, tx, p.FromAddress)
 			if err != nil {
 				return nil, err
 			}
 			switch {
+			case p.Asset != inv.Asset:
+				// Ether sent to a USDC invoice's address is not USDC:
+				// recorded and alerted, never credited.
+				p.Status = cryptopay.PaymentWrongAsset
 			case !seen.Before(inv.MonitorUntil):
 				p.Status = cryptopay.PaymentOutsideWindow
 			case blocked:
@@ -199,6 +204,9 @@ func (w *Watcher) applyInvoice(ctx context.Context, tx storage.Tx, id string, ev
 			case cryptopay.EventPaymentDoubleSpent:
 				alerts = append(alerts, alertMsg{problem, fmt.Sprintf("Invoice %s (order %s): payment %s:%d was double spent by %s, mined in the best chain; it is not credited while that block stays there.",
 					inv.ID, inv.OrderID, p.TxID, p.Vout, p.ConflictTxID)})
+			case cryptopay.EventPaymentWrongAsset:
+				alerts = append(alerts, alertMsg{problem, fmt.Sprintf("Invoice %s (order %s) asks for %s, but %s base units of %s reached its address in %s:%d. It is recorded, not credited; decide what to do with it.",
+					inv.ID, inv.OrderID, inv.Asset, p.Amount, p.Asset, p.TxID, p.Vout)})
 			case cryptopay.EventPaymentOutsideWindow:
 				alerts = append(alerts, alertMsg{problem, fmt.Sprintf("Invoice %s (order %s): %s base units of %s reached its address in %s:%d after its monitoring window ended (%s). It is recorded, not credited; decide what to do with it.",
 					inv.ID, inv.OrderID, p.Amount, inv.Asset, p.TxID, p.Vout, inv.MonitorUntil.Format(time.RFC3339))})

@@ -34,7 +34,7 @@ func requiredConfirmations(inv *cryptopay.Invoice, _ *cryptopay.Payment) int64 {
 // settleStatus sets p's status from its observed chain state o. before is
 // the payment as stored before the step (zero for a new one).
 //
-//   - outside_window and held stay: that money is recorded, never credited
+//   - outside_window, held and wrong_asset stay: that money is recorded, never credited
 //     automatically, whatever the chain does;
 //   - mined in the best chain: confirmed with the required confirmations
 //     (or final, the reorg limit deep), else pending;
@@ -44,7 +44,7 @@ func requiredConfirmations(inv *cryptopay.Invoice, _ *cryptopay.Payment) int64 {
 //     bump is not a failure);
 //   - unconfirmed otherwise: pending, or reorged if it was mined before.
 func settleStatus(inv *cryptopay.Invoice, p *cryptopay.Payment, o observedPayment, before cryptopay.Payment, now time.Time) {
-	if p.Status == cryptopay.PaymentOutsideWindow || p.Status == cryptopay.PaymentHeld {
+	if p.Status == cryptopay.PaymentOutsideWindow || p.Status == cryptopay.PaymentHeld || p.Status == cryptopay.PaymentWrongAsset {
 		p.ConfirmedAt = nil
 		return
 	}
@@ -111,6 +111,8 @@ func paymentEvents(created bool, before, after cryptopay.Payment, req int64) []c
 			return []cryptopay.EventType{cryptopay.EventPaymentHeld}
 		case cryptopay.PaymentOutsideWindow:
 			return []cryptopay.EventType{cryptopay.EventPaymentOutsideWindow}
+		case cryptopay.PaymentWrongAsset:
+			return []cryptopay.EventType{cryptopay.EventPaymentWrongAsset}
 		}
 		out = append(out, cryptopay.EventInvoicePaymentDetected)
 		// Seen in this step as it is now: no separate count.

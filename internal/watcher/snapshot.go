@@ -31,6 +31,7 @@ type snapshotPayment struct {
 	Index         uint32           `json:"index"`
 	Key           string           `json:"key"`
 	Amount        string           `json:"amount"`
+	Asset         string           `json:"asset,omitempty"`
 	Spends        []chain.Outpoint `json:"spends"`
 	RBF           bool             `json:"rbf,omitempty"`
 	From          string           `json:"from,omitempty"`
@@ -61,7 +62,7 @@ func encodeSnapshot(t *tracker.Tracker) ([]byte, error) {
 	for _, p := range t.Payments() {
 		s.Payments = append(s.Payments, snapshotPayment{
 			TxID: p.Outpoint.TxID, Index: p.Outpoint.Index, Key: hex.EncodeToString(p.Key[:]),
-			Amount: p.Amount.String(), Spends: p.TxSpends, RBF: p.RBF, From: p.From,
+			Amount: p.Amount.String(), Asset: p.Asset, Spends: p.TxSpends, RBF: p.RBF, From: p.From,
 			Block: p.Block, Confirmations: p.Confirmations, DoubleSpentBy: p.DoubleSpentBy,
 			ConflictedBy: p.ConflictedBy, Dropped: p.Dropped, Seen: p.Seen,
 		})
@@ -94,7 +95,7 @@ func decodeSnapshot(b []byte) (restoreState, error) {
 			return restoreState{}, fmt.Errorf("watcher: snapshot payment %s:%d: bad amount", p.TxID, p.Index)
 		}
 		tp := tracker.Payment{
-			Outpoint: chain.Outpoint{TxID: p.TxID, Index: p.Index}, Key: key, Amount: amount,
+			Outpoint: chain.Outpoint{TxID: p.TxID, Index: p.Index}, Key: key, Amount: amount, Asset: p.Asset,
 			TxSpends: p.Spends, RBF: p.RBF, From: p.From, Block: p.Block,
 			Confirmations: p.Confirmations, DoubleSpentBy: p.DoubleSpentBy,
 			ConflictedBy: p.ConflictedBy, Dropped: p.Dropped, Seen: p.Seen,

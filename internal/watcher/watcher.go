@@ -54,6 +54,18 @@ type Source interface {
 	Wakeups(ctx context.Context) (<-chan struct{}, error)
 }
 
+// NoMempool is implemented by a source whose node offers no mempool view
+// the watcher can rely on: on EVM chains a token transfer exists only as a
+// log of a mined transaction, and clients disagree on what they expose of
+// their pools. The watcher then skips the mempool pass (an empty list would
+// read as "every unconfirmed payment was dropped"): payments are first seen
+// mined, and a payment whose block left the best chain stays reorged
+// (counted, unconfirmed, never credited) until it is mined again or a rival
+// spending the same sender nonce is mined (double spent).
+type NoMempool interface {
+	NoMempool() bool
+}
+
 // Filter tells a source which transactions of a block matter.
 type Filter interface {
 	HasKey(chain.Key) bool
@@ -317,8 +329,10 @@ func (w *Watcher) Step(ctx context.Context) error {
 	if err := w.syncBlocks(ctx); err != nil {
 		return err
 	}
-	if err := w.syncMempool(ctx); err != nil {
-		return err
+	if nm, ok := w.src.(NoMempool); !ok || !nm.NoMempool() {
+		if err := w.syncMempool(ctx); err != nil {
+			return err
+		}
 	}
 	w.observed = started
 	return w.expire(ctx, started)

@@ -74,6 +74,14 @@ func exampleEvent(t cryptopay.EventType) cryptopay.Event {
 	case cryptopay.EventPaymentOutsideWindow:
 		pay.Status = cryptopay.PaymentOutsideWindow
 		inv.Status, inv.Flags = cryptopay.StatusExpired, cryptopay.FlagOutsideWindow
+	case cryptopay.EventPaymentWrongAsset:
+		// Ether sent to a USDC invoice's address on Ethereum.
+		inv.Network, inv.Asset, inv.CryptoDue, inv.Rate = cryptopay.NetworkEthereum, "USDC", big.NewInt(100_000_000), "1.000000"
+		inv.Address, inv.Flags = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", cryptopay.FlagWrongAsset
+		inv.RequiredConfirmations = 12
+		pay.TxID, pay.Vout, pay.Asset = "0x88df016429689c079f3b2f6ad39fa052532c56795b733da78a91ebe6a713944b", 0, "ETH"
+		pay.Amount, _ = new(big.Int).SetString("30000000000000000", 10)
+		pay.FromAddress, pay.Status, pay.Confirmations = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359", cryptopay.PaymentWrongAsset, 1
 	case cryptopay.EventPaymentReorged:
 		inv.AmountPaid, inv.Status, inv.Flags = big.NewInt(153846), cryptopay.StatusProcessing, cryptopay.FlagReorged
 		pay.Status = cryptopay.PaymentReorged
