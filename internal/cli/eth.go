@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -47,14 +46,11 @@ func ethSweep(ctx context.Context, env Env, args []string) error {
 	fs.Var(&tokens, "token", "an ERC-20 token contract to flush as well (repeatable)")
 	wait := fs.Duration("wait", 10*time.Minute, "how long to wait for the sweep transactions to be mined")
 	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, "usage: cryptopay eth sweep --receiver 0x… [--token 0x…]… INVOICE_ID…")
+		fmt.Fprintln(fs.Output(), "Usage: cryptopay eth sweep --receiver 0x… [--token 0x…]… INVOICE_ID…")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
+	if err := parseQuiet(fs, args); err != nil {
+		return parseErr(err)
 	}
 	if len(receiver) != 1 {
 		return usageError{"--receiver is required, once"}

@@ -45,7 +45,7 @@ func runListen(ctx context.Context, env Env, args []string) error {
 	asJSON := fs.Bool("json", false, "print each event's raw body (one JSON document a line) instead of a summary")
 	apiURL := fs.String("api-url", "", "a test-mode gateway's base URL, with CRYPTOPAY_API_KEY (default: the running sandbox)")
 	fs.Usage = func() {
-		fmt.Fprint(env.Stderr, `Usage: cryptopay listen --forward-to URL [--events invoice.*,payment.*] [--json] [--api-url URL]
+		fmt.Fprint(fs.Output(), `Usage: cryptopay listen --forward-to URL [--events invoice.*,payment.*] [--json] [--api-url URL]
 
 Registers a temporary test-mode webhook endpoint and forwards every signed
 event to URL, printing each. Ctrl-C removes the endpoint.

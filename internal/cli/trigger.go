@@ -83,9 +83,9 @@ type triggerRun struct {
 func runTrigger(ctx context.Context, env Env, args []string) error {
 	fs := flags(env, "trigger")
 	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "Usage: cryptopay trigger EVENT_TYPE\n\nDrives a new sandbox invoice with the sandbox's real chain until the gateway emits EVENT_TYPE.\nEvent types:\n")
+		fmt.Fprintf(fs.Output(), "Usage: cryptopay trigger EVENT_TYPE\n\nDrives a new sandbox invoice with the sandbox's real chain until the gateway emits EVENT_TYPE.\nEvent types:\n")
 		for _, t := range triggers {
-			fmt.Fprintf(env.Stderr, "  %-30s %s\n", t.event, t.how)
+			fmt.Fprintf(fs.Output(), "  %-30s %s\n", t.event, t.how)
 		}
 	}
 	pos, err := splitArgs(fs, args)
