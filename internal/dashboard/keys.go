@@ -58,9 +58,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, p *page) err
 		}
 		params.TTL = time.Duration(n) * 24 * time.Hour
 	}
-	for _, ip := range strings.FieldsFunc(f.Get("allowed_ips"), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' }) {
-		params.AllowedIPs = append(params.AllowedIPs, ip)
-	}
+	params.AllowedIPs = strings.FieldsFunc(f.Get("allowed_ips"), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' })
 	ck, err := h.svc.CreateKeyAs(r.Context(), p.Access.Caller, params)
 	if err != nil {
 		return err
