@@ -126,8 +126,11 @@ func TestDevSandbox(t *testing.T) {
 	if out := operator.must("invoices", "show", b.sample); !strings.Contains(out, b.sample) {
 		t.Errorf("invoices show %s with the printed exports:\n%s", b.sample, out)
 	}
-	if names, _ := filepath.Glob(filepath.Join(dir, "*.db")); len(names) != 1 {
-		t.Errorf("database files in the sandbox folder: %v; want only the sandbox's", names)
+	// The sandbox's database and its subject key vault (crypto-shredding
+	// keys live apart from the data they erase); nothing else.
+	if names, _ := filepath.Glob(filepath.Join(dir, "*.db")); len(names) != 2 ||
+		filepath.Base(names[0]) != "cryptopay.db" || filepath.Base(names[1]) != "subjects.db" {
+		t.Errorf("database files in the sandbox folder: %v; want only the sandbox's database and its subject vault", names)
 	}
 	if !filepath.IsAbs(b.exports["CRYPTOPAY_DATA_DIR"]) {
 		t.Errorf("CRYPTOPAY_DATA_DIR export %q is not absolute", b.exports["CRYPTOPAY_DATA_DIR"])

@@ -89,6 +89,18 @@ func TestMetricsScrapedFromServe(t *testing.T) {
 	})
 	st := createRegtestStore(t, a)
 	api := "http://" + startServe(t, a)
+	// serve starts its metrics (and the batch observer) before the admin
+	// listener answers; startServe returns as soon as the API's listener
+	// exists, so wait for the admin one before writing anything.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get("http://" + admin + "/metrics"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the admin listener never answered")
+		}
+	}
 	inv := createTestInvoice(t, a, st.ID) // through group commit, now observed
 
 	// Two refused keys: auth failures.

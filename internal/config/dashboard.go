@@ -9,7 +9,7 @@ import (
 // dashboardVars are appended to Vars: the merchant dashboard.
 var dashboardVars = []Var{
 	{"CRYPTOPAY_DASHBOARD", "on", "on serves the merchant dashboard at /dashboard/ (sign-in with accounts made by `cryptopay users create`); off serves none."},
-	{"CRYPTOPAY_DASHBOARD_EXPLORER_URL", "", "Block explorer link for transactions on the dashboard, with {txid} for the id, e.g. https://mempool.space/tx/{txid}; unset shows ids without links."},
+	{"CRYPTOPAY_DASHBOARD_EXPLORER_URL", "", "Block explorer link for transactions on the dashboard, with {txid} for the id, e.g. https://mempool.space/tx/{txid}; a store's own explorer setting (`stores settings --explorer-url`) wins; unset, the network's default (none on regtest)."},
 }
 
 func init() { Vars = append(Vars, dashboardVars...) }

@@ -40,8 +40,8 @@ type Config struct {
 	Webhooks *webhook.Service
 	Logger   *slog.Logger
 	// Explorer is the block explorer link for a transaction, with {txid}
-	// standing for its id (CRYPTOPAY_DASHBOARD_EXPLORER_URL); empty shows
-	// transaction ids without links.
+	// standing for its id (CRYPTOPAY_DASHBOARD_EXPLORER_URL); a store's own
+	// explorer setting wins, and empty falls back to the network's default.
 	Explorer string
 	// Limiter counts sign-in attempts per client address; nil keeps them
 	// in process.

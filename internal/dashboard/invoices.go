@@ -200,6 +200,18 @@ func (h *Handler) invoice(w http.ResponseWriter, r *http.Request, p *page) error
 	}
 	slices.SortFunc(events, func(a, b cryptopay.Event) int { return int(a.Sequence - b.Sequence) })
 	asset, _ := cryptopay.LookupCurrency(inv.Asset)
+	// Transactions link to the store's own explorer (as on its checkout
+	// page), else the gateway's, else the network's default.
+	tmpl := h.explorer
+	if set, err := h.svc.StoreSettings(r.Context(), p.Access.Store.ID); err != nil {
+		return err
+	} else if set.ExplorerTxURL != "" {
+		tmpl = set.ExplorerTxURL
+	}
+	if tmpl == "" {
+		tmpl = cryptopay.DefaultExplorerTxURL(inv.Network)
+	}
+	p.Explore = tmpl
 	p.Title, p.Nav = "Invoice "+inv.ID, "invoices"
 	p.Data = &invoiceView{Invoice: inv, Events: events, Asset: asset, Checkout: "/pay/" + inv.ID}
 	h.render(w, http.StatusOK, "invoice", p)
