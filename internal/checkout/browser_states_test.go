@@ -27,6 +27,7 @@ import (
 	"github.com/cryptopay/cryptopay/internal/httpapi"
 	"github.com/cryptopay/cryptopay/internal/rates"
 	"github.com/cryptopay/cryptopay/internal/storage"
+	"github.com/cryptopay/cryptopay/internal/testbrowser"
 	"github.com/cryptopay/cryptopay/internal/testdb"
 )
 
@@ -319,8 +320,8 @@ func TestBrowserCheckoutStates(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}
-	chrome := chromium(t)
-	out := artefacts(t)
+	chrome := testbrowser.Chromium(t)
+	out := testbrowser.Artefacts(t, "checkout")
 	axeSrc := axeCore(t)
 	ctx := context.Background()
 
@@ -347,16 +348,7 @@ func TestBrowserCheckoutStates(t *testing.T) {
 	w := &walk{t: t, db: db, svc: svc, key: ck.Key, token: ck.Secret, store: st, srv: srv}
 	scenarios := w.scenarios()
 
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("hide-scrollbars", true), chromedp.UserDataDir(t.TempDir()))
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	bctx, cancelTimeout := context.WithTimeout(bctx, 5*time.Minute)
-	defer cancelTimeout()
+	bctx := testbrowser.New(t, chrome, 5*time.Minute, chromedp.Flag("hide-scrollbars", true))
 
 	look := func(t *testing.T) pageView {
 		t.Helper()

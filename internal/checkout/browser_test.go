@@ -5,9 +5,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -24,42 +21,11 @@ import (
 	"github.com/cryptopay/cryptopay/internal/httpapi"
 	"github.com/cryptopay/cryptopay/internal/rates"
 	"github.com/cryptopay/cryptopay/internal/storage"
+	"github.com/cryptopay/cryptopay/internal/testbrowser"
 	"github.com/cryptopay/cryptopay/internal/testdb"
 	"github.com/cryptopay/cryptopay/internal/watcher"
 	"github.com/cryptopay/cryptopay/internal/webhook"
 )
-
-// chromium returns Debian's Chromium. Without it the test skips on a
-// developer's machine and fails in CI (CI set), where .ci/services.sh
-// installs it.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed; .ci/services.sh should have installed it")
-	}
-	t.Skip("chromium is not installed (apt-get install chromium)")
-	return ""
-}
-
-// artefacts is where screenshots go: $CRYPTOPAY_TEST_ARTIFACTS if set, else
-// a temporary directory.
-func artefacts(t *testing.T) string {
-	dir := os.Getenv("CRYPTOPAY_TEST_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	dir = filepath.Join(dir, "checkout")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 // snapshot is what the payer sees, read from the live page.
 type snapshot struct {
@@ -109,8 +75,8 @@ func TestBrowserFollowsAPayment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a regtest node and a browser")
 	}
-	chrome := chromium(t)
-	out := artefacts(t)
+	chrome := testbrowser.Chromium(t)
+	out := testbrowser.Artefacts(t, "checkout")
 	ctx := context.Background()
 
 	// The chain: a btcd regtest node and a funded wallet.
@@ -171,16 +137,7 @@ func TestBrowserFollowsAPayment(t *testing.T) {
 	}
 
 	// The browser: a phone-sized headless Chromium with a fresh profile.
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()))
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	bctx, cancelTimeout := context.WithTimeout(bctx, 4*time.Minute)
-	defer cancelTimeout()
+	bctx := testbrowser.New(t, chrome, 4*time.Minute)
 
 	look := func() snapshot {
 		t.Helper()
@@ -190,18 +147,7 @@ func TestBrowserFollowsAPayment(t *testing.T) {
 		}
 		return s
 	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		p := filepath.Join(out, name+".png")
-		if err := os.WriteFile(p, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot %s", p)
-	}
+	shot := func(name string) { t.Helper(); testbrowser.Screenshot(t, bctx, out, name) }
 	// waitFor polls the page until it shows state, or fails with what it
 	// shows instead (and a screenshot of it).
 	waitFor := func(state string) snapshot {

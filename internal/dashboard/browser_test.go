@@ -6,9 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,43 +26,11 @@ import (
 	"github.com/cryptopay/cryptopay/internal/httpapi"
 	"github.com/cryptopay/cryptopay/internal/password"
 	"github.com/cryptopay/cryptopay/internal/storage"
+	"github.com/cryptopay/cryptopay/internal/testbrowser"
 	"github.com/cryptopay/cryptopay/internal/testdb"
 	"github.com/cryptopay/cryptopay/internal/watcher"
 	"github.com/cryptopay/cryptopay/internal/webhook"
 )
-
-// chromium returns Debian's Chromium; without it the test skips on a
-// developer's machine and fails in CI, where .ci/services.sh installs it.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/chromium"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed; .ci/services.sh should have installed it")
-	}
-	t.Skip("chromium is not installed (apt-get install chromium)")
-	return ""
-}
-
-// artefacts is where screenshots go: $CRYPTOPAY_TEST_ARTIFACTS/dashboard if
-// set, else a temporary directory.
-func artefacts(t *testing.T) string {
-	dir := os.Getenv("CRYPTOPAY_TEST_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	dir = filepath.Join(dir, "dashboard")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 // TestBrowserRunsTheShopsDay drives the dashboard in headless Chromium as
 // a shop owner would: sign in with password and TOTP, find the invoice a
@@ -75,8 +40,8 @@ func TestBrowserRunsTheShopsDay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a regtest node and a browser")
 	}
-	chrome := chromium(t)
-	out := artefacts(t)
+	chrome := testbrowser.Chromium(t)
+	out := testbrowser.Artefacts(t, "dashboard")
 	ctx := context.Background()
 
 	// The chain: a btcd regtest node and a funded wallet.
@@ -194,16 +159,7 @@ func TestBrowserRunsTheShopsDay(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()))
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	bctx, cancelTimeout := context.WithTimeout(bctx, 3*time.Minute)
-	defer cancelTimeout()
+	bctx := testbrowser.New(t, chrome, 3*time.Minute)
 
 	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -219,18 +175,7 @@ func TestBrowserRunsTheShopsDay(t *testing.T) {
 		}
 		return s
 	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		p := filepath.Join(out, name+".png")
-		if err := os.WriteFile(p, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot %s", p)
-	}
+	shot := func(name string) { t.Helper(); testbrowser.Screenshot(t, bctx, out, name) }
 
 	// Sign in: password, then the authenticator's code.
 	do("open the sign-in page", chromedp.EmulateViewport(1280, 800), chromedp.Navigate(srv.URL+"/dashboard/"), chromedp.WaitVisible("#email"))
