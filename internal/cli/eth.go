@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -59,24 +60,13 @@ func ethSweep(ctx context.Context, env Env, args []string) error {
 	if len(ids) == 0 {
 		return usageError{"name at least one invoice id"}
 	}
-	rpcURL, factory := env.Getenv("CRYPTOPAY_EVM_RPC_URL"), env.Getenv("CRYPTOPAY_EVM_FACTORY")
-	if rpcURL == "" {
-		return errors.New("CRYPTOPAY_EVM_RPC_URL is not set")
-	}
+	factory := env.Getenv("CRYPTOPAY_EVM_FACTORY")
 	if !common.IsHexAddress(factory) {
 		return fmt.Errorf("CRYPTOPAY_EVM_FACTORY: want the ForwarderFactory's 0x address, have %q", factory)
 	}
-	cfg, err := config.LoadEVMSweep(env.Getenv)
+	cfg, key, client, err := openGasKeyNode(ctx, env)
 	if err != nil {
 		return err
-	}
-	key, err := sweep.LoadGasKey(cfg.GasKeyFile)
-	if err != nil {
-		return err
-	}
-	client, err := ethclient.DialContext(ctx, rpcURL)
-	if err != nil {
-		return fmt.Errorf("EVM node: %w", err)
 	}
 	defer client.Close()
 
@@ -172,21 +162,9 @@ func ethDeployFactory(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	rpcURL := env.Getenv("CRYPTOPAY_EVM_RPC_URL")
-	if rpcURL == "" {
-		return errors.New("CRYPTOPAY_EVM_RPC_URL is not set")
-	}
-	cfg, err := config.LoadEVMSweep(env.Getenv)
+	_, key, client, err := openGasKeyNode(ctx, env)
 	if err != nil {
 		return err
-	}
-	key, err := sweep.LoadGasKey(cfg.GasKeyFile)
-	if err != nil {
-		return err
-	}
-	client, err := ethclient.DialContext(ctx, rpcURL)
-	if err != nil {
-		return fmt.Errorf("EVM node: %w", err)
 	}
 	defer client.Close()
 	addr, tx, err := forwarder.DeployFactory(ctx, client, key)
@@ -204,4 +182,27 @@ func ethDeployFactory(ctx context.Context, env Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "CRYPTOPAY_EVM_FACTORY=%s\n# tx %s block %s gas %d\n", addr, tx.Hash(), r.BlockNumber, r.GasUsed)
 	return nil
+}
+
+// openGasKeyNode reads what every operator EVM command needs: the sweep
+// settings, the gas key (from its 0600 file) and a connection to
+// CRYPTOPAY_EVM_RPC_URL, which the caller closes.
+func openGasKeyNode(ctx context.Context, env Env) (config.EVMSweep, *ecdsa.PrivateKey, *ethclient.Client, error) {
+	rpcURL := env.Getenv("CRYPTOPAY_EVM_RPC_URL")
+	if rpcURL == "" {
+		return config.EVMSweep{}, nil, nil, errors.New("CRYPTOPAY_EVM_RPC_URL is not set")
+	}
+	cfg, err := config.LoadEVMSweep(env.Getenv)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	key, err := sweep.LoadGasKey(cfg.GasKeyFile)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	client, err := ethclient.DialContext(ctx, rpcURL)
+	if err != nil {
+		return cfg, nil, nil, fmt.Errorf("EVM node: %w", err)
+	}
+	return cfg, key, client, nil
 }

@@ -187,7 +187,6 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request, p *page) err
 // login checks email and password. Attempts are limited per client
 // address before any work; the account lock is the service's.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request, p *page) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	f, err := form(w, r, "email", "password")
 	if err != nil {
 		return err
@@ -241,7 +240,6 @@ func (h *Handler) codePage(w http.ResponseWriter, r *http.Request, p *page) erro
 }
 
 func (h *Handler) code(w http.ResponseWriter, r *http.Request, p *page) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	f, err := form(w, r, "code")
 	if err != nil {
 		return err
