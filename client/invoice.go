@@ -70,10 +70,13 @@ type Payment struct {
 // InvoiceParams creates an invoice. OrderID, Amount and Currency are
 // required; the rest is optional and left out of the request when zero.
 type InvoiceParams struct {
-	OrderID           string            `json:"order_id"`
-	Amount            string            `json:"amount"`   // decimal string, e.g. "25.00"
-	Currency          string            `json:"currency"` // e.g. "USD", or "BTC" to price in the asset
-	Network           string            `json:"network,omitempty"`
+	OrderID  string `json:"order_id"`
+	Amount   string `json:"amount"`   // decimal string, e.g. "25.00"
+	Currency string `json:"currency"` // e.g. "USD", or "BTC" to price in the asset
+	Network  string `json:"network,omitempty"`
+	// Asset is what the customer pays on an EVM network ("ETH", "USDC",
+	// "USDT"); empty means the network's first asset.
+	Asset             string            `json:"asset,omitempty"`
 	CustomerReference string            `json:"customer_reference,omitempty"`
 	Metadata          map[string]string `json:"metadata,omitempty"`
 	// ExpiresIn overrides the store's invoice lifetime; it is sent in
