@@ -2,7 +2,9 @@
 // deploy on a simulated chain: a 6-decimal token that returns bool, a
 // USDT-like token that returns nothing, a token that returns false, and a
 // receiver that refuses ether. They are compiled with the production
-// contracts (contracts/build.sh) and are never deployed outside tests.
+// contracts (contracts/build.sh) and are never deployed outside tests and
+// the developer sandbox's in-process chain (internal/devnet), where
+// BoolToken and NoBoolToken stand in for USDC and USDT.
 package testtoken
 
 import (

@@ -29,8 +29,10 @@ const (
 	devDBFile       = "cryptopay.db"     // the default name, so CRYPTOPAY_DATA_DIR alone finds it
 	devOldDBFile    = "cryptopay-dev.db" // what earlier sandboxes called it; removed at start
 	devNodesDir     = "nodes"
-	devDefaultRates = "BTC_USD=65000.00,BTC_EUR=60000.00"
+	devDefaultRates = "BTC_USD=65000.00,BTC_EUR=60000.00,ETH_USD=3000.00,ETH_EUR=2750.00,USDC_USD=1.00,USDC_EUR=0.92,USDT_USD=1.00,USDT_EUR=0.92"
 	devSampleAmount = "0.0015" // BTC; about 97.50 USD at the default rate: 3 confirmations
+	devSampleUSDC   = "25.00"  // USDC on the EVM dev chain: 1 block at the evm-dev tiers
+	devEVMPoll      = "500ms"  // the EVM watcher's default poll in the sandbox (CRYPTOPAY_EVM_POLL_INTERVAL)
 	devReadyTimeout = 60 * time.Second
 )
 
@@ -51,9 +53,9 @@ func runDev(ctx context.Context, env Env, args []string) error {
 	fs := flags(env, "dev")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage:
-  cryptopay dev                      run the sandbox: gateway, regtest nodes, dev wallet (Ctrl-C stops all)
-  cryptopay dev pay <invoice_id> [--amount BTC] [--rbf] [--double-spend] [--confirm N]
-  cryptopay dev mine N               mine N blocks
+  cryptopay dev                      run the sandbox: gateway, regtest nodes, EVM dev chain, dev wallets (Ctrl-C stops all)
+  cryptopay dev pay <invoice_id> [--amount AMOUNT] [--rbf] [--double-spend] [--confirm N]
+  cryptopay dev mine N [--evm]       mine N blocks (--evm: on the EVM dev chain)
   cryptopay dev reorg N              replace the last N blocks with N+1 new ones
 `)
 	}
@@ -118,8 +120,14 @@ func runSandbox(ctx context.Context, env Env) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, chain.Stop()) }()
+	// The EVM dev chain runs in this process: nothing to install.
+	evm, err := devnet.StartEVM(ctx, devnet.EVMOptions{Seed: seed})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, evm.Stop()) }()
 
-	a, err := openCreating(ctx, Env{Getenv: devGetenv(env.Getenv, dir, chain.Main().RPCURL(), chain.Main().RPCUser(), chain.Main().RPCPassword(), chain.Main().WebsocketURL()), Stdout: env.Stdout, Stderr: env.Stderr})
+	a, err := openCreating(ctx, Env{Getenv: devGetenv(env.Getenv, dir, chain.Main().RPCURL(), chain.Main().RPCUser(), chain.Main().RPCPassword(), chain.Main().WebsocketURL(), evm), Stdout: env.Stdout, Stderr: env.Stderr})
 	if err != nil {
 		return err
 	}
@@ -131,8 +139,13 @@ func runSandbox(ctx context.Context, env Env) (err error) {
 		return err
 	}
 	store, err := a.svc.CreateStore(ctx, gateway.StoreParams{
-		Name:    "Dev shop",
-		Wallets: []gateway.WalletParams{{Network: string(cryptopay.NetworkBitcoinRegtest), AccountKey: chain.AccountKey()}},
+		Name: "Dev shop",
+		Wallets: []gateway.WalletParams{
+			{Network: string(cryptopay.NetworkBitcoinRegtest), AccountKey: chain.AccountKey()},
+			// The receiving address derived from the seed: sweeps would
+			// send the EVM invoices' money there.
+			{Network: string(cryptopay.NetworkEVMDev), AccountKey: evm.Receiver().Hex()},
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("create the dev store: %w", err)
@@ -150,7 +163,7 @@ func runSandbox(ctx context.Context, env Env) (err error) {
 	if err != nil {
 		return fmt.Errorf("CRYPTOPAY_LISTEN: %w", err)
 	}
-	ctl, err := startControl(a, chain, store.ID)
+	ctl, err := startControl(a, chain, evm, store.ID)
 	if err != nil {
 		ln.Close()
 		return err
@@ -182,7 +195,16 @@ func runSandbox(ctx context.Context, env Env) (err error) {
 	if err != nil {
 		return stop(fmt.Errorf("create the sample invoice: %w", err))
 	}
-	state := devnet.State{PID: os.Getpid(), Control: ctl.url, ControlToken: ctl.token, API: base, Nodes: chain.NodeStates()}
+	sampleEVM, err := a.svc.CreateInvoice(ctx, key.Key, gateway.InvoiceParams{OrderID: "sample-usdc-1", Amount: devSampleUSDC, Currency: "USDC",
+		Network: string(cryptopay.NetworkEVMDev), Asset: "USDC"})
+	if err != nil {
+		return stop(fmt.Errorf("create the sample USDC invoice: %w", err))
+	}
+	usdc, _ := evm.Token("USDC")
+	usdt, _ := evm.Token("USDT")
+	state := devnet.State{PID: os.Getpid(), Control: ctl.url, ControlToken: ctl.token, API: base, Nodes: chain.NodeStates(),
+		EVM: &devnet.EVMState{RPCURL: evm.RPCURL(), ChainID: devnet.EVMChainID, Factory: evm.Factory().Hex(), USDC: usdc.Hex(), USDT: usdt.Hex(),
+			Wallet: evm.Wallet().Hex(), Receiver: evm.Receiver().Hex()}}
 	if err := devnet.WriteState(dir, state); err != nil {
 		return stop(err)
 	}
@@ -190,7 +212,7 @@ func runSandbox(ctx context.Context, env Env) (err error) {
 	height, _ := chain.Height(ctx)
 	printBanner(env.Stdout, banner{
 		elapsed: time.Since(start), dir: dir, base: base, store: store, secret: key.Secret,
-		sample: sample, balance: balance, height: height,
+		sample: sample, balance: balance, height: height, evm: state.EVM, sampleEVM: sampleEVM,
 	})
 	<-ctx.Done()
 	return stop(nil)
@@ -202,7 +224,10 @@ func runSandbox(ctx context.Context, env Env) (err error) {
 // no configuration file, and none of the production edge (TLS, ACME,
 // Redis, alert webhook), so a sandbox can never reach real data or send a
 // real alert.
-func devGetenv(getenv func(string) string, dir, rpcURL, rpcUser, rpcPassword, wsURL string) func(string) string {
+//
+// The EVM settings are the sandbox's chain's (evm, or none when nil) so a
+// developer's real node, gas key or factory is never used.
+func devGetenv(getenv func(string) string, dir, rpcURL, rpcUser, rpcPassword, wsURL string, evm *devnet.EVMNet) func(string) string {
 	forced := map[string]string{
 		"CRYPTOPAY_CONFIG_FILE":             "",
 		"CRYPTOPAY_DATA_DIR":                dir,
@@ -221,13 +246,34 @@ func devGetenv(getenv func(string) string, dir, rpcURL, rpcUser, rpcPassword, ws
 		"CRYPTOPAY_ALERT_WEBHOOK_URL":       "",
 		// The sandbox's shop listens on this machine.
 		"CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": "true",
+		// The EVM dev chain with its registry defaults (chain id 1337, the
+		// evm-dev tiers), never a gas key: the sandbox does not sweep.
+		"CRYPTOPAY_EVM_RPC_URL":        "",
+		"CRYPTOPAY_EVM_NETWORK":        "",
+		"CRYPTOPAY_EVM_CHAIN_ID":       "",
+		"CRYPTOPAY_EVM_FACTORY":        "",
+		"CRYPTOPAY_EVM_TOKENS":         "",
+		"CRYPTOPAY_EVM_CONFIRMATIONS":  "",
+		"CRYPTOPAY_EVM_FINALIZED":      "",
+		"CRYPTOPAY_EVM_REORG_LIMIT":    "",
+		"CRYPTOPAY_EVM_GAS_KEY_FILE":   "",
+		"CRYPTOPAY_EVM_SWEEP_INTERVAL": "",
+	}
+	if evm != nil {
+		forced["CRYPTOPAY_EVM_RPC_URL"] = evm.RPCURL()
+		forced["CRYPTOPAY_EVM_NETWORK"] = string(cryptopay.NetworkEVMDev)
+		forced["CRYPTOPAY_EVM_FACTORY"] = evm.Factory().Hex()
+		forced["CRYPTOPAY_EVM_TOKENS"] = evm.TokensSpec()
 	}
 	return func(k string) string {
 		if v, ok := forced[k]; ok {
 			return v
 		}
-		if k == "CRYPTOPAY_RATES" {
+		switch k {
+		case "CRYPTOPAY_RATES":
 			return cmp.Or(getenv(k), devDefaultRates)
+		case "CRYPTOPAY_EVM_POLL_INTERVAL":
+			return cmp.Or(getenv(k), devEVMPoll)
 		}
 		return getenv(k)
 	}
@@ -272,6 +318,8 @@ type banner struct {
 	secret          string
 	sample          *cryptopay.Invoice
 	balance, height int64
+	evm             *devnet.EVMState
+	sampleEVM       *cryptopay.Invoice
 }
 
 // printBanner tells the developer everything needed to start: the key
@@ -280,7 +328,7 @@ func printBanner(w io.Writer, b banner) {
 	self := devSelf()
 	auth := `-H "Authorization: Bearer $CRYPTOPAY_API_KEY"`
 	fmt.Fprintf(w, `
-CryptoPay sandbox ready in %.1fs (Bitcoin regtest; Ctrl-C stops everything)
+CryptoPay sandbox ready in %.1fs (Bitcoin regtest and an EVM dev chain; Ctrl-C stops everything)
 
   data folder  %s  (fresh database and chain at every start)
   API          %s
@@ -313,6 +361,29 @@ checkout page: %s/pay/%s
 		b.base, b.sample.ID,
 		b.sample.RequiredConfirmations,
 		self, b.sample.ID, self, self)
+	if b.evm == nil || b.sampleEVM == nil {
+		return
+	}
+	fmt.Fprintf(w, `EVM dev chain (in this process; a block every %s, and on demand)
+  JSON-RPC     %s  (chain id %d, network %s)
+  factory      %s
+  test tokens  USDC %s, USDT %s
+  dev wallet   %s  (10,000 ETH, 1,000,000 USDC and USDT)
+  receiving    %s  (the store's EVM wallet)
+
+# Create a USDC invoice on the EVM dev chain (or "asset":"ETH", "USDT"):
+curl -s %s/v1/invoices %s -H "Content-Type: application/json" -H "Idempotency-Key: order-1002" -d '{"order_id":"1002","amount":"25.00","currency":"USD","network":"evm-dev","asset":"USDC"}'
+
+# The sample USDC invoice %s (%s USDC to %s); pay it with a plain token transfer and seal %d block(s):
+%s dev pay %s --confirm %d
+# Also: --amount USDC; %s dev mine N --evm
+
+`,
+		devnet.DefaultEVMBlockInterval, b.evm.RPCURL, b.evm.ChainID, cryptopay.NetworkEVMDev, b.evm.Factory, b.evm.USDC, b.evm.USDT,
+		b.evm.Wallet, b.evm.Receiver,
+		b.base, auth,
+		b.sampleEVM.ID, cryptopay.FormatAmount(b.sampleEVM.CryptoDue, 6), b.sampleEVM.Address, b.sampleEVM.RequiredConfirmations,
+		self, b.sampleEVM.ID, max(1, b.sampleEVM.RequiredConfirmations), self)
 }
 
 // devExports are the shell lines that point the API examples and the

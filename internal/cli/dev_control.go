@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -39,15 +40,16 @@ type control struct {
 	srv        *http.Server
 	a          *app
 	chain      *devnet.Net
+	evm        *devnet.EVMNet
 	storeID    string // the sandbox's store, whose keys /keys makes
 }
 
-func startControl(a *app, chain *devnet.Net, storeID string) (*control, error) {
+func startControl(a *app, chain *devnet.Net, evm *devnet.EVMNet, storeID string) (*control, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)
 	}
-	c := &control{url: "http://" + ln.Addr().String(), token: randomToken(), a: a, chain: chain, storeID: storeID}
+	c := &control{url: "http://" + ln.Addr().String(), token: randomToken(), a: a, chain: chain, evm: evm, storeID: storeID}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", c.handle(func(context.Context, []byte) (any, error) { return struct{}{}, nil }))
 	mux.HandleFunc("POST /pay", c.handle(c.pay))
@@ -107,7 +109,7 @@ func writeControl(w http.ResponseWriter, status int, v any) {
 
 type payRequest struct {
 	Invoice     string `json:"invoice"`
-	Amount      string `json:"amount"` // BTC decimal; "" pays what is still due
+	Amount      string `json:"amount"` // in the invoice's asset, decimal; "" pays what is still due
 	RBF         bool   `json:"rbf"`
 	DoubleSpend bool   `json:"double_spend"`
 	Confirm     int    `json:"confirm"`
@@ -116,6 +118,7 @@ type payRequest struct {
 type payResponse struct {
 	Invoice      string   `json:"invoice"`
 	Address      string   `json:"address"`
+	Asset        string   `json:"asset"`
 	Amount       string   `json:"amount"`
 	TxID         string   `json:"txid"`
 	Blocks       []string `json:"blocks"`
@@ -140,8 +143,11 @@ func (c *control) pay(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if inv.Network == cryptopay.NetworkEVMDev && c.evm != nil {
+		return c.payEVM(ctx, inv, req)
+	}
 	if inv.Network != cryptopay.NetworkBitcoinRegtest {
-		return nil, controlError{fmt.Sprintf("invoice %s is on %s; the sandbox pays only %s", inv.ID, inv.Network, cryptopay.NetworkBitcoinRegtest)}
+		return nil, controlError{fmt.Sprintf("invoice %s is on %s; the sandbox pays only %s and %s", inv.ID, inv.Network, cryptopay.NetworkBitcoinRegtest, cryptopay.NetworkEVMDev)}
 	}
 	sats, err := payAmount(inv, req.Amount)
 	if err != nil {
@@ -174,12 +180,78 @@ func (c *control) pay(ctx context.Context, body []byte) (any, error) {
 		return nil, err
 	}
 	return payResponse{
-		Invoice: inv.ID, Address: inv.Address, Amount: cryptopay.FormatAmount(big.NewInt(sats), 8),
+		Invoice: inv.ID, Address: inv.Address, Asset: "BTC", Amount: cryptopay.FormatAmount(big.NewInt(sats), 8),
 		TxID: res.TxID, Blocks: res.Blocks, ConflictTxID: res.ConflictTxID, Height: res.Height,
 		Status: string(after.Status), Flags: after.Flags.String(),
 		Paid: cryptopay.FormatAmount(after.AmountPaid, 8), Due: cryptopay.FormatAmount(after.AmountDue(), 8),
 		Warnings: warnings,
 	}, nil
+}
+
+// payEVM pays an invoice on the EVM dev chain from its dev wallet: a plain
+// ether transfer, or the token's transfer, as a customer's wallet sends.
+// There is no mempool to watch and nothing to replace or double spend.
+func (c *control) payEVM(ctx context.Context, inv *cryptopay.Invoice, req payRequest) (any, error) {
+	if req.RBF || req.DoubleSpend {
+		return nil, controlError{"--rbf and --double-spend are Bitcoin's; an EVM dev payment is a plain transfer"}
+	}
+	cur, ok := cryptopay.LookupCurrency(inv.Asset)
+	if !ok {
+		return nil, fmt.Errorf("invoice %s: unknown asset %s", inv.ID, inv.Asset)
+	}
+	units, err := payUnits(inv, req.Amount, cur)
+	if err != nil {
+		return nil, err
+	}
+	var warnings []string
+	if !inv.Open(c.a.svc.Now()) {
+		warnings = append(warnings, fmt.Sprintf("invoice %s is %s and no longer watched: the gateway will not see this payment", inv.ID, inv.Status))
+	}
+	observe := func(ctx context.Context, tx string, confs int) error {
+		if err := c.waitPayment(ctx, inv.ID, tx, func(p cryptopay.Payment) bool { return p.Confirmations >= int64(confs) }); err != nil {
+			warnings = append(warnings, err.Error())
+		}
+		return nil
+	}
+	if len(warnings) > 0 {
+		observe = nil
+	}
+	res, err := c.evm.Pay(ctx, inv.Address, inv.Asset, units, req.Confirm, observe)
+	if err != nil {
+		return nil, err
+	}
+	after, err := c.a.svc.GetInvoice(ctx, nil, inv.ID)
+	if err != nil {
+		return nil, err
+	}
+	return payResponse{
+		Invoice: inv.ID, Address: inv.Address, Asset: inv.Asset, Amount: cryptopay.FormatAmount(units, cur.Decimals),
+		TxID: res.TxHash, Blocks: res.Blocks, Height: res.Height,
+		Status: string(after.Status), Flags: after.Flags.String(),
+		Paid: cryptopay.FormatAmount(after.AmountPaid, cur.Decimals), Due: cryptopay.FormatAmount(after.AmountDue(), cur.Decimals),
+		Warnings: warnings,
+	}, nil
+}
+
+// payUnits is the amount to send in the asset's base units: the given
+// decimal, or what the invoice still has due.
+func payUnits(inv *cryptopay.Invoice, amount string, cur cryptopay.Currency) (*big.Int, error) {
+	if amount == "" {
+		due := inv.AmountDue()
+		if due.Sign() == 0 {
+			return nil, controlError{fmt.Sprintf("invoice %s has nothing left to pay (paid %s %s); pass --amount to pay more",
+				inv.ID, cryptopay.FormatAmount(inv.AmountPaid, cur.Decimals), cur.Code)}
+		}
+		return due, nil
+	}
+	v, err := cryptopay.ParseAmount("amount", amount, cur.Decimals)
+	if err != nil {
+		return nil, err
+	}
+	if v.Sign() <= 0 {
+		return nil, controlError{fmt.Sprintf("--amount must be a positive %s amount", cur.Code)}
+	}
+	return v, nil
 }
 
 // payAmount is the amount to send in satoshi: the given BTC decimal, or
@@ -219,7 +291,7 @@ func (c *control) waitPayment(ctx context.Context, invoiceID, txid string, ok fu
 		}
 		if err == nil {
 			for _, p := range inv.Payments {
-				if p.TxID == txid && ok(p) {
+				if strings.EqualFold(p.TxID, txid) && ok(p) { // EVM hashes: hex in either case
 					return nil
 				}
 			}
@@ -233,7 +305,8 @@ func (c *control) waitPayment(ctx context.Context, invoiceID, txid string, ok fu
 }
 
 type blocksRequest struct {
-	N int `json:"n"`
+	N   int  `json:"n"`
+	EVM bool `json:"evm,omitempty"` // mine on the EVM dev chain
 }
 
 type blocksResponse struct {
@@ -251,18 +324,35 @@ func (c *control) mine(ctx context.Context, body []byte) (any, error) {
 	if req.N < 1 || req.N > maxDevBlocks {
 		return nil, controlError{fmt.Sprintf("want a number of blocks from 1 to %d", maxDevBlocks)}
 	}
-	hashes, err := c.chain.Mine(ctx, req.N)
+	miner := blockMiner(c.chain)
+	if req.EVM {
+		if c.evm == nil {
+			return nil, controlError{"this sandbox has no EVM dev chain"}
+		}
+		miner = c.evm
+	}
+	hashes, err := miner.Mine(ctx, req.N)
 	if err != nil {
 		return nil, err
 	}
-	h, err := c.chain.Height(ctx)
+	h, err := miner.Height(ctx)
 	return blocksResponse{Mined: hashes, Height: h}, err
+}
+
+// blockMiner is what `dev mine` needs of a chain: both sandbox chains
+// have it.
+type blockMiner interface {
+	Mine(ctx context.Context, count int) ([]string, error)
+	Height(ctx context.Context) (int64, error)
 }
 
 func (c *control) reorg(ctx context.Context, body []byte) (any, error) {
 	var req blocksRequest
 	if err := strictjson.Decode(body, &req); err != nil {
 		return nil, err
+	}
+	if req.EVM {
+		return nil, controlError{"dev reorg works on the Bitcoin chain only"}
 	}
 	if req.N < 1 || req.N > maxDevBlocks {
 		return nil, controlError{fmt.Sprintf("want a depth from 1 to %d", maxDevBlocks)}
@@ -358,16 +448,16 @@ func splitArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 
 func devPay(ctx context.Context, env Env, args []string) error {
 	fs := flags(env, "dev pay")
-	amount := fs.String("amount", "", "BTC to send, e.g. 0.0015 (default: what the invoice still has due)")
-	rbf := fs.Bool("rbf", false, "signal BIP125 replaceability")
-	double := fs.Bool("double-spend", false, "then mine a conflicting transaction on a competing branch that wins")
+	amount := fs.String("amount", "", "how much of the invoice's asset to send, e.g. 0.0015 (BTC) or 10.00 (USDC) (default: what the invoice still has due)")
+	rbf := fs.Bool("rbf", false, "signal BIP125 replaceability (Bitcoin)")
+	double := fs.Bool("double-spend", false, "then mine a conflicting transaction on a competing branch that wins (Bitcoin)")
 	confirm := fs.Int("confirm", 0, "blocks to mine after paying")
 	pos, err := splitArgs(fs, args)
 	if err != nil {
 		return parseErr(err)
 	}
 	if len(pos) != 1 {
-		return usageError{"want one invoice id: cryptopay dev pay <invoice_id> [--amount BTC] [--rbf] [--double-spend] [--confirm N]"}
+		return usageError{"want one invoice id: cryptopay dev pay <invoice_id> [--amount AMOUNT] [--rbf] [--double-spend] [--confirm N]"}
 	}
 	st, err := sandbox(env)
 	if err != nil {
@@ -381,7 +471,8 @@ func devPay(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	w := env.Stdout
-	fmt.Fprintf(w, "paid %s BTC to %s (invoice %s)\ntxid %s\n", res.Amount, res.Address, res.Invoice, res.TxID)
+	asset := cmp.Or(res.Asset, "BTC")
+	fmt.Fprintf(w, "paid %s %s to %s (invoice %s)\ntxid %s\n", res.Amount, asset, res.Address, res.Invoice, res.TxID)
 	if len(res.Blocks) > 0 {
 		fmt.Fprintf(w, "mined %d block(s)\n", len(res.Blocks))
 	}
@@ -395,7 +486,7 @@ func devPay(ctx context.Context, env Env, args []string) error {
 	if res.Flags != "" {
 		flags = " [" + res.Flags + "]"
 	}
-	fmt.Fprintf(w, "chain height %d; invoice %s is %s%s, paid %s BTC, due %s BTC\n", res.Height, res.Invoice, res.Status, flags, res.Paid, res.Due)
+	fmt.Fprintf(w, "chain height %d; invoice %s is %s%s, paid %s %s, due %s %s\n", res.Height, res.Invoice, res.Status, flags, res.Paid, asset, res.Due, asset)
 	return nil
 }
 
@@ -409,6 +500,10 @@ func devReorg(ctx context.Context, env Env, args []string) error {
 
 func devBlocks(ctx context.Context, env Env, op string, args []string) error {
 	fs := flags(env, "dev "+op)
+	evm := new(bool)
+	if op == "mine" {
+		evm = fs.Bool("evm", false, "mine on the EVM dev chain instead of Bitcoin regtest")
+	}
 	pos, err := splitArgs(fs, args)
 	if err != nil {
 		return parseErr(err)
@@ -427,7 +522,7 @@ func devBlocks(ctx context.Context, env Env, op string, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, controlTimeout)
 	defer cancel()
 	var res blocksResponse
-	if err := callControl(ctx, st, http.MethodPost, "/"+op, blocksRequest{N: n}, &res); err != nil {
+	if err := callControl(ctx, st, http.MethodPost, "/"+op, blocksRequest{N: n, EVM: *evm}, &res); err != nil {
 		return err
 	}
 	if op == "reorg" {

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -184,6 +185,63 @@ func TestDevSandbox(t *testing.T) {
 		t.Errorf("dev mine 2: exit %d\n%s%s", code, out, errOut)
 	}
 
+	// The EVM dev chain: USDC and ETH invoices created with the printed
+	// curl command, paid with `dev pay` (a plain transfer from the EVM dev
+	// wallet), settled as the API shows; and the printed command for the
+	// sample USDC invoice.
+	if st.EVM == nil || st.EVM.ChainID != devnet.EVMChainID || st.EVM.RPCURL == "" {
+		t.Fatalf("state file's EVM chain: %+v", st.EVM)
+	}
+	type evmInvoice struct {
+		ID, Status, Network, Asset, Address string
+		RequiredConfirmations               int `json:"required_confirmations"`
+	}
+	evmCases := []struct {
+		name, order, asset string
+		wantPaid           string
+	}{
+		{"USDC priced in USD", "test-evm-usdc", "USDC", "paid 25.000000 USDC"},
+		{"ETH priced in USD", "test-evm-eth", "ETH", "paid 0.00833333333333333"},
+	}
+	for _, tc := range evmCases {
+		t.Run(tc.name, func(t *testing.T) {
+			create := b.curl["create-evm"]
+			create.body = strings.Replace(strings.Replace(create.body, `"1002"`, `"`+tc.order+`"`, 1), `"asset":"USDC"`, `"asset":"`+tc.asset+`"`, 1)
+			create.headers = slices.Clone(create.headers)
+			for i, h := range create.headers {
+				if strings.HasPrefix(h, "Idempotency-Key:") {
+					create.headers[i] = "Idempotency-Key: " + tc.order
+				}
+			}
+			var inv evmInvoice
+			if status := b.do(t, ctx, create, &inv); status != http.StatusCreated {
+				t.Fatalf("create: HTTP %d", status)
+			}
+			if inv.Network != "evm-dev" || inv.Asset != tc.asset || !strings.HasPrefix(inv.Address, "0x") || inv.RequiredConfirmations < 1 {
+				t.Fatalf("created %+v", inv)
+			}
+			code, out, errOut := run("dev", "pay", inv.ID, "--confirm", fmt.Sprint(inv.RequiredConfirmations))
+			if code != 0 || !strings.Contains(out, tc.wantPaid) || !strings.Contains(out, "is settled") {
+				t.Fatalf("dev pay %s: exit %d; want %q and settled\n%s%s", inv.ID, code, tc.wantPaid, out, errOut)
+			}
+			get := b.curl["get"]
+			get.url = strings.Replace(get.url, b.sample, inv.ID, 1)
+			if status := b.do(t, ctx, get, &inv); status != http.StatusOK || inv.Status != "settled" {
+				t.Errorf("API after dev pay: HTTP %d, status %q", status, inv.Status)
+			}
+			if code, _, stderr := run("dev", "pay", inv.ID, "--rbf"); code != 1 || !strings.Contains(stderr, "Bitcoin's") {
+				t.Errorf("dev pay --rbf on an EVM invoice: exit %d, %q", code, stderr)
+			}
+		})
+	}
+	code, out, errOut = run(strings.Fields(b.evmPay)...)
+	if code != 0 || !strings.Contains(out, b.evmSample) || !strings.Contains(out, "is settled") {
+		t.Errorf("the printed EVM pay command %q: exit %d\n%s%s", b.evmPay, code, out, errOut)
+	}
+	if code, out, errOut := run("dev", "mine", "2", "--evm"); code != 0 || !strings.Contains(out, "mined 2 block(s)") {
+		t.Errorf("dev mine 2 --evm: exit %d\n%s%s", code, out, errOut)
+	}
+
 	// Ctrl-C: a clean exit that leaves nothing running.
 	if err := dev.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
@@ -250,13 +308,15 @@ func freeAddr(t *testing.T) string {
 
 // printed is what the test takes from the banner.
 type printed struct {
-	readyIn string
-	key     string
-	sample  string             // the sample invoice's id
-	curl    map[string]curlCmd // create, get, events
-	pay     string             // the dev pay command line, from "dev"
-	exports map[string]string  // the export lines, by variable
-	client  *http.Client
+	readyIn   string
+	key       string
+	sample    string             // the sample invoice's id
+	curl      map[string]curlCmd // create, get, events
+	pay       string             // the dev pay command line, from "dev"
+	evmPay    string             // the same for the sample USDC invoice on the EVM dev chain
+	evmSample string
+	exports   map[string]string // the export lines, by variable
+	client    *http.Client
 }
 
 var (
@@ -271,7 +331,7 @@ func readBanner(t *testing.T, ctx context.Context, lines <-chan string) *printed
 	b := &printed{curl: map[string]curlCmd{}, exports: map[string]string{}, client: &http.Client{Timeout: 10 * time.Second}}
 	timeout := time.After(90 * time.Second)
 	var seen []string
-	for b.pay == "" {
+	for b.pay == "" || b.evmPay == "" {
 		var line string
 		var ok bool
 		select {
@@ -300,6 +360,8 @@ func readBanner(t *testing.T, ctx context.Context, lines <-chan string) *printed
 				t.Fatalf("printed curl command %q: %v", line, err)
 			}
 			switch {
+			case c.method == http.MethodPost && strings.Contains(c.body, `"evm-dev"`):
+				b.curl["create-evm"] = c
 			case c.method == http.MethodPost:
 				b.curl["create"] = c
 			case strings.Contains(c.url, "/v1/events"):
@@ -309,10 +371,14 @@ func readBanner(t *testing.T, ctx context.Context, lines <-chan string) *printed
 			}
 		case payLine.MatchString(line):
 			m := payLine.FindStringSubmatch(line)
-			b.pay, b.sample = m[1], m[2]
+			if b.pay == "" { // Bitcoin's comes first
+				b.pay, b.sample = m[1], m[2]
+			} else {
+				b.evmPay, b.evmSample = m[1], m[2]
+			}
 		}
 	}
-	if b.key == "" || len(b.curl) != 3 {
+	if b.key == "" || len(b.curl) != 4 {
 		t.Fatalf("banner lacks the key or a curl command:\n%s", strings.Join(seen, "\n"))
 	}
 	return b

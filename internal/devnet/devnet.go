@@ -1,7 +1,9 @@
 // Package devnet is the chain side of the developer sandbox (`cryptopay
 // dev`): two btcd regtest nodes on loopback and a funded dev wallet, with
 // the operations a developer uses to drive an invoice through every state
-// by hand: pay (optionally replaceable), mine, reorganise, double spend.
+// by hand: pay (optionally replaceable), mine, reorganise, double spend;
+// and an in-process EVM dev chain (evm.go) with the forwarder factory and
+// test USDC and USDT deployed, which pays ETH and token invoices.
 //
 // The gateway watches the main node. The second node plays a competing
 // miner: it is kept disconnected, synced to the main node just before it

@@ -36,6 +36,19 @@ type State struct {
 	ControlToken string      `json:"control_token"` // bearer token for it
 	API          string      `json:"api"`           // the gateway's base URL
 	Nodes        []NodeState `json:"nodes"`         // main first, then second
+	EVM          *EVMState   `json:"evm,omitempty"` // the EVM dev chain
+}
+
+// EVMState locates the EVM dev chain and its contracts, for a developer
+// who wants to talk to it directly (any JSON-RPC tool, a wallet).
+type EVMState struct {
+	RPCURL   string `json:"rpc_url"`
+	ChainID  int64  `json:"chain_id"`
+	Factory  string `json:"factory"`
+	USDC     string `json:"usdc"`
+	USDT     string `json:"usdt"`
+	Wallet   string `json:"wallet"`   // the dev wallet that pays
+	Receiver string `json:"receiver"` // the sandbox store's receiving address
 }
 
 // NodeState locates one btcd node.
