@@ -148,6 +148,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/stores/{store}/settings/checkout", h.owner(h.updateCheckout))
 	mux.HandleFunc("POST /dashboard/stores/{store}/settings/logo", h.owner(h.updateLogo))
 	mux.HandleFunc("POST /dashboard/stores/{store}/settings/limits", h.owner(h.updateLimits))
+	mux.HandleFunc("POST /dashboard/stores/{store}/settings/account_key/preview", h.owner(h.previewAccountKey))
+	mux.HandleFunc("POST /dashboard/stores/{store}/settings/account_key", h.owner(h.replaceAccountKey))
 
 	mux.HandleFunc("GET /dashboard/stores/{store}/alerts", h.store(cryptopay.ScopeInvoicesWrite, h.alerts))
 	mux.HandleFunc("POST /dashboard/stores/{store}/alerts/{id}/resolve", h.store(cryptopay.ScopeInvoicesWrite, h.resolveReview))

@@ -17,9 +17,10 @@ import (
 )
 
 // The settings page shows every setting of the store to whoever may see
-// the store, and to its owner four forms: general (name, expiry, window,
+// the store, and to its owner five forms: general (name, expiry, window,
 // tolerance, spread, confirmation tiers), checkout (colour, contacts,
-// explorer, logo), limits and retention, and the account key. Each form
+// explorer, logo), limits and retention, and the account key (in two
+// steps: a preview to compare with the wallet, then the confirmed change). Each form
 // is sent alone and calls one gateway service, which holds the rules,
 // audits the change and changes nothing when a value is refused; the page
 // then shows the refused form again with the message at its field.
@@ -55,10 +56,11 @@ var (
 
 // savedMessages are the notes a settings page shows after a change.
 var savedMessages = map[string]string{
-	"general":  "General settings saved; they apply to invoices created from now on.",
-	"checkout": "Checkout settings saved.",
-	"logo":     "Logo saved.",
-	"limits":   "Limits and retention saved.",
+	"general":     "General settings saved; they apply to invoices created from now on.",
+	"checkout":    "Checkout settings saved.",
+	"logo":        "Logo saved.",
+	"limits":      "Limits and retention saved.",
+	"account_key": "Account key replaced. New invoices derive their addresses from it; invoices already created keep theirs and are still watched.",
 }
 
 // currentForm renders the store's settings as the forms show them.
@@ -85,6 +87,12 @@ func currentForm(st *cryptopay.Store, co *cryptopay.StoreSettings, c *storage.Co
 	for k, v := range map[string]int64{"max_invoice": c.MaxInvoice, "daily": c.Daily, "monthly": c.Monthly, "customer_daily": c.CustomerDaily} {
 		if v != 0 {
 			f[k] = cryptopay.FormatAmount(big.NewInt(v), cur.Decimals)
+		}
+	}
+	for _, w := range st.Wallets {
+		if !w.Network.EVM() {
+			f["network"] = string(w.Network)
+			break
 		}
 	}
 	return f
@@ -376,5 +384,42 @@ func (h *Handler) updateLimits(w http.ResponseWriter, r *http.Request, p *page) 
 		return h.refused(w, r, p, sent, err)
 	}
 	settingsDone(w, r, p, "limits")
+	return nil
+}
+
+// previewAccountKey is the first step of replacing the account key: the
+// service checks the key and the page shows what it would do (its
+// fingerprint and the first address new invoices would get), to compare
+// with the wallet before confirming. A refused key is never shown back:
+// it may be a private key pasted by mistake.
+func (h *Handler) previewAccountKey(w http.ResponseWriter, r *http.Request, p *page) error {
+	f, err := form(w, r, "network", "account_key")
+	if err != nil {
+		return err
+	}
+	pv, err := h.svc.PreviewAccountKey(r.Context(), p.Access.Store.ID, f.Get("network"), f.Get("account_key"))
+	if err != nil {
+		return h.refused(w, r, p, map[string]string{"network": f.Get("network")}, err)
+	}
+	p.Title, p.Nav, p.Data = "Replace the account key", "settings", pv
+	h.render(w, http.StatusOK, "account_key", p)
+	return nil
+}
+
+// replaceAccountKey is the second step: the owner ticked that their
+// wallet shows the previewed address, and the key is replaced if it is
+// still the one previewed (its fingerprint travels with the form).
+func (h *Handler) replaceAccountKey(w http.ResponseWriter, r *http.Request, p *page) error {
+	f, err := form(w, r, "network", "account_key", "fingerprint", "confirm")
+	if err != nil {
+		return err
+	}
+	if f.Get("confirm") != "yes" {
+		return cryptopay.Invalid("confirm", "Tick the box to confirm that your wallet shows the address; nothing was changed.")
+	}
+	if _, err := h.svc.ReplaceAccountKey(r.Context(), p.Access.Store.ID, f.Get("network"), f.Get("account_key"), f.Get("fingerprint")); err != nil {
+		return h.refused(w, r, p, map[string]string{"network": f.Get("network")}, err)
+	}
+	settingsDone(w, r, p, "account_key")
 	return nil
 }

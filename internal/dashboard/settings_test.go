@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/bitcoin/account"
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
@@ -487,6 +488,104 @@ func TestUnblockAndFreezeByOperator(t *testing.T) {
 			if len(es) != 1 || !strings.Contains(es[0].Actor, "usr_") {
 				t.Errorf("audit %s: %d entries, want 1 by the operator user", a, len(es))
 			}
+		}
+	})
+}
+
+var firstAddress = regexp.MustCompile(`id="first-address">([^<]+)<`)
+
+// TestAccountKeyReplaced: the owner previews a new account key, sees the
+// address new invoices will get, and confirms; the next invoice gets that
+// address while the earlier one keeps its own. A viewer cannot, the
+// confirmation box is required, a private key is refused and never shown
+// back, another store's key (current or replaced) is refused.
+func TestAccountKeyReplaced(t *testing.T) {
+	engines(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		old := w.invoice(w.a, "before")
+		owner := w.browser()
+		owner.signIn("owner@example.com", w.user("owner@example.com", false, storage.DashboardGrant{StoreID: w.a.ID, Role: storage.RoleOwner}))
+		viewer := w.browser()
+		viewer.signIn("viewer@example.com", w.user("viewer@example.com", false, storage.DashboardGrant{StoreID: w.a.ID, Role: storage.RoleViewer}))
+		owner.get("/dashboard/stores/" + w.a.ID + "/settings")
+		viewer.get("/dashboard/stores/" + w.a.ID + "/settings")
+		preview := "/dashboard/stores/" + w.a.ID + "/settings/account_key/preview"
+		net := string(cryptopay.NetworkBitcoinRegtest)
+		newKey := vpub(t, 5)
+
+		if code, _, _ := viewer.post(preview, url.Values{"network": {net}, "account_key": {newKey}}); code != 403 {
+			t.Errorf("viewer preview: %d, want 403", code)
+		}
+		seed := make([]byte, 64)
+		priv, _, err := account.DeriveAccountFromSeed(seed, account.Regtest, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refusals := []struct {
+			name, key, message string
+			status             int
+		}{
+			{"private key", priv.String(), "private", 400},
+			{"not a key", "hello", "account_key", 400},
+			{"the current key", vpub(t, 0), "current account key", 400},
+			{"store B's key", vpub(t, 1), "another store", 400},
+		}
+		for _, tc := range refusals {
+			t.Run(tc.name, func(t *testing.T) {
+				code, body, _ := owner.post(preview, url.Values{"network": {net}, "account_key": {tc.key}})
+				if code != tc.status || !strings.Contains(body, tc.message) {
+					t.Errorf("%d, want %d with %q; alert: %s", code, tc.status, tc.message, regexp.MustCompile(`role="alert">[^<]*`).FindString(body))
+				}
+				if strings.Contains(body, tc.key) && tc.name == "private key" {
+					t.Error("the refused private key is shown back on the page")
+				}
+			})
+		}
+
+		code, body, _ := owner.post(preview, url.Values{"network": {net}, "account_key": {newKey}})
+		m := firstAddress.FindStringSubmatch(body)
+		if code != 200 || m == nil || !strings.Contains(body, "keep their addresses") {
+			t.Fatalf("preview: %d", code)
+		}
+		fp := hidden(t, body, "fingerprint")
+		replace := "/dashboard/stores/" + w.a.ID + "/settings/account_key"
+		confirm := url.Values{"network": {net}, "account_key": {newKey}, "fingerprint": {fp}}
+		if code, _, _ := owner.post(replace, confirm); code != 400 {
+			t.Errorf("without the confirmation box: %d, want 400", code)
+		}
+		wrong := cloneValues(confirm)
+		wrong.Set("confirm", "yes")
+		wrong.Set("account_key", vpub(t, 6))
+		if code, _, _ := owner.post(replace, wrong); code != 400 {
+			t.Errorf("a key other than the one previewed: %d, want 400", code)
+		}
+		if st, _ := w.svc.GetStore(ctx, w.a.ID); st.Wallets[0].AccountKey != vpub(t, 0) {
+			t.Fatal("a refused replacement changed the key")
+		}
+		confirm.Set("confirm", "yes")
+		if code, _, hdr := owner.post(replace, confirm); code != http.StatusSeeOther || !strings.Contains(hdr.Get("Location"), "saved=account_key") {
+			t.Fatalf("confirmed replacement: %d %s", code, hdr.Get("Location"))
+		}
+		next := w.invoice(w.a, "after")
+		if next.Address != m[1] {
+			t.Errorf("the next invoice got %s, the preview promised %s", next.Address, m[1])
+		}
+		if again, _ := w.svc.GetInvoice(ctx, &cryptopay.APIKey{StoreID: w.a.ID, Scopes: []cryptopay.Scope{cryptopay.ScopeInvoicesRead}}, old.ID); again.Address != old.Address {
+			t.Errorf("the earlier invoice's address changed to %s", again.Address)
+		}
+		if n := w.auditCount(w.a.ID, gateway.AuditStoreAccountKeyReplaced); n != 1 {
+			t.Errorf("%d account key audit entries, want 1", n)
+		}
+
+		// Store A's old key stays A's: B cannot take it up, nor a new store.
+		op := w.browser()
+		op.signIn("op@example.com", w.user("op@example.com", true))
+		op.get("/dashboard/stores/" + w.b.ID + "/settings")
+		if code, body, _ := op.post("/dashboard/stores/"+w.b.ID+"/settings/account_key/preview", url.Values{"network": {net}, "account_key": {vpub(t, 0)}}); code != 400 || !strings.Contains(body, "another store") {
+			t.Errorf("store B taking A's replaced key: %d", code)
+		}
+		if _, err := w.svc.CreateStore(w.opCtx(), gateway.StoreParams{Name: "C", Wallets: []gateway.WalletParams{{Network: net, AccountKey: vpub(t, 0)}}}); err == nil {
+			t.Error("a new store took up A's replaced key")
 		}
 	})
 }

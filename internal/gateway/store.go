@@ -107,6 +107,13 @@ func (s *Service) CreateStore(ctx context.Context, p StoreParams) (*cryptopay.St
 			return nil, cryptopay.Invalid(param+".account_key", "%s", err.Error())
 		}
 		w.Fingerprint = k.Fingerprint()
+		// A key another store replaced stays that store's (store_key.go);
+		// a key another store holds now is caught by the wallets table.
+		if used, err := s.keyUsedElsewhere(ctx, n, w.Fingerprint, st.ID); err != nil {
+			return nil, err
+		} else if used {
+			return nil, &cryptopay.Error{Code: cryptopay.CodeConflict, Param: "wallets", Message: errKeyElsewhere.Message}
+		}
 		st.Wallets = append(st.Wallets, w)
 	}
 	err := s.db.InTx(ctx, func(tx storage.Tx) error {

@@ -256,3 +256,25 @@ func (t *Tx) UpdateStore(ctx context.Context, st *cryptopay.Store) error {
 	}
 	return nil
 }
+
+// ReplaceWalletKey points the store's wallet on network at another account
+// key. next_index is kept: derivation indexes only ever grow on a wallet,
+// whichever key it holds, so an index handed out under one key is never
+// handed out again (even by an instance still deriving from the old key
+// for a moment), and a key the wallet held before resumes past every
+// index it used. A key held by another store's wallet is a
+// *storage.ConflictError on "wallets_network_fingerprint_key"; a store
+// without a wallet on network is storage.ErrNotFound.
+func (t *Tx) ReplaceWalletKey(ctx context.Context, storeID string, network cryptopay.Network, accountKey, fingerprint string) error {
+	res, err := t.exec(ctx, `UPDATE wallets SET account_key = ?, fingerprint = ? WHERE store_id = ? AND network = ?`,
+		accountKey, fingerprint, storeID, string(network))
+	if err != nil {
+		return t.wrap("replace wallet key", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return t.wrap("replace wallet key", err)
+	} else if n == 0 {
+		return storage.ErrNotFound
+	}
+	return nil
+}
