@@ -88,9 +88,21 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, p *page) err
 	return h.renderKeys(w, r, p, ck.Secret)
 }
 
+// rotateKey replaces a key, showing the new secret once. A key already
+// rotated is not rotated again from here: the form was most likely sent
+// twice (a reload of the page that showed the new secret), and a second
+// rotation would make another key and show another secret.
 func (h *Handler) rotateKey(w http.ResponseWriter, r *http.Request, p *page) error {
 	if _, err := form(w, r); err != nil {
 		return err
+	}
+	k, err := h.svc.GetKey(r.Context(), p.Access.Caller, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if k.RotatedTo != "" {
+		p.Error = fmt.Sprintf("Key %s was already rotated to %s; that key's secret was shown once, when it was made. Rotate %s for a new secret.", k.ID, k.RotatedTo, k.RotatedTo)
+		return h.renderKeys(w, r, p, "")
 	}
 	ck, err := h.svc.RotateKey(r.Context(), p.Access.Caller, r.PathValue("id"), -1)
 	if err != nil {

@@ -292,7 +292,7 @@ func TestCheckoutAndLimitsSaved(t *testing.T) {
 
 // TestKeyFormCreatesOnce: sending the create-key form a second time (a
 // reload of the page that showed the secret) creates nothing and says the
-// secret was shown once.
+// secret was shown once; so does sending a rotation again.
 func TestKeyFormCreatesOnce(t *testing.T) {
 	engines(t, func(t *testing.T, w *world) {
 		owner := w.browser()
@@ -313,6 +313,22 @@ func TestKeyFormCreatesOnce(t *testing.T) {
 		ks, _ := w.svc.ListKeys(context.Background(), w.a.ID)
 		if n := strings.Count(strings.Join(keyNames(ks), ","), "till"); n != 1 {
 			t.Errorf("%d keys named till, want 1", n)
+		}
+		var till cryptopay.APIKey
+		for _, k := range ks {
+			if k.Name == "till" {
+				till = k
+			}
+		}
+		rotate := "/dashboard/stores/" + w.a.ID + "/keys/" + till.ID + "/rotate"
+		if code, body, _ := owner.post(rotate, url.Values{}); code != 200 || !strings.Contains(body, "cp_test_") {
+			t.Fatalf("rotate: %d", code)
+		}
+		if code, body, _ := owner.post(rotate, url.Values{}); code != 200 || strings.Contains(body, "cp_test_") || !strings.Contains(body, "already rotated") {
+			t.Errorf("rotate sent again: %d, secret shown: %v", code, strings.Contains(body, "cp_test_"))
+		}
+		if ks, _ := w.svc.ListKeys(context.Background(), w.a.ID); strings.Count(strings.Join(keyNames(ks), ","), "till") != 2 {
+			t.Errorf("after rotating twice: %v; want the old key and one new one", keyNames(ks))
 		}
 		for _, bad := range []string{"", "key_nonsense", cryptopay.FirstIDAt(cryptopay.PrefixAPIKey, time.Now().Add(-48*time.Hour))} {
 			f.Set("form_id", bad)
