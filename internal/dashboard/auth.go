@@ -158,11 +158,14 @@ func (h *Handler) store(scope cryptopay.Scope, fn func(w http.ResponseWriter, r 
 	})
 }
 
-// readForm reads a POST body, bounded: an urlencoded form, or a multipart
-// one (a logo upload) within maxLogoForm, its parts kept in memory. Which
-// kind a handler takes is its own check (form, updateLogo).
+// readForm reads a POST body, bounded: an urlencoded form within
+// maxFormBytes, or on the logo upload route only a multipart one within
+// maxLogoForm, its parts kept in memory.
 func readForm(w http.ResponseWriter, r *http.Request) error {
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		if !strings.HasSuffix(r.URL.Path, "/settings/logo") {
+			return cryptopay.Invalid("form", "The form must be sent as application/x-www-form-urlencoded.")
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxLogoForm)
 		if err := r.ParseMultipartForm(maxLogoForm); err != nil {
 			return cryptopay.Invalid("form", "The upload could not be read (at most 256 KiB).")

@@ -63,7 +63,7 @@ func newWorld(t testing.TB, open func(testing.TB) storage.DB) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := gateway.New(gateway.Config{DB: db, Outbox: ob, PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1}})
+	svc := gateway.New(gateway.Config{DB: db, Outbox: ob, PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1}, ReorgLimit: 100})
 	if _, err := webhook.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}

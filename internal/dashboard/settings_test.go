@@ -155,7 +155,8 @@ func TestSettingsRefusedValues(t *testing.T) {
 			{"spread above 20 %", "general", "rate_spread", "2001", "rate_spread must be between"},
 			{"empty name", "general", "name", "  ", "name is required"},
 			{"falling tiers", "general", "confirmations", "1000.00:12,100.00:3,24", "tiers must rise"},
-			{"tiers above the reorg limit", "general", "confirmations", "100.00:3,1000.00:12,5000", "confirmations must be a whole number from 1 to 1000"},
+			{"tier above 1000 confirmations", "general", "confirmations", "100.00:3,1000.00:12,5000", "confirmations must be a whole number from 1 to 1000"},
+			{"tiers above the reorg limit", "general", "confirmations", "100.00:3,1000.00:12,200", "more than the reorg limit of 100"},
 			{"crypto tier currency", "general", "confirmations_currency", "BTC", "fiat currency"},
 			{"zero-conf above the first bound", "general", "confirmations_zero_conf_below", "500.00", "only for small payments"},
 			{"colour name", "checkout", "brand_color", "red", "brand_color"},
@@ -253,14 +254,18 @@ func TestCheckoutAndLimitsSaved(t *testing.T) {
 
 		var img bytes.Buffer
 		_ = png.Encode(&img, image.NewRGBA(image.Rect(0, 0, 32, 32)))
-		upload := func(name string, content []byte) (int, string) {
+		upload := func(name string, content []byte, route ...string) (int, string) {
+			path := "/dashboard/stores/" + w.a.ID + "/settings/logo"
+			if len(route) > 0 {
+				path = route[0]
+			}
 			var body bytes.Buffer
 			mw := multipart.NewWriter(&body)
 			_ = mw.WriteField("csrf", owner.csrf)
 			fw, _ := mw.CreateFormFile("logo", name)
 			_, _ = fw.Write(content)
 			_ = mw.Close()
-			req, _ := http.NewRequest(http.MethodPost, w.srv.URL+"/dashboard/stores/"+w.a.ID+"/settings/logo", &body)
+			req, _ := http.NewRequest(http.MethodPost, w.srv.URL+path, &body)
 			req.Header.Set("Content-Type", mw.FormDataContentType())
 			req.Header.Set("Origin", w.srv.URL)
 			resp, err := owner.c.Do(req)
@@ -274,6 +279,9 @@ func TestCheckoutAndLimitsSaved(t *testing.T) {
 		}
 		if code, body := upload("logo.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`)); code != 400 || !strings.Contains(body, "SVG logos are refused") {
 			t.Errorf("SVG upload: %d", code)
+		}
+		if code, _ := upload("logo.png", img.Bytes(), "/dashboard/stores/"+w.a.ID+"/settings/checkout"); code != 400 {
+			t.Errorf("an upload to another form: %d, want 400", code)
 		}
 		if code, _ := upload("logo.png", img.Bytes()); code != http.StatusSeeOther {
 			t.Fatalf("PNG upload: %d", code)
