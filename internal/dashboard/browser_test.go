@@ -274,6 +274,17 @@ func TestBrowserRunsTheShopsDay(t *testing.T) {
 		t.Errorf("the saved expiry is %s, want 45m", got.InvoiceExpiry)
 	}
 
+	// Check a new account key: the confirmation page shows its first
+	// address; cancel.
+	do("preview a key", chromedp.SendKeys("#account_key", vpub(t, 7)),
+		chromedp.Click(`form[action$="/account_key/preview"] button[type=submit]`), chromedp.WaitVisible("#first-address"))
+	shot("7-account-key-confirm")
+	audit("account key confirmation")
+	do("cancel", chromedp.Click(`a[href$="/settings#account-key"]`), chromedp.WaitVisible("#account_key"))
+	if got, _ := svc.GetStore(ctx, st.ID); got.Wallets[0].AccountKey != vpub(t, 0) {
+		t.Error("a previewed key replaced the store's key")
+	}
+
 	// Resolve an alert the monitoring opened on the paid invoice.
 	rv := &storage.Review{ID: cryptopay.NewID(gateway.PrefixReview, time.Now()), StoreID: st.ID, InvoiceID: inv.ID, Rule: "high_value",
 		Title: "High-value invoice paid", Text: "Invoice order-1042 is worth more than the store's alert threshold.",
@@ -287,20 +298,28 @@ func TestBrowserRunsTheShopsDay(t *testing.T) {
 	if page := text(); !strings.Contains(page, txid) || !strings.Contains(page, "High-value invoice paid") {
 		t.Errorf("the alerts page does not show the review with its transaction:\n%s", page)
 	}
-	shot("7-alert-open")
+	shot("8-alert-open")
 	audit("alerts")
 	do("resolve", chromedp.SendKeys("#note-"+rv.ID, "Regular customer; order checked."),
 		chromedp.Click(`form[action$="/resolve"] button[type=submit]`), chromedp.WaitVisible(`a[aria-current="page"][href$="status=resolved"]`))
 	if got, _ := db.GetReview(ctx, rv.ID); got.Status != storage.ReviewResolved || got.Note != "Regular customer; order checked." {
 		t.Errorf("review after resolving: %+v", got)
 	}
-	shot("8-alert-resolved")
+	shot("9-alert-resolved")
+
+	// The security page: incident status, audit log with the changes.
+	do("open security", chromedp.Click(`nav a[href$="/security"]`), chromedp.WaitVisible("#incident"))
+	if page := text(); !strings.Contains(page, "Not frozen") || !strings.Contains(page, "store.updated") || !strings.Contains(page, "review.resolved") {
+		t.Errorf("the security page lacks the incident status or the audit entries:\n%s", page)
+	}
+	shot("10-security")
+	audit("security")
 
 	// At phone width the list and the settings still work.
 	do("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(srv.URL+"/dashboard/stores/"+st.ID+"/invoices"), chromedp.WaitVisible("form.filters"))
-	shot("9-invoices-phone")
+	shot("11-invoices-phone")
 	do("phone settings", chromedp.Navigate(srv.URL+"/dashboard/stores/"+st.ID+"/settings"), chromedp.WaitVisible("#invoice_expiry"))
-	shot("10-settings-phone")
+	shot("12-settings-phone")
 	if wide, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); err != nil || wide {
 		t.Errorf("the settings page scrolls sideways at phone width (%v)", err)
 	}
