@@ -601,7 +601,11 @@ func TestAccountKeyReplaced(t *testing.T) {
 			t.Errorf("%d account key audit entries, want 1", n)
 		}
 
-		// Store A's old key stays A's: B cannot take it up, nor a new store.
+		// Store A's old key stays A's: A may go back to it (its indexes
+		// continue past every one used), B cannot take it up, nor a new store.
+		if code, body, _ := owner.post(preview, url.Values{"network": {net}, "account_key": {vpub(t, 0)}}); code != 200 || !strings.Contains(body, "first-address") {
+			t.Errorf("store A going back to its old key: %d", code)
+		}
 		op := w.browser()
 		op.signIn("op@example.com", w.user("op@example.com", true))
 		op.get("/dashboard/stores/" + w.b.ID + "/settings")

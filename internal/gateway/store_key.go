@@ -18,13 +18,19 @@ import (
 // derive from the new key. Derivation indexes keep growing across keys
 // (storage.Tx.ReplaceWalletKey), so no index is handed out twice, and a
 // key a store ever used stays that store's: the wallets table holds the
-// current keys (one store per key), the audit log the replaced ones (each
-// replacement is audited with the old fingerprint in its transaction), and
-// a key found in either for another store is refused.
+// current keys (one store per key), the gateway's audit log the replaced
+// ones (each replacement records the old key there, in its transaction),
+// and a key found in either for another store is refused.
 
-// AuditStoreAccountKeyReplaced records a replaced account key with both
-// fingerprints and the index the new key starts at.
-const AuditStoreAccountKeyReplaced = "store.account_key_replaced"
+// AuditStoreAccountKeyReplaced records a replaced account key in the
+// store's log, with both fingerprints and the index the new key starts
+// at. AuditWalletKeyRetired records the old key in the gateway's own log
+// (outside any store), where keyUsedElsewhere finds every retired key with
+// one query.
+const (
+	AuditStoreAccountKeyReplaced = "store.account_key_replaced"
+	AuditWalletKeyRetired        = "wallet_key.retired"
+)
 
 // AccountKeyPreview is what replacing the key would do, for the owner to
 // compare with their wallet before confirming: the new key's fingerprint
@@ -122,8 +128,12 @@ func (s *Service) ReplaceAccountKey(ctx context.Context, storeID, network, accou
 		if err := tx.ReplaceWalletKey(ctx, st.ID, p.Network, p.AccountKey, p.Fingerprint); err != nil {
 			return err
 		}
-		return s.Audit(ctx, tx, AuditRecord{StoreID: st.ID, Livemode: st.Livemode, Action: AuditStoreAccountKeyReplaced, Target: st.ID,
-			Details: map[string]any{"network": p.Network, "old_fingerprint": p.OldFingerprint, "fingerprint": p.Fingerprint, "first_index": p.FirstIndex}})
+		if err := s.Audit(ctx, tx, AuditRecord{StoreID: st.ID, Livemode: st.Livemode, Action: AuditStoreAccountKeyReplaced, Target: st.ID,
+			Details: map[string]any{"network": p.Network, "old_fingerprint": p.OldFingerprint, "fingerprint": p.Fingerprint, "first_index": p.FirstIndex}}); err != nil {
+			return err
+		}
+		return s.Audit(ctx, tx, AuditRecord{Livemode: st.Livemode, Action: AuditWalletKeyRetired, Target: p.OldFingerprint,
+			Details: map[string]any{"network": p.Network, "fingerprint": p.OldFingerprint, "store": st.ID}})
 	})
 	if ce, ok := errors.AsType[*storage.ConflictError](err); ok && ce.Constraint == "wallets_network_fingerprint_key" {
 		return nil, errKeyElsewhere
@@ -146,39 +156,37 @@ func (s *Service) ReplaceAccountKey(ctx context.Context, storeID, network, accou
 }
 
 // keyUsedElsewhere reports whether a store other than storeID holds the
-// key (fingerprint on network) now or held it before.
+// key (fingerprint on network) now (the wallets) or held it before (the
+// gateway's wallet_key.retired entries).
 func (s *Service) keyUsedElsewhere(ctx context.Context, n cryptopay.Network, fingerprint, storeID string) (bool, error) {
 	stores, err := s.db.ListStores(ctx)
 	if err != nil {
 		return false, err
 	}
 	for _, st := range stores {
-		if st.ID == storeID {
-			continue
-		}
-		if w, ok := st.Wallet(n); ok && w.Fingerprint == fingerprint {
+		if w, ok := st.Wallet(n); ok && st.ID != storeID && w.Fingerprint == fingerprint {
 			return true, nil
 		}
-		f := storage.AuditFilter{StoreID: st.ID, Livemode: st.Livemode, Action: AuditStoreAccountKeyReplaced, Limit: maxListLimit}
-		for {
-			es, more, err := s.db.ListAuditEntries(ctx, f)
-			if err != nil {
-				return false, err
-			}
-			for _, e := range es {
-				var d struct {
-					Network        string `json:"network"`
-					OldFingerprint string `json:"old_fingerprint"`
-				}
-				if json.Unmarshal([]byte(e.Details), &d) == nil && d.Network == string(n) && d.OldFingerprint == fingerprint {
-					return true, nil
-				}
-			}
-			if !more || len(es) == 0 {
-				break
-			}
-			f.BeforeSeq = es[len(es)-1].Seq
-		}
 	}
-	return false, nil
+	f := storage.AuditFilter{Livemode: n.Livemode(), Action: AuditWalletKeyRetired, Limit: maxListLimit}
+	for {
+		es, more, err := s.db.ListAuditEntries(ctx, f)
+		if err != nil {
+			return false, err
+		}
+		for _, e := range es {
+			var d struct {
+				Network     string `json:"network"`
+				Fingerprint string `json:"fingerprint"`
+				Store       string `json:"store"`
+			}
+			if json.Unmarshal([]byte(e.Details), &d) == nil && d.Network == string(n) && d.Fingerprint == fingerprint && d.Store != storeID {
+				return true, nil
+			}
+		}
+		if !more || len(es) == 0 {
+			return false, nil
+		}
+		f.BeforeSeq = es[len(es)-1].Seq
+	}
 }
