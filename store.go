@@ -132,6 +132,22 @@ func (p ConfirmationPolicy) Required(value *big.Int) int {
 	return p.Above
 }
 
+// Spec writes the policy the way ParseConfirmationPolicy reads it: the
+// tiers ("100.00:3,1000.00:12,24") and the zero-confirmation bound ("" when
+// off), both in the policy's currency.
+func (p ConfirmationPolicy) Spec() (tiers, zeroConfBelow string) {
+	cur, _ := LookupCurrency(p.Currency)
+	parts := make([]string, 0, len(p.Tiers)+1)
+	for _, t := range p.Tiers {
+		parts = append(parts, FormatAmount(t.Below, cur.Decimals)+":"+strconv.Itoa(t.Confirmations))
+	}
+	parts = append(parts, strconv.Itoa(p.Above))
+	if p.ZeroConfBelow != nil {
+		zeroConfBelow = FormatAmount(p.ZeroConfBelow, cur.Decimals)
+	}
+	return strings.Join(parts, ","), zeroConfBelow
+}
+
 // ParseConfirmationPolicy reads a policy written as "BOUND:N,BOUND:N,N"
 // in currency: "100.00:3,1000.00:12,24" is the guide's table (under 100 → 3,
 // under 1,000 → 12, otherwise 24). zeroConfBelow is "" (off) or a decimal

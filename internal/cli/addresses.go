@@ -83,44 +83,30 @@ func addressesChange(ctx context.Context, env Env, verb string, args []string) e
 		return usageError{"--address is at most 100 and --reason at most 500 characters"}
 	}
 	return withApp(ctx, env, true, func(a *app) error {
+		if verb == "unblock" { // the service's, as the dashboard's
+			if _, err := a.svc.UnblockAddress(ctx, string(n), *address); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "unblocked %s on %s; its failure count starts again from zero (payments already held stay held)\n", *address, n)
+			return nil
+		}
 		actor := gateway.ActorFrom(ctx).Name()
 		now := a.svc.Now()
 		err := a.db.InTx(ctx, func(tx storage.Tx) error {
-			action := monitor.AuditAddressUnblocked
-			details := map[string]any{"network": n, "address": *address}
-			if verb == "block" {
-				action = monitor.AuditAddressBlocked
-				details["reason"] = *reason
-				if err := tx.BlockAddress(ctx, &storage.BlockedAddress{ID: cryptopay.NewID("blk", now), Network: n,
-					Address: *address, Reason: *reason, BlockedAt: now, BlockedBy: actor}); err != nil {
-					return err
-				}
-			} else {
-				b, err := tx.GetBlockedAddress(ctx, n, *address)
-				if err != nil {
-					return err
-				}
-				details["blocked_by"], details["blocked_at"] = b.BlockedBy, b.BlockedAt.Format(time.RFC3339)
-				if err := tx.UnblockAddress(ctx, n, *address); err != nil {
-					return err
-				}
+			if err := tx.BlockAddress(ctx, &storage.BlockedAddress{ID: cryptopay.NewID("blk", now), Network: n,
+				Address: *address, Reason: *reason, BlockedAt: now, BlockedBy: actor}); err != nil {
+				return err
 			}
-			return a.svc.Audit(ctx, tx, gateway.AuditRecord{Livemode: n.Livemode(), Action: action, Target: *address, Details: details})
+			return a.svc.Audit(ctx, tx, gateway.AuditRecord{Livemode: n.Livemode(), Action: monitor.AuditAddressBlocked, Target: *address,
+				Details: map[string]any{"network": n, "address": *address, "reason": *reason}})
 		})
 		if _, ok := errors.AsType[*storage.ConflictError](err); ok {
 			return fmt.Errorf("%s on %s is already blocked", *address, n)
 		}
-		if errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("%s on %s is not blocked", *address, n)
-		}
 		if err != nil {
 			return err
 		}
-		if verb == "block" {
-			fmt.Fprintf(env.Stdout, "blocked %s on %s: its payments are held, not credited\n", *address, n)
-		} else {
-			fmt.Fprintf(env.Stdout, "unblocked %s on %s; its failure count starts again from zero (payments already held stay held)\n", *address, n)
-		}
+		fmt.Fprintf(env.Stdout, "blocked %s on %s: its payments are held, not credited\n", *address, n)
 		return nil
 	})
 }

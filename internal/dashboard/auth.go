@@ -61,6 +61,10 @@ var errPlainHTTP = cryptopay.Errorf(cryptopay.CodeForbidden, "The dashboard need
 func (h *Handler) public(fn func(w http.ResponseWriter, r *http.Request, p *page) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Frame-Options", "DENY")
+		// Every page is private to a signed-in user and some show a secret
+		// once (a new API key, a webhook signing secret): no cache keeps
+		// one, and Back or a reload fetches afresh.
+		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 		ip := h.clientIP(r)
 		ctx := gateway.WithActor(r.Context(), gateway.Actor{IP: ip.String(), RequestID: h.reqID(r.Context())})
@@ -121,9 +125,8 @@ func (h *Handler) signedIn(fn func(w http.ResponseWriter, r *http.Request, p *pa
 		}
 		p.User, p.CSRF = sess, gateway.SessionCSRF(tok)
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-			if err := r.ParseForm(); err != nil {
-				return cryptopay.Invalid("form", "The form could not be read.")
+			if err := readForm(w, r); err != nil {
+				return err
 			}
 			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(p.CSRF)) != 1 {
 				return cryptopay.Errorf(cryptopay.CodeForbidden, "The form has expired or was not sent from the dashboard; reload the page and try again.")
@@ -153,6 +156,27 @@ func (h *Handler) store(scope cryptopay.Scope, fn func(w http.ResponseWriter, r 
 		}
 		return fn(w, r, p)
 	})
+}
+
+// readForm reads a POST body, bounded: an urlencoded form within
+// maxFormBytes, or on the logo upload route only a multipart one within
+// maxLogoForm, its parts kept in memory.
+func readForm(w http.ResponseWriter, r *http.Request) error {
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		if !strings.HasSuffix(r.URL.Path, "/settings/logo") {
+			return cryptopay.Invalid("form", "The form must be sent as application/x-www-form-urlencoded.")
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxLogoForm)
+		if err := r.ParseMultipartForm(maxLogoForm); err != nil {
+			return cryptopay.Invalid("form", "The upload could not be read (at most 256 KiB).")
+		}
+		return nil
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return cryptopay.Invalid("form", "The form could not be read.")
+	}
+	return nil
 }
 
 // form reads an urlencoded POST body strictly: exactly the named fields

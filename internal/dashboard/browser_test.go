@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,7 +36,8 @@ import (
 // TestBrowserRunsTheShopsDay drives the dashboard in headless Chromium as
 // a shop owner would: sign in with password and TOTP, find the invoice a
 // real regtest payment settled and its transaction, redeliver its webhook
-// to the shop's receiver, and create an API key whose secret is shown once.
+// to the shop's receiver, create an API key whose secret is shown once,
+// change a setting (a refused value first) and resolve an alert.
 func TestBrowserRunsTheShopsDay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a regtest node and a browser")
@@ -176,6 +178,32 @@ func TestBrowserRunsTheShopsDay(t *testing.T) {
 		return s
 	}
 	shot := func(name string) { t.Helper(); testbrowser.Screenshot(t, bctx, out, name) }
+	// audit runs axe-core on the page when CRYPTOPAY_AXE_CORE names it
+	// (CI installs it) and fails on serious or critical findings.
+	axeSrc := ""
+	if p := os.Getenv("CRYPTOPAY_AXE_CORE"); p != "" {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatalf("CRYPTOPAY_AXE_CORE: %v", err)
+		}
+		axeSrc = string(b)
+	}
+	audit := func(what string) {
+		t.Helper()
+		if axeSrc == "" {
+			t.Logf("accessibility audit of %s skipped: CRYPTOPAY_AXE_CORE is not set", what)
+			return
+		}
+		found, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](axeSrc+`;axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations
+			.filter(v => v.impact === "serious" || v.impact === "critical")
+			.map(v => v.id + ": " + v.help + " at " + v.nodes.map(n => n.target.join(" ")).join(", ")))`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("axe-core on %s: %v", what, err)
+		}
+		for _, v := range found {
+			t.Errorf("accessibility of %s: %s", what, v)
+		}
+	}
 
 	// Sign in: password, then the authenticator's code.
 	do("open the sign-in page", chromedp.EmulateViewport(1280, 800), chromedp.Navigate(srv.URL+"/dashboard/"), chromedp.WaitVisible("#email"))
@@ -230,7 +258,69 @@ func TestBrowserRunsTheShopsDay(t *testing.T) {
 	}
 	shot("5-key-created")
 
-	// At phone width the list still works.
+	// Change a setting: a refused value is shown at its field, then a
+	// good one is saved.
+	do("open settings", chromedp.Click(`nav a[href$="/settings"]`), chromedp.WaitVisible("#invoice_expiry"),
+		chromedp.Clear("#invoice_expiry"), chromedp.SendKeys("#invoice_expiry", "0"),
+		chromedp.Click(`form[action$="/settings/general"] button[type=submit]`), chromedp.WaitVisible("#invoice_expiry-error"))
+	shot("6-settings-refused")
+	audit("settings with a refused value")
+	if got, _ := svc.GetStore(ctx, st.ID); got.InvoiceExpiry != cryptopay.DefaultInvoiceExpiry {
+		t.Errorf("a refused expiry changed the store to %s", got.InvoiceExpiry)
+	}
+	do("save settings", chromedp.Clear("#invoice_expiry"), chromedp.SendKeys("#invoice_expiry", "45"),
+		chromedp.Click(`form[action$="/settings/general"] button[type=submit]`), chromedp.WaitVisible("p.flash"))
+	if got, _ := svc.GetStore(ctx, st.ID); got.InvoiceExpiry != 45*time.Minute {
+		t.Errorf("the saved expiry is %s, want 45m", got.InvoiceExpiry)
+	}
+
+	// Check a new account key: the confirmation page shows its first
+	// address; cancel.
+	do("preview a key", chromedp.SendKeys("#account_key", vpub(t, 7)),
+		chromedp.Click(`form[action$="/account_key/preview"] button[type=submit]`), chromedp.WaitVisible("#first-address"))
+	shot("7-account-key-confirm")
+	audit("account key confirmation")
+	do("cancel", chromedp.Click(`a[href$="/settings#account-key"]`), chromedp.WaitVisible("#account_key"))
+	if got, _ := svc.GetStore(ctx, st.ID); got.Wallets[0].AccountKey != vpub(t, 0) {
+		t.Error("a previewed key replaced the store's key")
+	}
+
+	// Resolve an alert the monitoring opened on the paid invoice.
+	rv := &storage.Review{ID: cryptopay.NewID(gateway.PrefixReview, time.Now()), StoreID: st.ID, InvoiceID: inv.ID, Rule: "high_value",
+		Title: "High-value invoice paid", Text: "Invoice order-1042 is worth more than the store's alert threshold.",
+		Evidence: storage.ReviewEvidence{Network: string(inv.Network), Address: inv.Address, Asset: "BTC", Amount: "0.001", Currency: "BTC",
+			Payments: []storage.EvidencePayment{{TxID: txid, Amount: "0.00100000", FromAddress: "bcrt1qpayer", Status: "confirmed", SeenAt: time.Now()}}},
+		Status: storage.ReviewOpen, OpenedAt: time.Now()}
+	if err := db.InTx(ctx, func(tx storage.Tx) error { return tx.CreateReview(ctx, rv) }); err != nil {
+		t.Fatal(err)
+	}
+	do("open alerts", chromedp.Click(`nav a[href$="/alerts"]`), chromedp.WaitVisible("#note-"+rv.ID))
+	if page := text(); !strings.Contains(page, txid) || !strings.Contains(page, "High-value invoice paid") {
+		t.Errorf("the alerts page does not show the review with its transaction:\n%s", page)
+	}
+	shot("8-alert-open")
+	audit("alerts")
+	do("resolve", chromedp.SendKeys("#note-"+rv.ID, "Regular customer; order checked."),
+		chromedp.Click(`form[action$="/resolve"] button[type=submit]`), chromedp.WaitVisible(`a[aria-current="page"][href$="status=resolved"]`))
+	if got, _ := db.GetReview(ctx, rv.ID); got.Status != storage.ReviewResolved || got.Note != "Regular customer; order checked." {
+		t.Errorf("review after resolving: %+v", got)
+	}
+	shot("9-alert-resolved")
+
+	// The security page: incident status, audit log with the changes.
+	do("open security", chromedp.Click(`nav a[href$="/security"]`), chromedp.WaitVisible("#incident"))
+	if page := text(); !strings.Contains(page, "Not frozen") || !strings.Contains(page, "store.updated") || !strings.Contains(page, "review.resolved") {
+		t.Errorf("the security page lacks the incident status or the audit entries:\n%s", page)
+	}
+	shot("10-security")
+	audit("security")
+
+	// At phone width the list and the settings still work.
 	do("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(srv.URL+"/dashboard/stores/"+st.ID+"/invoices"), chromedp.WaitVisible("form.filters"))
-	shot("6-invoices-phone")
+	shot("11-invoices-phone")
+	do("phone settings", chromedp.Navigate(srv.URL+"/dashboard/stores/"+st.ID+"/settings"), chromedp.WaitVisible("#invoice_expiry"))
+	shot("12-settings-phone")
+	if wide, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); err != nil || wide {
+		t.Errorf("the settings page scrolls sideways at phone width (%v)", err)
+	}
 }

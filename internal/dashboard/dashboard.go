@@ -144,7 +144,20 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/stores/{store}/keys/{id}/revoke", h.store(cryptopay.ScopeKeysWrite, h.revokeKey))
 
 	mux.HandleFunc("GET /dashboard/stores/{store}/settings", h.store(cryptopay.ScopeInvoicesRead, h.settings))
+	mux.HandleFunc("POST /dashboard/stores/{store}/settings/general", h.owner(h.updateGeneral))
+	mux.HandleFunc("POST /dashboard/stores/{store}/settings/checkout", h.owner(h.updateCheckout))
+	mux.HandleFunc("POST /dashboard/stores/{store}/settings/logo", h.owner(h.updateLogo))
+	mux.HandleFunc("POST /dashboard/stores/{store}/settings/limits", h.owner(h.updateLimits))
+	mux.HandleFunc("POST /dashboard/stores/{store}/settings/account_key/preview", h.owner(h.previewAccountKey))
+	mux.HandleFunc("POST /dashboard/stores/{store}/settings/account_key", h.owner(h.replaceAccountKey))
+
+	mux.HandleFunc("GET /dashboard/stores/{store}/alerts", h.store(cryptopay.ScopeInvoicesWrite, h.alerts))
+	mux.HandleFunc("POST /dashboard/stores/{store}/alerts/{id}/resolve", h.store(cryptopay.ScopeInvoicesWrite, h.resolveReview))
+
 	mux.HandleFunc("GET /dashboard/stores/{store}/security", h.store(cryptopay.ScopeAuditRead, h.security))
+	mux.HandleFunc("POST /dashboard/stores/{store}/security/unblock", h.operator(h.unblock))
+	mux.HandleFunc("POST /dashboard/stores/{store}/security/freeze", h.operator(h.freeze))
+	mux.HandleFunc("POST /dashboard/stores/{store}/security/unfreeze", h.operator(h.unfreeze))
 }
 
 // page is what every template gets: the signed-in user (if any), the

@@ -132,17 +132,22 @@ func TestKeysByRole(t *testing.T) {
 
 		owner := w.browser()
 		owner.signIn("owner@example.com", w.user("owner@example.com", false, storage.DashboardGrant{StoreID: w.a.ID, Role: storage.RoleOwner}))
-		if code, body, _ := owner.get("/dashboard/stores/" + w.a.ID + "/keys"); code != 200 || !strings.Contains(body, ck.Key.ID) {
+		code, page, _ := owner.get("/dashboard/stores/" + w.a.ID + "/keys")
+		if code != 200 || !strings.Contains(page, ck.Key.ID) {
 			t.Fatalf("owner's keys page: %d", code)
 		}
-		code, body, _ := owner.post("/dashboard/stores/"+w.a.ID+"/keys", url.Values{"name": {"new"}, "scopes[]": {"invoices:read", "events:read"}, "expires_in_days": {"30"}})
+		code, body, hdr := owner.post("/dashboard/stores/"+w.a.ID+"/keys", url.Values{"name": {"new"}, "scopes[]": {"invoices:read", "events:read"}, "expires_in_days": {"30"},
+			"form_id": {hidden(t, page, "form_id")}})
 		if code != 200 || !strings.Contains(body, "cp_test_") || !strings.Contains(body, "shown once") {
 			t.Fatalf("create key: %d, secret shown: %v", code, strings.Contains(body, "cp_test_"))
+		}
+		if cc := hdr.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("the page showing a secret has Cache-Control %q, want no-store", cc)
 		}
 		if _, again, _ := owner.get("/dashboard/stores/" + w.a.ID + "/keys"); strings.Contains(again, "cp_test_") {
 			t.Error("the key's secret is shown again on reload")
 		}
-		if code, body, _ := owner.post("/dashboard/stores/"+w.a.ID+"/keys", url.Values{"name": {"bad"}, "scopes[]": {"root"}}); code != 400 || !strings.Contains(body, "root") {
+		if code, body, _ := owner.post("/dashboard/stores/"+w.a.ID+"/keys", url.Values{"name": {"bad"}, "scopes[]": {"root"}, "form_id": {hidden(t, page, "form_id")}}); code != 400 || !strings.Contains(body, "root") {
 			t.Errorf("unknown scope: %d, want 400 naming it", code)
 		}
 		if code, _, _ := owner.post("/dashboard/stores/"+w.a.ID+"/keys/"+ck.Key.ID+"/revoke", url.Values{}); code != 200 {

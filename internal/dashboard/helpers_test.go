@@ -63,7 +63,7 @@ func newWorld(t testing.TB, open func(testing.TB) storage.DB) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := gateway.New(gateway.Config{DB: db, Outbox: ob, PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1}})
+	svc := gateway.New(gateway.Config{DB: db, Outbox: ob, PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1}, ReorgLimit: 100})
 	if _, err := webhook.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +144,16 @@ func (w *world) browser() *browser {
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
+// hidden returns the value of the page's hidden input name.
+func hidden(t testing.TB, body, name string) string {
+	t.Helper()
+	m := regexp.MustCompile(`name="` + regexp.QuoteMeta(name) + `" value="([^"]*)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("the page has no %s field", name)
+	}
+	return m[1]
+}
+
 // get fetches path and remembers the page's CSRF token.
 func (b *browser) get(path string) (int, string, http.Header) {
 	b.t.Helper()
@@ -163,6 +173,7 @@ func (b *browser) get(path string) (int, string, http.Header) {
 // remembered CSRF token unless the form sets csrf itself.
 func (b *browser) post(path string, form url.Values) (int, string, http.Header) {
 	b.t.Helper()
+	form = cloneValues(form) // the caller's form is sent again by other users
 	if _, ok := form["csrf"]; !ok && b.csrf != "" {
 		form.Set("csrf", b.csrf)
 	}
@@ -201,4 +212,12 @@ func (b *browser) signIn(email, secret string) {
 func (b *browser) postStatus(path string, form url.Values) (int, http.Header) {
 	code, _, hdr := b.post(path, form)
 	return code, hdr
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
 }

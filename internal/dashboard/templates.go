@@ -39,6 +39,14 @@ var funcs = template.FuncMap{
 	},
 	"json": func(b []byte) string { return string(b) },
 	"dur":  func(d time.Duration) string { return d.String() },
+	// dict passes named values to a sub-template ("field").
+	"dict": func(kv ...any) map[string]any {
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	},
 }
 
 // parsePages parses each page template together with the layout.

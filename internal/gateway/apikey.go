@@ -22,7 +22,21 @@ type KeyParams struct {
 	Scopes     []string
 	TTL        time.Duration // 0: 90 days
 	AllowedIPs []string      // CIDRs or single addresses
+	// ID, when set, is the new key's id, minted with the form that asks
+	// for the key (the dashboard's one-time form, NewFormKeyID): a second
+	// request with the same id is ErrKeyFormUsed and creates nothing, so a
+	// form sent twice (a reload of the page that showed the secret) never
+	// makes a second key or shows a secret again.
+	ID string
 }
+
+// ErrKeyFormUsed: a key with the requested id exists; its secret was
+// shown once, to the request that created it.
+var ErrKeyFormUsed = &cryptopay.Error{Code: cryptopay.CodeConflict, Param: "form",
+	Message: "This form was already sent: its key exists, and its secret was shown once, when it was created. It is never shown again; rotate the key for a new secret."}
+
+// NewFormKeyID mints the id of a key a form will create (KeyParams.ID).
+func (s *Service) NewFormKeyID() string { return cryptopay.NewID(cryptopay.PrefixAPIKey, s.Now()) }
 
 // CreatedKey is a key together with its secret, which is shown exactly once.
 type CreatedKey struct {
@@ -65,9 +79,16 @@ func (s *Service) createKey(ctx context.Context, caller *cryptopay.APIKey, p Key
 		return nil, err
 	}
 	now := s.Now()
+	id := cryptopay.NewID(cryptopay.PrefixAPIKey, now)
+	if p.ID != "" {
+		if !cryptopay.ValidID(cryptopay.PrefixAPIKey, p.ID) {
+			return nil, cryptopay.Invalid("form", "The form's key id is malformed; reload the page.")
+		}
+		id = p.ID
+	}
 	secret := cryptopay.NewAPIKeySecret(p.Livemode)
 	k := &cryptopay.APIKey{
-		ID:         cryptopay.NewID(cryptopay.PrefixAPIKey, now),
+		ID:         id,
 		StoreID:    st.ID,
 		Name:       name,
 		Livemode:   p.Livemode,
@@ -99,6 +120,9 @@ func (s *Service) createKey(ctx context.Context, caller *cryptopay.APIKey, p Key
 			Target: k.ID, Details: map[string]any{"name": k.Name, "scopes": k.Scopes, "allowed_ips": k.AllowedIPs,
 				"expires_at": k.ExpiresAt.Format(time.RFC3339)}})
 	})
+	if ce, ok := errors.AsType[*storage.ConflictError](err); ok && ce.Constraint == "api_keys_pkey" && p.ID != "" {
+		return nil, ErrKeyFormUsed
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create api key: %w", err)
 	}

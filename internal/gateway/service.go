@@ -131,7 +131,9 @@ func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microseco
 // accountKey returns the parsed account key of a store's wallet, parsing
 // it at most once per process.
 func (s *Service) accountKey(storeID string, w cryptopay.Wallet) (*account.Key, error) {
-	id := storeID + "/" + string(w.Network)
+	// Keyed by the key itself too: a store's key can be replaced, and the
+	// new one must never be served from the old one's entry.
+	id := storeID + "/" + string(w.Network) + "/" + w.AccountKey
 	if k, ok := s.keys.Load(id); ok {
 		return k.(*account.Key), nil
 	}

@@ -134,6 +134,19 @@ type Tx interface {
 	AuditTx
 
 	CreateStore(ctx context.Context, s *cryptopay.Store) error
+	// LockStore returns the store with its wallets and holds its row until
+	// the transaction ends, or ErrNotFound.
+	LockStore(ctx context.Context, id string) (*cryptopay.Store, error)
+	// UpdateStore writes the settings that may change after creation:
+	// Name, InvoiceExpiry, MonitoringWindow, ToleranceBasisPoints,
+	// Confirmations and RateSpreadBasisPoints. An unknown store is
+	// ErrNotFound.
+	UpdateStore(ctx context.Context, s *cryptopay.Store) error
+	// ReplaceWalletKey sets the account key and fingerprint of the store's
+	// wallet on network, keeping its next index (indexes never go back). A
+	// key another store's wallet holds is a *ConflictError on
+	// "wallets_network_fingerprint_key"; no such wallet is ErrNotFound.
+	ReplaceWalletKey(ctx context.Context, storeID string, network cryptopay.Network, accountKey, fingerprint string) error
 	// ReserveAddressIndexes reserves n consecutive unused derivation
 	// indexes of the store's wallet on network and returns the first,
 	// atomically with respect to every other transaction on either engine.

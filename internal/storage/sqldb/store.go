@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
 // policyJSON fixes the stored shape of a confirmation policy independently
@@ -207,4 +208,73 @@ func (t *Tx) ReserveAddressIndexes(ctx context.Context, storeID string, network 
 		return 0, ErrAddressIndexExhausted
 	}
 	return uint32(first), nil
+}
+
+// LockStore reads the store (with its wallets) and holds its row for the
+// transaction, so a settings change reads and writes one version. Engines
+// differ: PostgreSQL runs write transactions concurrently at READ
+// COMMITTED, so the row is locked FOR UPDATE and a second writer waits;
+// SQLite has one writer, the transaction is already alone, and FOR UPDATE
+// does not parse there.
+func (t *Tx) LockStore(ctx context.Context, id string) (*cryptopay.Store, error) {
+	q := `SELECT ` + storeCols + ` FROM stores WHERE id = ?`
+	if t.d.Name == "postgres" {
+		q += ` FOR UPDATE`
+	}
+	st, err := scanStore(t.queryRow(ctx, q, id))
+	if err != nil {
+		return nil, t.wrap("lock store", err)
+	}
+	wallets, err := t.wallets(ctx, `WHERE store_id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	st.Wallets = wallets[id]
+	return st, nil
+}
+
+// UpdateStore writes the store's settings that may change after creation:
+// name, invoice expiry, monitoring window, tolerance, confirmation policy
+// and rate spread. Mode, currency, PII policy and wallets are not written.
+// An unknown store is storage.ErrNotFound.
+func (t *Tx) UpdateStore(ctx context.Context, st *cryptopay.Store) error {
+	policy, err := encodePolicy(st.Confirmations)
+	if err != nil {
+		return fmt.Errorf("storage: update store: %w", err)
+	}
+	res, err := t.exec(ctx, `UPDATE stores SET name = ?, invoice_expiry_us = ?, monitoring_window_us = ?,
+		tolerance_bps = ?, confirmations = ?, rate_spread_bps = ? WHERE id = ?`,
+		st.Name, st.InvoiceExpiry.Microseconds(), st.MonitoringWindow.Microseconds(),
+		st.ToleranceBasisPoints, policy, st.RateSpreadBasisPoints, st.ID)
+	if err != nil {
+		return t.wrap("update store", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return t.wrap("update store", err)
+	} else if n == 0 {
+		return storage.ErrNotFound
+	}
+	return nil
+}
+
+// ReplaceWalletKey points the store's wallet on network at another account
+// key. next_index is kept: derivation indexes only ever grow on a wallet,
+// whichever key it holds, so an index handed out under one key is never
+// handed out again (even by an instance still deriving from the old key
+// for a moment), and a key the wallet held before resumes past every
+// index it used. A key held by another store's wallet is a
+// *storage.ConflictError on "wallets_network_fingerprint_key"; a store
+// without a wallet on network is storage.ErrNotFound.
+func (t *Tx) ReplaceWalletKey(ctx context.Context, storeID string, network cryptopay.Network, accountKey, fingerprint string) error {
+	res, err := t.exec(ctx, `UPDATE wallets SET account_key = ?, fingerprint = ? WHERE store_id = ? AND network = ?`,
+		accountKey, fingerprint, storeID, string(network))
+	if err != nil {
+		return t.wrap("replace wallet key", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return t.wrap("replace wallet key", err)
+	} else if n == 0 {
+		return storage.ErrNotFound
+	}
+	return nil
 }

@@ -32,7 +32,7 @@ func Run(t *testing.T, open Opener) {
 		fn   func(t *testing.T, open Opener)
 	}{
 		{"Migrate", testMigrate},
-		{"Store", testStore}, {"StoreSettings", testStoreSettings},
+		{"Store", testStore}, {"StoreSettings", testStoreSettings}, {"StoreUpdate", testStoreUpdate},
 		{"ReserveAddressIndexes", testReserveAddressIndexes},
 		{"ReserveAddressIndexesConcurrent", testReserveAddressIndexesConcurrent},
 		{"APIKey", testAPIKey},

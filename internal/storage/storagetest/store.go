@@ -232,3 +232,67 @@ func testReserveAddressIndexesConcurrent(t *testing.T, open Opener) {
 		t.Errorf("NextIndex = %d, want %d", w.NextIndex, 5+n)
 	}
 }
+
+// testStoreUpdate: UpdateStore writes the changeable settings and nothing
+// else; LockStore reads the store with its wallets; ReplaceWalletKey
+// changes the key but never the next index, and refuses another store's
+// key.
+func testStoreUpdate(t *testing.T, open Opener) {
+	ctx := t.Context()
+	db := migrated(t, open)
+	st, other := newStore(t, "before"), newStore(t, "other")
+	inTx(t, db, func(tx storage.Tx) error {
+		if err := tx.CreateStore(ctx, st); err != nil {
+			return err
+		}
+		return tx.CreateStore(ctx, other)
+	})
+
+	changed := *wantStore(st)
+	changed.Name = "after"
+	changed.InvoiceExpiry = time.Hour
+	changed.MonitoringWindow = 0
+	changed.ToleranceBasisPoints = 10
+	changed.RateSpreadBasisPoints = 0
+	changed.Confirmations = cryptopay.ConfirmationPolicy{Currency: "USD", Tiers: []cryptopay.ConfirmationTier{{Below: big.NewInt(50_00), Confirmations: 2}},
+		Above: 6, ZeroConfBelow: big.NewInt(10_00)}
+	ignored := changed
+	ignored.Livemode, ignored.DefaultCurrency, ignored.AllowPII = true, "JPY", false // not changeable: not written
+	inTx(t, db, func(tx storage.Tx) error {
+		locked, err := tx.LockStore(ctx, st.ID)
+		if err != nil {
+			return err
+		}
+		diff(t, "LockStore", wantStore(st), locked)
+		return tx.UpdateStore(ctx, &ignored)
+	})
+	got, err := db.GetStore(ctx, st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "GetStore after UpdateStore", &changed, got)
+
+	err = db.InTx(ctx, func(tx storage.Tx) error {
+		_, err := tx.LockStore(ctx, "sto_missing")
+		return err
+	})
+	wantNotFound(t, "LockStore unknown", err)
+	missing := changed
+	missing.ID = "sto_missing"
+	err = db.InTx(ctx, func(tx storage.Tx) error { return tx.UpdateStore(ctx, &missing) })
+	wantNotFound(t, "UpdateStore unknown", err)
+
+	signet := cryptopay.NetworkBitcoinSignet
+	inTx(t, db, func(tx storage.Tx) error { return tx.ReplaceWalletKey(ctx, st.ID, signet, "vpub-new", "new-fp") })
+	got, _ = db.GetStore(ctx, st.ID)
+	if w, _ := got.Wallet(signet); w.AccountKey != "vpub-new" || w.Fingerprint != "new-fp" || w.NextIndex != 5 {
+		t.Errorf("wallet after ReplaceWalletKey: %+v; want the new key at the old next index 5", w)
+	}
+	ow, _ := other.Wallet(signet)
+	err = db.InTx(ctx, func(tx storage.Tx) error { return tx.ReplaceWalletKey(ctx, st.ID, signet, "x", ow.Fingerprint) })
+	wantConflict(t, err, "wallets_network_fingerprint_key")
+	err = db.InTx(ctx, func(tx storage.Tx) error {
+		return tx.ReplaceWalletKey(ctx, st.ID, cryptopay.NetworkBitcoinTestnet, "x", "y")
+	})
+	wantNotFound(t, "ReplaceWalletKey without a wallet on the network", err)
+}
