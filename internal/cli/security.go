@@ -16,6 +16,7 @@ import (
 	"github.com/cryptopay/cryptopay/internal/config"
 	"github.com/cryptopay/cryptopay/internal/fieldcrypt"
 	"github.com/cryptopay/cryptopay/internal/gateway"
+	"github.com/cryptopay/cryptopay/internal/shred"
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/storage/sqldb"
 )
@@ -130,14 +131,29 @@ func reseal(ctx context.Context, env Env, a *app) error {
 		return err
 	}
 	primary := a.cfg.EncryptionKeys[0].ID()
+	details := map[string]any{"checked": stats.Checked, "resealed": stats.Resealed}
+	// The subject key vault is sealed under the same keyring: an old key
+	// may go only once neither database holds a value it sealed.
+	var vault *shred.ResealStats
+	if a.vault != nil {
+		if vault, err = a.vault.Reseal(ctx); err != nil {
+			return fmt.Errorf("subject key vault: %w", err)
+		}
+		details["vault_checked"], details["vault_resealed"] = vault.Checked, vault.Resealed
+		for id, n := range vault.Remaining {
+			stats.Remaining[id] += n
+		}
+	}
 	err = a.db.InTx(ctx, func(tx storage.Tx) error {
-		return a.svc.Audit(ctx, tx, gateway.AuditRecord{Action: gateway.AuditEncryptionRotate, Target: primary,
-			Details: map[string]any{"checked": stats.Checked, "resealed": stats.Resealed}})
+		return a.svc.Audit(ctx, tx, gateway.AuditRecord{Action: gateway.AuditEncryptionRotate, Target: primary, Details: details})
 	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "checked %d value(s), re-sealed %d under key %s\n", stats.Checked, stats.Resealed, primary)
+	if vault != nil {
+		fmt.Fprintf(env.Stdout, "subject key vault: checked %d key(s), re-sealed %d under key %s\n", vault.Checked, vault.Resealed, primary)
+	}
 	ids := make([]string, 0, len(stats.Remaining))
 	for id := range stats.Remaining {
 		ids = append(ids, id)
