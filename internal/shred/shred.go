@@ -414,3 +414,13 @@ func (v *Vault) reseal(ctx context.Context, st *ResealStats, update, kind, aadID
 	}
 	return nil
 }
+
+// SQLite returns the vault's database handle when the vault is a SQLite
+// file, for `cryptopay backup` to take a consistent copy of it (a
+// PostgreSQL vault is backed up with pg_dump, like a PostgreSQL gateway).
+func (v *Vault) SQLite() (*sql.DB, bool) {
+	if v.postgres {
+		return nil, false
+	}
+	return v.db, true
+}
