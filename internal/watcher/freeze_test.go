@@ -48,8 +48,9 @@ const bip84Zpub = "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH
 //
 // The live endpoint itself cannot be a local receiver: live deliveries are
 // HTTPS to public addresses only (SSRF guard), so its delivery is
-// asserted queued, and the real receiver is the test-mode store's, whose
-// invoice is paid in the same freeze: delivery does not stop for it.
+// asserted queued and attempted during the freeze, and the real receiver
+// is the test-mode store's, whose invoice is paid in the same freeze and
+// whose invoice.settled arrives.
 func TestFrozenGatewayKeepsCrediting(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db storage.DB) {
 		if _, err := webhook.Migrate(t.Context(), db); err != nil {
@@ -175,8 +176,23 @@ func TestFrozenGatewayKeepsCrediting(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.ContainsFunc(ds, func(d cryptopay.WebhookDelivery) bool { return d.EventType == cryptopay.EventInvoiceSettled }) {
+		i := slices.IndexFunc(ds, func(d cryptopay.WebhookDelivery) bool { return d.EventType == cryptopay.EventInvoiceSettled })
+		if i < 0 {
 			t.Fatalf("live endpoint's deliveries: %d, none for invoice.settled", len(ds))
+		}
+		// ...and worked during the freeze: an attempt is recorded (refused
+		// by the SSRF guard or the placeholder secret, never by the freeze).
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			d, err := db.GetWebhookDelivery(h.ctx, ds[i].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Attempts > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the live invoice.settled delivery was not attempted during the freeze: %+v", d)
+			}
 		}
 		// ...and the test store's reaches its real receiver meanwhile.
 		deadline := time.Now().Add(20 * time.Second)
