@@ -229,8 +229,13 @@ func (h *Handler) frozen(ctx context.Context, inv *cryptopay.Invoice) bool {
 }
 
 // withhold turns st into the state shown during a freeze: the notice,
-// nothing payable, and no address, payment URI or QR code to pay to.
+// nothing payable, and no address, payment URI or QR code to pay to. A
+// state that asked for a payment loses its instructions ("send the exact
+// amount to the address below"): the notice replaces them.
 func withhold(st *State, c *Catalogue) {
+	if st.Payable {
+		st.Message, st.ExchangeWarning = "", ""
+	}
 	st.Unavailable, st.Payable = c.Unavailable, false
 	st.Address, st.URI, st.QRURL = "", "", ""
 }
