@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/shred"
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
@@ -162,11 +163,14 @@ func (s *Service) OpenStoredResponse(ctx context.Context, stored []byte) (body [
 		return stored, "", nil
 	}
 	invoiceID, env, ok := strings.Cut(rest, ":")
-	if ok && env == "" {
+	if !ok || !cryptopay.ValidID(cryptopay.PrefixInvoice, invoiceID) {
+		return nil, "", errors.New("gateway: malformed stored response")
+	}
+	if env == "" {
 		return nil, invoiceID, ErrStoredResponseErased
 	}
-	subject, sok := shred.SubjectOf(env)
-	if !ok || !sok {
+	subject, ok := shred.SubjectOf(env)
+	if !ok {
 		return nil, "", errors.New("gateway: malformed stored response")
 	}
 	if s.compliance.vault == nil {
