@@ -43,12 +43,18 @@ const (
 	ScopeKeysRead      Scope = "keys:read"
 	ScopeKeysWrite     Scope = "keys:write"
 	ScopeAuditRead     Scope = "audit:read"
+	// The store's own settings: its limits (the guide's compliance
+	// controls). Writing them is kept apart from invoices:write, so the
+	// shop's integration key cannot raise the limits that bound it.
+	ScopeSettingsRead  Scope = "settings:read"
+	ScopeSettingsWrite Scope = "settings:write"
 )
 
 // AllScopes lists every scope, in documentation order.
 var AllScopes = []Scope{
 	ScopeInvoicesRead, ScopeInvoicesWrite, ScopeEventsRead,
 	ScopeWebhooksRead, ScopeWebhooksWrite, ScopeKeysRead, ScopeKeysWrite, ScopeAuditRead,
+	ScopeSettingsRead, ScopeSettingsWrite,
 }
 
 // ParseScopes validates a list of scope names: each must be known, none

@@ -80,6 +80,12 @@ func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
 	var last []byte
 	for {
 		st := h.state(k)
+		// Asked at every re-read, as the page asks at every load: a freeze
+		// that starts while the page is open hides the payment details,
+		// and one lifted brings them back.
+		if h.frozen(ctx, k.inv) {
+			withhold(&st, k.c)
+		}
 		key := stateKey(st)
 		if !bytes.Equal(key, last) {
 			page.State = st

@@ -17,6 +17,7 @@ package checkout
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -204,11 +205,39 @@ func (h *Handler) Page(w http.ResponseWriter, r *http.Request) {
 	k := h.load(r, inv)
 	w.Header().Set("Vary", "Accept-Language")
 	d := h.pageData(k)
-	if frozen, err := h.svc.Frozen(r.Context()); inv.Livemode && (frozen || err != nil) {
-		// Fail closed: if the freeze cannot be read, ask for nothing.
-		d.Unavailable, d.State.Payable = k.c.Unavailable, false
+	if h.frozen(r.Context(), inv) {
+		withhold(&d.State, k.c)
+		d.Unavailable, d.URI = d.State.Unavailable, ""
 	}
 	h.render(w, r, http.StatusOK, "page.html", d)
+}
+
+// frozen reports whether inv's payment details must be withheld: it is a
+// live invoice and an incident freeze is in force. The page, every state
+// its event stream sends and the QR code all ask, so a payer never gets
+// somewhere to pay during a freeze. Fail closed: if the freeze cannot be
+// read, ask for nothing.
+func (h *Handler) frozen(ctx context.Context, inv *cryptopay.Invoice) bool {
+	if !inv.Livemode {
+		return false
+	}
+	frozen, err := h.svc.Frozen(ctx)
+	if err != nil {
+		h.log.WarnContext(ctx, "checkout: reading the incident freeze failed; withholding payment details", "invoice", inv.ID, "err", err)
+	}
+	return frozen || err != nil
+}
+
+// withhold turns st into the state shown during a freeze: the notice,
+// nothing payable, and no address, payment URI or QR code to pay to. A
+// state that asked for a payment loses its instructions ("send the exact
+// amount to the address below"): the notice replaces them.
+func withhold(st *State, c *Catalogue) {
+	if st.Payable {
+		st.Message, st.ExchangeWarning = "", ""
+	}
+	st.Unavailable, st.Payable = c.Unavailable, false
+	st.Address, st.URI, st.QRURL = "", "", ""
 }
 
 func (h *Handler) pageData(k *checkout) pageData {
@@ -297,6 +326,11 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 func (h *Handler) QR(w http.ResponseWriter, r *http.Request) {
 	inv, ok := h.invoice(w, r, false)
 	if !ok {
+		return
+	}
+	if h.frozen(r.Context(), inv) {
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, negotiate(r).Unavailable, http.StatusServiceUnavailable)
 		return
 	}
 	asset, known := cryptopay.LookupCurrency(inv.Asset)

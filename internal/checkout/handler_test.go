@@ -39,11 +39,16 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureOn(t, testdb.SQLite(t))
+}
+
+// newFixtureOn is newFixture over db.
+func newFixtureOn(t *testing.T, db storage.DB) *fixture {
+	t.Helper()
 	rs, err := rates.ParseStatic("BTC_USD=65000.00")
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := testdb.SQLite(t)
 	svc := gateway.New(gateway.Config{DB: db, Outbox: outboxOn(db), Rates: rs})
 	ctx := context.Background()
 	st, err := svc.CreateStore(ctx, gateway.StoreParams{Name: "Corner Bookshop",

@@ -53,26 +53,29 @@ type State struct {
 	Asset           string `json:"asset"`
 	// Network names the chain to pay on, and Warning says plainly that
 	// the same asset sent on another chain does not pay this invoice.
-	Network       string        `json:"network"`
-	Warning       string        `json:"warning,omitempty"`
-	Address       string        `json:"address"`
-	AmountDue     string        `json:"amount_due"`  // the whole crypto amount, decimal (the API's crypto_amount)
-	AmountPaid    string        `json:"amount_paid"` // seen and counted (the API's amount_paid)
-	Remaining     string        `json:"remaining"`   // still to pay (the API's amount_due); "0.00000000" once paid
-	DueText       string        `json:"due_text"`
-	PaidText      string        `json:"paid_text"`
-	Price         string        `json:"price"` // "65.00 USD" in the payer's language; "" when priced in the asset
-	Confirmations int           `json:"confirmations"`
-	Required      int           `json:"required_confirmations"`
-	URI           string        `json:"uri"`    // BIP21 URI for the remaining amount, exact
-	QRURL         string        `json:"qr_url"` // the QR code of URI
-	Payable       bool          `json:"payable"`
-	Final         bool          `json:"final"` // no further change is expected; the stream ends
-	ExpiresAt     string        `json:"expires_at"`
-	ExpiresIn     int64         `json:"expires_in"` // whole seconds from when the state was computed
-	RedirectURL   string        `json:"redirect_url,omitempty"`
-	Payments      []PaymentLine `json:"payments"`
-	Receipt       *Receipt      `json:"receipt,omitempty"` // on a paid invoice
+	Network       string `json:"network"`
+	Warning       string `json:"warning,omitempty"`
+	Address       string `json:"address"`
+	AmountDue     string `json:"amount_due"`  // the whole crypto amount, decimal (the API's crypto_amount)
+	AmountPaid    string `json:"amount_paid"` // seen and counted (the API's amount_paid)
+	Remaining     string `json:"remaining"`   // still to pay (the API's amount_due); "0.00000000" once paid
+	DueText       string `json:"due_text"`
+	PaidText      string `json:"paid_text"`
+	Price         string `json:"price"` // "65.00 USD" in the payer's language; "" when priced in the asset
+	Confirmations int    `json:"confirmations"`
+	Required      int    `json:"required_confirmations"`
+	URI           string `json:"uri"`    // BIP21 URI for the remaining amount, exact
+	QRURL         string `json:"qr_url"` // the QR code of URI
+	Payable       bool   `json:"payable"`
+	// Unavailable is the notice shown during an incident freeze (live
+	// invoices): Payable is then false and Address, URI and QRURL empty.
+	Unavailable string        `json:"unavailable,omitempty"`
+	Final       bool          `json:"final"` // no further change is expected; the stream ends
+	ExpiresAt   string        `json:"expires_at"`
+	ExpiresIn   int64         `json:"expires_in"` // whole seconds from when the state was computed
+	RedirectURL string        `json:"redirect_url,omitempty"`
+	Payments    []PaymentLine `json:"payments"`
+	Receipt     *Receipt      `json:"receipt,omitempty"` // on a paid invoice
 }
 
 // PaymentLine is one payment to the invoice's address as the payer sees

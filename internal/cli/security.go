@@ -10,12 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cryptopay/cryptopay/internal/backup"
 	"github.com/cryptopay/cryptopay/internal/config"
 	"github.com/cryptopay/cryptopay/internal/fieldcrypt"
 	"github.com/cryptopay/cryptopay/internal/gateway"
+	"github.com/cryptopay/cryptopay/internal/shred"
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/storage/sqldb"
 )
@@ -130,14 +132,29 @@ func reseal(ctx context.Context, env Env, a *app) error {
 		return err
 	}
 	primary := a.cfg.EncryptionKeys[0].ID()
+	details := map[string]any{"checked": stats.Checked, "resealed": stats.Resealed}
+	// The subject key vault is sealed under the same keyring: an old key
+	// may go only once neither database holds a value it sealed.
+	var vault *shred.ResealStats
+	if a.vault != nil {
+		if vault, err = a.vault.Reseal(ctx); err != nil {
+			return fmt.Errorf("subject key vault: %w", err)
+		}
+		details["vault_checked"], details["vault_resealed"] = vault.Checked, vault.Resealed
+		for id, n := range vault.Remaining {
+			stats.Remaining[id] += n
+		}
+	}
 	err = a.db.InTx(ctx, func(tx storage.Tx) error {
-		return a.svc.Audit(ctx, tx, gateway.AuditRecord{Action: gateway.AuditEncryptionRotate, Target: primary,
-			Details: map[string]any{"checked": stats.Checked, "resealed": stats.Resealed}})
+		return a.svc.Audit(ctx, tx, gateway.AuditRecord{Action: gateway.AuditEncryptionRotate, Target: primary, Details: details})
 	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "checked %d value(s), re-sealed %d under key %s\n", stats.Checked, stats.Resealed, primary)
+	if vault != nil {
+		fmt.Fprintf(env.Stdout, "subject key vault: checked %d key(s), re-sealed %d under key %s\n", vault.Checked, vault.Resealed, primary)
+	}
 	ids := make([]string, 0, len(stats.Remaining))
 	for id := range stats.Remaining {
 		ids = append(ids, id)
@@ -313,13 +330,60 @@ func writeBackup(ctx context.Context, env Env, a *app, out string) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s (%d bytes of database, encrypted)\n", path, n)
+	return writeVaultBackup(ctx, env, a, path)
+}
+
+// vaultBackupPath is where the subject key vault's copy of the backup at
+// path goes: beside it, named after it.
+func vaultBackupPath(path string) string {
+	return strings.TrimSuffix(path, ".db.age") + ".vault.age"
+}
+
+// writeVaultBackup copies the subject key vault beside the database's
+// backup at dbPath, encrypted to the same recipient. It is a file of its
+// own on purpose: the database's copies may be kept for years, while a
+// vault copy restores every subject key it held, erased since or not, so
+// its copies must be deleted as soon as an erasure is to be final (see
+// the README's Compliance section). Without it, a restore would have
+// every invoice but none of their personal fields.
+func writeVaultBackup(ctx context.Context, env Env, a *app, dbPath string) error {
+	if a.vault == nil {
+		return nil
+	}
+	vdb, ok := a.vault.SQLite()
+	if !ok {
+		fmt.Fprintln(env.Stdout, "the subject key vault is on PostgreSQL: back it up with pg_dump, on the vault's own (shorter) schedule")
+		return nil
+	}
+	rs, err := backup.Recipients(a.cfg.BackupRecipient, a.cfg.BackupPassphrase)
+	if err != nil {
+		return err
+	}
+	path := vaultBackupPath(dbPath)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	n, err := backup.Write(ctx, "sqlite", vdb, filepath.Dir(path), f, rs...)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("subject key vault: %w", err)
+	}
+	fmt.Fprintf(env.Stdout, "wrote %s (%d bytes of subject key vault, encrypted): delete it once an erasure made after it must be final; a restore of it brings back every customer it held\n", path, n)
 	return nil
 }
 
 func runRestore(_ context.Context, env Env, args []string) error {
 	fs := flags(env, "restore")
 	to := fs.String("to", "", "new database file to create (must not exist)")
-	file, err := idAndFlags(fs, args, "want: restore <backup file> --to <new database file>")
+	vaultTo := fs.String("vault-to", "", "new subject key vault file to create from the backup's vault copy (<backup>.vault.age; must not exist)")
+	file, err := idAndFlags(fs, args, "want: restore <backup file> --to <new database file> [--vault-to <new vault file>]")
 	if err != nil {
 		return err
 	}
@@ -339,10 +403,24 @@ func runRestore(_ context.Context, env Env, args []string) error {
 		return err
 	}
 	defer f.Close()
+	var vf *os.File
+	if *vaultTo != "" { // before anything is written: both or neither
+		if vf, err = os.Open(vaultBackupPath(file)); err != nil {
+			return fmt.Errorf("subject key vault: %w", err)
+		}
+		defer vf.Close()
+	}
 	n, err := backup.Restore(f, *to, ids...)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "restored %d bytes to %s; point CRYPTOPAY_DATABASE_URL at it and keep the same encryption key(s)\n", n, *to)
+	if *vaultTo == "" {
+		return nil
+	}
+	if n, err = backup.Restore(vf, *vaultTo, ids...); err != nil {
+		return fmt.Errorf("subject key vault: %w (the database was restored)", err)
+	}
+	fmt.Fprintf(env.Stdout, "restored %d bytes of subject key vault to %s; point CRYPTOPAY_SUBJECT_VAULT at it\n", n, *vaultTo)
 	return nil
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/shred"
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
@@ -99,4 +102,90 @@ func (c *IdempotencyClaim) Outcome() (claimed, secret, taken bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.claimed, c.secret, c.taken
+}
+
+// Stored responses and erasure. A response about an invoice (creation,
+// manual resolution) carries the invoice's customer_reference and
+// personal metadata; kept as is in its idempotency record, it would hold
+// them in the clear until pruned, beyond the reach of erasure. So when
+// the invoice has a data subject, the whole stored body is sealed with
+// the subject's key (bound to the invoice id), and erasing the customer
+// makes it as unreadable as the invoice's own fields. The invoice id
+// stays readable beside it, so a replay after erasure can still answer
+// with the invoice (see OpenStoredResponse).
+
+// storedPrefix starts a stored body sealed with a subject key:
+// "cpsubj1:<invoice id>:<envelope>". A JSON body starts with '{'.
+const storedPrefix = "cpsubj1:"
+
+// ErrStoredResponseErased: the stored response was sealed with the key of
+// a customer since erased; only the invoice id remains.
+var ErrStoredResponseErased = errors.New("gateway: the stored response belonged to an erased customer")
+
+func storedAAD(invoiceID string) []byte { return []byte("cryptopay:idempotency:" + invoiceID) }
+
+// SealStoredResponse returns the form in which a response body about
+// invoiceID is kept in an idempotency record: sealed with the key of the
+// invoice's data subject, or body itself for an invoice without one (no
+// customer_reference, or no subject key vault).
+func (s *Service) SealStoredResponse(ctx context.Context, invoiceID string, body []byte) ([]byte, error) {
+	inv, err := s.db.GetInvoice(ctx, invoiceID) // stored form: the subject envelopes, not the values
+	if err != nil {
+		return nil, fmt.Errorf("seal stored response: %w", err)
+	}
+	subject, ok := shred.SubjectOf(inv.CustomerReference)
+	if !ok {
+		return body, nil
+	}
+	if s.compliance.vault == nil {
+		return nil, errors.New("gateway: seal stored response: the invoice has a data subject but no subject key vault is configured")
+	}
+	key, err := s.compliance.vault.KeyByID(ctx, subject)
+	if errors.Is(err, shred.ErrErased) {
+		return []byte(storedPrefix + invoiceID + ":"), nil // erased already: keep only the invoice id
+	}
+	if err != nil {
+		return nil, fmt.Errorf("seal stored response: %w", err)
+	}
+	env, err := shred.Seal(subject, key, body, storedAAD(invoiceID))
+	if err != nil {
+		return nil, err
+	}
+	return []byte(storedPrefix + invoiceID + ":" + env), nil
+}
+
+// OpenStoredResponse returns the body of a stored response and, if it was
+// sealed, the invoice it is about. A body sealed with the key of an
+// erased customer is ErrStoredResponseErased, with the invoice id.
+func (s *Service) OpenStoredResponse(ctx context.Context, stored []byte) (body []byte, invoiceID string, err error) {
+	rest, ok := strings.CutPrefix(string(stored), storedPrefix)
+	if !ok {
+		return stored, "", nil
+	}
+	invoiceID, env, ok := strings.Cut(rest, ":")
+	if !ok || !cryptopay.ValidID(cryptopay.PrefixInvoice, invoiceID) {
+		return nil, "", errors.New("gateway: malformed stored response")
+	}
+	if env == "" {
+		return nil, invoiceID, ErrStoredResponseErased
+	}
+	subject, ok := shred.SubjectOf(env)
+	if !ok {
+		return nil, "", errors.New("gateway: malformed stored response")
+	}
+	if s.compliance.vault == nil {
+		return nil, invoiceID, errors.New("gateway: a stored response is sealed with a subject key, but no subject key vault is configured (CRYPTOPAY_SUBJECT_VAULT)")
+	}
+	key, err := s.compliance.vault.KeyByID(ctx, subject)
+	if errors.Is(err, shred.ErrErased) {
+		return nil, invoiceID, ErrStoredResponseErased
+	}
+	if err != nil {
+		return nil, invoiceID, err
+	}
+	body, err = shred.OpenEnvelope(env, key, storedAAD(invoiceID))
+	if err != nil {
+		return nil, invoiceID, fmt.Errorf("stored response of invoice %s: %w", invoiceID, err)
+	}
+	return body, invoiceID, nil
 }

@@ -72,6 +72,63 @@ func (s *Service) Compliance(ctx context.Context, storeID string) (*storage.Comp
 // SetCompliance validates p and replaces the store's settings, recording
 // the old and new values in the audit log in the same transaction.
 func (s *Service) SetCompliance(ctx context.Context, storeID string, p ComplianceParams) (*storage.ComplianceSettings, error) {
+	return s.setCompliance(ctx, storeID, func(*storage.ComplianceSettings) ComplianceParams { return p })
+}
+
+// LimitsPatch changes some of a store's limits (the API's PATCH
+// /v1/limits): a nil field is left as it is, "0" removes a limit. The
+// store's retention is not a limit and is left as it is.
+type LimitsPatch struct {
+	MaxInvoice, Daily, Monthly, CustomerDaily *string
+	WarnPercent                               *int
+}
+
+// Limits returns the compliance settings (limits and retention) of the
+// caller's store.
+func (s *Service) Limits(ctx context.Context, caller *cryptopay.APIKey) (*storage.ComplianceSettings, error) {
+	return s.Compliance(ctx, caller.StoreID)
+}
+
+// UpdateLimits applies p to the caller's store's limits with an audit
+// entry. The current settings are read in the writing transaction, under
+// the settings row's lock, so two concurrent patches cannot undo each
+// other's fields. Bad input is a CodeInvalid error naming the field and
+// changes nothing.
+func (s *Service) UpdateLimits(ctx context.Context, caller *cryptopay.APIKey, p LimitsPatch) (*storage.ComplianceSettings, error) {
+	if p.WarnPercent != nil && *p.WarnPercent == 0 {
+		return nil, cryptopay.Invalid("warn_percent", "warn_percent must be between 1 and 100.")
+	}
+	return s.setCompliance(ctx, caller.StoreID, func(old *storage.ComplianceSettings) ComplianceParams {
+		var q ComplianceParams
+		if old != nil {
+			cur, _ := cryptopay.LookupCurrency(old.Currency)
+			lim := func(v int64) string {
+				if v == 0 {
+					return ""
+				}
+				return cryptopay.FormatAmount(big.NewInt(v), cur.Decimals)
+			}
+			q = ComplianceParams{MaxInvoice: lim(old.MaxInvoice), Daily: lim(old.Daily), Monthly: lim(old.Monthly),
+				CustomerDaily: lim(old.CustomerDaily), WarnPercent: old.WarnBasisPoints / 100,
+				PersonalRetentionDays: old.PersonalRetentionDays, FinancialRetentionDays: old.FinancialRetentionDays}
+		}
+		for _, f := range []struct{ v, dst *string }{{p.MaxInvoice, &q.MaxInvoice}, {p.Daily, &q.Daily},
+			{p.Monthly, &q.Monthly}, {p.CustomerDaily, &q.CustomerDaily}} {
+			if f.v != nil {
+				*f.dst = *f.v
+			}
+		}
+		if p.WarnPercent != nil {
+			q.WarnPercent = *p.WarnPercent
+		}
+		return q
+	})
+}
+
+// setCompliance replaces the store's settings with what merge makes of
+// the current ones (nil: none yet), validated, in one transaction with
+// its audit entry.
+func (s *Service) setCompliance(ctx context.Context, storeID string, merge func(old *storage.ComplianceSettings) ComplianceParams) (*storage.ComplianceSettings, error) {
 	st, err := s.GetStore(ctx, storeID)
 	if err != nil {
 		return nil, err
@@ -80,7 +137,41 @@ func (s *Service) SetCompliance(ctx context.Context, storeID string, p Complianc
 	if err != nil {
 		return nil, err
 	}
-	c := &storage.ComplianceSettings{StoreID: st.ID, Currency: cur.Code, UpdatedAt: s.Now()}
+	var c *storage.ComplianceSettings
+	err = s.db.InTx(ctx, func(tx storage.Tx) error {
+		old, err := tx.LockComplianceSettings(ctx, st.ID)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			old = nil
+		case err != nil:
+			return err
+		}
+		if c, err = s.complianceFrom(cur, st.ID, merge(old)); err != nil {
+			return err
+		}
+		if old != nil {
+			c.RedactedThrough = old.RedactedThrough // the retention job's progress is not a setting
+		}
+		if err := tx.PutComplianceSettings(ctx, c); err != nil {
+			return err
+		}
+		return s.Audit(ctx, tx, AuditRecord{StoreID: st.ID, Livemode: st.Livemode, Action: AuditComplianceUpdated,
+			Target: st.ID, Details: map[string]any{"before": settingsView(old, cur), "after": settingsView(c, cur)}})
+	})
+	if err != nil {
+		if cryptopay.ErrorCode(err) == cryptopay.CodeInvalid {
+			return nil, err
+		}
+		return nil, fmt.Errorf("set compliance: %w", err)
+	}
+	return c, nil
+}
+
+// complianceFrom validates p into the settings of a store whose currency
+// is cur. Errors are CodeInvalid naming the field.
+func (s *Service) complianceFrom(cur cryptopay.Currency, storeID string, p ComplianceParams) (*storage.ComplianceSettings, error) {
+	c := &storage.ComplianceSettings{StoreID: storeID, Currency: cur.Code, UpdatedAt: s.Now()}
+	var err error
 	for _, f := range []struct {
 		param, v string
 		dst      *int64
@@ -110,25 +201,6 @@ func (s *Service) SetCompliance(ctx context.Context, storeID string, p Complianc
 	}
 	if c.FinancialRetentionDays < 365 || c.FinancialRetentionDays > 100*365 {
 		return nil, cryptopay.Invalid("financial_retention_days", "financial_retention_days must be between 365 and 36500.")
-	}
-	err = s.db.InTx(ctx, func(tx storage.Tx) error {
-		old, err := tx.LockComplianceSettings(ctx, st.ID)
-		switch {
-		case errors.Is(err, storage.ErrNotFound):
-			old = nil
-		case err != nil:
-			return err
-		default:
-			c.RedactedThrough = old.RedactedThrough // the retention job's progress is not a setting
-		}
-		if err := tx.PutComplianceSettings(ctx, c); err != nil {
-			return err
-		}
-		return s.Audit(ctx, tx, AuditRecord{StoreID: st.ID, Livemode: st.Livemode, Action: AuditComplianceUpdated,
-			Target: st.ID, Details: map[string]any{"before": settingsView(old, cur), "after": settingsView(c, cur)}})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("set compliance: %w", err)
 	}
 	return c, nil
 }

@@ -122,9 +122,9 @@ type TransactionRow struct {
 	// when the invoice was priced in the asset itself.
 	Rate     string `json:"rate"`
 	Currency string `json:"currency"`
-	// FiatValue is Amount in Currency at the invoice's own price, exact
-	// and rounded down to the currency's minor unit ("" for an invoice
-	// priced in the asset).
+	// FiatValue is Amount × Rate in Currency, exact and rounded down to
+	// the currency's minor unit ("" for an invoice priced in the asset):
+	// what an accountant recomputes from the two columns beside it.
 	FiatValue     string `json:"fiat_value"`
 	InvoiceStatus string `json:"invoice_status"`
 }
@@ -174,10 +174,12 @@ func transactionRow(inv *cryptopay.Invoice, p *cryptopay.Payment) TransactionRow
 	if p.ConfirmedAt != nil {
 		r.ConfirmedAt = p.ConfirmedAt.Format(time.RFC3339)
 	}
-	if cur, ok := cryptopay.LookupCurrency(inv.Currency); ok && !cur.Crypto && inv.CryptoDue != nil && inv.CryptoDue.Sign() > 0 {
-		// Pro rata at the invoice's own price: the rate it locked.
-		v := new(big.Int).Mul(inv.Amount, p.Amount)
-		r.FiatValue = cryptopay.FormatAmount(v.Quo(v, inv.CryptoDue), cur.Decimals)
+	// At the locked rate, not pro rata of the price: the crypto due was
+	// rounded up, so a price share would undervalue an overpayment.
+	if cur, ok := cryptopay.LookupCurrency(inv.Currency); ok && !cur.Crypto && inv.Rate != "" {
+		if rate, ok := new(big.Rat).SetString(inv.Rate); ok {
+			r.FiatValue = cryptopay.FormatAmount(cryptopay.FiatValue(p.Amount, asset, rate, cur), cur.Decimals)
+		}
 	}
 	return r
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -48,7 +49,7 @@ func (s *Server) idempotent(h keyedHandler) func(http.ResponseWriter, *http.Requ
 		ctx := r.Context()
 		db := s.svc.DB()
 		if prev, err := db.GetIdempotencyRecord(ctx, key.ID, ikey); err == nil {
-			return replay(w, prev, sum[:])
+			return s.replay(w, r, key, prev, sum[:])
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return err
 		}
@@ -68,7 +69,7 @@ func (s *Server) idempotent(h keyedHandler) func(http.ResponseWriter, *http.Requ
 			if err != nil {
 				return err
 			}
-			return replay(w, prev, sum[:])
+			return s.replay(w, r, key, prev, sum[:])
 		case herr != nil:
 			s.writeError(rec, r, herr)
 		case !claimed:
@@ -76,9 +77,12 @@ func (s *Server) idempotent(h keyedHandler) func(http.ResponseWriter, *http.Requ
 			// its transaction; one that does not would run twice on retry.
 			s.log.ErrorContext(ctx, "idempotent request made no idempotency record", "request_id", requestID(ctx), "path", r.URL.Path)
 		case !secret:
-			err := db.InTx(ctx, func(tx storage.Tx) error {
-				return tx.CompleteIdempotencyRecord(ctx, key.ID, ikey, rec.Code, rec.Body.Bytes())
-			})
+			stored, err := s.storedResponse(r, rec.Body.Bytes())
+			if err == nil {
+				err = db.InTx(ctx, func(tx storage.Tx) error {
+					return tx.CompleteIdempotencyRecord(ctx, key.ID, ikey, rec.Code, stored)
+				})
+			}
 			if err != nil {
 				// The effect stands; a retry is told it is in progress
 				// rather than made twice.
@@ -94,8 +98,27 @@ func (s *Server) idempotent(h keyedHandler) func(http.ResponseWriter, *http.Requ
 	}
 }
 
-// replay answers a request whose Idempotency-Key has a record.
-func replay(w http.ResponseWriter, prev *storage.IdempotencyRecord, sum []byte) error {
+// storedResponse is the form of a response body its idempotency record
+// keeps: a response about an invoice is sealed with the key of the
+// invoice's customer (gateway.SealStoredResponse), so erasing the
+// customer erases the copy too.
+func (s *Server) storedResponse(r *http.Request, body []byte) ([]byte, error) {
+	var head struct {
+		Object string `json:"object"`
+		ID     string `json:"id"`
+	}
+	if json.Unmarshal(body, &head) != nil || head.Object != "invoice" {
+		return body, nil
+	}
+	return s.svc.SealStoredResponse(r.Context(), head.ID, body)
+}
+
+// replay answers a request whose Idempotency-Key has a record. A stored
+// response about an invoice whose customer has since been erased cannot
+// be opened any more; the replay then answers, with the first response's
+// status, the invoice as it is now (its personal fields empty): the
+// request's effect is still reported once, and nothing erased comes back.
+func (s *Server) replay(w http.ResponseWriter, r *http.Request, key *cryptopay.APIKey, prev *storage.IdempotencyRecord, sum []byte) error {
 	if !bytes.Equal(prev.RequestHash, sum) {
 		return &cryptopay.Error{Code: cryptopay.CodeIdempotency, Param: "Idempotency-Key",
 			Message: "This Idempotency-Key was already used with a different request; use a new key for a new request."}
@@ -108,11 +131,24 @@ func replay(w http.ResponseWriter, prev *storage.IdempotencyRecord, sum []byte) 
 	default:
 		return inProgress()
 	}
+	body, invoiceID, err := s.svc.OpenStoredResponse(r.Context(), prev.Body)
+	if errors.Is(err, gateway.ErrStoredResponseErased) {
+		inv, err := s.svc.GetInvoice(r.Context(), key, invoiceID)
+		if err != nil {
+			return err
+		}
+		if body, err = json.Marshal(s.invoiceJSON(r, inv)); err != nil {
+			return err
+		}
+		body = append(body, '\n')
+	} else if err != nil {
+		return err
+	}
 	w.Header().Set("Idempotent-Replayed", "true")
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(prev.Status)
-	_, _ = w.Write(prev.Body)
+	_, _ = w.Write(body)
 	return nil
 }
 

@@ -26,6 +26,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/events", s.authed(cryptopay.ScopeEventsRead, s.listEvents))
 	m.HandleFunc("GET /v1/rates", s.authed(cryptopay.ScopeInvoicesRead, s.listRates))
 
+	m.HandleFunc("GET /v1/limits", s.authed(cryptopay.ScopeSettingsRead, s.getLimits))
+	m.HandleFunc("PATCH /v1/limits", s.authed(cryptopay.ScopeSettingsWrite, s.updateLimits))
 	m.HandleFunc("GET /v1/reviews", s.authed(cryptopay.ScopeAuditRead, s.listReviews))
 	m.HandleFunc("POST /v1/reviews/{id}/resolve", s.authed(cryptopay.ScopeInvoicesWrite, s.resolveReview))
 	m.HandleFunc("GET /v1/reports/suspicious", s.authed(cryptopay.ScopeAuditRead, s.suspiciousReport))

@@ -325,3 +325,102 @@ func gcm(key []byte) (cipher.AEAD, error) {
 	}
 	return cipher.NewGCM(block)
 }
+
+// ResealStats counts what Reseal did.
+type ResealStats struct {
+	Checked  int64 // sealed keys read (the index key and every live subject key)
+	Resealed int64 // rewritten under the keyring's primary key
+	// Remaining counts the vault's sealed keys by the encryption key id
+	// sealing them after the run ("plain" for keys stored without one).
+	Remaining map[string]int64
+}
+
+// Reseal re-seals the index key and every subject key not sealed with the
+// keyring's primary key, so `encryption rotate` can retire an old
+// encryption key without losing the vault. Destroyed subjects hold no key
+// and stay destroyed: a value is rewritten only if it is still the one
+// read (a concurrent Destroy wins). It stops at the first key it cannot
+// open, naming it, having rewritten nothing of that key. It fails
+// without an enabled keyring; running it again rewrites nothing.
+func (v *Vault) Reseal(ctx context.Context) (*ResealStats, error) {
+	if !v.kr.Enabled() {
+		return nil, errors.New("shred: reseal: no encryption key is configured")
+	}
+	st := &ResealStats{Remaining: map[string]int64{}}
+	var index string
+	if err := v.db.QueryRowContext(ctx, `SELECT index_key FROM vault_meta WHERE id = 1`).Scan(&index); err != nil {
+		return nil, fmt.Errorf("shred: reseal: read the index key: %w", err)
+	}
+	if err := v.reseal(ctx, st, `UPDATE vault_meta SET index_key = ? WHERE index_key = ? AND id = 1`, "index", "1", index); err != nil {
+		return st, err
+	}
+	// Page by id: a vault may hold a key per customer ever seen.
+	for after := ""; ; {
+		rows, err := v.db.QueryContext(ctx, v.rebind(`SELECT id, sealed_key FROM subject_keys
+			WHERE destroyed_at IS NULL AND sealed_key <> '' AND id > ? ORDER BY id LIMIT 500`), after)
+		if err != nil {
+			return st, fmt.Errorf("shred: reseal: list subject keys: %w", err)
+		}
+		var page [][2]string
+		for rows.Next() {
+			var r [2]string
+			if err := rows.Scan(&r[0], &r[1]); err != nil {
+				rows.Close()
+				return st, fmt.Errorf("shred: reseal: list subject keys: %w", err)
+			}
+			page = append(page, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return st, fmt.Errorf("shred: reseal: list subject keys: %w", err)
+		}
+		for _, r := range page {
+			after = r[0]
+			if err := v.reseal(ctx, st, `UPDATE subject_keys SET sealed_key = ? WHERE sealed_key = ? AND id = ?`,
+				"subject", r[0], r[1], r[0]); err != nil {
+				return st, err
+			}
+		}
+		if len(page) < 500 {
+			return st, nil
+		}
+	}
+}
+
+// reseal re-seals one sealed key of kind (aad id aadID) with update, a
+// statement taking the new and the old sealed value, then extra.
+func (v *Vault) reseal(ctx context.Context, st *ResealStats, update, kind, aadID, old string, extra ...any) error {
+	st.Checked++
+	if !v.kr.NeedsReseal(old) {
+		st.Remaining[v.kr.PrimaryID()]++
+		return nil
+	}
+	key, err := v.kr.Open(old, aad(kind, aadID))
+	if err != nil {
+		return fmt.Errorf("shred: reseal: open the %s key %s (is the encryption key that sealed it configured?): %w", kind, aadID, err)
+	}
+	sealed, err := v.kr.Seal(key, aad(kind, aadID))
+	if err != nil {
+		return err
+	}
+	res, err := v.db.ExecContext(ctx, v.rebind(update), append([]any{sealed, old}, extra...)...)
+	if err != nil {
+		return fmt.Errorf("shred: reseal the %s key %s: %w", kind, aadID, err)
+	}
+	// No row: destroyed (or re-sealed by another run) since it was read.
+	if n, err := res.RowsAffected(); err == nil && n == 1 {
+		st.Resealed++
+		st.Remaining[v.kr.PrimaryID()]++
+	}
+	return nil
+}
+
+// SQLite returns the vault's database handle when the vault is a SQLite
+// file, for `cryptopay backup` to take a consistent copy of it (a
+// PostgreSQL vault is backed up with pg_dump, like a PostgreSQL gateway).
+func (v *Vault) SQLite() (*sql.DB, bool) {
+	if v.postgres {
+		return nil, false
+	}
+	return v.db, true
+}

@@ -91,6 +91,9 @@
 			showPrint();
 		}
 
+		var unavailable = $("unavailable");
+		unavailable.textContent = s.unavailable || "";
+		unavailable.hidden = !s.unavailable;
 		$("pay").hidden = !s.payable;
 		$("amount").value = s.remaining;
 		$("address").value = s.address;
