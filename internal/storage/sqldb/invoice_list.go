@@ -3,6 +3,8 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/cryptopay/cryptopay"
@@ -17,33 +19,14 @@ const defaultLimit = 100
 // payments as GetInvoice reads them, and whether more follow. One
 // statement does it, so the page and its payments come from one snapshot
 // in one round trip, never a query per invoice: a CTE takes at most
-// Limit+1 invoices through the (store_id, livemode[, status], id DESC)
-// indexes (a page costs the same at any depth) and is joined to their
-// payments through payments_invoice_idx.
+// Limit+1 invoices by walking one index backwards from the cursor (a page
+// costs the same at any depth and table size, there is no OFFSET and no
+// COUNT) and is joined to their payments through payments_invoice_idx.
+// Which index serves which filter is in invoiceListQuery; the conformance
+// suite's plan test holds both engines to it.
 func (s *queries) ListInvoices(ctx context.Context, f storage.InvoiceFilter) ([]cryptopay.Invoice, bool, error) {
-	var q strings.Builder
-	q.WriteString(`WITH page AS (SELECT ` + invoiceCols + ` FROM invoices WHERE store_id = ? AND livemode = ?`)
-	args := []any{f.StoreID, f.Livemode}
-	if f.Status != "" {
-		q.WriteString(` AND status = ?`)
-		args = append(args, string(f.Status))
-	}
-	if f.OrderID != "" {
-		q.WriteString(` AND order_id = ?`)
-		args = append(args, f.OrderID)
-	}
-	if f.StartingAfter != "" {
-		q.WriteString(` AND id < ?`)
-		args = append(args, f.StartingAfter)
-	}
-	limit := pageLimit(f.Page)
-	q.WriteString(` ORDER BY id DESC LIMIT ?)
-		SELECT ` + pageInvoiceCols + `, ` + joinedPaymentCols + ` FROM page
-		LEFT JOIN payments p ON p.invoice_id = page.id
-		ORDER BY page.id DESC, p.seen_at, p.id`)
-	args = append(args, limit+1)
-
-	rows, err := s.query(ctx, q.String(), args...)
+	query, args, limit := invoiceListQuery(f)
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, false, s.wrap("list invoices", err)
 	}
@@ -75,6 +58,133 @@ func (s *queries) ListInvoices(ctx context.Context, f storage.InvoiceFilter) ([]
 		return out[:limit], true, nil
 	}
 	return out, false, nil
+}
+
+// invoiceListQuery returns ListInvoices' statement, its arguments and the
+// page's limit. Every shape walks an index led by (store_id, livemode) in
+// id order, so LIMIT stops the walk after one page:
+//
+//   - no filter, or a creation-time range and the cursor (both are ranges
+//     of ids): invoices_list_idx (store_id, livemode, id DESC);
+//   - status: invoices_status_idx (store_id, livemode, status, id DESC);
+//   - order id: invoices_store_order_key (store_id, order_id), one row;
+//   - flag: invoices_flagged_idx (store_id, livemode, id DESC) WHERE
+//     flags <> 0, holding only flagged invoices (few), so the walk skips
+//     the unflagged ones; the literal "flags <> 0" lets both planners see
+//     that the partial index applies;
+//   - price: invoices_price_idx (store_id, livemode, amount, id DESC), one
+//     walk per distinct amount (a decimal price is a different number of
+//     base units per number of decimals), merged: the union of the walks'
+//     pages ordered by id holds the page.
+//
+// Other filters in the same query are checked on the rows the walk
+// visits.
+func invoiceListQuery(f storage.InvoiceFilter) (string, []any, int) {
+	limit := pageLimit(f.Page)
+	var w strings.Builder
+	w.WriteString(`store_id = ? AND livemode = ?`)
+	args := []any{f.StoreID, f.Livemode}
+	if f.Status != "" {
+		w.WriteString(` AND status = ?`)
+		args = append(args, string(f.Status))
+	}
+	if f.OrderID != "" {
+		w.WriteString(` AND order_id = ?`)
+		args = append(args, f.OrderID)
+	}
+	if f.Flag != 0 {
+		w.WriteString(` AND flags <> 0 AND (flags & ?) = ?`)
+		args = append(args, int64(f.Flag), int64(f.Flag))
+	}
+	if !f.CreatedFrom.IsZero() {
+		w.WriteString(` AND id >= ?`)
+		args = append(args, cryptopay.FirstIDAt(cryptopay.PrefixInvoice, f.CreatedFrom))
+	}
+	if !f.CreatedBefore.IsZero() {
+		w.WriteString(` AND id < ?`)
+		args = append(args, cryptopay.FirstIDAt(cryptopay.PrefixInvoice, f.CreatedBefore))
+	}
+	if f.StartingAfter != "" {
+		w.WriteString(` AND id < ?`)
+		args = append(args, f.StartingAfter)
+	}
+	var q strings.Builder
+	q.WriteString(`WITH page AS (`)
+	if len(f.Prices) == 0 {
+		q.WriteString(`SELECT ` + invoiceCols + ` FROM invoices WHERE ` + w.String() + ` ORDER BY id DESC LIMIT ?`)
+		args = append(args, limit+1)
+	} else {
+		common := slices.Clone(args)
+		args = args[:0:0]
+		for i, p := range f.Prices {
+			if i > 0 {
+				q.WriteString(` UNION ALL `)
+			}
+			fmt.Fprintf(&q, `SELECT * FROM (SELECT `+invoiceCols+` FROM invoices WHERE `+w.String()+
+				` AND amount = ? AND currency IN (%s) ORDER BY id DESC LIMIT ?) b%d`,
+				strings.TrimSuffix(strings.Repeat("?, ", len(p.Currencies)), ", "), i)
+			args = append(args, common...)
+			args = append(args, storage.BigText(p.Amount))
+			for _, c := range p.Currencies {
+				args = append(args, c)
+			}
+			args = append(args, limit+1)
+		}
+		q.WriteString(` ORDER BY id DESC LIMIT ?`)
+		args = append(args, limit+1)
+	}
+	q.WriteString(`)
+		SELECT ` + pageInvoiceCols + `, ` + joinedPaymentCols + ` FROM page
+		LEFT JOIN payments p ON p.invoice_id = page.id
+		ORDER BY page.id DESC, p.seen_at, p.id`)
+	return q.String(), args, limit
+}
+
+// ExplainListInvoices returns the engine's plan for ListInvoices with f,
+// one line per plan node, indented by depth: EXPLAIN on PostgreSQL (its
+// own layout; with analyze, EXPLAIN ANALYZE, which runs the query and
+// adds actual rows and times), EXPLAIN QUERY PLAN on SQLite (two spaces a
+// level; analyze changes nothing), so tests and operators can see which
+// indexes a list walks.
+func (db *DB) ExplainListInvoices(ctx context.Context, f storage.InvoiceFilter, analyze bool) ([]string, error) {
+	query, args, _ := invoiceListQuery(f)
+	s := &db.queries
+	postgres := db.d.DollarPlaceholders
+	prefix := `EXPLAIN QUERY PLAN `
+	switch {
+	case postgres && analyze:
+		prefix = `EXPLAIN (ANALYZE, BUFFERS) `
+	case postgres:
+		prefix = `EXPLAIN `
+	}
+	rows, err := s.query(ctx, prefix+query, args...)
+	if err != nil {
+		return nil, s.wrap("explain list invoices", err)
+	}
+	defer rows.Close()
+	var out []string
+	depth := map[int64]int{} // SQLite: node id → depth
+	for rows.Next() {
+		var line string
+		if postgres {
+			if err := rows.Scan(&line); err != nil {
+				return nil, s.wrap("explain list invoices", err)
+			}
+			out = append(out, line)
+			continue
+		}
+		var id, parent, unused int64
+		if err := rows.Scan(&id, &parent, &unused, &line); err != nil {
+			return nil, s.wrap("explain list invoices", err)
+		}
+		d := 0
+		if parent != 0 {
+			d = depth[parent] + 1
+		}
+		depth[id] = d
+		out = append(out, strings.Repeat("  ", d)+line)
+	}
+	return out, s.wrap("explain list invoices", rows.Err())
 }
 
 // pageInvoiceCols and joinedPaymentCols are invoiceCols and paymentCols
