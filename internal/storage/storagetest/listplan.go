@@ -192,7 +192,7 @@ func testListInvoicesPlans(t *testing.T, open Opener) {
 		{"order id", storage.InvoiceFilter{OrderID: "o-77"}, []string{"invoices_store_order_key", "sqlite_autoindex_invoices_2"}},
 		{"flag", storage.InvoiceFilter{Flag: cryptopay.FlagHeld}, []string{"invoices_flagged_idx"}},
 		{"flag after a cursor", storage.InvoiceFilter{Flag: cryptopay.FlagHeld, Page: storage.Page{StartingAfter: cursor}}, []string{"invoices_flagged_idx"}},
-		{"flag and status", storage.InvoiceFilter{Flag: cryptopay.FlagHeld, Status: cryptopay.StatusSettled}, []string{"invoices_flagged_idx", "invoices_status_idx"}},
+		{"flag and status", storage.InvoiceFilter{Flag: cryptopay.FlagHeld, Status: cryptopay.StatusSettled}, []string{"invoices_flagged_idx"}},
 		{"date range", storage.InvoiceFilter{CreatedFrom: day, CreatedBefore: base}, []string{"invoices_list_idx"}},
 		{"date range and status", storage.InvoiceFilter{CreatedFrom: day, CreatedBefore: base, Status: cryptopay.StatusSettled}, []string{"invoices_status_idx"}},
 		{"price", storage.InvoiceFilter{Prices: price}, []string{"invoices_price_idx"}},
@@ -207,6 +207,7 @@ func testListInvoicesPlans(t *testing.T, open Opener) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Logf("plan:\n%s", strings.Join(plan, "\n")) // shown with -v
 			if msg := checkListPlan(db.Engine(), plan, sh.index); msg != "" {
 				t.Errorf("%s\nplan:\n%s", msg, strings.Join(plan, "\n"))
 			}
