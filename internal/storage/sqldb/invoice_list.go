@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/storage"
@@ -28,7 +29,63 @@ const defaultLimit = 100
 // suite's plan test holds both engines to it.
 func (s *queries) ListInvoices(ctx context.Context, f storage.InvoiceFilter) ([]cryptopay.Invoice, bool, error) {
 	query, args, limit := invoiceListQuery(f)
-	rows, err := s.query(ctx, query, args...)
+	return s.listInvoices(limit, func() (*sql.Rows, error) { return s.query(ctx, query, args...) })
+}
+
+// ListInvoices is queries.ListInvoices outside a transaction. On an engine
+// whose driver prepares every statement anew (Dialect.PrepareWrites:
+// SQLite, where parsing and planning the 42-column join took a tenth of a
+// list's CPU) it runs the statement prepared once on the reader pool.
+func (db *DB) ListInvoices(ctx context.Context, f storage.InvoiceFilter) ([]cryptopay.Invoice, bool, error) {
+	if !db.d.PrepareWrites || db.readPool(ctx) != db.reader {
+		return db.queries.ListInvoices(ctx, f)
+	}
+	query, args, limit := invoiceListQuery(f)
+	st := db.listStmts.get(ctx, db.reader, db.rebind(query))
+	if st == nil {
+		return db.queries.ListInvoices(ctx, f)
+	}
+	db.crypt.refreshOn(ctx, db.reader)
+	return db.listInvoices(limit, func() (*sql.Rows, error) { return st.QueryContext(ctx, args...) })
+}
+
+// readStmts holds statements prepared on a pool by query text, at most
+// maxReadStmts of them (ListInvoices has a few dozen shapes; the rest run
+// unprepared). The zero value is ready.
+type readStmts struct {
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+const maxReadStmts = 64
+
+// get returns query prepared on pool, preparing it the first time; nil if
+// the cache is full or preparing fails (the caller runs it unprepared and
+// sees the error there).
+func (r *readStmts) get(ctx context.Context, pool *sql.DB, query string) *sql.Stmt {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if st := r.stmts[query]; st != nil {
+		return st
+	}
+	if len(r.stmts) >= maxReadStmts {
+		return nil
+	}
+	st, err := pool.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	if r.stmts == nil {
+		r.stmts = map[string]*sql.Stmt{}
+	}
+	r.stmts[query] = st
+	return st
+}
+
+// listInvoices reads the rows run returns into at most limit invoices
+// with their payments, and whether more follow.
+func (s *queries) listInvoices(limit int, run func() (*sql.Rows, error)) ([]cryptopay.Invoice, bool, error) {
+	rows, err := run()
 	if err != nil {
 		return nil, false, s.wrap("list invoices", err)
 	}
