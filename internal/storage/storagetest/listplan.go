@@ -303,7 +303,7 @@ func checkListPlan(engine string, plan []string, indexes []string) string {
 // in 200 flagged held; 5,000 prices. Every other invoice gets a copy of
 // the template payment. On PostgreSQL it then analyzes the tables, as
 // autovacuum would.
-func seedInvoiceCopies(t *testing.T, db storage.DB, template, payment string, n int, offset time.Duration) {
+func seedInvoiceCopies(t testing.TB, db storage.DB, template, payment string, n int, offset time.Duration) {
 	t.Helper()
 	ids := make([]string, n)
 	for k := range n {
@@ -338,7 +338,7 @@ func seedInvoiceCopies(t *testing.T, db storage.DB, template, payment string, n 
 // ids, in one statement: varied maps a column to its expression over s.id
 // (the copy's id) and s.k (its position), or to "" to leave the column to
 // its default; other columns are copied.
-func copyRows(t *testing.T, db storage.DB, table, template string, ids []string, varied map[string]string) {
+func copyRows(t testing.TB, db storage.DB, table, template string, ids []string, varied map[string]string) {
 	t.Helper()
 	ctx := t.Context()
 	h := db.SQL()
