@@ -4,8 +4,10 @@
 //   - API invoice creation (POST /v1/invoices) on SQLite and PostgreSQL at
 //     1 and 32 clients, beside a bare single-row INSERT of the same engine
 //     at the same concurrency (the loadgen's bare-sqlite / bare-pg modes);
-//   - API reads (GET /v1/invoices/{id}) and lists (GET /v1/invoices) with
-//     the store holding -invoices invoices (1,000,000 by default);
+//   - API reads (GET /v1/invoices/{id}) and lists (GET /v1/invoices, and
+//     with a status filter) with the store holding -invoices invoices
+//     (1,000,000 by default), after printing the plan of every list shape
+//     the API and the dashboard use (-explain);
 //   - webhook deliveries against bare signed POSTs (BenchmarkDelivery in
 //     internal/webhook, run -rounds times).
 //
@@ -54,6 +56,7 @@ type options struct {
 	only     string
 	webhooks bool
 	src      string
+	explain  bool
 }
 
 func run() error {
@@ -67,6 +70,7 @@ func run() error {
 	flag.StringVar(&o.only, "engines", "sqlite,postgres", "engines to measure")
 	flag.BoolVar(&o.webhooks, "webhooks", true, "run the webhook delivery benchmark")
 	flag.StringVar(&o.src, "src", ".", "checkout to build the gateway from (another revision, to compare)")
+	flag.BoolVar(&o.explain, "explain", true, "after seeding, print each list shape's plan (EXPLAIN ANALYZE on PostgreSQL) to stderr")
 	flag.Parse()
 	if o.loadgen == "" {
 		return errors.New("-loadgen is required")
@@ -99,6 +103,11 @@ func run() error {
 			fmt.Fprintf(os.Stderr, "seeding %d invoices on %s...\n", o.invoices, gw.engine)
 			if err := gw.seed(ctx, o.invoices); err != nil {
 				return fmt.Errorf("seed %s: %w", gw.engine, err)
+			}
+			if o.explain {
+				if err := gw.explain(ctx, os.Stderr); err != nil {
+					return fmt.Errorf("explain %s: %w", gw.engine, err)
+				}
 			}
 		}
 		b.reads(ctx, gws, &res)
@@ -200,6 +209,9 @@ func (b *bench) reads(ctx context.Context, gws []*gateway, res *results) {
 				"-url", gw.url+"/v1/invoices/{{line}}", "-H", "Authorization: Bearer "+gw.key))
 			res.add(list, b.measure(ctx, list, round, "-method", "GET", "-c", "8", "-lines", gw.ids,
 				"-url", gw.url+"/v1/invoices?limit=100&starting_after={{line}}", "-H", "Authorization: Bearer "+gw.key))
+			status := fmt.Sprintf("list(status,limit=100) %s c=8", gw.engine)
+			res.add(status, b.measure(ctx, status, round, "-method", "GET", "-c", "8", "-lines", gw.ids,
+				"-url", gw.url+"/v1/invoices?status=new&limit=100&starting_after={{line}}", "-H", "Authorization: Bearer "+gw.key))
 		}
 	}
 }

@@ -15,12 +15,6 @@ import (
 // invoicePageSize is how many invoices a list page shows.
 const invoicePageSize = 50
 
-// maxScanPages bounds how many storage pages one list request reads when
-// filters the index cannot serve (flag, amount) leave pages sparse: the
-// page then ends early with a link to go on, instead of scanning a million
-// rows.
-const maxScanPages = 10
-
 // invoiceFilter is the list page's query, validated.
 type invoiceFilter struct {
 	Status, Flag, OrderID, Amount, From, To, Q, After string
@@ -43,7 +37,7 @@ func (f invoiceFilter) query(after string) string {
 }
 
 var flagNames = []string{"paid_partial", "paid_over", "paid_late", "double_spent", "reorged", "marked", "held",
-	"confirmed_late", "outside_window"}
+	"confirmed_late", "outside_window", "wrong_asset"}
 
 // parseInvoiceFilter reads the list's query strictly: known parameters,
 // each once, each well formed.
@@ -93,33 +87,18 @@ func parseInvoiceFilter(r *http.Request) (invoiceFilter, error) {
 	return f, nil
 }
 
-// matches applies the filters the storage index does not serve.
-func (f invoiceFilter) matches(inv *cryptopay.Invoice) bool {
-	if f.Flag != "" && !slices.Contains(inv.Flags.Names(), f.Flag) {
-		return false
-	}
-	if f.Amount != "" {
-		cur, _ := cryptopay.LookupCurrency(inv.Currency)
-		want, err := cryptopay.ParseAmount("amount", f.Amount, cur.Decimals)
-		if err != nil || want.Cmp(inv.Amount) != 0 {
-			return false
-		}
-	}
-	return true
-}
-
 type invoiceList struct {
 	Filter   invoiceFilter
 	Invoices []cryptopay.Invoice
 	Next     string // query of the next page, "" at the end
 	Statuses []string
 	Flags    []string
-	Scanned  bool // the page ended because the scan bound was reached
 }
 
-// invoices lists the store's invoices newest first. Status and order id
-// are served by the index; a date range becomes a range of ids (ids are
-// time-ordered), so paging stays an index walk at any size.
+// invoices lists the store's invoices newest first, one page a request.
+// Every filter is served by an index in storage (status, flag, price and
+// order id by their own, the date range as a range of ids, which are
+// time-ordered), so a page is one index walk at any number of invoices.
 func (h *Handler) invoices(w http.ResponseWriter, r *http.Request, p *page) error {
 	f, err := parseInvoiceFilter(r)
 	if err != nil {
@@ -132,39 +111,18 @@ func (h *Handler) invoices(w http.ResponseWriter, r *http.Request, p *page) erro
 		}
 		f.OrderID = f.Q // anything else is an order id
 	}
-	after := f.After
-	if after == "" && !f.to.IsZero() {
-		after = cryptopay.FirstIDAt(cryptopay.PrefixInvoice, f.to.Add(24*time.Hour))
+	q := gateway.InvoiceQuery{Status: f.Status, OrderID: f.OrderID, Flag: f.Flag, Amount: f.Amount,
+		CreatedFrom: f.from, Limit: invoicePageSize, StartingAfter: f.After}
+	if !f.to.IsZero() {
+		q.CreatedBefore = f.to.Add(24 * time.Hour) // "to" is inclusive: the whole day
 	}
-	list := &invoiceList{Filter: f, Statuses: []string{"new", "processing", "settled", "expired", "invalid"}, Flags: flagNames}
-	reachedEnd := false
-	for pages := 0; pages < maxScanPages && len(list.Invoices) < invoicePageSize && !reachedEnd; pages++ {
-		got, more, err := h.svc.ListInvoices(r.Context(), p.Access.Caller, gateway.InvoiceQuery{
-			Status: f.Status, OrderID: f.OrderID, Limit: 100, StartingAfter: after})
-		if err != nil {
-			return err
-		}
-		reachedEnd = !more
-		for i, inv := range got {
-			if !f.from.IsZero() && inv.CreatedAt.Before(f.from) {
-				reachedEnd = true // newest first: everything further is older still
-				break
-			}
-			after = inv.ID
-			if !f.matches(&inv) {
-				continue
-			}
-			list.Invoices = append(list.Invoices, inv)
-			if len(list.Invoices) == invoicePageSize {
-				reachedEnd = reachedEnd && i == len(got)-1
-				break
-			}
-		}
+	got, more, err := h.svc.ListInvoices(r.Context(), p.Access.Caller, q)
+	if err != nil {
+		return err
 	}
-	if !reachedEnd {
-		// Either the page is full, or a sparse filter read maxScanPages
-		// pages without reaching the end: a link goes on from here.
-		list.Next, list.Scanned = f.query(after), len(list.Invoices) < invoicePageSize
+	list := &invoiceList{Filter: f, Invoices: got, Statuses: []string{"new", "processing", "settled", "expired", "invalid"}, Flags: flagNames}
+	if more {
+		list.Next = f.query(got[len(got)-1].ID)
 	}
 	p.Title, p.Nav, p.Data = "Invoices", "invoices", list
 	h.render(w, http.StatusOK, "invoices", p)

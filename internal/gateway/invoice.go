@@ -391,10 +391,16 @@ func (s *Service) GetInvoice(ctx context.Context, caller *cryptopay.APIKey, id s
 	return inv, nil
 }
 
-// InvoiceQuery filters a list of invoices.
+// InvoiceQuery filters a list of invoices. Every filter is served by an
+// index (see storage.InvoiceFilter), so any combination pages in about the
+// same time at any number of invoices.
 type InvoiceQuery struct {
 	Status        string
 	OrderID       string
+	Flag          string // a flag name such as "paid_over", "" for any
+	Amount        string // a decimal price such as "12.50" in the invoice's currency, "" for any
+	CreatedFrom   time.Time
+	CreatedBefore time.Time
 	Limit         int
 	StartingAfter string
 	StoreID       string // operators only; API callers are limited to their store
@@ -420,11 +426,17 @@ func (s *Service) ListInvoices(ctx context.Context, caller *cryptopay.APIKey, q 
 			return nil, false, err
 		}
 	}
+	if err := invoiceListFilter(&f, q); err != nil {
+		return nil, false, err
+	}
 	page, err := parsePage(q.Limit, q.StartingAfter, cryptopay.PrefixInvoice)
 	if err != nil {
 		return nil, false, err
 	}
 	f.Page = page
+	if q.Amount != "" && len(f.Prices) == 0 {
+		return nil, false, nil // no currency has this price
+	}
 	invs, more, err := s.db.ListInvoices(ctx, f)
 	if err != nil {
 		return nil, false, err

@@ -207,13 +207,31 @@ type Page struct {
 	StartingAfter string
 }
 
-// InvoiceFilter selects invoices of one store and mode.
+// InvoiceFilter selects invoices of one store and mode. Every field is
+// served by an index whose leading columns are (store_id, livemode), so a
+// page costs about the same at any table size and any depth; the
+// filters combine with AND.
 type InvoiceFilter struct {
 	StoreID  string
 	Livemode bool
 	Status   cryptopay.Status // "" for any
 	OrderID  string           // "" for any
+	// Flag, when not 0, keeps invoices carrying every bit of it.
+	Flag cryptopay.Flag
+	// Prices, when not empty, keeps invoices whose price is one of them.
+	Prices []Price
+	// CreatedFrom and CreatedBefore, when not zero, bound the creation
+	// time (from inclusive, before exclusive), to the millisecond. They
+	// are served as a range of ids, which are time-ordered.
+	CreatedFrom, CreatedBefore time.Time
 	Page
+}
+
+// Price is an invoice price: Amount in base units of any of Currencies
+// (which share their number of decimals, so one amount serves them all).
+type Price struct {
+	Amount     *big.Int
+	Currencies []string
 }
 
 // EventFilter selects events of one store and mode.

@@ -124,6 +124,7 @@ type DB struct {
 	crypt      *crypt          // the keyring of sealed columns; see sealed.go
 	group      *groupCommitter // nil unless Dialect.GroupCommit; see groupcommit.go
 	listen     func(ctx context.Context) (<-chan string, error)
+	listStmts  readStmts // ListInvoices' statements on the reader pool; see invoice_list.go
 }
 
 var _ storage.DB = (*DB)(nil)

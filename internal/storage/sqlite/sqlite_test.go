@@ -87,3 +87,9 @@ func BenchmarkBareInsert(b *testing.B) {
 func BenchmarkListInvoices100k(b *testing.B) {
 	storagetest.ListInvoicesBaseline(b, testdb.OpenSQLite(b), 100_000)
 }
+
+// BenchmarkListInvoiceShapes1M: one page of each API and dashboard list
+// shape with 1,000,000 invoices in the store (seeding takes a while).
+func BenchmarkListInvoiceShapes1M(b *testing.B) {
+	storagetest.ListInvoiceShapes(b, testdb.OpenSQLite(b), 1_000_000)
+}

@@ -2,6 +2,8 @@ package storagetest
 
 import (
 	"context"
+	"fmt"
+	"math/big"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -102,4 +104,91 @@ func ListInvoicesBaseline(b *testing.B, db storage.DB, n int) {
 			b.Fatalf("ListInvoices = %d, %v, %v", len(got), more, err)
 		}
 	}
+}
+
+// ListInvoiceShapes seeds one store with n invoices in SQL (the
+// distribution of seedInvoiceCopies: 60 % settled, one in 200 flagged
+// held, 5,000 prices, one a minute) and measures one page of each list
+// shape the API and the dashboard use, each a sub-benchmark. The
+// dashboard's flag and price filters are measured twice: as storage
+// serves them now (one index walk for a page of 50), and as the dashboard
+// applied them before, in Go over up to ten storage pages of 100
+// ("scan-in-go"), the baseline of the same run.
+func ListInvoiceShapes(b *testing.B, db storage.DB, n int) {
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	st := &cryptopay.Store{ID: cryptopay.NewID(cryptopay.PrefixStore, base), Name: "bench", CreatedAt: base,
+		DefaultCurrency: "EUR"}
+	tmpl := newInvoice(st, 0, "template")
+	pay := &cryptopay.Payment{ID: cryptopay.NewID(cryptopay.PrefixPayment, base), InvoiceID: tmpl.ID,
+		TxID: "template", Amount: big.NewInt(7), Status: cryptopay.PaymentPending, SeenAt: base}
+	err := db.InTx(ctx, func(tx storage.Tx) error {
+		if err := tx.CreateStore(ctx, st); err != nil {
+			return err
+		}
+		if err := tx.CreateInvoice(ctx, tmpl); err != nil {
+			return err
+		}
+		return tx.CreatePayment(ctx, pay)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	seedInvoiceCopies(b, db, tmpl.ID, pay.ID, n, 0)
+
+	deep := cryptopay.FirstIDAt(cryptopay.PrefixInvoice, base.Add(-time.Duration(n/2)*time.Minute))
+	// One in 5,000 invoices has this price (12.34 EUR in cents).
+	price := []storage.Price{{Amount: big.NewInt(1234), Currencies: []string{"EUR"}}}
+	page := func(f storage.InvoiceFilter, limit int, after string) storage.InvoiceFilter {
+		f.StoreID, f.Page = st.ID, storage.Page{Limit: limit, StartingAfter: after}
+		return f
+	}
+	one := func(f storage.InvoiceFilter) func(b *testing.B) {
+		return func(b *testing.B) {
+			for b.Loop() {
+				if _, _, err := db.ListInvoices(ctx, f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	// scanInGo is the dashboard's former way: pages of 100 of the
+	// unfiltered list, kept when keep says so, until 50 are found or ten
+	// pages were read.
+	scanInGo := func(after string, keep func(*cryptopay.Invoice) bool) func(b *testing.B) {
+		return func(b *testing.B) {
+			for b.Loop() {
+				found, cursor := 0, after
+				for range 10 {
+					got, more, err := db.ListInvoices(ctx, page(storage.InvoiceFilter{}, 100, cursor))
+					if err != nil {
+						b.Fatal(err)
+					}
+					for i := range got {
+						if keep(&got[i]) {
+							found++
+						}
+					}
+					if !more || found >= 50 {
+						break
+					}
+					cursor = got[len(got)-1].ID
+				}
+			}
+		}
+	}
+	b.Run("api/first-page-100", one(page(storage.InvoiceFilter{}, 100, "")))
+	b.Run("api/deep-page-100", one(page(storage.InvoiceFilter{}, 100, deep)))
+	b.Run("api/status-invalid-deep-100", one(page(storage.InvoiceFilter{Status: cryptopay.StatusInvalid}, 100, deep)))
+	b.Run("api/order-id", one(page(storage.InvoiceFilter{OrderID: fmt.Sprintf("o-%d", n/3)}, 100, "")))
+	b.Run("dashboard/flag-held-50", one(page(storage.InvoiceFilter{Flag: cryptopay.FlagHeld}, 50, deep)))
+	b.Run("dashboard/flag-held-50/scan-in-go", scanInGo(deep, func(inv *cryptopay.Invoice) bool { return inv.Flags&cryptopay.FlagHeld != 0 }))
+	b.Run("dashboard/price-50", one(page(storage.InvoiceFilter{Prices: price}, 50, deep)))
+	b.Run("dashboard/price-50/scan-in-go", scanInGo(deep, func(inv *cryptopay.Invoice) bool {
+		return inv.Currency == "EUR" && inv.Amount.Cmp(big.NewInt(1234)) == 0
+	}))
+	b.Run("dashboard/day-settled-50", one(page(storage.InvoiceFilter{Status: cryptopay.StatusSettled,
+		CreatedFrom: base.Add(-time.Duration(n/2)*time.Minute - 24*time.Hour), CreatedBefore: base.Add(-time.Duration(n/2) * time.Minute)}, 50, "")))
 }
