@@ -255,7 +255,13 @@ func (g *groupCommitter) commit(batch []*groupRequest, yield bool) (requeue []*g
 		sqlTx *sql.Tx
 		ok    []*groupRequest // succeeded in sqlTx, not yet answered
 		notes []invoiceNote   // their invoice notifications
+		txs   []*Tx           // every callback's Tx, told when the batch has ended
 	)
+	defer func() {
+		for _, tx := range txs {
+			tx.ended()
+		}
+	}()
 	for i, r := range batch {
 		if yield && i > 0 && g.urgentWaiting() {
 			requeue = append(requeue, batch[i:]...)
@@ -285,8 +291,9 @@ func (g *groupCommitter) commit(batch []*groupRequest, yield bool) (requeue []*g
 				return requeue
 			}
 		}
-		tx := &Tx{queries: queries{d: db.d, q: sqlTx, crypt: db.crypt, detach: true, stmts: g.stmts}}
+		tx := &Tx{queries: queries{d: db.d, q: sqlTx, crypt: db.crypt, detach: true, stmts: g.stmts, subs: db.subs}}
 		res := call(r.fn, tx)
+		txs = append(txs, tx)
 		if res.err == nil && res.panic == nil {
 			ok = append(ok, r)
 			notes = append(notes, tx.notes...)
