@@ -127,6 +127,7 @@ func (s *Service) SetCompliance(ctx context.Context, storeID string, p Complianc
 		return s.Audit(ctx, tx, AuditRecord{StoreID: st.ID, Livemode: st.Livemode, Action: AuditComplianceUpdated,
 			Target: st.ID, Details: map[string]any{"before": settingsView(old, cur), "after": settingsView(c, cur)}})
 	})
+	s.forgetSettings() // committed or not: the next read sees the row as it is
 	if err != nil {
 		return nil, fmt.Errorf("set compliance: %w", err)
 	}
@@ -208,12 +209,12 @@ type limitCheck struct {
 
 // prepareLimits computes the invoice's value when its store has limits.
 func (s *Service) prepareLimits(ctx context.Context, inv *cryptopay.Invoice, st *cryptopay.Store) (*big.Int, error) {
-	c, err := s.db.GetComplianceSettings(ctx, st.ID)
-	if errors.Is(err, storage.ErrNotFound) || err == nil && c.MaxInvoice == 0 && c.Daily == 0 && c.Monthly == 0 && c.CustomerDaily == 0 {
-		return nil, nil
-	}
+	c, err := s.complianceSettings(ctx, st.ID) // settingscache.go
 	if err != nil {
 		return nil, err
+	}
+	if c == nil || c.MaxInvoice == 0 && c.Daily == 0 && c.Monthly == 0 && c.CustomerDaily == 0 {
+		return nil, nil
 	}
 	return s.limitValue(ctx, inv, c.Currency)
 }
