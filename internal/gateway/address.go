@@ -24,10 +24,12 @@ const addressBlockSize = 10
 //
 // The gap limit: a process that stops leaves unused at most the rest of
 // its current block (addressRefillAt once a spare block is reserved) and
-// the spare block, addressRefillAt + addressBlockSize = 15 addresses in a
+// the spare block, addressRefillAt + addressBlockSize = 19 addresses in a
 // row, under the usual wallet gap limit of 20, so a wallet restored from
-// its seed still finds every payment (TestAddressGapLimit).
-const addressRefillAt = addressBlockSize / 2
+// its seed still finds every payment (TestAddressGapLimit). It is as large
+// as that allows: the more indexes left when the reservation starts, the
+// longer it may take before a burst of invoices runs out.
+const addressRefillAt = addressBlockSize - 1
 
 // addressReserveTimeout bounds one background reservation.
 const addressReserveTimeout = 30 * time.Second

@@ -63,6 +63,7 @@ var dialect = &sqldb.Dialect{
 	// group-committed batch still serialises on it once.
 	NotifyInvoiceInline: `pg_notify(` + invoiceChannel + `, ?)::text`,
 	Unavailable:         unavailable,
+	UpdateInCTE:         true,
 	// Group commit: concurrent InTx callbacks share a transaction, so a
 	// burst of invoice creations costs one commit (one WAL flush, one
 	// notification) per batch instead of one per invoice. Several batches

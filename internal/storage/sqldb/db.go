@@ -89,6 +89,10 @@ type Dialect struct {
 	// savepoint's notifications are discarded with it). Notifications are
 	// sent at commit either way.
 	NotifyInvoiceInline string
+	// UpdateInCTE: a WITH clause may hold an UPDATE ... RETURNING whose
+	// rows the main statement uses (PostgreSQL), so a write that needs a
+	// value another write returns costs one statement.
+	UpdateInCTE bool
 	// Unavailable reports whether a driver error means the database cannot
 	// be reached (wrap turns it into storage.ErrUnavailable). Nil means
 	// never.

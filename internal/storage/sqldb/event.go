@@ -88,6 +88,19 @@ func (t *Tx) CreateEvent(ctx context.Context, e *cryptopay.Event) error {
 		data = string(e.Data)
 	}
 	e.Sequence = 0
+	if e.InvoiceID != "" && t.d.UpdateInCTE {
+		// One statement, one round trip: the bump and the insert.
+		err := t.queryRow(ctx, `WITH seq AS (UPDATE invoices SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq)
+			INSERT INTO events (`+eventCols+`)
+			SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BOOLEAN), CAST(? AS TEXT), CAST(? AS TEXT),
+				seq.event_seq, CAST(? AS TEXT), CAST(? AS BIGINT) FROM seq
+			RETURNING sequence`,
+			e.InvoiceID, e.ID, e.StoreID, e.Livemode, string(e.Type), e.InvoiceID, data, micros(e.CreatedAt)).Scan(&e.Sequence)
+		if err == sql.ErrNoRows {
+			return fmt.Errorf("storage: create event: invoice %s: %w", e.InvoiceID, storage.ErrForeignKey)
+		}
+		return t.wrap("create event", err)
+	}
 	if e.InvoiceID != "" {
 		err := t.queryRow(ctx, `UPDATE invoices SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq`,
 			e.InvoiceID).Scan(&e.Sequence)
