@@ -272,6 +272,9 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(storage.Tx) error) (err erro
 	if err := fn(tx); err != nil {
 		return err
 	}
+	if err := tx.settle(ctx); err != nil {
+		return err
+	}
 	if err := flushNotes(sqlTx, db.d, tx.notes); err != nil {
 		return db.wrap("notify invoices", err)
 	}
@@ -316,6 +319,9 @@ type Tx struct {
 	// notes are the invoice notifications of this transaction, sent in
 	// one statement per transaction just before it commits (lease.go).
 	notes []invoiceNote
+	// firstEvents are invoices this Tx created whose first event number
+	// is claimed and not yet used (event.go).
+	firstEvents []string
 	// endpointsWritten: this Tx wrote webhook_endpoints, and the
 	// subscriber cache waits for its transaction to end.
 	endpointsWritten bool

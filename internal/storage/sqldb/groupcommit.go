@@ -293,6 +293,9 @@ func (g *groupCommitter) commit(batch []*groupRequest, yield bool) (requeue []*g
 		}
 		tx := &Tx{queries: queries{d: db.d, q: sqlTx, crypt: db.crypt, detach: true, stmts: g.stmts, subs: db.subs}}
 		res := call(r.fn, tx)
+		if res.err == nil && res.panic == nil {
+			res.err = tx.settle(r.ctx) // still inside its savepoint
+		}
 		txs = append(txs, tx)
 		if res.err == nil && res.panic == nil {
 			ok = append(ok, r)

@@ -364,7 +364,11 @@ func (t *Tx) CreateInvoice(ctx context.Context, inv *cryptopay.Invoice) error {
 		if err == sql.ErrNoRows {
 			return &storage.ConflictError{Constraint: "invoices_store_order_key"}
 		}
-		return t.wrap("create invoice", err)
+		if err != nil {
+			return t.wrap("create invoice", err)
+		}
+		t.claimFirstEvent(inv.ID)
+		return nil
 	}
 	err = t.queryRow(ctx, insertInvoice, args...).Scan(&id)
 	if err == sql.ErrNoRows {
@@ -373,13 +377,15 @@ func (t *Tx) CreateInvoice(ctx context.Context, inv *cryptopay.Invoice) error {
 	if err != nil {
 		return t.wrap("create invoice", err)
 	}
+	t.claimFirstEvent(inv.ID)
 	return t.notifyInvoice(ctx, inv)
 }
 
 // insertInvoice inserts one invoice, returning its id unless the store
-// already has the order id.
-const insertInvoice = `INSERT INTO invoices (` + invoiceCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+// already has the order id. Its event_seq starts at 1: the number of its
+// first event, claimed for CreateEvent in the same Tx (see claimFirstEvent).
+const insertInvoice = `INSERT INTO invoices (` + invoiceCols + `, event_seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
 		ON CONFLICT (store_id, order_id) DO NOTHING RETURNING id`
 
 // UpdateInvoice writes Status, Flags, AmountPaid, AmountConfirmed,
