@@ -158,6 +158,7 @@ func (s *Service) setCompliance(ctx context.Context, storeID string, merge func(
 		return s.Audit(ctx, tx, AuditRecord{StoreID: st.ID, Livemode: st.Livemode, Action: AuditComplianceUpdated,
 			Target: st.ID, Details: map[string]any{"before": settingsView(old, cur), "after": settingsView(c, cur)}})
 	})
+	s.forgetSettings() // committed or not: the next read sees the row as it is
 	if err != nil {
 		if cryptopay.ErrorCode(err) == cryptopay.CodeInvalid {
 			return nil, err

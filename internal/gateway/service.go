@@ -69,7 +69,8 @@ type Service struct {
 	// dummyHash is verified for sign-ins naming no account, so a sign-in
 	// takes as long whether or not the account exists; made on first use.
 	dummyHash func() string
-	keyCache  keyCache // API keys by hash; apikeycache.go
+	keyCache  keyCache      // API keys by hash; apikeycache.go
+	settings  settingsCache // compliance settings by store; settingscache.go
 	// compliance: the subject key vault and the operator's notifier
 	// (limits.go, subjects.go).
 	compliance complianceDeps

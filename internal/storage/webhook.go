@@ -16,7 +16,10 @@ type WebhookReader interface {
 	ListWebhookEndpoints(ctx context.Context, f WebhookEndpointFilter) ([]cryptopay.WebhookEndpoint, bool, error)
 	// ListWebhookSubscribers returns the enabled endpoints of a store and
 	// mode that subscribe to events of type t, expired ones included (the
-	// caller holds the clock and leaves them out).
+	// caller holds the clock and leaves them out), without their secrets.
+	// It may answer from a cache: a change committed through another
+	// handle on the same database shows within one second; one made
+	// through this handle (in this transaction too) shows at once.
 	ListWebhookSubscribers(ctx context.Context, storeID string, livemode bool, t cryptopay.EventType) ([]cryptopay.WebhookEndpoint, error)
 	// GetWebhookDelivery returns the delivery with id and every attempt in
 	// order, or ErrNotFound.

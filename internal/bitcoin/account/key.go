@@ -11,7 +11,10 @@ package account
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -132,6 +135,12 @@ type Key struct {
 	params      *chaincfg.Params
 	fingerprint string
 	external    *hdkeychain.ExtendedKey // m/84'/coin'/account'/0, derived once
+	// The external chain key taken apart once, so that an address costs one
+	// child derivation and nothing more: hdkeychain's Derive decompresses
+	// the parent's public key (a square root) on every call.
+	extPub   [33]byte            // serP(K), the compressed public key
+	extPoint btcec.JacobianPoint // K as a point
+	extChain []byte              // its chain code
 }
 
 // ParseKey parses a BIP84 account extended public key for net. Surrounding
@@ -217,13 +226,21 @@ func ParseKey(s string, net Network) (*Key, error) {
 		// could not use this account either.
 		return nil, fmt.Errorf("%w: the key's receive chain is unusable", ErrMalformed)
 	}
-	return &Key{
+	pub, err := external.ECPubKey()
+	if err != nil {
+		return nil, fmt.Errorf("%w: the key's receive chain is unusable", ErrMalformed)
+	}
+	k := &Key{
 		text:        s,
 		net:         net,
 		params:      net.Params(),
 		fingerprint: hex.EncodeToString(address.Hash160(keyData)[:4]),
 		external:    external,
-	}, nil
+		extChain:    external.ChainCode(),
+	}
+	copy(k.extPub[:], pub.SerializeCompressed())
+	pub.AsJacobian(&k.extPoint)
+	return k, nil
 }
 
 // String returns the key as given to ParseKey (without surrounding space),
@@ -260,11 +277,49 @@ func (k *Key) Address(index uint32) (Address, error) {
 	if index >= hdkeychain.HardenedKeyStart {
 		return Address{}, fmt.Errorf("account: index %d: %w", index, ErrIndexOutOfRange)
 	}
-	child, err := k.external.Derive(index)
+	pub, err := k.childPubKey(index)
 	if err != nil {
 		return Address{}, fmt.Errorf("account: index %d: %w: %w", index, ErrUnusableIndex, err)
 	}
-	return p2wpkh(child, k.params)
+	var a Address
+	copy(a.Program[:], address.Hash160(pub[:]))
+	wa, err := address.NewAddressWitnessPubKeyHash(a.Program[:], k.params)
+	if err != nil {
+		return Address{}, fmt.Errorf("account: %w", err)
+	}
+	a.String = wa.EncodeAddress()
+	a.Script = append([]byte{0x00, 0x14}, a.Program[:]...)
+	return a, nil
+}
+
+// childPubKey is BIP32's public child derivation CKDpub of the external
+// chain key at a non-hardened index, as hdkeychain's Derive computes it
+// (TestChildPubKeyMatchesHDKeychain), from the parent taken apart once:
+// I = HMAC-SHA512(c, serP(K) || ser32(i)); K_i = point(I_L) + K.
+func (k *Key) childPubKey(index uint32) ([33]byte, error) {
+	var data [37]byte
+	copy(data[:33], k.extPub[:])
+	binary.BigEndian.PutUint32(data[33:], index)
+	mac := hmac.New(sha512.New, k.extChain)
+	_, _ = mac.Write(data[:])
+	il := mac.Sum(nil)[:32]
+	var ilScalar btcec.ModNScalar
+	if overflow := ilScalar.SetByteSlice(il); overflow {
+		return [33]byte{}, hdkeychain.ErrInvalidChild
+	}
+	var ilJ, child btcec.JacobianPoint
+	btcec.ScalarBaseMultNonConst(&ilScalar, &ilJ)
+	if (ilJ.X.IsZero() && ilJ.Y.IsZero()) || ilJ.Z.IsZero() {
+		return [33]byte{}, hdkeychain.ErrInvalidChild
+	}
+	btcec.AddNonConst(&ilJ, &k.extPoint, &child)
+	if (child.X.IsZero() && child.Y.IsZero()) || child.Z.IsZero() {
+		return [33]byte{}, hdkeychain.ErrInvalidChild // the point at infinity: no key
+	}
+	child.ToAffine()
+	var out [33]byte
+	copy(out[:], btcec.NewPublicKey(&child.X, &child.Y).SerializeCompressed())
+	return out, nil
 }
 
 // p2wpkh returns the native segwit address of an extended key's public key.

@@ -280,3 +280,77 @@ func BenchmarkParseKey(b *testing.B) {
 		}
 	}
 }
+
+// TestChildPubKeyMatchesHDKeychain: Address derives from the external
+// chain key taken apart once (childPubKey) rather than through
+// hdkeychain's Derive; both must give the same public key and address at
+// every index, and index 0 the BIP84 vector's public key.
+func TestChildPubKeyMatchesHDKeychain(t *testing.T) {
+	_, regtestVpub, err := DeriveAccountFromSeed(bip84Seed(t), Regtest, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		key  string
+		net  Network
+	}{
+		{"BIP84 zpub, mainnet", bip84Zpub, Mainnet},
+		{"regtest vpub", regtestVpub, Regtest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := mustParse(t, tc.key, tc.net)
+			indexes := []uint32{1<<31 - 1, 1 << 30, 123456789}
+			for i := range uint32(300) {
+				indexes = append(indexes, i)
+			}
+			for _, i := range indexes {
+				got, err := k.childPubKey(i)
+				if err != nil {
+					t.Fatalf("index %d: %v", i, err)
+				}
+				child, err := k.external.Derive(i)
+				if err != nil {
+					t.Fatalf("index %d: hdkeychain: %v", i, err)
+				}
+				pub, err := child.ECPubKey()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := pub.SerializeCompressed(); !bytes.Equal(got[:], want) {
+					t.Fatalf("index %d: public key %x, hdkeychain %x", i, got, want)
+				}
+				a := mustAddress(t, k, i)
+				want, err := p2wpkh(child, tc.net.Params())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a.String != want.String || !bytes.Equal(a.Script, want.Script) {
+					t.Fatalf("index %d: address %s, through hdkeychain %s", i, a.String, want.String)
+				}
+			}
+		})
+	}
+	k := mustParse(t, bip84Zpub, Mainnet)
+	if pub, err := k.childPubKey(0); err != nil || hex.EncodeToString(pub[:]) != bip84Recv0Pub {
+		t.Errorf("index 0 public key = %x, %v; want the vector's %s", pub, err, bip84Recv0Pub)
+	}
+}
+
+// BenchmarkAddressHDKeychain is Address as it was, through hdkeychain's
+// Derive (which decompresses the parent key on every call): the baseline
+// BenchmarkAddress is compared with.
+func BenchmarkAddressHDKeychain(b *testing.B) {
+	k := mustParse(b, bip84Zpub, Mainnet)
+	var i uint32
+	for b.Loop() {
+		child, err := k.external.Derive(i)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p2wpkh(child, k.params); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

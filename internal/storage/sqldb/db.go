@@ -82,6 +82,17 @@ type Dialect struct {
 	// the transaction that creates an invoice, announcing it to
 	// Config.Listen at commit.
 	NotifyInvoice string
+	// NotifyInvoiceInline, if set, replaces NotifyInvoice: an SQL
+	// expression with one ? (the payload) evaluated in the statement that
+	// inserts the invoice, once per inserted row, so the announcement
+	// costs no statement of its own (PostgreSQL: a rolled-back
+	// savepoint's notifications are discarded with it). Notifications are
+	// sent at commit either way.
+	NotifyInvoiceInline string
+	// UpdateInCTE: a WITH clause may hold an UPDATE ... RETURNING whose
+	// rows the main statement uses (PostgreSQL), so a write that needs a
+	// value another write returns costs one statement.
+	UpdateInCTE bool
 	// Unavailable reports whether a driver error means the database cannot
 	// be reached (wrap turns it into storage.ErrUnavailable). Nil means
 	// never.
@@ -121,8 +132,9 @@ type DB struct {
 	priority   *sql.DB // Config.Priority; nil for none
 	migrations []migration
 	log        *slog.Logger
-	crypt      *crypt          // the keyring of sealed columns; see sealed.go
-	group      *groupCommitter // nil unless Dialect.GroupCommit; see groupcommit.go
+	crypt      *crypt           // the keyring of sealed columns; see sealed.go
+	group      *groupCommitter  // nil unless Dialect.GroupCommit; see groupcommit.go
+	subs       *subscriberCache // webhook subscribers; subscribercache.go
 	listen     func(ctx context.Context) (<-chan string, error)
 	listStmts  readStmts // ListInvoices' statements on the reader pool; see invoice_list.go
 }
@@ -142,8 +154,9 @@ func New(c Config) (*DB, error) {
 	}
 	cr := &crypt{}
 	cr.strictness.d = c.Dialect
+	subs := &subscriberCache{}
 	db := &DB{
-		queries:    queries{d: c.Dialect, q: c.Reader, pool: c.Reader, priority: c.Priority, crypt: cr},
+		queries:    queries{d: c.Dialect, q: c.Reader, pool: c.Reader, priority: c.Priority, crypt: cr, subs: subs},
 		d:          c.Dialect,
 		writer:     c.Writer,
 		reader:     c.Reader,
@@ -151,6 +164,7 @@ func New(c Config) (*DB, error) {
 		migrations: ms,
 		log:        log,
 		crypt:      cr,
+		subs:       subs,
 		listen:     c.Listen,
 	}
 	if c.Dialect.GroupCommit {
@@ -248,14 +262,18 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(storage.Tx) error) (err erro
 	if err != nil {
 		return db.wrap("begin", err)
 	}
+	tx := &Tx{queries: queries{d: db.d, q: sqlTx, crypt: db.crypt, subs: db.subs}}
 	done := false
 	defer func() {
 		if !done {
 			_ = sqlTx.Rollback() // the panic or fn's error is what matters
 		}
+		tx.ended() // after the commit or rollback
 	}()
-	tx := &Tx{queries: queries{d: db.d, q: sqlTx, crypt: db.crypt}}
 	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.settle(ctx); err != nil {
 		return err
 	}
 	if err := flushNotes(sqlTx, db.d, tx.notes); err != nil {
@@ -291,6 +309,8 @@ type queries struct {
 	// stmts, inside a group-committed batch on an engine with
 	// Dialect.PrepareWrites, runs statements prepared (stmtcache.go).
 	stmts *stmtCache
+	// subs caches webhook subscribers (subscribercache.go).
+	subs *subscriberCache
 }
 
 // Tx implements storage.Tx: the Reader methods on the transaction plus the
@@ -300,6 +320,12 @@ type Tx struct {
 	// notes are the invoice notifications of this transaction, sent in
 	// one statement per transaction just before it commits (lease.go).
 	notes []invoiceNote
+	// firstEvents are invoices this Tx created whose first event number
+	// is claimed and not yet used (event.go).
+	firstEvents []string
+	// endpointsWritten: this Tx wrote webhook_endpoints, and the
+	// subscriber cache waits for its transaction to end.
+	endpointsWritten bool
 }
 
 var _ storage.Tx = (*Tx)(nil)
@@ -318,7 +344,7 @@ func (s *queries) snapshot(ctx context.Context, fn func(*queries) error) error {
 		return s.wrap("begin read", err)
 	}
 	defer func() { _ = tx.Rollback() }() // read only: nothing to commit
-	return fn(&queries{d: s.d, q: tx, crypt: s.crypt})
+	return fn(&queries{d: s.d, q: tx, crypt: s.crypt, subs: s.subs})
 }
 
 func (s *queries) rebind(query string) string {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/cryptopay/cryptopay"
@@ -88,6 +89,27 @@ func (t *Tx) CreateEvent(ctx context.Context, e *cryptopay.Event) error {
 		data = string(e.Data)
 	}
 	e.Sequence = 0
+	if e.InvoiceID != "" && t.takeFirstEvent(e.InvoiceID) {
+		// The invoice was created in this Tx with its first number
+		// already counted: no UPDATE.
+		e.Sequence = 1
+		_, err := t.exec(ctx, `INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, e.StoreID, e.Livemode, string(e.Type), e.InvoiceID, e.Sequence, data, micros(e.CreatedAt))
+		return t.wrap("create event", err)
+	}
+	if e.InvoiceID != "" && t.d.UpdateInCTE {
+		// One statement, one round trip: the bump and the insert.
+		err := t.queryRow(ctx, `WITH seq AS (UPDATE invoices SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq)
+			INSERT INTO events (`+eventCols+`)
+			SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BOOLEAN), CAST(? AS TEXT), CAST(? AS TEXT),
+				seq.event_seq, CAST(? AS TEXT), CAST(? AS BIGINT) FROM seq
+			RETURNING sequence`,
+			e.InvoiceID, e.ID, e.StoreID, e.Livemode, string(e.Type), e.InvoiceID, data, micros(e.CreatedAt)).Scan(&e.Sequence)
+		if err == sql.ErrNoRows {
+			return fmt.Errorf("storage: create event: invoice %s: %w", e.InvoiceID, storage.ErrForeignKey)
+		}
+		return t.wrap("create event", err)
+	}
 	if e.InvoiceID != "" {
 		err := t.queryRow(ctx, `UPDATE invoices SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq`,
 			e.InvoiceID).Scan(&e.Sequence)
@@ -102,4 +124,37 @@ func (t *Tx) CreateEvent(ctx context.Context, e *cryptopay.Event) error {
 	_, err := t.exec(ctx, `INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.StoreID, e.Livemode, string(e.Type), nullString(e.InvoiceID), sequence, data, micros(e.CreatedAt))
 	return t.wrap("create event", err)
+}
+
+// claimFirstEvent records that the invoice id was just inserted by this Tx
+// with event_seq 1, the number of its first event, so CreateEvent need not
+// bump it: an invoice's creation and its invoice.created event are written
+// together, and this spares that transaction a statement.
+func (t *Tx) claimFirstEvent(invoiceID string) {
+	t.firstEvents = append(t.firstEvents, invoiceID)
+}
+
+// takeFirstEvent reports whether the invoice's first event number is
+// claimed and unused, and uses it.
+func (t *Tx) takeFirstEvent(invoiceID string) bool {
+	i := slices.Index(t.firstEvents, invoiceID)
+	if i < 0 {
+		return false
+	}
+	t.firstEvents = slices.Delete(t.firstEvents, i, i+1)
+	return true
+}
+
+// settle gives back the first event numbers claimed and not used (an
+// invoice created without an event), so the invoice's first event is
+// still number 1. It runs after the callback succeeded, in its
+// transaction (and on a group-committed batch, inside its savepoint).
+func (t *Tx) settle(ctx context.Context) error {
+	for _, id := range t.firstEvents {
+		if _, err := t.exec(ctx, `UPDATE invoices SET event_seq = 0 WHERE id = ? AND event_seq = 1`, id); err != nil {
+			return t.wrap("settle event sequence", err)
+		}
+	}
+	t.firstEvents = nil
+	return nil
 }

@@ -75,6 +75,10 @@ type groupCommitter struct {
 	closed bool
 	urgent []*groupRequest // priority requests, oldest first
 	queue  []*groupRequest // ordinary requests, oldest first
+	// inflight counts batches being run, by the loops or by a lone
+	// caller on its own goroutine; at most loops at once (SQLite: one,
+	// the single writer).
+	inflight int
 }
 
 func newGroupCommitter(db *DB) *groupCommitter {
@@ -119,15 +123,25 @@ func (g *groupCommitter) run(ctx context.Context, fn func(storage.Tx) error) err
 		g.mu.Unlock()
 		return errClosed
 	}
-	if priority {
+	switch {
+	case !priority && g.inflight < g.loops && len(g.urgent)+len(g.queue) == 0:
+		// Alone, with a batch slot free: commit at once, on this goroutine
+		// (no hand-off to a loop and back, no waiting for company). Those
+		// arriving meanwhile queue for the loops as usual.
+		g.inflight++
+		g.wg.Add(1) // close waits for this batch as for a loop's
+		g.mu.Unlock()
+		rest := g.commit([]*groupRequest{req}, true)
+		g.finished(rest)
+		g.wg.Done()
+	case priority:
 		g.urgent = append(g.urgent, req)
-	} else {
+		g.mu.Unlock()
+		g.wakeLoop()
+	default:
 		g.queue = append(g.queue, req)
-	}
-	g.mu.Unlock()
-	select {
-	case g.wake <- struct{}{}:
-	default: // the loop is already woken
+		g.mu.Unlock()
+		g.wakeLoop()
 	}
 	var res groupResult
 	select {
@@ -195,11 +209,30 @@ func (g *groupCommitter) loop() {
 			}
 			continue
 		}
-		if rest := g.commit(batch, !priority); len(rest) > 0 {
-			g.mu.Lock()
-			g.queue = append(rest, g.queue...)
-			g.mu.Unlock()
-		}
+		g.finished(g.commit(batch, !priority))
+	}
+}
+
+// finished ends a batch: it frees its slot, queues the callbacks it
+// handed back at the head of the queue, and wakes a loop if work waits (a
+// loop may have found every slot taken).
+func (g *groupCommitter) finished(requeue []*groupRequest) {
+	g.mu.Lock()
+	g.inflight--
+	if len(requeue) > 0 {
+		g.queue = append(requeue, g.queue...)
+	}
+	waiting := len(g.urgent)+len(g.queue) > 0
+	g.mu.Unlock()
+	if waiting {
+		g.wakeLoop()
+	}
+}
+
+func (g *groupCommitter) wakeLoop() {
+	select {
+	case g.wake <- struct{}{}:
+	default: // a loop is already woken
 	}
 }
 
@@ -212,13 +245,20 @@ func (g *groupCommitter) next() (batch []*groupRequest, priority bool) {
 	if g.closed {
 		return nil, false // close fails what is queued
 	}
+	if g.inflight >= g.loops {
+		return nil, false // every slot is taken; finished wakes a loop
+	}
 	q := &g.queue
 	if len(g.urgent) > 0 {
 		q, priority = &g.urgent, true
 	}
 	n := min(len(*q), g.maxBatch)
+	if n == 0 {
+		return nil, false
+	}
 	batch = slices.Clone((*q)[:n])
 	*q = slices.Delete(*q, 0, n)
+	g.inflight++
 	if len(g.urgent)+len(g.queue) > 0 && g.loops > 1 {
 		select { // more than one batch waits: wake another loop for it
 		case g.wake <- struct{}{}:
@@ -255,7 +295,13 @@ func (g *groupCommitter) commit(batch []*groupRequest, yield bool) (requeue []*g
 		sqlTx *sql.Tx
 		ok    []*groupRequest // succeeded in sqlTx, not yet answered
 		notes []invoiceNote   // their invoice notifications
+		txs   []*Tx           // every callback's Tx, told when the batch has ended
 	)
+	defer func() {
+		for _, tx := range txs {
+			tx.ended()
+		}
+	}()
 	for i, r := range batch {
 		if yield && i > 0 && g.urgentWaiting() {
 			requeue = append(requeue, batch[i:]...)
@@ -285,8 +331,12 @@ func (g *groupCommitter) commit(batch []*groupRequest, yield bool) (requeue []*g
 				return requeue
 			}
 		}
-		tx := &Tx{queries: queries{d: db.d, q: sqlTx, crypt: db.crypt, detach: true, stmts: g.stmts}}
+		tx := &Tx{queries: queries{d: db.d, q: sqlTx, crypt: db.crypt, detach: true, stmts: g.stmts, subs: db.subs}}
 		res := call(r.fn, tx)
+		if res.err == nil && res.panic == nil {
+			res.err = tx.settle(r.ctx) // still inside its savepoint
+		}
+		txs = append(txs, tx)
 		if res.err == nil && res.panic == nil {
 			ok = append(ok, r)
 			notes = append(notes, tx.notes...)

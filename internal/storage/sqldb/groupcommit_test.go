@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -243,5 +245,49 @@ func TestGroupCommitCloseFailsQueued(t *testing.T) {
 	}
 	if err := g.InTx(ctx, record("late", nil, nil)); !errors.Is(err, errClosed) {
 		t.Errorf("InTx after close = %v, want errClosed", err)
+	}
+}
+
+// onLoop reports whether the calling goroutine is one of the committer's
+// loops (rather than the caller of InTx).
+func onLoop() bool {
+	buf := make([]byte, 64<<10)
+	return strings.Contains(string(buf[:runtime.Stack(buf, false)]), "(*groupCommitter).loop")
+}
+
+// TestGroupCommitLoneCallerRunsAtOnce: a caller alone commits at once on
+// its own goroutine, waiting for no company and no hand-off to a loop; a
+// caller that arrives while the batch slot is taken queues for the loop,
+// and both commit.
+func TestGroupCommitLoneCallerRunsAtOnce(t *testing.T) {
+	g := openGroupDB(t)
+	ctx := context.Background()
+	var lonelyOnLoop bool
+	if err := g.InTx(ctx, func(tx storage.Tx) error {
+		lonelyOnLoop = onLoop()
+		return record("alone", nil, nil)(tx)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if lonelyOnLoop {
+		t.Error("a lone caller's callback ran on a loop, not at once on its own goroutine")
+	}
+
+	started, release := make(chan struct{}), make(chan struct{})
+	busy := g.async(ctx, record("busy", started, release))
+	<-started
+	queuedOnLoop := make(chan bool, 1)
+	second := g.async(ctx, func(tx storage.Tx) error {
+		queuedOnLoop <- onLoop()
+		return record("second", nil, nil)(tx)
+	})
+	g.waitQueued(0, 1) // the slot is taken: it queues
+	close(release)
+	wait(t, busy, second)
+	if !<-queuedOnLoop {
+		t.Error("a caller that arrived while the batch slot was taken did not run on the loop")
+	}
+	if got, want := g.committed(), []string{"alone", "busy", "second"}; !slices.Equal(got, want) {
+		t.Errorf("committed %v, want %v", got, want)
 	}
 }

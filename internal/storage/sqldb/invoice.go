@@ -177,26 +177,51 @@ func (t *Tx) CreateInvoice(ctx context.Context, inv *cryptopay.Invoice) error {
 	if err != nil {
 		return err
 	}
-	var id string
-	err = t.queryRow(ctx, `INSERT INTO invoices (`+invoiceCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (store_id, order_id) DO NOTHING RETURNING id`,
-		inv.ID, inv.StoreID, inv.Livemode, nullString(inv.OrderID), storage.BigText(inv.Amount),
+	args := []any{inv.ID, inv.StoreID, inv.Livemode, nullString(inv.OrderID), storage.BigText(inv.Amount),
 		inv.Currency, string(inv.Network), inv.Asset, storage.BigText(inv.CryptoDue), inv.Rate,
 		inv.Address, int64(inv.AddressIndex), string(inv.Status), int64(inv.Flags),
 		storage.BigText(inv.AmountPaid), storage.BigText(inv.AmountConfirmed),
 		inv.RequiredConfirmations, ref, meta, inv.RedirectURL,
 		micros(inv.CreatedAt), micros(inv.ExpiresAt), micros(inv.MonitorUntil),
 		nullMicros(inv.SettledAt), inv.AmountText,
-		strings.Join(inv.RateSources, ","), nullMicros(inv.RateAt), inv.RateSpreadBasisPoints).Scan(&id)
+		strings.Join(inv.RateSources, ","), nullMicros(inv.RateAt), inv.RateSpreadBasisPoints}
+	var id string
+	if t.d.NotifyInvoiceInline != "" {
+		// The insert announces the invoice itself (one round trip, not a
+		// second statement before commit); no row, no announcement.
+		payload, err := notePayload(inv)
+		if err != nil {
+			return fmt.Errorf("storage: create invoice: %w", err)
+		}
+		var void string
+		err = t.queryRow(ctx, `WITH ins AS (`+insertInvoice+`) SELECT id, `+t.d.NotifyInvoiceInline+` FROM ins`,
+			append(args, payload)...).Scan(&id, &void)
+		if err == sql.ErrNoRows {
+			return &storage.ConflictError{Constraint: "invoices_store_order_key"}
+		}
+		if err != nil {
+			return t.wrap("create invoice", err)
+		}
+		t.claimFirstEvent(inv.ID)
+		return nil
+	}
+	err = t.queryRow(ctx, insertInvoice, args...).Scan(&id)
 	if err == sql.ErrNoRows {
 		return &storage.ConflictError{Constraint: "invoices_store_order_key"}
 	}
 	if err != nil {
 		return t.wrap("create invoice", err)
 	}
+	t.claimFirstEvent(inv.ID)
 	return t.notifyInvoice(ctx, inv)
 }
+
+// insertInvoice inserts one invoice, returning its id unless the store
+// already has the order id. Its event_seq starts at 1: the number of its
+// first event, claimed for CreateEvent in the same Tx (see claimFirstEvent).
+const insertInvoice = `INSERT INTO invoices (` + invoiceCols + `, event_seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+		ON CONFLICT (store_id, order_id) DO NOTHING RETURNING id`
 
 // UpdateInvoice writes Status, Flags, AmountPaid, AmountConfirmed,
 // RequiredConfirmations and SettledAt, or returns storage.ErrNotFound.

@@ -121,6 +121,13 @@ func (t *Tx) notifyInvoice(_ context.Context, inv *cryptopay.Invoice) error {
 	return nil
 }
 
+// notePayload is the payload announcing inv alone, for
+// Dialect.NotifyInvoiceInline.
+func notePayload(inv *cryptopay.Invoice) (string, error) {
+	b, err := json.Marshal([]invoiceNote{{inv.ID, string(inv.Network), inv.Address, micros(inv.MonitorUntil)}})
+	return string(b), err
+}
+
 // maxNotePayload keeps a notification's payload under PostgreSQL's limit
 // of 8000 bytes.
 const maxNotePayload = 7000

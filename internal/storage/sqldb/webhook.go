@@ -70,13 +70,24 @@ func (s *queries) ListWebhookEndpoints(ctx context.Context, f storage.WebhookEnd
 // ListWebhookSubscribers returns the enabled endpoints of the store and
 // mode that want type t. The type filter runs in Go: a store has a handful
 // of endpoints, and event_types is a JSON list on both engines.
+//
+// The endpoints carry no secrets (Secret and PreviousSecret are empty):
+// they come from a cache (subscribercache.go) when they were read less
+// than SubscriberCacheTTL ago.
 func (s *queries) ListWebhookSubscribers(ctx context.Context, storeID string, livemode bool, t cryptopay.EventType) ([]cryptopay.WebhookEndpoint, error) {
-	all, err := s.endpoints(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints
-		WHERE store_id = ? AND livemode = ? AND enabled = ? ORDER BY id`, storeID, livemode, true)
-	if err != nil {
-		return nil, err
+	k := subscriberKey{storeID, livemode}
+	all, gen, ok := s.subs.get(k)
+	if !ok {
+		at := time.Now()
+		var err error
+		all, err = s.endpoints(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints
+			WHERE store_id = ? AND livemode = ? AND enabled = ? ORDER BY id`, storeID, livemode, true)
+		if err != nil {
+			return nil, err
+		}
+		all = s.subs.put(k, gen, at, all)
 	}
-	out := all[:0]
+	out := make([]cryptopay.WebhookEndpoint, 0, len(all))
 	for _, e := range all {
 		if e.Wants(t) {
 			out = append(out, e)
@@ -107,6 +118,7 @@ func (s *queries) endpoints(ctx context.Context, q string, args ...any) ([]crypt
 
 // CreateWebhookEndpoint inserts e.
 func (t *Tx) CreateWebhookEndpoint(ctx context.Context, e *cryptopay.WebhookEndpoint) error {
+	t.wroteEndpoints()
 	types, err := toJSON(nonNilTypes(e.EventTypes))
 	if err != nil {
 		return err
@@ -121,6 +133,7 @@ func (t *Tx) CreateWebhookEndpoint(ctx context.Context, e *cryptopay.WebhookEndp
 
 // UpdateWebhookEndpoint writes e's mutable fields.
 func (t *Tx) UpdateWebhookEndpoint(ctx context.Context, e *cryptopay.WebhookEndpoint) error {
+	t.wroteEndpoints()
 	types, err := toJSON(nonNilTypes(e.EventTypes))
 	if err != nil {
 		return err
@@ -136,6 +149,7 @@ func (t *Tx) UpdateWebhookEndpoint(ctx context.Context, e *cryptopay.WebhookEndp
 // DeleteWebhookEndpoint removes the endpoint; its deliveries and attempts
 // go with it (ON DELETE CASCADE on both engines).
 func (t *Tx) DeleteWebhookEndpoint(ctx context.Context, id string) error {
+	t.wroteEndpoints()
 	res, err := t.exec(ctx, `DELETE FROM webhook_endpoints WHERE id = ?`, id)
 	return t.mustAffect("delete webhook endpoint", res, err)
 }

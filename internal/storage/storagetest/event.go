@@ -88,6 +88,34 @@ func testEventSequence(t *testing.T, open Opener) {
 
 	diff(t, "invoice a's sequences as listed", []int64{1, 2, 3, 4}, sequences(t, db, a))
 	diff(t, "invoice b's sequences as listed", []int64{1}, sequences(t, db, b))
+
+	// Created with its events in one transaction (as the gateway creates
+	// an invoice with invoice.created): numbered the same way, and the
+	// next transaction goes on from there.
+	c := newInvoice(st, 3, "")
+	var cs []int64
+	inTx(t, db, func(tx storage.Tx) error {
+		if err := tx.CreateInvoice(ctx, c); err != nil {
+			return err
+		}
+		for i := range 2 {
+			e := invoiceEvent(c, cryptopay.EventInvoiceCreated, 20+i)
+			if err := tx.CreateEvent(ctx, e); err != nil {
+				return err
+			}
+			cs = append(cs, e.Sequence)
+		}
+		return nil
+	})
+	inTx(t, db, func(tx storage.Tx) error {
+		e := invoiceEvent(c, cryptopay.EventInvoiceExpired, 22)
+		cs = append(cs, 0)
+		err := tx.CreateEvent(ctx, e)
+		cs[len(cs)-1] = e.Sequence
+		return err
+	})
+	diff(t, "sequences of an invoice created with its events", []int64{1, 2, 3}, cs)
+	diff(t, "invoice c's sequences as listed", []int64{1, 2, 3}, sequences(t, db, c))
 	all, _, err := db.ListEvents(ctx, storage.EventFilter{StoreID: st.ID, Type: cryptopay.EventTest})
 	if err != nil || len(all) != 1 || all[0].Sequence != 0 {
 		t.Errorf("event without an invoice = %+v, %v; want one with sequence 0", all, err)
