@@ -142,17 +142,12 @@ func invoiceEventData(inv *Invoice, p *Payment) InvoiceEventData {
 	if p != nil {
 		vout := p.Vout
 		d.TxID, d.Vout, d.FromAddress = p.TxID, &vout, p.FromAddress
-		pa := asset
-		if p.Asset != "" && p.Asset != inv.Asset {
-			// A wrong-asset payment is shown in its own asset's units,
-			// and named.
-			pa, _ = LookupCurrency(p.Asset)
-			if pa.Code == "" {
-				pa.Decimals = 0 // an asset with no currency (POL, BNB): base units
-			}
-			d.PaymentAsset = p.Asset
+		// A wrong-asset payment is shown in its own asset's units, and
+		// named.
+		if !p.SameAsset(inv) {
+			d.PaymentAsset, _ = p.Unit(inv)
 		}
-		d.PaymentAmount = FormatAmount(p.Amount, pa.Decimals)
+		d.PaymentAmount = p.AmountIn(inv)
 		d.Confirmations = p.Confirmations
 		d.ConflictTxID = p.ConflictTxID
 		d.PaymentStatus = string(p.Status)

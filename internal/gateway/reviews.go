@@ -166,15 +166,15 @@ func (s *Service) Transactions(ctx context.Context, from, to time.Time) ([]Trans
 }
 
 func transactionRow(inv *cryptopay.Invoice, p *cryptopay.Payment) TransactionRow {
-	asset, _ := cryptopay.LookupCurrency(inv.Asset)
+	asset, _ := p.Unit(inv) // a wrong_asset payment in its own asset and decimals
 	r := TransactionRow{StoreID: inv.StoreID, Livemode: inv.Livemode, InvoiceID: inv.ID, OrderID: inv.OrderID,
 		Network: string(inv.Network), Address: inv.Address, TxID: p.TxID, Vout: p.Vout, FromAddress: p.FromAddress,
-		Asset: inv.Asset, Amount: cryptopay.FormatAmount(p.Amount, asset.Decimals), Status: string(p.Status),
+		Asset: asset, Amount: p.AmountIn(inv), Status: string(p.Status),
 		SeenAt: p.SeenAt, Rate: inv.Rate, Currency: inv.Currency, InvoiceStatus: string(inv.Status)}
 	if p.ConfirmedAt != nil {
 		r.ConfirmedAt = p.ConfirmedAt.Format(time.RFC3339)
 	}
-	if cur, ok := cryptopay.LookupCurrency(inv.Currency); ok && !cur.Crypto && inv.CryptoDue != nil && inv.CryptoDue.Sign() > 0 {
+	if cur, ok := cryptopay.LookupCurrency(inv.Currency); ok && !cur.Crypto && inv.CryptoDue != nil && inv.CryptoDue.Sign() > 0 && p.SameAsset(inv) {
 		// Pro rata at the invoice's own price: the rate it locked.
 		v := new(big.Int).Mul(inv.Amount, p.Amount)
 		r.FiatValue = cryptopay.FormatAmount(v.Quo(v, inv.CryptoDue), cur.Decimals)

@@ -161,7 +161,8 @@ type paymentBody struct {
 	ID            string                  `json:"id"`
 	TxID          string                  `json:"tx_id"`
 	Vout          uint32                  `json:"vout"`
-	Amount        string                  `json:"amount"`
+	Amount        string                  `json:"amount"` // in Asset's decimals
+	Asset         *string                 `json:"asset"`
 	Status        cryptopay.PaymentStatus `json:"status"`
 	Confirmations int64                   `json:"confirmations"`
 	BlockHash     *string                 `json:"block_hash"`
@@ -241,8 +242,11 @@ func invoiceJSON(inv *cryptopay.Invoice, base string) invoiceBody {
 		b.RateSpread = &spread
 	}
 	for _, p := range inv.Payments {
+		// Each payment in its own asset: a wrong_asset payment of USDT to
+		// an ETH invoice reads in USDT's 6 decimals, not ether's 18.
+		pa, _ := p.Unit(inv)
 		pb := paymentBody{
-			ID: p.ID, TxID: p.TxID, Vout: p.Vout, Amount: cryptopay.FormatAmount(p.Amount, asset.Decimals),
+			ID: p.ID, TxID: p.TxID, Vout: p.Vout, Amount: p.AmountIn(inv), Asset: optional(pa),
 			Status: p.Status, Confirmations: p.Confirmations, RBF: p.RBF,
 			BlockHash: optional(p.BlockHash), FromAddress: optional(p.FromAddress), SeenAt: p.SeenAt,
 			ConflictTxID: optional(p.ConflictTxID),

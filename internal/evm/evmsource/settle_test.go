@@ -1,6 +1,7 @@
 package evmsource_test
 
 import (
+	"encoding/json"
 	"html"
 	"math/big"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/checkout"
 	"github.com/cryptopay/cryptopay/internal/evm/evmnet"
+	"github.com/cryptopay/cryptopay/internal/httpapi"
+	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/testdb"
 )
 
@@ -117,6 +120,53 @@ func TestWrongAssetNotCredited(t *testing.T) {
 			}
 			if evs := h.events(inv.ID); !slices.Contains(evs, string(cryptopay.EventPaymentWrongAsset)) {
 				t.Errorf("%s events %v lack payment.wrong_asset", inv.OrderID, evs)
+			}
+		}
+		// Read back, each wrong-asset payment is in its own asset and
+		// decimals, through the store (single and listed), the API body and
+		// the event: 500 USDC to the ether invoice is "500.000000" USDC,
+		// not 0.0000000005 ETH; 10 ETH to the USDC invoice is 10 ETH, not
+		// ten trillion USDC.
+		wantPay := map[string][2]string{
+			eth.ID:  {"USDC", "500.000000"},
+			usdc.ID: {"ETH", "10.000000000000000000"},
+		}
+		listed, _, err := h.db.ListInvoices(h.ctx, storage.InvoiceFilter{StoreID: h.key.StoreID, Page: storage.Page{Limit: 10}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, inv := range listed {
+			if w, ok := wantPay[inv.ID]; ok && (len(inv.Payments) != 1 || inv.Payments[0].Asset != w[0]) {
+				t.Errorf("listed %s payments = %+v, want one in %s", inv.OrderID, inv.Payments, w[0])
+			}
+		}
+		for id, w := range wantPay {
+			got := h.get(id)
+			var body struct {
+				Payments []struct{ Amount, Asset, Status string }
+			}
+			raw, _ := json.Marshal(httpapi.InvoiceResource(got, "https://pay.example"))
+			if err := json.Unmarshal(raw, &body); err != nil {
+				t.Fatal(err)
+			}
+			if len(body.Payments) != 1 || body.Payments[0].Asset != w[0] || body.Payments[0].Amount != w[1] {
+				t.Errorf("%s API payments = %+v, want one of %s %s", got.OrderID, body.Payments, w[1], w[0])
+			}
+			evs, _, err := h.db.ListEvents(h.ctx, storage.EventFilter{InvoiceID: id, StoreID: h.key.StoreID, Page: storage.Page{Limit: 100}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range evs {
+				if e.Type != cryptopay.EventPaymentWrongAsset {
+					continue
+				}
+				var d cryptopay.InvoiceEventData
+				if err := json.Unmarshal(e.Data, &d); err != nil {
+					t.Fatal(err)
+				}
+				if d.PaymentAsset != w[0] || d.PaymentAmount != w[1] {
+					t.Errorf("%s payment.wrong_asset data: payment %s %s, want %s %s", got.OrderID, d.PaymentAmount, d.PaymentAsset, w[1], w[0])
+				}
 			}
 		}
 		// The right asset still settles the invoice afterwards.

@@ -123,7 +123,7 @@ func (s *queries) getInvoice(ctx context.Context, where string, args ...any) (*c
 }
 
 const paymentCols = `id, invoice_id, tx_id, vout, amount, block_hash, block_height, confirmations, conflict_tx_id,
-	rbf, from_address, status, seen_at, confirmed_at`
+	rbf, from_address, status, seen_at, confirmed_at, asset, asset_decimals`
 
 func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.Payment, error) {
 	rows, err := s.query(ctx, `SELECT `+paymentCols+` FROM payments WHERE invoice_id = ?
@@ -140,9 +140,11 @@ func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.P
 			amount    string
 			seen      int64
 			confirmed sql.NullInt64
+			decimals  int64
 		)
 		if err := rows.Scan(&p.ID, &p.InvoiceID, &p.TxID, &vout, &amount, &p.BlockHash, &p.BlockHeight,
-			&p.Confirmations, &p.ConflictTxID, &p.RBF, &p.FromAddress, &p.Status, &seen, &confirmed); err != nil {
+			&p.Confirmations, &p.ConflictTxID, &p.RBF, &p.FromAddress, &p.Status, &seen, &confirmed,
+			&p.Asset, &decimals); err != nil {
 			return nil, s.wrap("get payments", err)
 		}
 		if p.Vout, err = toUint32(vout); err != nil {
@@ -152,6 +154,7 @@ func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.P
 			return nil, err
 		}
 		p.SeenAt, p.ConfirmedAt = fromMicros(seen), fromNullMicros(confirmed)
+		p.Decimals = int(decimals)
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
@@ -252,14 +255,14 @@ func (w withExtra) Scan(dest ...any) error { return w.rows.Scan(append(dest, w.e
 // nullPayment holds the payment columns of a LEFT JOIN row: all NULL for
 // an invoice without payments.
 type nullPayment struct {
-	id, invoiceID, txID, amount, blockHash, conflict, from, status sql.NullString
-	vout, height, confirmations, seen, confirmed                   sql.NullInt64
-	rbf                                                            sql.NullBool
+	id, invoiceID, txID, amount, blockHash, conflict, from, status, asset sql.NullString
+	vout, height, confirmations, seen, confirmed, decimals                sql.NullInt64
+	rbf                                                                   sql.NullBool
 }
 
 func (p *nullPayment) dest() []any {
 	return []any{&p.id, &p.invoiceID, &p.txID, &p.vout, &p.amount, &p.blockHash, &p.height,
-		&p.confirmations, &p.conflict, &p.rbf, &p.from, &p.status, &p.seen, &p.confirmed}
+		&p.confirmations, &p.conflict, &p.rbf, &p.from, &p.status, &p.seen, &p.confirmed, &p.asset, &p.decimals}
 }
 
 func (p *nullPayment) payment() (cryptopay.Payment, error) {
@@ -267,7 +270,7 @@ func (p *nullPayment) payment() (cryptopay.Payment, error) {
 		BlockHash: p.blockHash.String, BlockHeight: p.height.Int64, Confirmations: p.confirmations.Int64,
 		ConflictTxID: p.conflict.String, RBF: p.rbf.Bool, FromAddress: p.from.String,
 		Status: cryptopay.PaymentStatus(p.status.String), SeenAt: fromMicros(p.seen.Int64),
-		ConfirmedAt: fromNullMicros(p.confirmed)}
+		ConfirmedAt: fromNullMicros(p.confirmed), Asset: p.asset.String, Decimals: int(p.decimals.Int64)}
 	var err error
 	if out.Vout, err = toUint32(p.vout.Int64); err != nil {
 		return out, err
