@@ -29,7 +29,8 @@ const (
 	EventPaymentReplaced             EventType = "payment.replaced"
 	EventPaymentReinstated           EventType = "payment.reinstated"
 	EventPaymentOutsideWindow        EventType = "payment.outside_window"
-	EventPaymentWrongAsset           EventType = "payment.wrong_asset" // another asset than the invoice's; not credited
+	EventPaymentWrongAsset           EventType = "payment.wrong_asset"       // another asset than the invoice's; not credited
+	EventPaymentInternalTransfer     EventType = "payment.internal_transfer" // found by the sweep's balance check; not credited
 	EventWebhookEndpointDisabled     EventType = "webhook_endpoint.disabled"
 	EventTest                        EventType = "test"
 )
@@ -40,7 +41,8 @@ var EventTypes = []EventType{
 	EventInvoiceConfirmationsChanged, EventInvoiceSettled, EventInvoicePaidPartial,
 	EventInvoicePaidOver, EventInvoicePaidLate, EventInvoiceExpired, EventInvoiceInvalid,
 	EventPaymentDoubleSpent, EventPaymentConflicted, EventPaymentReplaced, EventPaymentReinstated,
-	EventPaymentReorged, EventPaymentHeld, EventPaymentOutsideWindow, EventPaymentWrongAsset, EventWebhookEndpointDisabled, EventTest,
+	EventPaymentReorged, EventPaymentHeld, EventPaymentOutsideWindow, EventPaymentWrongAsset,
+	EventPaymentInternalTransfer, EventWebhookEndpointDisabled, EventTest,
 }
 
 // APIVersion is the version of the event and API shapes.

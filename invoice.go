@@ -210,6 +210,14 @@ const (
 	// one). Recorded and alerted, never credited: a different asset is not
 	// worth what was asked.
 	PaymentWrongAsset PaymentStatus = "wrong_asset"
+	// PaymentInternalTransfer: money the sweep found at an EVM deposit
+	// address beyond every transfer recorded there, typically ether sent
+	// by a contract (a smart-contract wallet, an exchange's batch payout):
+	// an internal transfer, which no transaction to the address shows.
+	// Recorded with its event before the sweep moves it, so nothing that
+	// reached the address is lost, and never credited automatically:
+	// sweeping does not change invoice state. An operator decides.
+	PaymentInternalTransfer PaymentStatus = "internal_transfer"
 )
 
 // Unit returns the asset code and decimals the payment's amount is in: its

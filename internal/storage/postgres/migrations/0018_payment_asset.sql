@@ -27,3 +27,15 @@ UPDATE payments SET
 		FROM invoices i WHERE i.id = payments.invoice_id),
 	asset_decimals = 6
 WHERE status = 'wrong_asset' AND vout > 0;
+
+-- The last mined sweep of each EVM deposit address (internal/evm/sweep):
+-- a deployAndFlush moves everything the address held at its block, so what
+-- the gateway expects there afterwards is only what was recorded in later
+-- blocks. The sweep's balance check compares against that and records any
+-- excess (an internal transfer) as a payment.
+CREATE TABLE evm_sweeps (
+	invoice_id TEXT COLLATE "C" NOT NULL PRIMARY KEY REFERENCES invoices (id),
+	swept_height BIGINT NOT NULL,
+	tx_hash TEXT NOT NULL,
+	updated_at BIGINT NOT NULL
+);
