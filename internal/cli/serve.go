@@ -102,7 +102,14 @@ func (a *app) background(ctx context.Context) (ready func(context.Context) error
 	if err != nil {
 		return nil, nil, err
 	}
+	sweeper, err := a.evmSweeper(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	var wg sync.WaitGroup
+	if sweeper != nil {
+		wg.Go(func() { _ = sweeper.Run(ctx) }) // leader-only; never changes invoice state
+	}
 	unwatched := cryptopay.Networks()
 	if evm != nil {
 		unwatched = slices.DeleteFunc(unwatched, func(n cryptopay.Network) bool { return n == evm.Network() })

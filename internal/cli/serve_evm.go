@@ -3,13 +3,18 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/config"
 	"github.com/cryptopay/cryptopay/internal/evm/evmnet"
 	"github.com/cryptopay/cryptopay/internal/evm/evmsource"
+	"github.com/cryptopay/cryptopay/internal/evm/sweep"
+	"github.com/cryptopay/cryptopay/internal/evm/sweepbook"
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/rates"
 	"github.com/cryptopay/cryptopay/internal/watcher"
@@ -134,4 +139,69 @@ func (a *app) checkEVMNode(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("%s (chain id %d) at block %d; tokens %v; reorg limit %d", chain.Network, chain.ChainID, tip.Height, chain.Assets(), chain.ReorgLimit), nil
+}
+
+// evmSweeper builds the periodic sweeper of the configured EVM network, or
+// nil when there is none to run: no EVM network, no gas key
+// (CRYPTOPAY_EVM_GAS_KEY_FILE) or no period (CRYPTOPAY_EVM_SWEEP_INTERVAL).
+// It runs on one instance at a time (the network's sweep lease, as the
+// watchers lead), sweeps with the configured minimums and gas-price
+// ceiling, and records what the balance check finds beyond the recorded
+// payments as internal_transfer payments; it never changes invoice state.
+func (a *app) evmSweeper(ctx context.Context) (*sweepbook.Leader, error) {
+	chain, d, ok, err := evmChain(a.cfg.EVM)
+	if err != nil || !ok {
+		return nil, err
+	}
+	sc, err := config.LoadEVMSweep(a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	if sc.GasKeyFile == "" || sc.Interval == 0 {
+		return nil, nil
+	}
+	if d.Factory == (common.Address{}) {
+		return nil, fmt.Errorf("CRYPTOPAY_EVM_SWEEP_INTERVAL: sweeping needs the forwarder factory (CRYPTOPAY_EVM_FACTORY)")
+	}
+	key, err := sweep.LoadGasKey(sc.GasKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	client, err := ethclient.DialContext(ctx, a.cfg.EVM.RPCURL)
+	if err != nil {
+		return nil, fmt.Errorf("EVM node at CRYPTOPAY_EVM_RPC_URL: %w", err)
+	}
+	policy, err := sweepPolicy(d.Factory, chain, sc)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	book := &sweepbook.Book{DB: a.db, Svc: a.svc, Chain: chain, Factory: d.Factory, Grace: 2 * sc.Interval, Log: a.log}
+	s, err := sweep.New(client, key, policy, book, a.log)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	return &sweepbook.Leader{Book: book, Sweeper: s, Instance: sweeperInstance(), TTL: a.cfg.EVM.LeaseTTL,
+		Interval: sc.Interval, Poll: a.cfg.EVM.PollInterval}, nil
+}
+
+// sweepPolicy is the sweeper's policy from the settings: the chain's tokens
+// with the token minimum in each one's decimals.
+func sweepPolicy(factory common.Address, chain evmnet.Chain, sc config.EVMSweep) (sweep.Config, error) {
+	p := sweep.Config{Factory: factory, MinWei: sc.MinWei, MaxGasPrice: sc.MaxGasPrice, BatchSize: sc.BatchSize}
+	for _, t := range chain.Tokens {
+		min, err := cryptopay.ParseAmount("CRYPTOPAY_EVM_SWEEP_MIN_TOKEN", sc.MinToken, t.Decimals)
+		if err != nil {
+			return p, fmt.Errorf("%s", cryptopay.ErrorMessage(err))
+		}
+		p.Tokens = append(p.Tokens, sweep.Token{Symbol: t.Asset, Address: t.Contract, Min: min})
+	}
+	return p, nil
+}
+
+// sweeperInstance names this process as a holder of the sweep lease.
+func sweeperInstance() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/sweeper", host, os.Getpid())
 }

@@ -30,7 +30,7 @@ type EVMSweep struct {
 
 var evmSweepVars = []Var{
 	{"CRYPTOPAY_EVM_GAS_KEY_FILE", "", "File (mode 0600 or stricter, else refused) holding the operator's EVM gas key as 64 hex digits: it pays sweep fees and should hold only fees. It can make deposit addresses pay out to their stores' receiving addresses, never anywhere else."},
-	{"CRYPTOPAY_EVM_SWEEP_INTERVAL", "", "Period of the periodic sweeper (at least 1m, e.g. 1h); unset or 0 sweeps only on `cryptopay eth sweep`. serve runs it once the EVM watcher supplies the paid addresses."},
+	{"CRYPTOPAY_EVM_SWEEP_INTERVAL", "", "Period of the periodic sweeper (at least 1m, e.g. 1h); unset or 0 sweeps only on `cryptopay eth sweep`. With a gas key set, serve runs it on one instance at a time (a lease, as the watchers), over the addresses of invoices watched now or within two periods."},
 	{"CRYPTOPAY_EVM_SWEEP_MAX_GAS_PRICE", "50", "Gas-price ceiling for sweeps, in gwei (decimal, e.g. 0.5): a sweep waits while base fee plus tip is above it, and never pays more."},
 	{"CRYPTOPAY_EVM_SWEEP_MIN_ETH", "0.005", "Smallest ether balance, in ETH, that makes a deposit address worth sweeping (an address is swept when any asset reaches its minimum, and then everything in it moves)."},
 	{"CRYPTOPAY_EVM_SWEEP_MIN_TOKEN", "1", "Smallest token balance, in whole tokens (e.g. 1 = 1 USDC), that makes a deposit address worth sweeping."},

@@ -1,9 +1,11 @@
 package evmsource_test
 
 import (
+	"context"
 	"errors"
 	"math/big"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,4 +157,69 @@ func countOf(xs []string, x string) int {
 		xs = xs[i+1:]
 	}
 	return n
+}
+
+// TestPeriodicSweeperLeads runs two instances' periodic sweepers (as serve
+// does) over one database: one leads, the paid address is swept once to the
+// store's receiving address, the sweep is booked, and the invoice's state
+// is what the watcher made it.
+func TestPeriodicSweeperLeads(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db storageDB) {
+		h := newHarness(t, db)
+		gasKey, _ := crypto.GenerateKey()
+		gasAddr := crypto.PubkeyToAddress(gasKey.PublicKey)
+		h.send(h.other, &gasAddr, milliEther(1000), nil, 1)
+		inv := h.invoice("periodic", "1", "ETH", "ETH")
+		h.payETH(inv.Address, milliEther(1000))
+		h.commit()
+		h.commit()
+		h.step()
+		before := h.get(inv.ID)
+
+		ctx, cancel := context.WithCancel(h.ctx)
+		var wg sync.WaitGroup
+		for _, name := range []string{"a", "b"} {
+			book := &sweepbook.Book{DB: h.db, Svc: h.svc, Chain: h.chain, Factory: h.factory, Grace: time.Hour}
+			sw, err := sweep.New(h.client, gasKey, sweep.Config{Factory: h.factory, MaxGasPrice: big.NewInt(1000e9)}, book, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := &sweepbook.Leader{Book: book, Sweeper: sw, Instance: name, TTL: time.Second, Interval: 50 * time.Millisecond, Poll: 10 * time.Millisecond}
+			wg.Go(func() { _ = l.Run(ctx) })
+		}
+		defer func() { cancel(); wg.Wait() }()
+
+		received := func() *big.Int {
+			b, err := h.client.BalanceAt(h.ctx, h.receiver, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for received().Cmp(milliEther(1000)) != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("receiver holds %s after 20s, want the 1 ETH paid", received())
+			}
+			time.Sleep(50 * time.Millisecond)
+			h.sim.Commit()
+		}
+		// Let a few more rounds pass: the empty address is not swept again,
+		// and the other instance never sent anything.
+		for range 5 {
+			time.Sleep(60 * time.Millisecond)
+			h.sim.Commit()
+		}
+		if n, _ := h.client.NonceAt(h.ctx, gasAddr, nil); n != 1 {
+			t.Errorf("gas key sent %d transactions, want the one sweep", n)
+		}
+		cands, err := h.db.ListSweepCandidates(h.ctx, h.chain.Network, time.Now().Add(-time.Hour), "", 10)
+		if err != nil || len(cands) != 1 || cands[0].SweptHeight == 0 {
+			t.Errorf("sweep candidates = %+v, %v; want the invoice with its sweep booked", cands, err)
+		}
+		after := h.get(inv.ID)
+		if after.Status != before.Status || after.Flags != before.Flags || after.AmountPaid.Cmp(before.AmountPaid) != 0 {
+			t.Errorf("invoice after sweeping = %s %v, want %s %v", after.Status, after.Flags.Names(), before.Status, before.Flags.Names())
+		}
+	})
 }
