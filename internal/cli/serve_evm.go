@@ -6,13 +6,17 @@ import (
 	"os"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/contracts"
 	"github.com/cryptopay/cryptopay/internal/config"
+	"github.com/cryptopay/cryptopay/internal/doctor"
 	"github.com/cryptopay/cryptopay/internal/evm/evmnet"
 	"github.com/cryptopay/cryptopay/internal/evm/evmsource"
+	"github.com/cryptopay/cryptopay/internal/evm/forwarder"
 	"github.com/cryptopay/cryptopay/internal/evm/sweep"
 	"github.com/cryptopay/cryptopay/internal/evm/sweepbook"
 	"github.com/cryptopay/cryptopay/internal/gateway"
@@ -204,4 +208,49 @@ func sweepPolicy(factory common.Address, chain evmnet.Chain, sc config.EVMSweep)
 func sweeperInstance() string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s/%d/sweeper", host, os.Getpid())
+}
+
+// checkEVMSweep is doctor's sweep check: the factory's code (and the
+// Forwarder logic it creates) on the node, and the gas key's balance
+// against the warning threshold.
+func (a *app) checkEVMSweep(ctx context.Context) (doctor.EVMSweepFacts, error) {
+	var f doctor.EVMSweepFacts
+	_, d, ok, err := evmChain(a.cfg.EVM)
+	if err != nil || !ok {
+		return f, err
+	}
+	sc, err := config.LoadEVMSweep(a.getenv)
+	if err != nil {
+		return f, err
+	}
+	f.Factory, f.MinBalance, f.Interval = d.Factory.Hex(), sc.MinGasBalanceOr(), sc.Interval
+	client, err := ethclient.DialContext(ctx, a.cfg.EVM.RPCURL)
+	if err != nil {
+		return f, err
+	}
+	defer client.Close()
+	code, err := client.CodeAt(ctx, d.Factory, nil)
+	if err != nil {
+		return f, fmt.Errorf("code at %s: %w", d.Factory, err)
+	}
+	impl, err := client.CodeAt(ctx, forwarder.Implementation(d.Factory), nil)
+	if err != nil {
+		return f, fmt.Errorf("code at %s: %w", forwarder.Implementation(d.Factory), err)
+	}
+	// The factory's runtime differs from the compiled one only in its
+	// immutable (the Forwarder's address), so its length must match.
+	f.FactoryDeployed = len(code) == len(contracts.ForwarderFactory.DeployedBytecode) && len(impl) > 0
+	if sc.GasKeyFile == "" {
+		return f, nil
+	}
+	key, err := sweep.LoadGasKey(sc.GasKeyFile)
+	if err != nil {
+		return f, err
+	}
+	addr := crypto.PubkeyToAddress(key.PublicKey)
+	f.GasKeySet, f.GasAddress = true, addr.Hex()
+	if f.GasBalance, err = client.BalanceAt(ctx, addr, nil); err != nil {
+		return f, fmt.Errorf("balance of %s: %w", addr, err)
+	}
+	return f, nil
 }

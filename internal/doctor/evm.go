@@ -3,6 +3,10 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/cryptopay/cryptopay"
 )
 
 // checkEVM: with an EVM node configured, the node answers, serves the
@@ -11,8 +15,7 @@ import (
 // which the command line runs against the node); the forwarder factory
 // is set, else no EVM invoice can get a deposit address. Tiers above the
 // reorg limit are refused when the configuration is loaded, before any
-// check runs. The gas key that pays for sweeps is the sweeper's and is not
-// checked here.
+// check runs. The factory's code and the gas key are checkEVMSweep's.
 func checkEVM(ctx context.Context, in *Input) Result {
 	c := in.Config.EVM
 	if c.RPCURL == "" {
@@ -31,4 +34,65 @@ func checkEVM(ctx context.Context, in *Input) Result {
 			"deploy the ForwarderFactory on "+c.Network+" and set CRYPTOPAY_EVM_FACTORY to its address")
 	}
 	return pass(detail)
+}
+
+// EVMSweepFacts is what the command line reads from the EVM node for the
+// sweep check (Input.EVMSweep).
+type EVMSweepFacts struct {
+	Factory string
+	// FactoryDeployed: the node holds a ForwarderFactory's code at Factory
+	// and the Forwarder logic it creates at its nonce 1.
+	FactoryDeployed bool
+	// GasKeySet: CRYPTOPAY_EVM_GAS_KEY_FILE names a readable key; then
+	// GasAddress and GasBalance (wei) describe it.
+	GasKeySet  bool
+	GasAddress string
+	GasBalance *big.Int
+	// MinBalance (wei) is the warning threshold: the configured one, or a
+	// few full sweeps at the gas-price ceiling.
+	MinBalance *big.Int
+	// Interval is the periodic sweep's period; 0 runs none.
+	Interval time.Duration
+}
+
+// checkEVMSweep: the forwarder factory is deployed at the configured
+// address on the node (else every deposit address belongs to nothing that
+// can sweep it), and the gas key that pays sweeps holds a few sweeps' worth
+// of gas (warn below the threshold, fail at zero, when a periodic sweep is
+// configured to spend it).
+func checkEVMSweep(ctx context.Context, in *Input) Result {
+	c := in.Config.EVM
+	if c.RPCURL == "" || c.Factory == "" {
+		return skip("no EVM node or forwarder factory configured")
+	}
+	if in.EVMSweep == nil {
+		return skip("EVM sweeping not checked")
+	}
+	f, err := in.EVMSweep(ctx)
+	if err != nil {
+		return fail(fmt.Sprintf("%s node: %v", c.Network, err), "fix CRYPTOPAY_EVM_GAS_KEY_FILE or the CRYPTOPAY_EVM_SWEEP_* settings, and point CRYPTOPAY_EVM_RPC_URL at a reachable node")
+	}
+	if !f.FactoryDeployed {
+		return fail(fmt.Sprintf("no ForwarderFactory at %s on %s: deposit addresses computed from it can never be swept", f.Factory, c.Network),
+			"deploy it (`cryptopay eth deploy-factory`) and set CRYPTOPAY_EVM_FACTORY to the address printed; never change it while invoices are open")
+	}
+	if !f.GasKeySet {
+		if f.Interval > 0 {
+			return fail("CRYPTOPAY_EVM_SWEEP_INTERVAL is set but no gas key (CRYPTOPAY_EVM_GAS_KEY_FILE): nothing can pay for sweeps",
+				"create a key that holds only fees, store it mode 0600 and set CRYPTOPAY_EVM_GAS_KEY_FILE")
+		}
+		return warn("factory "+f.Factory+" deployed; no gas key (CRYPTOPAY_EVM_GAS_KEY_FILE): money stays at deposit addresses until swept",
+			"set CRYPTOPAY_EVM_GAS_KEY_FILE and CRYPTOPAY_EVM_SWEEP_INTERVAL, or sweep with `cryptopay eth sweep`")
+	}
+	bal := cryptopay.FormatAmount(f.GasBalance, 18)
+	min := cryptopay.FormatAmount(f.MinBalance, 18)
+	switch {
+	case f.GasBalance.Sign() == 0:
+		return fail(fmt.Sprintf("gas key %s holds no ether on %s: no sweep can be sent", f.GasAddress, c.Network),
+			fmt.Sprintf("send it at least %s ETH (fees only; it never holds the stores' money)", min))
+	case f.GasBalance.Cmp(f.MinBalance) < 0:
+		return warn(fmt.Sprintf("gas key %s holds %s ETH, below %s ETH (a few sweeps at the gas-price ceiling)", f.GasAddress, bal, min),
+			"top it up, or set CRYPTOPAY_EVM_GAS_KEY_MIN_BALANCE if fewer sweeps' worth is enough")
+	}
+	return pass(fmt.Sprintf("factory %s deployed; gas key %s holds %s ETH (warns below %s)", f.Factory, f.GasAddress, bal, min))
 }
