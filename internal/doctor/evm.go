@@ -62,11 +62,15 @@ type EVMSweepFacts struct {
 // configured to spend it).
 func checkEVMSweep(ctx context.Context, in *Input) Result {
 	c := in.Config.EVM
-	if c.RPCURL == "" || c.Factory == "" {
-		return skip("no EVM node or forwarder factory configured")
+	if c.RPCURL == "" {
+		return skip("no EVM node configured (CRYPTOPAY_EVM_RPC_URL)")
 	}
 	if in.EVMSweep == nil {
 		return skip("EVM sweeping not checked")
+	}
+	if c.Factory == "" {
+		return fail("no forwarder factory (CRYPTOPAY_EVM_FACTORY): nothing can sweep a deposit address",
+			"deploy it (`cryptopay eth deploy-factory`) and set CRYPTOPAY_EVM_FACTORY to the address printed")
 	}
 	f, err := in.EVMSweep(ctx)
 	if err != nil {

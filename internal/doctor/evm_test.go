@@ -53,7 +53,8 @@ func TestCheckEVMSweep(t *testing.T) {
 		read func(context.Context) (EVMSweepFacts, error)
 		want Status
 	}{
-		{"no factory configured", config.EVM{RPCURL: cfg.RPCURL}, facts(func(*EVMSweepFacts) {}), Skip},
+		{"no node configured", config.EVM{}, facts(func(*EVMSweepFacts) {}), Skip},
+		{"no factory configured", config.EVM{RPCURL: cfg.RPCURL}, facts(func(*EVMSweepFacts) {}), Fail},
 		{"not checked", cfg, nil, Skip},
 		{"node unreachable", cfg, func(context.Context) (EVMSweepFacts, error) { return EVMSweepFacts{}, errors.New("connection refused") }, Fail},
 		{"factory not deployed there", cfg, facts(func(f *EVMSweepFacts) { f.FactoryDeployed = false }), Fail},
