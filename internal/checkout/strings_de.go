@@ -17,6 +17,7 @@ var German = Catalogue{
 	NotFoundText:  "Dieser Zahlungslink ist ungültig. Bitte prüfen Sie den Link oder starten Sie die Zahlung im Shop neu.",
 	OrderLabel:    "Bestellung",
 	TestMode:      "Testzahlung auf %s: Senden Sie keine echten Bitcoin.",
+	TestModeEVM:   "Testzahlung im Testnetz %[1]s: Senden Sie keine echten %[2]s.",
 	Unavailable:   "Zahlungen sind vorübergehend nicht möglich. Bitte senden Sie jetzt keine Zahlung; versuchen Sie es später erneut oder wenden Sie sich an den Shop.",
 	WrongChain:    "Senden Sie %s nur im Netzwerk %s. Dieselbe Adresse gibt es auf jeder EVM-Chain, aber %s, das in einem anderen Netzwerk gesendet wird, bezahlt diese Rechnung nicht.",
 	TotalLabel:    "Gesamt",

@@ -17,6 +17,7 @@ var Spanish = Catalogue{
 	NotFoundText:  "Este enlace de pago no es válido. Compruebe el enlace o vuelva a la tienda para iniciar el pago de nuevo.",
 	OrderLabel:    "Pedido",
 	TestMode:      "Pago de prueba en %s: no envíe bitcoin real.",
+	TestModeEVM:   "Pago de prueba en la red de pruebas %[1]s: no envíe %[2]s reales.",
 	Unavailable:   "Los pagos no están disponibles temporalmente. No envíe ningún pago ahora; inténtelo más tarde o contacte con la tienda.",
 	WrongChain:    "Envíe %s solo en la red %s. La misma dirección existe en todas las cadenas EVM, pero %s enviado en otra red no paga esta factura.",
 	TotalLabel:    "Total",

@@ -18,6 +18,7 @@ var French = Catalogue{
 	NotFoundText:  "Ce lien de paiement n’est pas valide. Vérifiez le lien ou retournez sur la boutique pour recommencer le paiement.",
 	OrderLabel:    "Commande",
 	TestMode:      "Paiement de test sur %s : n’envoyez pas de vrais bitcoins.",
+	TestModeEVM:   "Paiement de test sur le réseau de test %[1]s : n’envoyez pas de vrais %[2]s.",
 	Unavailable:   "Les paiements sont temporairement indisponibles. N'envoyez pas de paiement maintenant ; réessayez plus tard ou contactez la boutique.",
 	WrongChain:    "Envoyez des %s uniquement sur le réseau %s. La même adresse existe sur toutes les chaînes EVM, mais des %s envoyés sur un autre réseau ne paient pas cette facture.",
 	TotalLabel:    "Total",

@@ -17,6 +17,7 @@ var Portuguese = Catalogue{
 	NotFoundText:  "Este link de pagamento não é válido. Verifique o link ou volte à loja para iniciar o pagamento de novo.",
 	OrderLabel:    "Pedido",
 	TestMode:      "Pagamento de teste em %s: não envie bitcoin real.",
+	TestModeEVM:   "Pagamento de teste na rede de teste %[1]s: não envie %[2]s reais.",
 	Unavailable:   "Os pagamentos estão temporariamente indisponíveis. Não envie um pagamento agora; tente mais tarde ou contacte a loja.",
 	WrongChain:    "Envie %s apenas na rede %s. O mesmo endereço existe em todas as redes EVM, mas %s enviado noutra rede não paga esta fatura.",
 	TotalLabel:    "Total",

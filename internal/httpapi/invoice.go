@@ -175,9 +175,14 @@ type paymentBody struct {
 
 // InvoiceResource returns the wire representation of inv, for other
 // presenters (the command line) that must show exactly what the API shows;
-// publicURL is the base of its checkout_url.
-func InvoiceResource(inv *cryptopay.Invoice, publicURL string) any {
-	return invoiceJSON(inv, strings.TrimRight(publicURL, "/"))
+// publicURL is the base of its checkout_url, and svc (the gateway's
+// service, with its EVM chains) writes an EVM invoice's EIP-681 payment_uri.
+func InvoiceResource(svc *gateway.Service, inv *cryptopay.Invoice, publicURL string) any {
+	b := invoiceJSON(inv, strings.TrimRight(publicURL, "/"))
+	if inv.Network.EVM() && svc != nil {
+		b.PaymentURI = svc.PaymentURI(inv) // EIP-681 needs the chain's configuration
+	}
+	return b
 }
 
 // invoiceJSON renders inv for a response to r: checkout links use the

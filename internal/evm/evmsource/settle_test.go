@@ -145,7 +145,7 @@ func TestWrongAssetNotCredited(t *testing.T) {
 			var body struct {
 				Payments []struct{ Amount, Asset, Status string }
 			}
-			raw, _ := json.Marshal(httpapi.InvoiceResource(got, "https://pay.example"))
+			raw, _ := json.Marshal(httpapi.InvoiceResource(h.svc, got, "https://pay.example"))
 			if err := json.Unmarshal(raw, &body); err != nil {
 				t.Fatal(err)
 			}
@@ -287,6 +287,19 @@ func TestDepositAddressAndURI(t *testing.T) {
 			!strings.Contains(page, "Send USDC on the evm-dev network only") ||
 			!strings.Contains(page, html.EscapeString(want)) || !strings.Contains(page, ">10.000000<") && !strings.Contains(page, `value="10.000000"`) {
 			t.Errorf("checkout page (status %d) lacks the network warning, the EIP-681 link or the USDC amount:\n%s", rec.Code, page)
+		}
+		// The test-mode banner names the test network and the asset, not
+		// bitcoin.
+		if banner := "Test payment on the evm-dev test network: do not send real USDC."; !strings.Contains(page, banner) || strings.Contains(page, "real bitcoin") {
+			t.Errorf("checkout page lacks the banner %q (or speaks of bitcoin):\n%s", banner, page)
+		}
+		// The command line shows what the API shows: the EIP-681 URI.
+		var shown struct {
+			PaymentURI string `json:"payment_uri"`
+		}
+		raw, _ := json.Marshal(httpapi.InvoiceResource(h.svc, a, "https://pay.example"))
+		if err := json.Unmarshal(raw, &shown); err != nil || shown.PaymentURI != want {
+			t.Errorf("invoice resource payment_uri = %q (%v), want %s", shown.PaymentURI, err, want)
 		}
 		e := h.invoice("e", "0.25", "ETH", "ETH")
 		if got, want := h.svc.PaymentURI(e), "ethereum:"+e.Address+"@1337?value=250000000000000000"; got != want {
