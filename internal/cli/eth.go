@@ -60,10 +60,14 @@ func ethSweep(ctx context.Context, env Env, args []string) error {
 	if len(ids) == 0 {
 		return usageError{"name at least one invoice id"}
 	}
-	factory := env.Getenv("CRYPTOPAY_EVM_FACTORY")
-	if !common.IsHexAddress(factory) {
-		return fmt.Errorf("CRYPTOPAY_EVM_FACTORY: want the ForwarderFactory's 0x address, have %q", factory)
+	evm, err := config.LoadEVM(env.Getenv)
+	if err != nil {
+		return err
 	}
+	if !common.IsHexAddress(evm.Factory) {
+		return fmt.Errorf("CRYPTOPAY_EVM_FACTORY: want the ForwarderFactory's 0x address, have %q", evm.Factory)
+	}
+	factory := evm.Factory
 	cfg, key, client, err := openGasKeyNode(ctx, env)
 	if err != nil {
 		return err
@@ -184,11 +188,16 @@ func ethDeployFactory(ctx context.Context, env Env, args []string) error {
 	return nil
 }
 
-// openGasKeyNode reads what every operator EVM command needs: the sweep
+// openGasKeyNode reads what every operator EVM command needs, through
+// internal/config as serve does (so a config file counts): the sweep
 // settings, the gas key (from its 0600 file) and a connection to
 // CRYPTOPAY_EVM_RPC_URL, which the caller closes.
 func openGasKeyNode(ctx context.Context, env Env) (config.EVMSweep, *ecdsa.PrivateKey, *ethclient.Client, error) {
-	rpcURL := env.Getenv("CRYPTOPAY_EVM_RPC_URL")
+	evm, err := config.LoadEVM(env.Getenv)
+	if err != nil {
+		return config.EVMSweep{}, nil, nil, err
+	}
+	rpcURL := evm.RPCURL
 	if rpcURL == "" {
 		return config.EVMSweep{}, nil, nil, errors.New("CRYPTOPAY_EVM_RPC_URL is not set")
 	}

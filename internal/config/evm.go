@@ -35,6 +35,16 @@ var evmVars = []Var{
 	{"CRYPTOPAY_EVM_LEASE_TTL", "15s", "As CRYPTOPAY_BITCOIN_LEASE_TTL, for the EVM watcher."},
 }
 
+// LoadEVM reads the EVM settings from getenv and the optional config file,
+// as Load does, for the commands that need only them (`cryptopay eth`).
+func LoadEVM(getenv func(string) string) (EVM, error) {
+	env, err := withFile(getenv)
+	if err != nil {
+		return EVM{}, err
+	}
+	return loadEVM(env)
+}
+
 func loadEVM(env func(string) string) (EVM, error) {
 	e := EVM{
 		Network:       or(env("CRYPTOPAY_EVM_NETWORK"), "ethereum"),
