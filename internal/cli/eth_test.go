@@ -90,6 +90,9 @@ func TestEthCommandsReadTheConfigFile(t *testing.T) {
 		{"sweep from the file", map[string]string{"CRYPTOPAY_CONFIG_FILE": file}, []string{"eth", "sweep", "--receiver", recv, "inv_1"}, "chmod 600"},
 		{"deploy from the file", map[string]string{"CRYPTOPAY_CONFIG_FILE": file}, []string{"eth", "deploy-factory"}, "chmod 600"},
 		{"environment wins", map[string]string{"CRYPTOPAY_CONFIG_FILE": file, "CRYPTOPAY_EVM_FACTORY": "factory"}, []string{"eth", "sweep", "--receiver", recv, "inv_1"}, `have "factory"`},
+		{"a listed network", map[string]string{"CRYPTOPAY_EVM_NETWORKS": "base", "CRYPTOPAY_EVM_BASE_RPC_URL": "http://127.0.0.1:1", "CRYPTOPAY_EVM_GAS_KEY_FILE": loose}, []string{"eth", "deploy-factory", "--network", "base"}, "chmod 600"},
+		{"a listed network's factory is its own", map[string]string{"CRYPTOPAY_CONFIG_FILE": file, "CRYPTOPAY_EVM_NETWORKS": "base", "CRYPTOPAY_EVM_BASE_RPC_URL": "http://127.0.0.1:1"}, []string{"eth", "sweep", "--network", "base", "--receiver", recv, "inv_1"}, "CRYPTOPAY_EVM_BASE_FACTORY"},
+		{"a network not configured", map[string]string{"CRYPTOPAY_CONFIG_FILE": file}, []string{"eth", "deploy-factory", "--network", "polygon"}, "--network polygon: not configured"},
 		{"a bad EVM setting is named", map[string]string{"CRYPTOPAY_CONFIG_FILE": file, "CRYPTOPAY_EVM_CHAIN_ID": "x"}, []string{"eth", "deploy-factory"}, "CRYPTOPAY_EVM_CHAIN_ID"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

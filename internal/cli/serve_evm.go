@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -31,13 +32,13 @@ func evmChain(c config.EVM) (chain evmnet.Chain, d *evmnet.Deposits, ok bool, er
 	if c.RPCURL == "" {
 		return evmnet.Chain{}, nil, false, nil
 	}
-	n, err := cryptopay.ParseNetwork("CRYPTOPAY_EVM_NETWORK", c.Network)
+	n, err := cryptopay.ParseNetwork(c.Var("NETWORK"), c.Network)
 	if err != nil {
 		return chain, nil, false, fmt.Errorf("%s", cryptopay.ErrorMessage(err))
 	}
 	chain, found := evmnet.Default(n)
 	if !found {
-		return chain, nil, false, fmt.Errorf("CRYPTOPAY_EVM_NETWORK: %s is not an EVM network", n)
+		return chain, nil, false, fmt.Errorf("%s: %s is not an EVM network", c.Var("NETWORK"), n)
 	}
 	if c.ChainID != 0 {
 		chain.ChainID = c.ChainID
@@ -45,7 +46,7 @@ func evmChain(c config.EVM) (chain evmnet.Chain, d *evmnet.Deposits, ok bool, er
 	if c.SafetyLimit != 0 {
 		chain.ReorgLimit = c.SafetyLimit
 	}
-	tokens, err := evmnet.ParseTokens("CRYPTOPAY_EVM_TOKENS", c.Tokens)
+	tokens, err := evmnet.ParseTokens(c.Var("TOKENS"), c.Tokens)
 	if err != nil {
 		return chain, nil, false, err
 	}
@@ -53,49 +54,55 @@ func evmChain(c config.EVM) (chain evmnet.Chain, d *evmnet.Deposits, ok bool, er
 		chain.Tokens = tokens
 	}
 	if c.Finalized && !chain.Finalized {
-		return chain, nil, false, fmt.Errorf("CRYPTOPAY_EVM_FINALIZED: %s has no finalized block tag", n)
+		return chain, nil, false, fmt.Errorf("%s: %s has no finalized block tag", c.Var("FINALIZED"), n)
 	}
 	policy, err := chain.Policy(c.Confirmations, c.Finalized)
 	if err != nil {
 		return chain, nil, false, fmt.Errorf("%s", cryptopay.ErrorMessage(err))
 	}
 	if err := policy.CheckReorgLimit(chain.ReorgLimit); err != nil {
-		return chain, nil, false, fmt.Errorf("CRYPTOPAY_EVM_CONFIRMATIONS: %s", cryptopay.ErrorMessage(err))
+		return chain, nil, false, fmt.Errorf("%s: %s", c.Var("CONFIRMATIONS"), cryptopay.ErrorMessage(err))
 	}
 	d = &evmnet.Deposits{Chain: chain, Policy: policy}
 	if c.Factory != "" {
 		if d.Factory, err = evmnet.ParseAddress(c.Factory); err != nil {
-			return chain, nil, false, fmt.Errorf("CRYPTOPAY_EVM_FACTORY: %w", err)
+			return chain, nil, false, fmt.Errorf("%s: %w", c.Var("FACTORY"), err)
 		}
 	}
 	return chain, d, true, nil
 }
 
-// evmDeposits returns the service's view of the configured EVM network.
-func evmDeposits(c config.EVM) (map[cryptopay.Network]gateway.EVMChain, error) {
-	chain, d, ok, err := evmChain(c)
-	if err != nil || !ok {
-		return nil, err
+// evmDeposits returns the service's view of the configured EVM networks.
+func evmDeposits(cfg *config.Config) (map[cryptopay.Network]gateway.EVMChain, error) {
+	out := map[cryptopay.Network]gateway.EVMChain{}
+	for _, c := range cfg.EVMNetworks() {
+		chain, d, ok, err := evmChain(c)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[chain.Network] = d
+		}
 	}
-	return map[cryptopay.Network]gateway.EVMChain{chain.Network: d}, nil
+	return out, nil
 }
 
 // evmWatcher builds the EVM chain watcher, or nil when no EVM node is
 // configured. The node's chain id and the token contracts are checked
 // before anything is credited from them.
-func (a *app) evmWatcher(ctx context.Context) (*watcher.Watcher, error) {
-	chain, _, ok, err := evmChain(a.cfg.EVM)
+func (a *app) evmWatcher(ctx context.Context, c config.EVM) (*watcher.Watcher, error) {
+	chain, _, ok, err := evmChain(c)
 	if err != nil || !ok {
 		return nil, err
 	}
-	client, err := rpc.DialContext(ctx, a.cfg.EVM.RPCURL)
+	client, err := rpc.DialContext(ctx, c.RPCURL)
 	if err != nil {
-		return nil, fmt.Errorf("EVM node at CRYPTOPAY_EVM_RPC_URL: %w", err)
+		return nil, fmt.Errorf("EVM node at %s: %w", c.Var("RPC_URL"), err)
 	}
-	src := evmsource.New(client, chain, a.cfg.EVM.Finalized)
+	src := evmsource.New(client, chain, c.Finalized)
 	if err := src.Check(ctx); err != nil {
 		client.Close()
-		return nil, fmt.Errorf("EVM node at CRYPTOPAY_EVM_RPC_URL: %w", err)
+		return nil, fmt.Errorf("EVM node at %s: %w", c.Var("RPC_URL"), err)
 	}
 	rs, err := rates.ParseStatic(a.cfg.Rates)
 	if err != nil {
@@ -107,9 +114,9 @@ func (a *app) evmWatcher(ctx context.Context) (*watcher.Watcher, error) {
 		Outbox:       a.outbox,
 		Source:       src,
 		Logger:       a.log,
-		PollInterval: a.cfg.EVM.PollInterval,
+		PollInterval: c.PollInterval,
 		SafetyLimit:  chain.ReorgLimit,
-		LeaseTTL:     a.cfg.EVM.LeaseTTL,
+		LeaseTTL:     c.LeaseTTL,
 		Alert:        a.alert,
 		Monitor:      a.cfg.Monitor,
 		Rates:        rs,
@@ -124,17 +131,17 @@ func (a *app) evmWatcher(ctx context.Context) (*watcher.Watcher, error) {
 
 // checkEVMNode is doctor's EVM check: the configured node answers with the
 // configured chain id and the token registry passes Check.
-func (a *app) checkEVMNode(ctx context.Context) (string, error) {
-	chain, _, ok, err := evmChain(a.cfg.EVM)
+func (a *app) checkEVMNode(ctx context.Context, c config.EVM) (string, error) {
+	chain, _, ok, err := evmChain(c)
 	if err != nil || !ok {
 		return "", err
 	}
-	client, err := rpc.DialContext(ctx, a.cfg.EVM.RPCURL)
+	client, err := rpc.DialContext(ctx, c.RPCURL)
 	if err != nil {
 		return "", err
 	}
 	defer client.Close()
-	src := evmsource.New(client, chain, a.cfg.EVM.Finalized)
+	src := evmsource.New(client, chain, c.Finalized)
 	if err := src.Check(ctx); err != nil {
 		return "", err
 	}
@@ -152,8 +159,8 @@ func (a *app) checkEVMNode(ctx context.Context) (string, error) {
 // watchers lead), sweeps with the configured minimums and gas-price
 // ceiling, and records what the balance check finds beyond the recorded
 // payments as internal_transfer payments; it never changes invoice state.
-func (a *app) evmSweeper(ctx context.Context) (*sweepbook.Leader, error) {
-	chain, d, ok, err := evmChain(a.cfg.EVM)
+func (a *app) evmSweeper(ctx context.Context, c config.EVM) (*sweepbook.Leader, error) {
+	chain, d, ok, err := evmChain(c)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -165,15 +172,15 @@ func (a *app) evmSweeper(ctx context.Context) (*sweepbook.Leader, error) {
 		return nil, nil
 	}
 	if d.Factory == (common.Address{}) {
-		return nil, fmt.Errorf("CRYPTOPAY_EVM_SWEEP_INTERVAL: sweeping needs the forwarder factory (CRYPTOPAY_EVM_FACTORY)")
+		return nil, fmt.Errorf("CRYPTOPAY_EVM_SWEEP_INTERVAL: sweeping %s needs the forwarder factory (%s)", c.Network, c.Var("FACTORY"))
 	}
 	key, err := sweep.LoadGasKey(sc.GasKeyFile)
 	if err != nil {
 		return nil, err
 	}
-	client, err := ethclient.DialContext(ctx, a.cfg.EVM.RPCURL)
+	client, err := ethclient.DialContext(ctx, c.RPCURL)
 	if err != nil {
-		return nil, fmt.Errorf("EVM node at CRYPTOPAY_EVM_RPC_URL: %w", err)
+		return nil, fmt.Errorf("EVM node at %s: %w", c.Var("RPC_URL"), err)
 	}
 	policy, err := sweepPolicy(d.Factory, chain, sc)
 	if err != nil {
@@ -186,8 +193,8 @@ func (a *app) evmSweeper(ctx context.Context) (*sweepbook.Leader, error) {
 		client.Close()
 		return nil, err
 	}
-	return &sweepbook.Leader{Book: book, Sweeper: s, Instance: sweeperInstance(), TTL: a.cfg.EVM.LeaseTTL,
-		Interval: sc.Interval, Poll: a.cfg.EVM.PollInterval}, nil
+	return &sweepbook.Leader{Book: book, Sweeper: s, Instance: sweeperInstance(), TTL: c.LeaseTTL,
+		Interval: sc.Interval, Poll: c.PollInterval}, nil
 }
 
 // sweepPolicy is the sweeper's policy from the settings: the chain's tokens
@@ -213,9 +220,9 @@ func sweeperInstance() string {
 // checkEVMSweep is doctor's sweep check: the factory's code (and the
 // Forwarder logic it creates) on the node, and the gas key's balance
 // against the warning threshold.
-func (a *app) checkEVMSweep(ctx context.Context) (doctor.EVMSweepFacts, error) {
+func (a *app) checkEVMSweep(ctx context.Context, c config.EVM) (doctor.EVMSweepFacts, error) {
 	var f doctor.EVMSweepFacts
-	_, d, ok, err := evmChain(a.cfg.EVM)
+	_, d, ok, err := evmChain(c)
 	if err != nil || !ok {
 		return f, err
 	}
@@ -223,8 +230,8 @@ func (a *app) checkEVMSweep(ctx context.Context) (doctor.EVMSweepFacts, error) {
 	if err != nil {
 		return f, err
 	}
-	f.Factory, f.MinBalance, f.Interval = d.Factory.Hex(), sc.MinGasBalanceOr(), sc.Interval
-	client, err := ethclient.DialContext(ctx, a.cfg.EVM.RPCURL)
+	f.Factory, f.MinBalance, f.Interval, f.Asset = d.Factory.Hex(), sc.MinGasBalanceOr(), sc.Interval, d.Chain.Network.NativeAsset()
+	client, err := ethclient.DialContext(ctx, c.RPCURL)
 	if err != nil {
 		return f, err
 	}
@@ -253,4 +260,61 @@ func (a *app) checkEVMSweep(ctx context.Context) (doctor.EVMSweepFacts, error) {
 		return f, fmt.Errorf("balance of %s: %w", addr, err)
 	}
 	return f, nil
+}
+
+// evmWatchers builds one watcher per configured EVM network.
+func (a *app) evmWatchers(ctx context.Context) ([]*watcher.Watcher, error) {
+	var out []*watcher.Watcher
+	for _, c := range a.cfg.EVMNetworks() {
+		w, err := a.evmWatcher(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if w != nil {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+// evmSweepers builds the periodic sweeper of each configured EVM network
+// that has one to run (see evmSweeper).
+func (a *app) evmSweepers(ctx context.Context) ([]*sweepbook.Leader, error) {
+	var out []*sweepbook.Leader
+	for _, c := range a.cfg.EVMNetworks() {
+		l, err := a.evmSweeper(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if l != nil {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// checkEVMNodes is doctor's EVM check over every configured network.
+func (a *app) checkEVMNodes(ctx context.Context) (string, error) {
+	var details []string
+	for _, c := range a.cfg.EVMNetworks() {
+		d, err := a.checkEVMNode(ctx, c)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", c.Network, err)
+		}
+		details = append(details, d)
+	}
+	return strings.Join(details, "; "), nil
+}
+
+// checkEVMSweeps is doctor's sweep check over every configured network.
+func (a *app) checkEVMSweeps(ctx context.Context) ([]doctor.EVMSweepFacts, error) {
+	var out []doctor.EVMSweepFacts
+	for _, c := range a.cfg.EVMNetworks() {
+		f, err := a.checkEVMSweep(ctx, c)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Network, err)
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }

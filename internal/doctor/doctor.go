@@ -60,8 +60,8 @@ type Input struct {
 	// registry) and describes it; nil skips that check.
 	EVM func(ctx context.Context) (string, error)
 	// EVMSweep reads the forwarder factory's code and the gas key's
-	// balance from the EVM node; nil skips that check.
-	EVMSweep func(ctx context.Context) (EVMSweepFacts, error)
+	// balance from each EVM network's node; nil skips that check.
+	EVMSweep func(ctx context.Context) ([]EVMSweepFacts, error)
 	// Now is the time keys are aged against (default time.Now()).
 	Now time.Time
 	// Rates returns the exchange rates as they stand (after a refresh of

@@ -41,22 +41,22 @@ func TestCheckEVM(t *testing.T) {
 func TestCheckEVMSweep(t *testing.T) {
 	cfg := config.EVM{RPCURL: "http://127.0.0.1:8545", Network: "ethereum", Factory: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}
 	eth := func(milli int64) *big.Int { return new(big.Int).Mul(big.NewInt(milli), big.NewInt(1e15)) }
-	facts := func(mod func(*EVMSweepFacts)) func(context.Context) (EVMSweepFacts, error) {
+	facts := func(mod func(*EVMSweepFacts)) func(context.Context) ([]EVMSweepFacts, error) {
 		f := EVMSweepFacts{Factory: cfg.Factory, FactoryDeployed: true, GasKeySet: true, GasAddress: "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
-			GasBalance: eth(1000), MinBalance: eth(500), Interval: time.Hour}
+			GasBalance: eth(1000), MinBalance: eth(500), Interval: time.Hour, Asset: "ETH"}
 		mod(&f)
-		return func(context.Context) (EVMSweepFacts, error) { return f, nil }
+		return func(context.Context) ([]EVMSweepFacts, error) { return []EVMSweepFacts{f}, nil }
 	}
 	tests := []struct {
 		name string
 		cfg  config.EVM
-		read func(context.Context) (EVMSweepFacts, error)
+		read func(context.Context) ([]EVMSweepFacts, error)
 		want Status
 	}{
 		{"no node configured", config.EVM{}, facts(func(*EVMSweepFacts) {}), Skip},
 		{"no factory configured", config.EVM{RPCURL: cfg.RPCURL}, facts(func(*EVMSweepFacts) {}), Fail},
 		{"not checked", cfg, nil, Skip},
-		{"node unreachable", cfg, func(context.Context) (EVMSweepFacts, error) { return EVMSweepFacts{}, errors.New("connection refused") }, Fail},
+		{"node unreachable", cfg, func(context.Context) ([]EVMSweepFacts, error) { return nil, errors.New("connection refused") }, Fail},
 		{"factory not deployed there", cfg, facts(func(f *EVMSweepFacts) { f.FactoryDeployed = false }), Fail},
 		{"periodic sweep without a gas key", cfg, facts(func(f *EVMSweepFacts) { f.GasKeySet = false }), Fail},
 		{"no gas key, manual sweeps only", cfg, facts(func(f *EVMSweepFacts) { f.GasKeySet, f.Interval = false, 0 }), Warn},
