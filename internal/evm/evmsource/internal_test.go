@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/checkout"
 	"github.com/cryptopay/cryptopay/internal/evm/sweep"
 	"github.com/cryptopay/cryptopay/internal/evm/sweepbook"
 	"github.com/cryptopay/cryptopay/internal/gateway"
@@ -147,6 +151,10 @@ func TestInternalTransferRecordedBySweep(t *testing.T) {
 		if len(got) != 2 || got[1].Amount.Cmp(milliEther(100)) != 0 {
 			t.Fatalf("internal transfers = %+v, want a second of 0.1 ETH", got)
 		}
+		// The payer's page lists it, and says it waits for the shop.
+		if page := checkoutPage(t, h, inv.ID); !strings.Contains(page, "Received through a contract: held for the shop") {
+			t.Errorf("checkout page does not show the internal transfer's status:\n%s", page)
+		}
 	})
 }
 
@@ -222,4 +230,17 @@ func TestPeriodicSweeperLeads(t *testing.T) {
 			t.Errorf("invoice after sweeping = %s %v, want %s %v", after.Status, after.Flags.Names(), before.Status, before.Flags.Names())
 		}
 	})
+}
+
+// checkoutPage renders the payer's page of invoice id.
+func checkoutPage(t *testing.T, h *harness, id string) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /pay/{id}", checkout.New(h.svc, nil).Page)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/pay/"+id, nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("checkout page: status %d", rec.Code)
+	}
+	return rec.Body.String()
 }

@@ -169,6 +169,11 @@ func TestWrongAssetNotCredited(t *testing.T) {
 				}
 			}
 		}
+		// The payer's page shows each in its own asset, and why it is not
+		// credited.
+		if page := checkoutPage(t, h, eth.ID); !strings.Contains(page, "500.000000 USDC") || !strings.Contains(page, "Another asset: not credited") {
+			t.Errorf("ether invoice's checkout page lacks the 500.000000 USDC wrong_asset payment:\n%s", page)
+		}
 		// The right asset still settles the invoice afterwards.
 		h.payToken(usdc.Address, 10_000_000)
 		h.commit()
