@@ -29,7 +29,8 @@ const (
 	EventPaymentReplaced             EventType = "payment.replaced"
 	EventPaymentReinstated           EventType = "payment.reinstated"
 	EventPaymentOutsideWindow        EventType = "payment.outside_window"
-	EventPaymentWrongAsset           EventType = "payment.wrong_asset" // another asset than the invoice's; not credited
+	EventPaymentWrongAsset           EventType = "payment.wrong_asset"       // another asset than the invoice's; not credited
+	EventPaymentInternalTransfer     EventType = "payment.internal_transfer" // found by the sweep's balance check; not credited
 	EventWebhookEndpointDisabled     EventType = "webhook_endpoint.disabled"
 	EventTest                        EventType = "test"
 )
@@ -40,7 +41,8 @@ var EventTypes = []EventType{
 	EventInvoiceConfirmationsChanged, EventInvoiceSettled, EventInvoicePaidPartial,
 	EventInvoicePaidOver, EventInvoicePaidLate, EventInvoiceExpired, EventInvoiceInvalid,
 	EventPaymentDoubleSpent, EventPaymentConflicted, EventPaymentReplaced, EventPaymentReinstated,
-	EventPaymentReorged, EventPaymentHeld, EventPaymentOutsideWindow, EventPaymentWrongAsset, EventWebhookEndpointDisabled, EventTest,
+	EventPaymentReorged, EventPaymentHeld, EventPaymentOutsideWindow, EventPaymentWrongAsset,
+	EventPaymentInternalTransfer, EventWebhookEndpointDisabled, EventTest,
 }
 
 // APIVersion is the version of the event and API shapes.
@@ -142,17 +144,12 @@ func invoiceEventData(inv *Invoice, p *Payment) InvoiceEventData {
 	if p != nil {
 		vout := p.Vout
 		d.TxID, d.Vout, d.FromAddress = p.TxID, &vout, p.FromAddress
-		pa := asset
-		if p.Asset != "" && p.Asset != inv.Asset {
-			// A wrong-asset payment is shown in its own asset's units,
-			// and named.
-			pa, _ = LookupCurrency(p.Asset)
-			if pa.Code == "" {
-				pa.Decimals = 0 // an asset with no currency (POL, BNB): base units
-			}
-			d.PaymentAsset = p.Asset
+		// A wrong-asset payment is shown in its own asset's units, and
+		// named.
+		if !p.SameAsset(inv) {
+			d.PaymentAsset, _ = p.Unit(inv)
 		}
-		d.PaymentAmount = FormatAmount(p.Amount, pa.Decimals)
+		d.PaymentAmount = p.AmountIn(inv)
 		d.Confirmations = p.Confirmations
 		d.ConflictTxID = p.ConflictTxID
 		d.PaymentStatus = string(p.Status)

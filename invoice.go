@@ -155,11 +155,14 @@ type Payment struct {
 	TxID      string
 	Vout      uint32   // output index on Bitcoin; on EVM chains 0 for ether, 1+ the log's position in its transaction for a token transfer
 	Amount    *big.Int // base units of Asset
-	// Asset is the code of what was paid ("ETH", "USDC") as the watcher
-	// saw it; "" means the invoice's asset. It is set when the payment is
-	// detected (its events carry it) but not stored yet: a payment read
-	// back is in the invoice's asset unless its status is wrong_asset.
+	// Asset is the code of what was paid ("ETH", "USDC", "POL") as the
+	// watcher saw it, and Decimals the places of its base units (18 for
+	// ether, 6 for USDC): both are stored with the payment, so a
+	// wrong_asset payment reads back in its own units, not the invoice's.
+	// A payment with neither (built in memory without them) is in the
+	// invoice's asset; see Unit.
 	Asset         string
+	Decimals      int
 	BlockHash     string // "" while unconfirmed
 	BlockHeight   int64
 	Confirmations int64
@@ -207,15 +210,45 @@ const (
 	// one). Recorded and alerted, never credited: a different asset is not
 	// worth what was asked.
 	PaymentWrongAsset PaymentStatus = "wrong_asset"
+	// PaymentInternalTransfer: money the sweep found at an EVM deposit
+	// address beyond every transfer recorded there, typically ether sent
+	// by a contract (a smart-contract wallet, an exchange's batch payout):
+	// an internal transfer, which no transaction to the address shows.
+	// Recorded with its event before the sweep moves it, so nothing that
+	// reached the address is lost, and never credited automatically:
+	// sweeping does not change invoice state. An operator decides.
+	PaymentInternalTransfer PaymentStatus = "internal_transfer"
 )
 
-// AssetOr returns the payment's asset, or def for a payment recorded
-// without one.
-func (p *Payment) AssetOr(def string) string {
-	if p.Asset == "" {
-		return def
+// Unit returns the asset code and decimals the payment's amount is in: its
+// own as recorded, or the invoice's for a payment recorded with neither.
+// The code is "" only for a payment from before assets were stored whose
+// token could not be told (see migration 0018): its decimals are still
+// right.
+func (p *Payment) Unit(inv *Invoice) (asset string, decimals int) {
+	switch {
+	case p.Asset == "" && p.Decimals == 0:
+		d, _ := inv.Network.AssetDecimals(inv.Asset)
+		return inv.Asset, d
+	case p.Decimals == 0: // no asset has 0 decimals: not given, so the asset's own
+		d, _ := inv.Network.AssetDecimals(p.Asset)
+		return p.Asset, d
 	}
-	return p.Asset
+	return p.Asset, p.Decimals
+}
+
+// AmountIn returns the payment's amount as a decimal string in its own
+// asset's units (see Unit).
+func (p *Payment) AmountIn(inv *Invoice) string {
+	_, d := p.Unit(inv)
+	return FormatAmount(p.Amount, d)
+}
+
+// SameAsset reports whether the payment is in the invoice's asset, so its
+// amount compares with (and is valued at the rate of) the invoice's.
+func (p *Payment) SameAsset(inv *Invoice) bool {
+	a, _ := p.Unit(inv)
+	return a == inv.Asset
 }
 
 // Counted reports whether the payment counts towards the amount paid.

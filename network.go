@@ -31,21 +31,25 @@ type networkInfo struct {
 	live   bool
 	evm    bool
 	native string // code of the native asset
+	// decimals of the native asset's base units: 8 for bitcoin (satoshi),
+	// 18 on every EVM chain (wei), whether or not it is an invoice
+	// currency (POL, BNB).
+	decimals int
 }
 
 var networkTable = map[Network]networkInfo{
-	NetworkBitcoin:        {live: true, native: "BTC"},
-	NetworkBitcoinTestnet: {native: "BTC"},
-	NetworkBitcoinSignet:  {native: "BTC"},
-	NetworkBitcoinRegtest: {native: "BTC"},
-	NetworkEthereum:       {live: true, evm: true, native: "ETH"},
-	NetworkBase:           {live: true, evm: true, native: "ETH"},
-	NetworkArbitrum:       {live: true, evm: true, native: "ETH"},
-	NetworkPolygon:        {live: true, evm: true, native: "POL"},
-	NetworkBSC:            {live: true, evm: true, native: "BNB"},
-	NetworkSepolia:        {evm: true, native: "ETH"},
-	NetworkBaseSepolia:    {evm: true, native: "ETH"},
-	NetworkEVMDev:         {evm: true, native: "ETH"},
+	NetworkBitcoin:        {live: true, native: "BTC", decimals: 8},
+	NetworkBitcoinTestnet: {native: "BTC", decimals: 8},
+	NetworkBitcoinSignet:  {native: "BTC", decimals: 8},
+	NetworkBitcoinRegtest: {native: "BTC", decimals: 8},
+	NetworkEthereum:       {live: true, evm: true, native: "ETH", decimals: 18},
+	NetworkBase:           {live: true, evm: true, native: "ETH", decimals: 18},
+	NetworkArbitrum:       {live: true, evm: true, native: "ETH", decimals: 18},
+	NetworkPolygon:        {live: true, evm: true, native: "POL", decimals: 18},
+	NetworkBSC:            {live: true, evm: true, native: "BNB", decimals: 18},
+	NetworkSepolia:        {evm: true, native: "ETH", decimals: 18},
+	NetworkBaseSepolia:    {evm: true, native: "ETH", decimals: 18},
+	NetworkEVMDev:         {evm: true, native: "ETH", decimals: 18},
 }
 
 var networks = []Network{
@@ -88,6 +92,18 @@ func (n Network) Asset() Currency {
 // NativeAsset returns the code of the network's native asset, whether or
 // not invoices can be priced in it.
 func (n Network) NativeAsset() string { return networkTable[n].native }
+
+// AssetDecimals returns the decimals of asset's base units on n: the
+// native asset's (wei for POL and BNB too), else the currency's (a token's
+// decimals are checked against its contract when the chain is
+// configured). ok is false for an asset the gateway does not know.
+func (n Network) AssetDecimals(asset string) (decimals int, ok bool) {
+	if info := networkTable[n]; info.native != "" && asset == info.native {
+		return info.decimals, true
+	}
+	c, ok := LookupCurrency(asset)
+	return c.Decimals, ok && c.Crypto
+}
 
 // Assets returns the codes of the assets an invoice on n may be paid in:
 // the native asset when it is an invoice currency, and on EVM chains the

@@ -258,6 +258,9 @@ func (h *Handler) pageData(k *checkout) pageData {
 	d.URI = template.URL(d.State.URI) // built by paymentURI from a derived address and an amount
 	if !inv.Livemode {
 		d.TestMode = fmt.Sprintf(c.TestMode, inv.Network)
+		if inv.Network.EVM() {
+			d.TestMode = fmt.Sprintf(c.TestModeEVM, inv.Network, d.State.Asset)
+		}
 	}
 	if k.settings.Logo != nil {
 		d.LogoURL = "/pay/" + inv.ID + "/logo?v=" + shortHash(k.settings.Logo)

@@ -143,6 +143,10 @@ func newState(inv *cryptopay.Invoice, now time.Time, v view) State {
 	for _, p := range inv.Payments {
 		line := PaymentLine{TxID: p.TxID, URL: cryptopay.TxURL(v.explorer, inv.Network, p.TxID),
 			Amount: amount(p.Amount), Status: string(p.Status), Summary: c.PaymentStatus[string(p.Status)]}
+		if !p.SameAsset(inv) { // a wrong_asset payment, in its own asset's units
+			code, _ := p.Unit(inv)
+			line.Amount = strings.TrimSpace(c.Number(p.AmountIn(inv)) + " " + code)
+		}
 		if p.Status == cryptopay.PaymentPending && p.Confirmations > 0 {
 			line.Summary = fmt.Sprintf(c.PaymentPending, p.Confirmations)
 		}

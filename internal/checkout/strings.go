@@ -26,6 +26,7 @@ type Catalogue struct {
 	NotFoundText  string
 	OrderLabel    string
 	TestMode      string // %s: network name
+	TestModeEVM   string // %[1]s: network name, %[2]s: asset (an EVM test network has no bitcoin)
 	Unavailable   string // shown while an incident freeze is in force
 	WrongChain    string // %s: asset, network, asset
 	TotalLabel    string
@@ -116,6 +117,7 @@ var English = Catalogue{
 	NotFoundText:  "This payment link is not valid. Please check the link or go back to the shop and start the payment again.",
 	OrderLabel:    "Order",
 	TestMode:      "Test payment on %s: do not send real bitcoin.",
+	TestModeEVM:   "Test payment on the %[1]s test network: do not send real %[2]s.",
 	Unavailable:   "Payments are temporarily unavailable. Please do not send a payment now; try again later or contact the shop.",
 	WrongChain:    "Send %s on the %s network only. The same address exists on every EVM chain, but %s sent on another network does not pay this invoice.",
 	TotalLabel:    "Total",
@@ -160,14 +162,16 @@ var English = Catalogue{
 	Print:          "Print receipt",
 	PaymentPending: "Confirmations so far: %d",
 	PaymentStatus: map[string]string{
-		"pending":        "Waiting for confirmations",
-		"confirmed":      "Confirmed",
-		"double_spent":   "Double spent: not counted",
-		"conflicted":     "Replaced: not counted",
-		"replaced":       "Replaced by a fee bump",
-		"reorged":        "Waiting to be confirmed again",
-		"held":           "Held for review by the shop",
-		"outside_window": "Arrived too late: not credited",
+		"pending":           "Waiting for confirmations",
+		"confirmed":         "Confirmed",
+		"double_spent":      "Double spent: not counted",
+		"conflicted":        "Replaced: not counted",
+		"replaced":          "Replaced by a fee bump",
+		"reorged":           "Waiting to be confirmed again",
+		"held":              "Held for review by the shop",
+		"outside_window":    "Arrived too late: not credited",
+		"wrong_asset":       "Another asset: not credited",
+		"internal_transfer": "Received through a contract: held for the shop",
 	},
 
 	Waiting:               "Waiting for your payment",

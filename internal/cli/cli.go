@@ -276,7 +276,7 @@ func openApp(ctx context.Context, env Env, checkSchema, create bool) (*app, erro
 		db.Close()
 		return nil, err
 	}
-	evm, err := evmDeposits(cfg.EVM)
+	evm, err := evmDeposits(cfg)
 	if err != nil {
 		db.Close()
 		return nil, err

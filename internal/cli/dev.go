@@ -247,7 +247,9 @@ func devGetenv(getenv func(string) string, dir, rpcURL, rpcUser, rpcPassword, ws
 		// The sandbox's shop listens on this machine.
 		"CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": "true",
 		// The EVM dev chain with its registry defaults (chain id 1337, the
-		// evm-dev tiers), never a gas key: the sandbox does not sweep.
+		// evm-dev tiers), never a gas key: the sandbox does not sweep, and
+		// no further networks (CRYPTOPAY_EVM_NETWORKS would add real ones).
+		"CRYPTOPAY_EVM_NETWORKS":       "",
 		"CRYPTOPAY_EVM_RPC_URL":        "",
 		"CRYPTOPAY_EVM_NETWORK":        "",
 		"CRYPTOPAY_EVM_CHAIN_ID":       "",

@@ -50,7 +50,7 @@ func runDoctor(ctx context.Context, env Env, args []string) error {
 	return withApp(ctx, env, false, func(a *app) error {
 		api := httpapi.New(httpapi.Config{Service: a.svc, Logger: a.log, TrustedProxies: a.cfg.TrustedProxies})
 		rs := doctor.Run(ctx, &doctor.Input{Config: a.cfg, Env: layered, Getenv: env.Getenv, DB: a.db, Handler: api.Handler(),
-			Rates: a.currentRates, Node: a.doctorNode(), EVM: a.checkEVMNode})
+			Rates: a.currentRates, Node: a.doctorNode(), EVM: a.checkEVMNodes, EVMSweep: a.checkEVMSweeps})
 		doctor.Write(env.Stdout, rs)
 		if doctor.Failed(rs) {
 			return errDoctorFailed

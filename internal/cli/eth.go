@@ -46,8 +46,9 @@ func ethSweep(ctx context.Context, env Env, args []string) error {
 	fs.Var(&receiver, "receiver", "the store's receiving address the deposit addresses were computed with (required)")
 	fs.Var(&tokens, "token", "an ERC-20 token contract to flush as well (repeatable)")
 	wait := fs.Duration("wait", 10*time.Minute, "how long to wait for the sweep transactions to be mined")
+	network := fs.String("network", "", "the EVM network (default: CRYPTOPAY_EVM_NETWORK's; others as listed in CRYPTOPAY_EVM_NETWORKS)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: cryptopay eth sweep --receiver 0x… [--token 0x…]… INVOICE_ID…")
+		fmt.Fprintln(fs.Output(), "Usage: cryptopay eth sweep [--network NAME] --receiver 0x… [--token 0x…]… INVOICE_ID…")
 		fs.PrintDefaults()
 	}
 	if err := parseQuiet(fs, args); err != nil {
@@ -60,11 +61,15 @@ func ethSweep(ctx context.Context, env Env, args []string) error {
 	if len(ids) == 0 {
 		return usageError{"name at least one invoice id"}
 	}
-	factory := env.Getenv("CRYPTOPAY_EVM_FACTORY")
-	if !common.IsHexAddress(factory) {
-		return fmt.Errorf("CRYPTOPAY_EVM_FACTORY: want the ForwarderFactory's 0x address, have %q", factory)
+	evm, err := config.LoadEVM(env.Getenv, *network)
+	if err != nil {
+		return err
 	}
-	cfg, key, client, err := openGasKeyNode(ctx, env)
+	if !common.IsHexAddress(evm.Factory) {
+		return fmt.Errorf("%s: want the ForwarderFactory's 0x address, have %q", evm.Var("FACTORY"), evm.Factory)
+	}
+	factory := evm.Factory
+	cfg, key, client, err := openGasKeyNode(ctx, env, *network)
 	if err != nil {
 		return err
 	}
@@ -159,10 +164,15 @@ func tokenDecimals(ctx context.Context, c *ethclient.Client, token common.Addres
 func ethDeployFactory(ctx context.Context, env Env, args []string) error {
 	fs := flags(env, "eth deploy-factory")
 	wait := fs.Duration("wait", 10*time.Minute, "how long to wait for the deployment to be mined")
+	network := fs.String("network", "", "the EVM network (default: CRYPTOPAY_EVM_NETWORK's; others as listed in CRYPTOPAY_EVM_NETWORKS)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	_, key, client, err := openGasKeyNode(ctx, env)
+	evm, err := config.LoadEVM(env.Getenv, *network)
+	if err != nil {
+		return err
+	}
+	_, key, client, err := openGasKeyNode(ctx, env, *network)
 	if err != nil {
 		return err
 	}
@@ -180,17 +190,22 @@ func ethDeployFactory(ctx context.Context, env Env, args []string) error {
 	if r.Status != 1 || r.ContractAddress != addr {
 		return fmt.Errorf("factory deployment %s failed in block %s", tx.Hash(), r.BlockNumber)
 	}
-	fmt.Fprintf(env.Stdout, "CRYPTOPAY_EVM_FACTORY=%s\n# tx %s block %s gas %d\n", addr, tx.Hash(), r.BlockNumber, r.GasUsed)
+	fmt.Fprintf(env.Stdout, "%s=%s\n# tx %s block %s gas %d\n", evm.Var("FACTORY"), addr, tx.Hash(), r.BlockNumber, r.GasUsed)
 	return nil
 }
 
-// openGasKeyNode reads what every operator EVM command needs: the sweep
+// openGasKeyNode reads what every operator EVM command needs, through
+// internal/config as serve does (so a config file counts): the sweep
 // settings, the gas key (from its 0600 file) and a connection to
 // CRYPTOPAY_EVM_RPC_URL, which the caller closes.
-func openGasKeyNode(ctx context.Context, env Env) (config.EVMSweep, *ecdsa.PrivateKey, *ethclient.Client, error) {
-	rpcURL := env.Getenv("CRYPTOPAY_EVM_RPC_URL")
+func openGasKeyNode(ctx context.Context, env Env, network string) (config.EVMSweep, *ecdsa.PrivateKey, *ethclient.Client, error) {
+	evm, err := config.LoadEVM(env.Getenv, network)
+	if err != nil {
+		return config.EVMSweep{}, nil, nil, err
+	}
+	rpcURL := evm.RPCURL
 	if rpcURL == "" {
-		return config.EVMSweep{}, nil, nil, errors.New("CRYPTOPAY_EVM_RPC_URL is not set")
+		return config.EVMSweep{}, nil, nil, fmt.Errorf("%s is not set", evm.Var("RPC_URL"))
 	}
 	cfg, err := config.LoadEVMSweep(env.Getenv)
 	if err != nil {

@@ -61,3 +61,46 @@ func TestEthSweepRefusesBadInvocations(t *testing.T) {
 		})
 	}
 }
+
+// TestEthCommandsReadTheConfigFile: the EVM operator commands read the node,
+// factory and gas key through internal/config as serve does, so settings in
+// CRYPTOPAY_CONFIG_FILE count (the environment still wins). Each run stops
+// at the loose gas key, which proves the node and factory were found.
+func TestEthCommandsReadTheConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	loose := filepath.Join(dir, "loose.key")
+	if err := os.WriteFile(loose, []byte(strings.Repeat("ab", 32)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(loose, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "cryptopay.env")
+	body := "CRYPTOPAY_EVM_RPC_URL=http://127.0.0.1:1\nCRYPTOPAY_EVM_FACTORY=0x00000000000000000000000000000000000000fa\nCRYPTOPAY_EVM_GAS_KEY_FILE=" + loose + "\n"
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const recv = "0x00000000000000000000000000000000000000aa"
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		args []string
+		want string
+	}{
+		{"sweep from the file", map[string]string{"CRYPTOPAY_CONFIG_FILE": file}, []string{"eth", "sweep", "--receiver", recv, "inv_1"}, "chmod 600"},
+		{"deploy from the file", map[string]string{"CRYPTOPAY_CONFIG_FILE": file}, []string{"eth", "deploy-factory"}, "chmod 600"},
+		{"environment wins", map[string]string{"CRYPTOPAY_CONFIG_FILE": file, "CRYPTOPAY_EVM_FACTORY": "factory"}, []string{"eth", "sweep", "--receiver", recv, "inv_1"}, `have "factory"`},
+		{"a listed network", map[string]string{"CRYPTOPAY_EVM_NETWORKS": "base", "CRYPTOPAY_EVM_BASE_RPC_URL": "http://127.0.0.1:1", "CRYPTOPAY_EVM_GAS_KEY_FILE": loose}, []string{"eth", "deploy-factory", "--network", "base"}, "chmod 600"},
+		{"a listed network's factory is its own", map[string]string{"CRYPTOPAY_CONFIG_FILE": file, "CRYPTOPAY_EVM_NETWORKS": "base", "CRYPTOPAY_EVM_BASE_RPC_URL": "http://127.0.0.1:1"}, []string{"eth", "sweep", "--network", "base", "--receiver", recv, "inv_1"}, "CRYPTOPAY_EVM_BASE_FACTORY"},
+		{"a network not configured", map[string]string{"CRYPTOPAY_CONFIG_FILE": file}, []string{"eth", "deploy-factory", "--network", "polygon"}, "--network polygon: not configured"},
+		{"a bad EVM setting is named", map[string]string{"CRYPTOPAY_CONFIG_FILE": file, "CRYPTOPAY_EVM_CHAIN_ID": "x"}, []string{"eth", "deploy-factory"}, "CRYPTOPAY_EVM_CHAIN_ID"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := &secEnv{t: t, vars: tc.vars}
+			code, _, errs := e.run(tc.args...)
+			if code != 1 || !strings.Contains(errs, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want exit 1 mentioning %q", code, errs, tc.want)
+			}
+		})
+	}
+}

@@ -63,7 +63,7 @@ func invoicesShow(ctx context.Context, env Env, args []string) error {
 		}
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(httpapi.InvoiceResource(inv, a.publicURL()))
+		return enc.Encode(httpapi.InvoiceResource(a.svc, inv, a.publicURL()))
 	})
 }
 

@@ -98,17 +98,24 @@ func (a *app) background(ctx context.Context) (ready func(context.Context) error
 	if err != nil {
 		return nil, nil, err
 	}
-	evm, err := a.evmWatcher(ctx)
+	evms, err := a.evmWatchers(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	sweepers, err := a.evmSweepers(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	var wg sync.WaitGroup
+	for _, sw := range sweepers {
+		wg.Go(func() { _ = sw.Run(ctx) }) // leader-only; never changes invoice state
+	}
 	unwatched := cryptopay.Networks()
-	if evm != nil {
+	for _, evm := range evms {
 		unwatched = slices.DeleteFunc(unwatched, func(n cryptopay.Network) bool { return n == evm.Network() })
 		wg.Go(func() {
 			if err := evm.Run(ctx); err != nil && ctx.Err() == nil {
-				a.log.Error("evm watcher stopped", "err", err)
+				a.log.Error("evm watcher stopped", "network", evm.Network(), "err", err)
 			}
 		})
 	}
@@ -134,9 +141,9 @@ func (a *app) background(ctx context.Context) (ready func(context.Context) error
 				return &httpapi.NotReady{Public: "bitcoin node not ready", Err: err}
 			}
 		}
-		if evm != nil {
+		for _, evm := range evms {
 			if err := evm.Ready(); err != nil {
-				return &httpapi.NotReady{Public: "evm watcher not ready", Err: err}
+				return &httpapi.NotReady{Public: string(evm.Network()) + " watcher not ready", Err: err}
 			}
 		}
 		return nil

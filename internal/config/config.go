@@ -29,7 +29,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 
 	Bitcoin Bitcoin
+	// EVM is the network the one-network CRYPTOPAY_EVM_* shorthand
+	// configures; EVMMore those CRYPTOPAY_EVM_NETWORKS lists. EVMNetworks
+	// returns all of them.
 	EVM     EVM
+	EVMMore []EVM
 
 	// HTTPS and the network edge.
 	TLSCertFile, TLSKeyFile string
@@ -122,6 +126,13 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if c.EVM, err = loadEVM(env); err != nil {
+		return nil, err
+	}
+	shorthand := ""
+	if c.EVM.RPCURL != "" {
+		shorthand = c.EVM.Network
+	}
+	if c.EVMMore, err = loadEVMNetworks(env, shorthand); err != nil {
 		return nil, err
 	}
 	if err := c.loadEdge(env); err != nil {

@@ -78,7 +78,7 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request, p *page) error 
 			}
 			for _, pm := range inv.Payments {
 				_ = cw.Write([]string{inv.ID, cell(inv.OrderID), pm.ID, pm.TxID, strconv.FormatUint(uint64(pm.Vout), 10),
-					cryptopay.FormatAmount(pm.Amount, asset.Decimals), inv.Asset, string(pm.Status),
+					pm.AmountIn(&inv), paymentAsset(&inv, &pm), string(pm.Status),
 					strconv.FormatInt(pm.BlockHeight, 10), strconv.FormatInt(pm.Confirmations, 10), stamp(&pm.SeenAt),
 					stamp(pm.ConfirmedAt), pm.ConflictTxID})
 				rows++
@@ -91,6 +91,13 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request, p *page) error 
 	}
 	cw.Flush()
 	return nil
+}
+
+// paymentAsset names what a payment paid, the invoice's asset unless it
+// is a wrong_asset payment ("" for an old one whose token is unknown).
+func paymentAsset(inv *cryptopay.Invoice, p *cryptopay.Payment) string {
+	a, _ := p.Unit(inv)
+	return a
 }
 
 func stamp(t *time.Time) string {

@@ -59,6 +59,9 @@ type Input struct {
 	// EVM checks the configured EVM node (reachable, chain id, token
 	// registry) and describes it; nil skips that check.
 	EVM func(ctx context.Context) (string, error)
+	// EVMSweep reads the forwarder factory's code and the gas key's
+	// balance from each EVM network's node; nil skips that check.
+	EVMSweep func(ctx context.Context) ([]EVMSweepFacts, error)
 	// Now is the time keys are aged against (default time.Now()).
 	Now time.Time
 	// Rates returns the exchange rates as they stand (after a refresh of
@@ -98,6 +101,7 @@ func Checks() []Check {
 		{"No incident in progress", checkIncident},
 		{"Emergency contacts reachable", checkEmergencyContacts},
 		{"EVM node and token registry", checkEVM},
+		{"EVM forwarder factory deployed, gas key funded", checkEVMSweep},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/cryptopay/cryptopay"
+	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -110,6 +111,10 @@ func TestDoctor(t *testing.T) {
 	// An EVM node that answers as configured, with a factory.
 	good.in.Config.EVM = config.EVM{Network: "ethereum", RPCURL: "http://127.0.0.1:8545", Factory: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}
 	good.in.EVM = func(context.Context) (string, error) { return "ethereum (chain id 1) at block 1", nil }
+	good.in.EVMSweep = func(context.Context) ([]EVMSweepFacts, error) {
+		return []EVMSweepFacts{{Factory: good.in.Config.EVM.Factory, FactoryDeployed: true, GasKeySet: true, Asset: "ETH",
+			GasAddress: "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359", GasBalance: big.NewInt(2e18), MinBalance: big.NewInt(1e18)}}, nil
+	}
 	rs := Run(ctx, good.in)
 	var out bytes.Buffer
 	Write(&out, rs)
@@ -152,6 +157,7 @@ func TestDoctor(t *testing.T) {
 	bad.in.EVM = func(context.Context) (string, error) {
 		return "", errors.New("the node serves chain id 5, not ethereum's 1")
 	}
+	bad.in.EVMSweep = func(context.Context) ([]EVMSweepFacts, error) { return nil, nil }
 	bad.in.Now = time.Now().Add(100 * 24 * time.Hour)
 	rs = Run(ctx, bad.in)
 	out.Reset()

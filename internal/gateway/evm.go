@@ -36,7 +36,7 @@ type EVMChain interface {
 func (s *Service) evmChain(n cryptopay.Network) (EVMChain, error) {
 	c := s.evm[n]
 	if c == nil {
-		return nil, cryptopay.Invalid("network", "Network %s is not configured on this gateway (CRYPTOPAY_EVM_NETWORK).", n)
+		return nil, cryptopay.Invalid("network", "Network %s is not configured on this gateway (CRYPTOPAY_EVM_NETWORK, CRYPTOPAY_EVM_NETWORKS).", n)
 	}
 	return c, nil
 }

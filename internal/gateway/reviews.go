@@ -166,19 +166,21 @@ func (s *Service) Transactions(ctx context.Context, from, to time.Time) ([]Trans
 }
 
 func transactionRow(inv *cryptopay.Invoice, p *cryptopay.Payment) TransactionRow {
-	asset, _ := cryptopay.LookupCurrency(inv.Asset)
+	asset, _ := p.Unit(inv) // a wrong_asset payment in its own asset and decimals
 	r := TransactionRow{StoreID: inv.StoreID, Livemode: inv.Livemode, InvoiceID: inv.ID, OrderID: inv.OrderID,
 		Network: string(inv.Network), Address: inv.Address, TxID: p.TxID, Vout: p.Vout, FromAddress: p.FromAddress,
-		Asset: inv.Asset, Amount: cryptopay.FormatAmount(p.Amount, asset.Decimals), Status: string(p.Status),
+		Asset: asset, Amount: p.AmountIn(inv), Status: string(p.Status),
 		SeenAt: p.SeenAt, Rate: inv.Rate, Currency: inv.Currency, InvoiceStatus: string(inv.Status)}
 	if p.ConfirmedAt != nil {
 		r.ConfirmedAt = p.ConfirmedAt.Format(time.RFC3339)
 	}
 	// At the locked rate, not pro rata of the price: the crypto due was
-	// rounded up, so a price share would undervalue an overpayment.
-	if cur, ok := cryptopay.LookupCurrency(inv.Currency); ok && !cur.Crypto && inv.Rate != "" {
+	// rounded up, so a price share would undervalue an overpayment. A
+	// payment in another asset has no locked rate and no fiat value.
+	if cur, ok := cryptopay.LookupCurrency(inv.Currency); ok && !cur.Crypto && inv.Rate != "" && p.SameAsset(inv) {
 		if rate, ok := new(big.Rat).SetString(inv.Rate); ok {
-			r.FiatValue = cryptopay.FormatAmount(cryptopay.FiatValue(p.Amount, asset, rate, cur), cur.Decimals)
+			units, _ := cryptopay.LookupCurrency(inv.Asset)
+			r.FiatValue = cryptopay.FormatAmount(cryptopay.FiatValue(p.Amount, units, rate, cur), cur.Decimals)
 		}
 	}
 	return r

@@ -38,7 +38,7 @@ func TestCheckoutURL(t *testing.T) {
 			}
 		})
 	}
-	if got := InvoiceResource(inv, "https://pay.example.com/").(invoiceBody).CheckoutURL; got != "https://pay.example.com/pay/"+inv.ID {
+	if got := InvoiceResource(nil, inv, "https://pay.example.com/").(invoiceBody).CheckoutURL; got != "https://pay.example.com/pay/"+inv.ID {
 		t.Fatalf("InvoiceResource checkout_url = %q", got)
 	}
 }

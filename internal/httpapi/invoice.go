@@ -161,7 +161,8 @@ type paymentBody struct {
 	ID            string                  `json:"id"`
 	TxID          string                  `json:"tx_id"`
 	Vout          uint32                  `json:"vout"`
-	Amount        string                  `json:"amount"`
+	Amount        string                  `json:"amount"` // in Asset's decimals
+	Asset         *string                 `json:"asset"`
 	Status        cryptopay.PaymentStatus `json:"status"`
 	Confirmations int64                   `json:"confirmations"`
 	BlockHash     *string                 `json:"block_hash"`
@@ -174,9 +175,14 @@ type paymentBody struct {
 
 // InvoiceResource returns the wire representation of inv, for other
 // presenters (the command line) that must show exactly what the API shows;
-// publicURL is the base of its checkout_url.
-func InvoiceResource(inv *cryptopay.Invoice, publicURL string) any {
-	return invoiceJSON(inv, strings.TrimRight(publicURL, "/"))
+// publicURL is the base of its checkout_url, and svc (the gateway's
+// service, with its EVM chains) writes an EVM invoice's EIP-681 payment_uri.
+func InvoiceResource(svc *gateway.Service, inv *cryptopay.Invoice, publicURL string) any {
+	b := invoiceJSON(inv, strings.TrimRight(publicURL, "/"))
+	if inv.Network.EVM() && svc != nil {
+		b.PaymentURI = svc.PaymentURI(inv) // EIP-681 needs the chain's configuration
+	}
+	return b
 }
 
 // invoiceJSON renders inv for a response to r: checkout links use the
@@ -241,8 +247,11 @@ func invoiceJSON(inv *cryptopay.Invoice, base string) invoiceBody {
 		b.RateSpread = &spread
 	}
 	for _, p := range inv.Payments {
+		// Each payment in its own asset: a wrong_asset payment of USDT to
+		// an ETH invoice reads in USDT's 6 decimals, not ether's 18.
+		pa, _ := p.Unit(inv)
 		pb := paymentBody{
-			ID: p.ID, TxID: p.TxID, Vout: p.Vout, Amount: cryptopay.FormatAmount(p.Amount, asset.Decimals),
+			ID: p.ID, TxID: p.TxID, Vout: p.Vout, Amount: p.AmountIn(inv), Asset: optional(pa),
 			Status: p.Status, Confirmations: p.Confirmations, RBF: p.RBF,
 			BlockHash: optional(p.BlockHash), FromAddress: optional(p.FromAddress), SeenAt: p.SeenAt,
 			ConflictTxID: optional(p.ConflictTxID),

@@ -6,6 +6,7 @@
 package reports
 
 import (
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"io"
@@ -82,7 +83,7 @@ func WriteSAR(w io.Writer, format string, rs []storage.Review) error {
 			if !p.SeenAt.IsZero() {
 				seen = p.SeenAt.Format(time.RFC3339)
 			}
-			row := append(append([]string{}, base...), p.TxID, strconv.FormatUint(uint64(p.Vout), 10), p.Amount, r.Evidence.Asset,
+			row := append(append([]string{}, base...), p.TxID, strconv.FormatUint(uint64(p.Vout), 10), p.Amount, cmp.Or(p.Asset, r.Evidence.Asset),
 				p.FromAddress, p.Status, seen, csvSafe(r.Text))
 			if err := cw.Write(CSVRow(row)); err != nil {
 				return err
@@ -117,7 +118,8 @@ func ExportView(x *gateway.CustomerExport) map[string]any {
 		asset, _ := cryptopay.LookupCurrency(inv.Asset)
 		pays := make([]map[string]any, len(inv.Payments))
 		for j, p := range inv.Payments {
-			pays[j] = map[string]any{"txid": p.TxID, "vout": p.Vout, "amount": cryptopay.FormatAmount(p.Amount, asset.Decimals),
+			pa, _ := p.Unit(&inv)
+			pays[j] = map[string]any{"txid": p.TxID, "vout": p.Vout, "amount": p.AmountIn(&inv), "asset": pa,
 				"from_address": p.FromAddress, "status": p.Status, "confirmations": p.Confirmations, "seen_at": p.SeenAt}
 		}
 		invs[i] = map[string]any{"id": inv.ID, "order_id": inv.OrderID, "livemode": inv.Livemode,

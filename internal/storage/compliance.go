@@ -77,9 +77,13 @@ type ReviewEvidence struct {
 
 // EvidencePayment is one payment in a review's evidence.
 type EvidencePayment struct {
-	TxID        string    `json:"txid"`
-	Vout        uint32    `json:"vout"`
-	Amount      string    `json:"amount"`
+	TxID   string `json:"txid"`
+	Vout   uint32 `json:"vout"`
+	Amount string `json:"amount"`
+	// Asset is what the payment paid, in whose decimals Amount is; absent
+	// in evidence recorded before payments carried their asset (then the
+	// evidence's Asset).
+	Asset       string    `json:"asset,omitempty"`
 	FromAddress string    `json:"from_address"`
 	Status      string    `json:"status"`
 	SeenAt      time.Time `json:"seen_at"`

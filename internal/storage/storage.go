@@ -126,6 +126,7 @@ type Reader interface {
 	DashboardReader
 	StoreSettingsReader
 	ComplianceReader
+	EVMSweepReader
 }
 
 // Tx is a write transaction.
@@ -197,6 +198,7 @@ type Tx interface {
 	DashboardTx
 	StoreSettingsTx
 	ComplianceTx
+	EVMSweepTx
 }
 
 // Page bounds a list query: at most Limit rows, strictly after the row

@@ -165,6 +165,10 @@ func (w *Watcher) applyInvoice(ctx context.Context, tx storage.Tx, id string, ev
 				TxID: op.TxID, Vout: op.Index, Amount: o.tp.Amount, RBF: o.tp.RBF, FromAddress: o.tp.From,
 				Asset: cmp.Or(o.tp.Asset, w.network.NativeAsset()), Status: cryptopay.PaymentPending, SeenAt: seen,
 			}
+			// Stored with the payment, so it reads back in its own units
+			// (a source only reports assets of its registry, whose
+			// decimals were checked against the contracts at start).
+			p.Decimals, _ = w.network.AssetDecimals(p.Asset)
 			blocked, err := w.senderBlocked(ctx, tx, p.FromAddress)
 			if err != nil {
 				return nil, err

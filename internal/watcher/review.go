@@ -48,14 +48,14 @@ func ruleName(title string) string {
 
 // evidence is the invoice's address, price and every payment to it.
 func evidence(inv *cryptopay.Invoice) storage.ReviewEvidence {
-	asset, _ := cryptopay.LookupCurrency(inv.Asset)
 	cur, _ := cryptopay.LookupCurrency(inv.Currency)
 	ev := storage.ReviewEvidence{Network: string(inv.Network), Address: inv.Address, Asset: inv.Asset,
 		Amount: cryptopay.FormatAmount(inv.Amount, cur.Decimals), Currency: inv.Currency,
 		Payments: []storage.EvidencePayment{}}
 	for _, p := range inv.Payments {
+		asset, _ := p.Unit(inv)
 		ev.Payments = append(ev.Payments, storage.EvidencePayment{TxID: p.TxID, Vout: p.Vout,
-			Amount: cryptopay.FormatAmount(p.Amount, asset.Decimals), FromAddress: p.FromAddress,
+			Amount: p.AmountIn(inv), Asset: asset, FromAddress: p.FromAddress,
 			Status: string(p.Status), SeenAt: p.SeenAt})
 	}
 	return ev

@@ -82,6 +82,15 @@ func exampleEvent(t cryptopay.EventType) cryptopay.Event {
 		pay.TxID, pay.Vout, pay.Asset = "0x88df016429689c079f3b2f6ad39fa052532c56795b733da78a91ebe6a713944b", 0, "ETH"
 		pay.Amount, _ = new(big.Int).SetString("30000000000000000", 10)
 		pay.FromAddress, pay.Status, pay.Confirmations = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359", cryptopay.PaymentWrongAsset, 1
+	case cryptopay.EventPaymentInternalTransfer:
+		// Ether a contract forwarded to an ether invoice's address, found
+		// by the sweep's balance check (gateway.Service.RecordBalance).
+		inv.Network, inv.Asset, inv.Rate = cryptopay.NetworkEthereum, "ETH", "3250.00000000"
+		inv.CryptoDue, _ = new(big.Int).SetString("30769230769230769", 10)
+		inv.Address, inv.RequiredConfirmations = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", 3
+		pay.TxID, pay.Vout, pay.Asset, pay.Decimals = "0x5f9d1c1b6a0a8e3f0c2b7d4e9a1f6c3b8d2e7a4f1c6b9d3e8a2f7c4b1e6d9a3f", 0, "ETH", 18
+		pay.Amount, _ = new(big.Int).SetString("30769230769230769", 10)
+		pay.FromAddress, pay.Status = "", cryptopay.PaymentInternalTransfer
 	case cryptopay.EventPaymentReorged:
 		inv.AmountPaid, inv.Status, inv.Flags = big.NewInt(153846), cryptopay.StatusProcessing, cryptopay.FlagReorged
 		pay.Status = cryptopay.PaymentReorged

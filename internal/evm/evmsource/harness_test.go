@@ -54,6 +54,8 @@ type harness struct {
 	src      *evmsource.Source
 	receiver common.Address
 	nonces   map[common.Address]uint64 // next nonce per sender
+	chain    evmnet.Chain
+	factory  common.Address
 }
 
 func newHarness(t *testing.T, db storage.DB) *harness {
@@ -238,6 +240,7 @@ func freePort(t *testing.T) int {
 // over the node at rpcURL, and runs the first watcher pass.
 func (h *harness) gateway(rpcURL string, chain evmnet.Chain, factory common.Address) {
 	t, ctx, db := h.t, h.ctx, h.db
+	h.chain, h.factory = chain, factory
 	policy, err := chain.Policy("2", false)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package evmsource_test
 
 import (
+	"encoding/json"
 	"html"
 	"math/big"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/checkout"
 	"github.com/cryptopay/cryptopay/internal/evm/evmnet"
+	"github.com/cryptopay/cryptopay/internal/httpapi"
+	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/testdb"
 )
 
@@ -118,6 +121,58 @@ func TestWrongAssetNotCredited(t *testing.T) {
 			if evs := h.events(inv.ID); !slices.Contains(evs, string(cryptopay.EventPaymentWrongAsset)) {
 				t.Errorf("%s events %v lack payment.wrong_asset", inv.OrderID, evs)
 			}
+		}
+		// Read back, each wrong-asset payment is in its own asset and
+		// decimals, through the store (single and listed), the API body and
+		// the event: 500 USDC to the ether invoice is "500.000000" USDC,
+		// not 0.0000000005 ETH; 10 ETH to the USDC invoice is 10 ETH, not
+		// ten trillion USDC.
+		wantPay := map[string][2]string{
+			eth.ID:  {"USDC", "500.000000"},
+			usdc.ID: {"ETH", "10.000000000000000000"},
+		}
+		listed, _, err := h.db.ListInvoices(h.ctx, storage.InvoiceFilter{StoreID: h.key.StoreID, Page: storage.Page{Limit: 10}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, inv := range listed {
+			if w, ok := wantPay[inv.ID]; ok && (len(inv.Payments) != 1 || inv.Payments[0].Asset != w[0]) {
+				t.Errorf("listed %s payments = %+v, want one in %s", inv.OrderID, inv.Payments, w[0])
+			}
+		}
+		for id, w := range wantPay {
+			got := h.get(id)
+			var body struct {
+				Payments []struct{ Amount, Asset, Status string }
+			}
+			raw, _ := json.Marshal(httpapi.InvoiceResource(h.svc, got, "https://pay.example"))
+			if err := json.Unmarshal(raw, &body); err != nil {
+				t.Fatal(err)
+			}
+			if len(body.Payments) != 1 || body.Payments[0].Asset != w[0] || body.Payments[0].Amount != w[1] {
+				t.Errorf("%s API payments = %+v, want one of %s %s", got.OrderID, body.Payments, w[1], w[0])
+			}
+			evs, _, err := h.db.ListEvents(h.ctx, storage.EventFilter{InvoiceID: id, StoreID: h.key.StoreID, Page: storage.Page{Limit: 100}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range evs {
+				if e.Type != cryptopay.EventPaymentWrongAsset {
+					continue
+				}
+				var d cryptopay.InvoiceEventData
+				if err := json.Unmarshal(e.Data, &d); err != nil {
+					t.Fatal(err)
+				}
+				if d.PaymentAsset != w[0] || d.PaymentAmount != w[1] {
+					t.Errorf("%s payment.wrong_asset data: payment %s %s, want %s %s", got.OrderID, d.PaymentAmount, d.PaymentAsset, w[1], w[0])
+				}
+			}
+		}
+		// The payer's page shows each in its own asset, and why it is not
+		// credited.
+		if page := checkoutPage(t, h, eth.ID); !strings.Contains(page, "500.000000 USDC") || !strings.Contains(page, "Another asset: not credited") {
+			t.Errorf("ether invoice's checkout page lacks the 500.000000 USDC wrong_asset payment:\n%s", page)
 		}
 		// The right asset still settles the invoice afterwards.
 		h.payToken(usdc.Address, 10_000_000)
@@ -237,6 +292,19 @@ func TestDepositAddressAndURI(t *testing.T) {
 			!strings.Contains(page, "Send USDC on the evm-dev network only") ||
 			!strings.Contains(page, html.EscapeString(want)) || !strings.Contains(page, ">10.000000<") && !strings.Contains(page, `value="10.000000"`) {
 			t.Errorf("checkout page (status %d) lacks the network warning, the EIP-681 link or the USDC amount:\n%s", rec.Code, page)
+		}
+		// The test-mode banner names the test network and the asset, not
+		// bitcoin.
+		if banner := "Test payment on the evm-dev test network: do not send real USDC."; !strings.Contains(page, banner) || strings.Contains(page, "real bitcoin") {
+			t.Errorf("checkout page lacks the banner %q (or speaks of bitcoin):\n%s", banner, page)
+		}
+		// The command line shows what the API shows: the EIP-681 URI.
+		var shown struct {
+			PaymentURI string `json:"payment_uri"`
+		}
+		raw, _ := json.Marshal(httpapi.InvoiceResource(h.svc, a, "https://pay.example"))
+		if err := json.Unmarshal(raw, &shown); err != nil || shown.PaymentURI != want {
+			t.Errorf("invoice resource payment_uri = %q (%v), want %s", shown.PaymentURI, err, want)
 		}
 		e := h.invoice("e", "0.25", "ETH", "ETH")
 		if got, want := h.svc.PaymentURI(e), "ethereum:"+e.Address+"@1337?value=250000000000000000"; got != want {

@@ -3,12 +3,21 @@ package sweep
 import (
 	"context"
 	"time"
+
+	"github.com/ethereum/go-ethereum/core/types"
 )
 
 // TargetSource lists the deposit addresses due for sweeping: the watch side
 // implements it over the invoices it has recorded as paid.
 type TargetSource interface {
 	SweepTargets(ctx context.Context) ([]Target, error)
+}
+
+// SweptRecorder is implemented by a TargetSource that keeps books of what
+// was swept: Run calls it for each mined, successful sweep, so the next
+// round expects at those addresses only what arrived after r's block.
+type SweptRecorder interface {
+	RecordSwept(ctx context.Context, b Batch, r *types.Receipt) error
 }
 
 // Run sweeps every interval until ctx ends: it asks source for targets,
@@ -57,6 +66,11 @@ func (s *Sweeper) round(ctx context.Context, source TargetSource, poll time.Dura
 		}
 		for _, f := range FlushedIn(r) {
 			s.log.Info("swept", "tx", b.Tx.Hash(), "address", f.Address, "asset", f.Asset, "amount", f.Amount)
+		}
+		if rec, ok := source.(SweptRecorder); ok {
+			if err := rec.RecordSwept(ctx, b, r); err != nil {
+				s.log.Error("sweep: recording a mined sweep", "tx", b.Tx.Hash(), "err", err)
+			}
 		}
 	}
 }

@@ -123,12 +123,15 @@ func (t *Tx) LockInvoice(ctx context.Context, id string) (*cryptopay.Invoice, er
 	return t.GetInvoice(ctx, id)
 }
 
-// CreatePayment inserts p.
+// CreatePayment inserts p, with its asset and decimals as given (the
+// watcher sets both; "" and 0 read back as the invoice's, see
+// cryptopay.Payment.Unit).
 func (t *Tx) CreatePayment(ctx context.Context, p *cryptopay.Payment) error {
 	_, err := t.exec(ctx, `INSERT INTO payments (`+paymentCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.InvoiceID, p.TxID, int64(p.Vout), storage.BigText(p.Amount), p.BlockHash, p.BlockHeight,
-		p.Confirmations, p.ConflictTxID, p.RBF, p.FromAddress, string(p.Status), micros(p.SeenAt), nullMicros(p.ConfirmedAt))
+		p.Confirmations, p.ConflictTxID, p.RBF, p.FromAddress, string(p.Status), micros(p.SeenAt), nullMicros(p.ConfirmedAt),
+		p.Asset, int64(p.Decimals))
 	return t.wrap("create payment", err)
 }
 

@@ -119,7 +119,7 @@ func (s *queries) getInvoice(ctx context.Context, where string, args ...any) (*c
 }
 
 const paymentCols = `id, invoice_id, tx_id, vout, amount, block_hash, block_height, confirmations, conflict_tx_id,
-	rbf, from_address, status, seen_at, confirmed_at`
+	rbf, from_address, status, seen_at, confirmed_at, asset, asset_decimals`
 
 func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.Payment, error) {
 	rows, err := s.query(ctx, `SELECT `+paymentCols+` FROM payments WHERE invoice_id = ?
@@ -136,9 +136,11 @@ func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.P
 			amount    string
 			seen      int64
 			confirmed sql.NullInt64
+			decimals  int64
 		)
 		if err := rows.Scan(&p.ID, &p.InvoiceID, &p.TxID, &vout, &amount, &p.BlockHash, &p.BlockHeight,
-			&p.Confirmations, &p.ConflictTxID, &p.RBF, &p.FromAddress, &p.Status, &seen, &confirmed); err != nil {
+			&p.Confirmations, &p.ConflictTxID, &p.RBF, &p.FromAddress, &p.Status, &seen, &confirmed,
+			&p.Asset, &decimals); err != nil {
 			return nil, s.wrap("get payments", err)
 		}
 		if p.Vout, err = toUint32(vout); err != nil {
@@ -148,6 +150,7 @@ func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.P
 			return nil, err
 		}
 		p.SeenAt, p.ConfirmedAt = fromMicros(seen), fromNullMicros(confirmed)
+		p.Decimals = int(decimals)
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {

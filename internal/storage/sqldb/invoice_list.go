@@ -292,14 +292,14 @@ func (w withExtra) Scan(dest ...any) error { return w.rows.Scan(append(dest, w.e
 // nullPayment holds the payment columns of a LEFT JOIN row: all NULL for
 // an invoice without payments.
 type nullPayment struct {
-	id, invoiceID, txID, amount, blockHash, conflict, from, status sql.NullString
-	vout, height, confirmations, seen, confirmed                   sql.NullInt64
-	rbf                                                            sql.NullBool
+	id, invoiceID, txID, amount, blockHash, conflict, from, status, asset sql.NullString
+	vout, height, confirmations, seen, confirmed, decimals                sql.NullInt64
+	rbf                                                                   sql.NullBool
 }
 
 func (p *nullPayment) dest() []any {
 	return []any{&p.id, &p.invoiceID, &p.txID, &p.vout, &p.amount, &p.blockHash, &p.height,
-		&p.confirmations, &p.conflict, &p.rbf, &p.from, &p.status, &p.seen, &p.confirmed}
+		&p.confirmations, &p.conflict, &p.rbf, &p.from, &p.status, &p.seen, &p.confirmed, &p.asset, &p.decimals}
 }
 
 func (p *nullPayment) payment() (cryptopay.Payment, error) {
@@ -307,7 +307,7 @@ func (p *nullPayment) payment() (cryptopay.Payment, error) {
 		BlockHash: p.blockHash.String, BlockHeight: p.height.Int64, Confirmations: p.confirmations.Int64,
 		ConflictTxID: p.conflict.String, RBF: p.rbf.Bool, FromAddress: p.from.String,
 		Status: cryptopay.PaymentStatus(p.status.String), SeenAt: fromMicros(p.seen.Int64),
-		ConfirmedAt: fromNullMicros(p.confirmed)}
+		ConfirmedAt: fromNullMicros(p.confirmed), Asset: p.asset.String, Decimals: int(p.decimals.Int64)}
 	var err error
 	if out.Vout, err = toUint32(p.vout.Int64); err != nil {
 		return out, err

@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"ChainState", testChainState},
 		{"ChainPayments", testChainPayments},
 		{"ChainWatchAndDue", testChainWatchAndDue},
+		{"PaymentAsset", testPaymentAsset}, {"SweepBooks", testSweepBooks},
 		{"LockInvoiceSerialises", testLockInvoiceSerialises},
 		{"Lease", testLease}, {"LeaseTakeoverWaitsForFencedWrite", testLeaseTakeoverWaitsForFencedWrite}, {"ListenInvoices", testListenInvoices},
 		{"AddressFailures", testAddressFailures}, {"BlockedAddresses", testBlockedAddresses}, {"AddressInvoices", testAddressInvoices},
