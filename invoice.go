@@ -172,6 +172,11 @@ type Payment struct {
 	// decides whether the payment was on time.
 	SeenAt      time.Time
 	ConfirmedAt *time.Time
+	// ReleasedAt and ReleasedBy are set when an operator released the
+	// payment after it was held (its sender was blocked): from then on it
+	// is tracked and credited like any other payment. Nil and "" otherwise.
+	ReleasedAt *time.Time
+	ReleasedBy string
 }
 
 // PaymentStatus is the state of one payment.

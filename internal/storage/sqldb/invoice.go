@@ -123,7 +123,7 @@ func (s *queries) getInvoice(ctx context.Context, where string, args ...any) (*c
 }
 
 const paymentCols = `id, invoice_id, tx_id, vout, amount, block_hash, block_height, confirmations, conflict_tx_id,
-	rbf, from_address, status, seen_at, confirmed_at`
+	rbf, from_address, status, seen_at, confirmed_at, released_at, released_by`
 
 func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.Payment, error) {
 	rows, err := s.query(ctx, `SELECT `+paymentCols+` FROM payments WHERE invoice_id = ?
@@ -140,9 +140,11 @@ func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.P
 			amount    string
 			seen      int64
 			confirmed sql.NullInt64
+			released  sql.NullInt64
 		)
 		if err := rows.Scan(&p.ID, &p.InvoiceID, &p.TxID, &vout, &amount, &p.BlockHash, &p.BlockHeight,
-			&p.Confirmations, &p.ConflictTxID, &p.RBF, &p.FromAddress, &p.Status, &seen, &confirmed); err != nil {
+			&p.Confirmations, &p.ConflictTxID, &p.RBF, &p.FromAddress, &p.Status, &seen, &confirmed,
+			&released, &p.ReleasedBy); err != nil {
 			return nil, s.wrap("get payments", err)
 		}
 		if p.Vout, err = toUint32(vout); err != nil {
@@ -151,7 +153,7 @@ func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.P
 		if p.Amount, err = parseAmount(amount); err != nil {
 			return nil, err
 		}
-		p.SeenAt, p.ConfirmedAt = fromMicros(seen), fromNullMicros(confirmed)
+		p.SeenAt, p.ConfirmedAt, p.ReleasedAt = fromMicros(seen), fromNullMicros(confirmed), fromNullMicros(released)
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
@@ -253,13 +255,14 @@ func (w withExtra) Scan(dest ...any) error { return w.rows.Scan(append(dest, w.e
 // an invoice without payments.
 type nullPayment struct {
 	id, invoiceID, txID, amount, blockHash, conflict, from, status sql.NullString
-	vout, height, confirmations, seen, confirmed                   sql.NullInt64
+	releasedBy                                                     sql.NullString
+	vout, height, confirmations, seen, confirmed, released         sql.NullInt64
 	rbf                                                            sql.NullBool
 }
 
 func (p *nullPayment) dest() []any {
 	return []any{&p.id, &p.invoiceID, &p.txID, &p.vout, &p.amount, &p.blockHash, &p.height,
-		&p.confirmations, &p.conflict, &p.rbf, &p.from, &p.status, &p.seen, &p.confirmed}
+		&p.confirmations, &p.conflict, &p.rbf, &p.from, &p.status, &p.seen, &p.confirmed, &p.released, &p.releasedBy}
 }
 
 func (p *nullPayment) payment() (cryptopay.Payment, error) {
@@ -267,7 +270,7 @@ func (p *nullPayment) payment() (cryptopay.Payment, error) {
 		BlockHash: p.blockHash.String, BlockHeight: p.height.Int64, Confirmations: p.confirmations.Int64,
 		ConflictTxID: p.conflict.String, RBF: p.rbf.Bool, FromAddress: p.from.String,
 		Status: cryptopay.PaymentStatus(p.status.String), SeenAt: fromMicros(p.seen.Int64),
-		ConfirmedAt: fromNullMicros(p.confirmed)}
+		ConfirmedAt: fromNullMicros(p.confirmed), ReleasedAt: fromNullMicros(p.released), ReleasedBy: p.releasedBy.String}
 	var err error
 	if out.Vout, err = toUint32(p.vout.Int64); err != nil {
 		return out, err
