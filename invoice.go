@@ -202,7 +202,8 @@ const (
 	PaymentReorged  PaymentStatus = "reorged" // its block left the best chain; counted, waiting to be mined again
 	// PaymentHeld: sent from an address blocked after repeated failed
 	// payments. Recorded and tracked, never credited automatically; an
-	// operator reviews it.
+	// operator reviews it and may release it (Invoice.ReleasePayment),
+	// after which it is tracked and credited like any other payment.
 	PaymentHeld PaymentStatus = "held"
 	// PaymentOutsideWindow: first seen after the invoice's monitoring
 	// window ended. Recorded and alerted, never credited.
