@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cryptopay/cryptopay"
@@ -197,6 +198,51 @@ func TestReleasePaymentRefusals(t *testing.T) {
 		e.call(e.secret, "GET", "/v1/audit_events?action=payment.released", "", 200, &audit)
 		if len(audit.Data) != 0 {
 			t.Errorf("refused releases were audited: %s", audit.Data)
+		}
+	})
+}
+
+// TestReleasePaymentConcurrently: retries racing each other (without an
+// Idempotency-Key) release the payment once: every request answers 200
+// with the same released_at, one payment.released event, one audit entry.
+func TestReleasePaymentConcurrently(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		inv, err := e.c.CreateInvoice(ctx, usdInvoice("o-1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid := holdPayment(t, e, inv.ID, cryptopay.PaymentHeld, 0)
+		const n = 8
+		got := make(chan string, n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				r, err := e.c.ReleasePayment(ctx, inv.ID, pid, "reviewed")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got <- r.Payments[0].ReleasedAt.String()
+			})
+		}
+		wg.Wait()
+		close(got)
+		seen := map[string]int{}
+		for at := range got {
+			seen[at]++
+		}
+		if len(seen) != 1 {
+			t.Errorf("released_at across %d concurrent releases: %v, want one value", n, seen)
+		}
+		evs, err := e.c.ListEvents(ctx, client.ListEventsParams{Invoice: inv.ID, Type: "payment.released"})
+		if err != nil || len(evs.Data) != 1 {
+			t.Errorf("payment.released events: %+v, %v; want one", evs, err)
+		}
+		var audit wireList[json.RawMessage]
+		e.call(e.secret, "GET", "/v1/audit_events?action=payment.released", "", 200, &audit)
+		if len(audit.Data) != 1 {
+			t.Errorf("%d audit entries, want 1", len(audit.Data))
 		}
 	})
 }

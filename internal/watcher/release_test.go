@@ -7,9 +7,11 @@ import (
 
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/bitcoin/regtest"
+	"github.com/cryptopay/cryptopay/internal/chain"
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/testdb"
+	"github.com/cryptopay/cryptopay/internal/watcher"
 )
 
 // Releasing a held payment (gateway.ReleasePayment) against a real btcd,
@@ -47,8 +49,9 @@ func heldPayment(t *testing.T, h *harness, inv *cryptopay.Invoice, rbf bool) cry
 // TestReleasedHeldPaymentSettles: a payment from a blocked sender is held;
 // released before it confirms it counts as paid at once but settles the
 // invoice only at the invoice's confirmation tier (three blocks here),
-// through a restart of the watcher; the release is audited, retried
-// without effect, and announced by payment.released before the settlement.
+// through a restart of the watcher and a rescan; the release is audited,
+// retried without effect, and announced by payment.released before the
+// settlement.
 func TestReleasedHeldPaymentSettles(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db storage.DB) {
 		h := newHarness(t, db, fundBlocks)
@@ -104,6 +107,34 @@ func TestReleasedHeldPaymentSettles(t *testing.T) {
 			d[0].PaymentStatus != "pending" || d[0].AmountPaid != "0.00100000" || len(d[0].Flags) != 0 {
 			t.Fatalf("payment.released data: %+v", d)
 		}
+		// A rescan from below the payment's block (`cryptopay chain
+		// rescan`) finds it again: matched with the stored payment, still
+		// released and credited, tracked on, nothing announced twice.
+		q := h.payment(got, p.TxID)
+		below, err := h.node.BlockHash(h.ctx, q.BlockHeight-1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap, err := watcher.RestartSnapshot(chain.BlockRef{Height: q.BlockHeight - 1, Hash: below})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.InTx(h.ctx, func(tx storage.Tx) error {
+			return tx.PutChainState(h.ctx, &storage.ChainState{Network: cryptopay.NetworkBitcoinRegtest, Height: q.BlockHeight - 1,
+				Hash: below, Snapshot: snap, UpdatedAt: h.clock.now()})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		h.w = h.newWatcher(time.Second)
+		h.mine(1)
+		h.step()
+		got = h.get(inv.ID)
+		wantState(t, got, cryptopay.StatusSettled)
+		if q := h.payment(got, p.TxID); q.Status != cryptopay.PaymentConfirmed || q.Confirmations != 4 || q.ReleasedBy != "alice" || len(got.Payments) != 1 {
+			t.Fatalf("released payment after a rescan: %+v (%d payments); want confirmed, 4 deep, still released", q, len(got.Payments))
+		}
+		wantEvents(t, h.events(inv), created, cryptopay.EventPaymentHeld, cryptopay.EventPaymentReleased, process, confs, confs, settled)
+
 		// Still blocked: the next payment from it is held again.
 		inv2 := h.invoice("release-then-again", "0.001", 0)
 		heldPayment(t, h, inv2, false)
