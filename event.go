@@ -24,7 +24,8 @@ const (
 	EventInvoiceInvalid              EventType = "invoice.invalid"
 	EventPaymentDoubleSpent          EventType = "payment.double_spent"
 	EventPaymentReorged              EventType = "payment.reorged"
-	EventPaymentHeld                 EventType = "payment.held" // from a blocked address; not credited
+	EventPaymentHeld                 EventType = "payment.held"     // from a blocked address; not credited
+	EventPaymentReleased             EventType = "payment.released" // a held payment an operator released; tracked like any other from then on
 	EventPaymentConflicted           EventType = "payment.conflicted"
 	EventPaymentReplaced             EventType = "payment.replaced"
 	EventPaymentReinstated           EventType = "payment.reinstated"
@@ -41,7 +42,7 @@ var EventTypes = []EventType{
 	EventInvoiceConfirmationsChanged, EventInvoiceSettled, EventInvoicePaidPartial,
 	EventInvoicePaidOver, EventInvoicePaidLate, EventInvoiceExpired, EventInvoiceInvalid,
 	EventPaymentDoubleSpent, EventPaymentConflicted, EventPaymentReplaced, EventPaymentReinstated,
-	EventPaymentReorged, EventPaymentHeld, EventPaymentOutsideWindow, EventPaymentWrongAsset,
+	EventPaymentReorged, EventPaymentHeld, EventPaymentReleased, EventPaymentOutsideWindow, EventPaymentWrongAsset,
 	EventPaymentInternalTransfer, EventWebhookEndpointDisabled, EventTest,
 }
 
@@ -103,7 +104,8 @@ type InvoiceEventData struct {
 	Resettled             bool       `json:"resettled,omitempty"`
 	// Marked and Reason are set on invoice.settled and invoice.invalid
 	// when the state was set by hand (POST /v1/invoices/{id}/mark_settled
-	// or mark_invalid), with the reason given; absent otherwise.
+	// or mark_invalid), with the reason given; absent otherwise. Reason
+	// alone is set on payment.released, with the operator's reason.
 	Marked bool   `json:"marked,omitempty"`
 	Reason string `json:"reason,omitempty"`
 }

@@ -175,6 +175,11 @@ type Payment struct {
 	// decides whether the payment was on time.
 	SeenAt      time.Time
 	ConfirmedAt *time.Time
+	// ReleasedAt and ReleasedBy are set when an operator released the
+	// payment after it was held (its sender was blocked): from then on it
+	// is tracked and credited like any other payment. Nil and "" otherwise.
+	ReleasedAt *time.Time
+	ReleasedBy string
 }
 
 // PaymentStatus is the state of one payment.
@@ -200,7 +205,8 @@ const (
 	PaymentReorged  PaymentStatus = "reorged" // its block left the best chain; counted, waiting to be mined again
 	// PaymentHeld: sent from an address blocked after repeated failed
 	// payments. Recorded and tracked, never credited automatically; an
-	// operator reviews it.
+	// operator reviews it and may release it (Invoice.ReleasePayment),
+	// after which it is tracked and credited like any other payment.
 	PaymentHeld PaymentStatus = "held"
 	// PaymentOutsideWindow: first seen after the invoice's monitoring
 	// window ended. Recorded and alerted, never credited.

@@ -65,6 +65,9 @@ type Payment struct {
 	FromAddress   *string   `json:"from_address"`
 	ConflictTxID  *string   `json:"conflict_tx_id"` // set when double spent, conflicted or replaced: the other transaction
 	SeenAt        time.Time `json:"seen_at"`
+	// ReleasedAt is set when an operator released the payment after it was
+	// held (its sender is blocked); nil otherwise.
+	ReleasedAt *time.Time `json:"released_at"`
 }
 
 // InvoiceParams creates an invoice. OrderID, Amount and Currency are
@@ -132,6 +135,24 @@ func (c *Client) MarkSettled(ctx context.Context, id, reason string, opts ...Req
 // is a *Error with Code "invalid_state". Needs invoices:write.
 func (c *Client) MarkInvalid(ctx context.Context, id, reason string, opts ...RequestOption) (*Invoice, error) {
 	return c.mark(ctx, id, "mark_invalid", reason, opts)
+}
+
+// ReleasePayment releases one held payment of an invoice (status held:
+// its sending address is blocked) after review, with a reason recorded in
+// the audit log and sent in payment.released. The payment then counts like
+// any other: once confirmed at the invoice's tier it settles the invoice,
+// and a reorg or double spend still takes it away. Releasing a payment
+// released already returns the invoice unchanged; one that is not held is
+// a *Error with Code "invalid_state". Needs invoices:write.
+func (c *Client) ReleasePayment(ctx context.Context, invoiceID, paymentID, reason string, opts ...RequestOption) (*Invoice, error) {
+	var inv Invoice
+	body := struct {
+		Reason string `json:"reason"`
+	}{reason}
+	if err := c.do(ctx, http.MethodPost, "/v1/invoices/"+pathID(invoiceID)+"/payments/"+pathID(paymentID)+"/release", nil, body, &inv, opts); err != nil {
+		return nil, err
+	}
+	return &inv, nil
 }
 
 func (c *Client) mark(ctx context.Context, id, action, reason string, opts []RequestOption) (*Invoice, error) {

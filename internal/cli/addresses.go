@@ -10,18 +10,21 @@ import (
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/monitor"
 	"github.com/cryptopay/cryptopay/internal/storage"
+	"github.com/cryptopay/cryptopay/internal/webhook"
 )
 
 // runAddresses manages blocked sending addresses: the chain watcher blocks
 // an address after repeated failed payments (internal/monitor); an
-// operator lists, adds and lifts blocks here. Block and unblock are
-// audited with the operator as actor.
+// operator lists, adds and lifts blocks here, and releases a payment held
+// because its sender was blocked. Every write is audited with the operator
+// as actor.
 func runAddresses(ctx context.Context, env Env, args []string) error {
 	change := func(verb string) func(context.Context, Env, []string) error {
 		return func(ctx context.Context, env Env, args []string) error { return addressesChange(ctx, env, verb, args) }
 	}
 	return subcommands{name: "addresses", verbs: []verb{
 		{"blocked", addressesBlocked}, {"block", change("block")}, {"unblock", change("unblock")},
+		{"release", addressesRelease},
 	}}.run(ctx, env, args)
 }
 
@@ -107,6 +110,37 @@ func addressesChange(ctx context.Context, env Env, verb string, args []string) e
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "blocked %s on %s: its payments are held, not credited\n", *address, n)
+		return nil
+	})
+}
+
+// addressesRelease releases one held payment after review, through the
+// same service call as the API's and the dashboard's: from then on the
+// watcher tracks it like any other payment (it settles the invoice only
+// once confirmed at its tier). The release, its audit entry and
+// payment.released commit in one transaction; the event's deliveries are
+// queued there too, so the job queue's schema must be current.
+func addressesRelease(ctx context.Context, env Env, args []string) error {
+	fs := flags(env, "addresses release")
+	invoice := fs.String("invoice", "", "the invoice the payment paid (required)")
+	payment := fs.String("payment", "", "the held payment's id, pay_... (required; see `cryptopay invoices show`)")
+	reason := fs.String("reason", "", "why it is released (required; recorded in the audit log and the event)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *invoice == "" || *payment == "" || *reason == "" {
+		return usageError{"--invoice, --payment and --reason are required"}
+	}
+	return withApp(ctx, env, true, func(a *app) error {
+		if err := webhook.CheckSchema(ctx, a.db); err != nil {
+			return err
+		}
+		inv, p, err := a.svc.ReleasePayment(ctx, nil, *invoice, *payment, *reason)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "released %s on %s: payment %s, invoice %s (flags %s); event payment.released queued for the webhook endpoints. %s stays blocked.\n",
+			p.ID, inv.ID, p.Status, inv.Status, inv.Flags, p.FromAddress)
 		return nil
 	})
 }

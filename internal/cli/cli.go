@@ -53,7 +53,7 @@ func commands() []command {
 		{"backup", "write an encrypted, consistent backup of the SQLite database", runBackup},
 		{"restore", "restore an encrypted backup into a new database file", runRestore},
 		{"audit", "verify and list the tamper-evident audit log", runAudit},
-		{"addresses", "list, block and unblock sending addresses (failed-payment monitoring)", runAddresses},
+		{"addresses", "list, block and unblock sending addresses, release held payments (failed-payment monitoring)", runAddresses},
 		{"rates", "show exchange rates: each provider's price, age and health, and the median invoices use", runRates},
 		{"users", "create and manage dashboard users (password, TOTP second factor, store roles)", runUsers},
 		{"compliance", "show and set a store's transaction limits and retention policy", runCompliance},

@@ -41,7 +41,7 @@ func TestHelpForEveryCommand(t *testing.T) {
 	groups := map[string][]string{ // groups whose verbs the help must list
 		"stores": {"create", "list", "show"}, "keys": {"create", "list", "rotate", "revoke"},
 		"webhooks": {"list", "create", "deliveries", "redeliver", "test"}, "audit": {"verify", "list"},
-		"encryption": {"keygen", "rotate"}, "addresses": {"blocked", "block", "unblock"},
+		"encryption": {"keygen", "rotate"}, "addresses": {"blocked", "block", "unblock", "release"},
 		"invoices": {"list", "show", "redact"},
 	}
 	e, dataDir := helpEnv(t)

@@ -129,6 +129,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/stores/{store}/invoices", h.store(cryptopay.ScopeInvoicesRead, h.invoices))
 	mux.HandleFunc("GET /dashboard/stores/{store}/invoices/{id}", h.store(cryptopay.ScopeInvoicesRead, h.invoice))
 	mux.HandleFunc("POST /dashboard/stores/{store}/invoices/{id}/mark", h.store(cryptopay.ScopeInvoicesWrite, h.markInvoice))
+	mux.HandleFunc("POST /dashboard/stores/{store}/invoices/{id}/payments/{payment}/release", h.store(cryptopay.ScopeInvoicesWrite, h.releasePayment))
 	mux.HandleFunc("GET /dashboard/stores/{store}/export.csv", h.store(cryptopay.ScopeInvoicesRead, h.export))
 
 	mux.HandleFunc("GET /dashboard/stores/{store}/webhooks", h.store(cryptopay.ScopeWebhooksRead, h.endpoints))

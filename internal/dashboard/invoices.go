@@ -197,3 +197,26 @@ func (h *Handler) markInvoice(w http.ResponseWriter, r *http.Request, p *page) e
 	http.Redirect(w, r, fmt.Sprintf("/dashboard/stores/%s/invoices/%s", p.Access.Store.ID, inv.ID), http.StatusSeeOther)
 	return nil
 }
+
+// releasePayment releases one held payment (its sender is blocked) after
+// review: a reason and the confirmation box are required. The service
+// audits it as the user, emits payment.released and from then on the
+// payment counts like any other: once confirmed at the invoice's tier.
+func (h *Handler) releasePayment(w http.ResponseWriter, r *http.Request, p *page) error {
+	f, err := form(w, r, "reason", "confirm")
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(f.Get("reason")) == "" {
+		return cryptopay.Invalid("reason", "Give a reason; it is kept in the audit log and sent to the shop.")
+	}
+	if f.Get("confirm") != "yes" {
+		return cryptopay.Invalid("confirm", "Tick the box to confirm the release.")
+	}
+	inv, _, err := h.svc.ReleasePayment(r.Context(), p.Access.Caller, r.PathValue("id"), r.PathValue("payment"), f.Get("reason"))
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, fmt.Sprintf("/dashboard/stores/%s/invoices/%s", p.Access.Store.ID, inv.ID), http.StatusSeeOther)
+	return nil
+}

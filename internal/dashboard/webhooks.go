@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -27,6 +28,10 @@ type endpointView struct {
 	Endpoint   *cryptopay.WebhookEndpoint
 	Deliveries []cryptopay.WebhookDelivery
 	Secret     string // a rotated secret, shown once
+	// FormID names the secret the rotate form replaces (webhook.
+	// SecretVersion): the form rotates at most once however often it is
+	// sent.
+	FormID string
 }
 
 func (h *Handler) renderEndpoint(w http.ResponseWriter, r *http.Request, p *page, id, secret string) error {
@@ -39,7 +44,7 @@ func (h *Handler) renderEndpoint(w http.ResponseWriter, r *http.Request, p *page
 		return err
 	}
 	p.Title, p.Nav = "Webhook endpoint "+ep.ID, "webhooks"
-	p.Data = &endpointView{Endpoint: ep, Deliveries: ds, Secret: secret}
+	p.Data = &endpointView{Endpoint: ep, Deliveries: ds, Secret: secret, FormID: webhook.SecretVersion(ep)}
 	h.render(w, http.StatusOK, "endpoint", p)
 	return nil
 }
@@ -62,11 +67,21 @@ func (h *Handler) testEndpoint(w http.ResponseWriter, r *http.Request, p *page) 
 }
 
 // rotateEndpoint replaces the signing secret and shows the new one once.
+// The form carries the version of the secret it replaces (form_id): sent
+// again (a reload of the page that showed the new secret, a double click)
+// it finds the secret rotated already, rotates nothing and says the new
+// secret was shown once; a second rotation would silently invalidate the
+// secret the merchant just copied.
 func (h *Handler) rotateEndpoint(w http.ResponseWriter, r *http.Request, p *page) error {
-	if _, err := form(w, r); err != nil {
+	f, err := form(w, r, "form_id")
+	if err != nil {
 		return err
 	}
-	ep, secret, err := h.hooks.RotateSecret(r.Context(), owner(p), r.PathValue("id"))
+	ep, secret, err := h.hooks.RotateSecretOnce(r.Context(), owner(p), r.PathValue("id"), f.Get("form_id"))
+	if errors.Is(err, webhook.ErrSecretFormUsed) {
+		p.Error = webhook.ErrSecretFormUsed.Message
+		return h.renderEndpoint(w, r, p, r.PathValue("id"), "")
+	}
 	if err != nil {
 		return err
 	}

@@ -30,8 +30,9 @@ func (s *Service) ListBlockedAddresses(ctx context.Context, caller *cryptopay.AP
 // entry (naming who blocked it and when) in the same transaction. Blocks
 // are gateway-wide per network, so this is an operator's decision: the
 // dashboard offers it to operator users only. Payments already held stay
-// held; each is resolved on its invoice (mark settled or invalid). An
-// address that is not blocked is a not-found error.
+// held; each is released after review (ReleasePayment) or resolved on its
+// invoice (mark settled or invalid). An address that is not blocked is a
+// not-found error.
 func (s *Service) UnblockAddress(ctx context.Context, network, address string) (*storage.BlockedAddress, error) {
 	n, err := cryptopay.ParseNetwork("network", network)
 	if err != nil {

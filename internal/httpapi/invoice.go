@@ -171,6 +171,7 @@ type paymentBody struct {
 	FromAddress   *string                 `json:"from_address"`
 	ConflictTxID  *string                 `json:"conflict_tx_id"`
 	SeenAt        time.Time               `json:"seen_at"`
+	ReleasedAt    *time.Time              `json:"released_at"` // null unless an operator released it after it was held
 }
 
 // InvoiceResource returns the wire representation of inv, for other
@@ -254,7 +255,7 @@ func invoiceJSON(inv *cryptopay.Invoice, base string) invoiceBody {
 			ID: p.ID, TxID: p.TxID, Vout: p.Vout, Amount: p.AmountIn(inv), Asset: optional(pa),
 			Status: p.Status, Confirmations: p.Confirmations, RBF: p.RBF,
 			BlockHash: optional(p.BlockHash), FromAddress: optional(p.FromAddress), SeenAt: p.SeenAt,
-			ConflictTxID: optional(p.ConflictTxID),
+			ConflictTxID: optional(p.ConflictTxID), ReleasedAt: p.ReleasedAt,
 		}
 		if p.BlockHash != "" {
 			h := p.BlockHeight

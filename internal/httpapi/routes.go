@@ -20,6 +20,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/invoices/{id}/redact", s.authed(cryptopay.ScopeInvoicesWrite, s.redactInvoice))
 	m.HandleFunc("POST /v1/invoices/{id}/mark_settled", s.authed(cryptopay.ScopeInvoicesWrite, s.idempotent(s.markInvoice(cryptopay.StatusSettled))))
 	m.HandleFunc("POST /v1/invoices/{id}/mark_invalid", s.authed(cryptopay.ScopeInvoicesWrite, s.idempotent(s.markInvoice(cryptopay.StatusInvalid))))
+	m.HandleFunc("POST /v1/invoices/{id}/payments/{payment_id}/release", s.authed(cryptopay.ScopeInvoicesWrite, s.idempotent(s.releasePayment)))
 	m.HandleFunc("GET /v1/audit_events", s.authed(cryptopay.ScopeAuditRead, s.listAuditEvents))
 	m.HandleFunc("GET /v1/blocked_addresses", s.authed(cryptopay.ScopeAuditRead, s.listBlockedAddresses))
 

@@ -63,4 +63,8 @@ type ChainTx interface {
 	// UpdatePayment writes the mutable fields: block hash and height,
 	// confirmations, conflicting transaction, status, confirmed_at.
 	UpdatePayment(ctx context.Context, p *cryptopay.Payment) error
+	// ReleasePayment records an operator's release of a held payment
+	// (status, confirmed_at, released_at, released_by); ErrNotFound unless
+	// the payment belongs to p.InvoiceID and is still held.
+	ReleasePayment(ctx context.Context, p *cryptopay.Payment) error
 }

@@ -1,6 +1,7 @@
 package watcher
 
 import (
+	"cmp"
 	"math/big"
 	"time"
 
@@ -35,7 +36,10 @@ func requiredConfirmations(inv *cryptopay.Invoice, _ *cryptopay.Payment) int64 {
 // the payment as stored before the step (zero for a new one).
 //
 //   - outside_window, held and wrong_asset stay: that money is recorded, never credited
-//     automatically, whatever the chain does;
+//     automatically, whatever the chain does. A held payment still keeps
+//     the transaction that conflicts with it, so an operator's release
+//     (gateway.ReleasePayment) starts from the chain's facts; once
+//     released it is no longer held and follows the rules below;
 //   - mined in the best chain: confirmed with the required confirmations
 //     (or final, the reorg limit deep), else pending;
 //   - a conflict mined in the best chain: double_spent, a conflict only in
@@ -46,6 +50,12 @@ func requiredConfirmations(inv *cryptopay.Invoice, _ *cryptopay.Payment) int64 {
 func settleStatus(inv *cryptopay.Invoice, p *cryptopay.Payment, o observedPayment, before cryptopay.Payment, now time.Time) {
 	if p.Status == cryptopay.PaymentOutsideWindow || p.Status == cryptopay.PaymentHeld || p.Status == cryptopay.PaymentWrongAsset {
 		p.ConfirmedAt = nil
+		if p.Status == cryptopay.PaymentHeld {
+			p.ConflictTxID = ""
+			if o.tp.Block == nil {
+				p.ConflictTxID = cmp.Or(o.tp.DoubleSpentBy, o.tp.ConflictedBy)
+			}
+		}
 		return
 	}
 	tp := o.tp

@@ -97,6 +97,11 @@ func exampleEvent(t cryptopay.EventType) cryptopay.Event {
 	case cryptopay.EventPaymentHeld:
 		inv.Flags = cryptopay.FlagHeld
 		pay.Status = cryptopay.PaymentHeld
+	case cryptopay.EventPaymentReleased:
+		// Released after review while one block deep: counted, not yet
+		// confirmed at the invoice's tier.
+		inv.AmountPaid, inv.Status, pay.Confirmations = big.NewInt(153846), cryptopay.StatusProcessing, 1
+		return cryptopay.NewReleaseEvent(inv, pay, "Sender verified by phone, ticket 4711", now)
 	case cryptopay.EventWebhookEndpointDisabled:
 		// As maybeDisable writes it.
 		data, _ := json.Marshal(map[string]any{"webhook_endpoint_id": "we_01jc5k8x9v2w3y4z5a6b7c8d9e",
@@ -119,7 +124,7 @@ var exampleSequence = map[cryptopay.EventType]int64{
 	cryptopay.EventInvoiceConfirmationsChanged: 4, cryptopay.EventInvoiceSettled: 5, cryptopay.EventInvoicePaidPartial: 3,
 	cryptopay.EventInvoicePaidOver: 3, cryptopay.EventInvoicePaidLate: 4, cryptopay.EventInvoiceExpired: 2,
 	cryptopay.EventInvoiceInvalid: 5, cryptopay.EventPaymentDoubleSpent: 3, cryptopay.EventPaymentReorged: 6,
-	cryptopay.EventPaymentHeld: 2,
+	cryptopay.EventPaymentHeld: 2, cryptopay.EventPaymentReleased: 3,
 }
 
 // exampleBody is the delivery body of exampleEvent(t), indented.

@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -262,6 +264,40 @@ func (s *Service) RotateSecret(ctx context.Context, o Owner, id string) (*crypto
 // old secret at once (an incident, when the old secret may be known to an
 // attacker), so every delivery from now on is signed with the new one only.
 func (s *Service) RotateSecretOverlap(ctx context.Context, o Owner, id string, overlap time.Duration) (*cryptopay.WebhookEndpoint, string, error) {
+	return s.rotateSecret(ctx, o, id, overlap, "")
+}
+
+// ErrSecretFormUsed: the endpoint's secret is no longer the one the
+// rotating form was made for; it was rotated since, and that secret was
+// shown once, to the request that rotated it.
+var ErrSecretFormUsed = &cryptopay.Error{Code: cryptopay.CodeConflict, Param: "form_id",
+	Message: "The signing secret was already rotated since this page was loaded; the new secret was shown once, then. It is never shown again: rotate once more (from a freshly loaded page) for another."}
+
+// SecretVersion names the endpoint's current signing secret without
+// revealing anything of it: a digest of its sealed form, which changes
+// with every rotation (each seal has a fresh nonce). A page that offers to
+// rotate the secret carries it (form_id), so the form rotates at most once
+// (RotateSecretOnce).
+func SecretVersion(ep *cryptopay.WebhookEndpoint) string {
+	sum := sha256.Sum256([]byte(ep.Secret))
+	return hex.EncodeToString(sum[:12])
+}
+
+// RotateSecretOnce is RotateSecret for a form made when the secret had
+// version (SecretVersion): if the secret changed since (the form was sent
+// twice: a reload of the page that showed the new secret, a double click)
+// it rotates nothing and returns ErrSecretFormUsed, so no second secret is
+// made or shown. The check and the rotation are one transaction.
+func (s *Service) RotateSecretOnce(ctx context.Context, o Owner, id, version string) (*cryptopay.WebhookEndpoint, string, error) {
+	if version == "" {
+		return nil, "", cryptopay.Invalid("form_id", "The form is incomplete; reload the page and try again.")
+	}
+	return s.rotateSecret(ctx, o, id, s.overlap, version)
+}
+
+// rotateSecret rotates o's endpoint's secret; a non-empty version must be
+// the current secret's.
+func (s *Service) rotateSecret(ctx context.Context, o Owner, id string, overlap time.Duration, version string) (*cryptopay.WebhookEndpoint, string, error) {
 	secret, err := webhooksig.NewSecret()
 	if err != nil {
 		return nil, "", err
@@ -271,6 +307,9 @@ func (s *Service) RotateSecretOverlap(ctx context.Context, o Owner, id string, o
 		var err error
 		if ep, err = owned(tx.GetWebhookEndpoint(ctx, id))(o, "webhook endpoint"); err != nil {
 			return err
+		}
+		if version != "" && SecretVersion(ep) != version {
+			return ErrSecretFormUsed
 		}
 		now := s.now().UTC()
 		sealed, err := s.keys.Seal([]byte(secret), secretAAD("secret", ep.ID))

@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"time"
 
@@ -128,10 +129,10 @@ func (t *Tx) LockInvoice(ctx context.Context, id string) (*cryptopay.Invoice, er
 // cryptopay.Payment.Unit).
 func (t *Tx) CreatePayment(ctx context.Context, p *cryptopay.Payment) error {
 	_, err := t.exec(ctx, `INSERT INTO payments (`+paymentCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.InvoiceID, p.TxID, int64(p.Vout), storage.BigText(p.Amount), p.BlockHash, p.BlockHeight,
 		p.Confirmations, p.ConflictTxID, p.RBF, p.FromAddress, string(p.Status), micros(p.SeenAt), nullMicros(p.ConfirmedAt),
-		p.Asset, int64(p.Decimals))
+		p.Asset, int64(p.Decimals), nullMicros(p.ReleasedAt), p.ReleasedBy)
 	return t.wrap("create payment", err)
 }
 
@@ -141,4 +142,18 @@ func (t *Tx) UpdatePayment(ctx context.Context, p *cryptopay.Payment) error {
 		conflict_tx_id = ?, status = ?, confirmed_at = ? WHERE id = ?`,
 		p.BlockHash, p.BlockHeight, p.Confirmations, p.ConflictTxID, string(p.Status), nullMicros(p.ConfirmedAt), p.ID)
 	return t.mustAffect("update payment", res, err)
+}
+
+// ReleasePayment writes an operator's release of a held payment: its new
+// status, confirmed_at, released_at and released_by, only while the row is
+// still held, so a release that raced another writer changes nothing.
+func (t *Tx) ReleasePayment(ctx context.Context, p *cryptopay.Payment) error {
+	if p.ReleasedAt == nil || p.ReleasedBy == "" {
+		return fmt.Errorf("storage: release payment %s: released_at and released_by are required", p.ID)
+	}
+	res, err := t.exec(ctx, `UPDATE payments SET status = ?, confirmed_at = ?, released_at = ?, released_by = ?
+		WHERE id = ? AND invoice_id = ? AND status = ?`,
+		string(p.Status), nullMicros(p.ConfirmedAt), nullMicros(p.ReleasedAt), p.ReleasedBy, p.ID, p.InvoiceID,
+		string(cryptopay.PaymentHeld))
+	return t.mustAffect("release payment", res, err)
 }

@@ -119,7 +119,7 @@ func (s *queries) getInvoice(ctx context.Context, where string, args ...any) (*c
 }
 
 const paymentCols = `id, invoice_id, tx_id, vout, amount, block_hash, block_height, confirmations, conflict_tx_id,
-	rbf, from_address, status, seen_at, confirmed_at, asset, asset_decimals`
+	rbf, from_address, status, seen_at, confirmed_at, asset, asset_decimals, released_at, released_by`
 
 func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.Payment, error) {
 	rows, err := s.query(ctx, `SELECT `+paymentCols+` FROM payments WHERE invoice_id = ?
@@ -137,10 +137,11 @@ func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.P
 			seen      int64
 			confirmed sql.NullInt64
 			decimals  int64
+			released  sql.NullInt64
 		)
 		if err := rows.Scan(&p.ID, &p.InvoiceID, &p.TxID, &vout, &amount, &p.BlockHash, &p.BlockHeight,
 			&p.Confirmations, &p.ConflictTxID, &p.RBF, &p.FromAddress, &p.Status, &seen, &confirmed,
-			&p.Asset, &decimals); err != nil {
+			&p.Asset, &decimals, &released, &p.ReleasedBy); err != nil {
 			return nil, s.wrap("get payments", err)
 		}
 		if p.Vout, err = toUint32(vout); err != nil {
@@ -149,7 +150,7 @@ func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.P
 		if p.Amount, err = parseAmount(amount); err != nil {
 			return nil, err
 		}
-		p.SeenAt, p.ConfirmedAt = fromMicros(seen), fromNullMicros(confirmed)
+		p.SeenAt, p.ConfirmedAt, p.ReleasedAt = fromMicros(seen), fromNullMicros(confirmed), fromNullMicros(released)
 		p.Decimals = int(decimals)
 		out = append(out, p)
 	}

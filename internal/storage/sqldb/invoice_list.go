@@ -293,13 +293,15 @@ func (w withExtra) Scan(dest ...any) error { return w.rows.Scan(append(dest, w.e
 // an invoice without payments.
 type nullPayment struct {
 	id, invoiceID, txID, amount, blockHash, conflict, from, status, asset sql.NullString
-	vout, height, confirmations, seen, confirmed, decimals                sql.NullInt64
+	releasedBy                                                            sql.NullString
+	vout, height, confirmations, seen, confirmed, decimals, released      sql.NullInt64
 	rbf                                                                   sql.NullBool
 }
 
 func (p *nullPayment) dest() []any {
 	return []any{&p.id, &p.invoiceID, &p.txID, &p.vout, &p.amount, &p.blockHash, &p.height,
-		&p.confirmations, &p.conflict, &p.rbf, &p.from, &p.status, &p.seen, &p.confirmed, &p.asset, &p.decimals}
+		&p.confirmations, &p.conflict, &p.rbf, &p.from, &p.status, &p.seen, &p.confirmed, &p.asset, &p.decimals,
+		&p.released, &p.releasedBy}
 }
 
 func (p *nullPayment) payment() (cryptopay.Payment, error) {
@@ -307,7 +309,8 @@ func (p *nullPayment) payment() (cryptopay.Payment, error) {
 		BlockHash: p.blockHash.String, BlockHeight: p.height.Int64, Confirmations: p.confirmations.Int64,
 		ConflictTxID: p.conflict.String, RBF: p.rbf.Bool, FromAddress: p.from.String,
 		Status: cryptopay.PaymentStatus(p.status.String), SeenAt: fromMicros(p.seen.Int64),
-		ConfirmedAt: fromNullMicros(p.confirmed), Asset: p.asset.String, Decimals: int(p.decimals.Int64)}
+		ConfirmedAt: fromNullMicros(p.confirmed), Asset: p.asset.String, Decimals: int(p.decimals.Int64),
+		ReleasedAt: fromNullMicros(p.released), ReleasedBy: p.releasedBy.String}
 	var err error
 	if out.Vout, err = toUint32(p.vout.Int64); err != nil {
 		return out, err

@@ -77,6 +77,38 @@ func testChainPayments(t *testing.T, open Opener) {
 	missing.ID = "pay_missing"
 	err = db.InTx(ctx, func(tx storage.Tx) error { return tx.UpdatePayment(ctx, &missing) })
 	wantNotFound(t, "update of a missing payment", err)
+
+	// A release: written only while the payment is held, read back with
+	// who released it and when, kept through the watcher's later updates.
+	held := &cryptopay.Payment{ID: cryptopay.NewID(cryptopay.PrefixPayment, base.Add(time.Second)), InvoiceID: inv.ID, TxID: "cd34",
+		Amount: big.NewInt(5), Status: cryptopay.PaymentHeld, FromAddress: "bcrt1qblocked", SeenAt: base}
+	inTx(t, db, func(tx storage.Tx) error { return tx.CreatePayment(ctx, held) })
+	notHeld := *p
+	notHeld.ReleasedAt, notHeld.ReleasedBy = new(base), "alice"
+	err = db.InTx(ctx, func(tx storage.Tx) error { return tx.ReleasePayment(ctx, &notHeld) })
+	wantNotFound(t, "release of a payment that is not held", err)
+	otherInvoice := *held
+	otherInvoice.InvoiceID, otherInvoice.ReleasedAt, otherInvoice.ReleasedBy = "inv_other", new(base), "alice"
+	err = db.InTx(ctx, func(tx storage.Tx) error { return tx.ReleasePayment(ctx, &otherInvoice) })
+	wantNotFound(t, "release through another invoice", err)
+	held.Status, held.ReleasedAt, held.ReleasedBy = cryptopay.PaymentPending, new(base.Add(2*time.Minute)), "usr_alice"
+	inTx(t, db, func(tx storage.Tx) error { return tx.ReleasePayment(ctx, held) })
+	err = db.InTx(ctx, func(tx storage.Tx) error { return tx.ReleasePayment(ctx, held) })
+	wantNotFound(t, "a second release", err)
+	held.Confirmations, held.BlockHash, held.BlockHeight = 1, "f00d", 121
+	inTx(t, db, func(tx storage.Tx) error { return tx.UpdatePayment(ctx, held) })
+	got, err = db.GetInvoice(ctx, inv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantHeld := *held
+	wantHeld.SeenAt, wantHeld.ReleasedAt = us(held.SeenAt), usp(*held.ReleasedAt)
+	diff(t, "released payment", []cryptopay.Payment{want, wantHeld}, got.Payments)
+	list, _, err := db.ListInvoices(ctx, storage.InvoiceFilter{StoreID: st.ID, Page: storage.Page{Limit: 10}})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("list invoices: %d, %v", len(list), err)
+	}
+	diff(t, "released payment in a list", []cryptopay.Payment{want, wantHeld}, list[0].Payments)
 }
 
 func testChainWatchAndDue(t *testing.T, open Opener) {
