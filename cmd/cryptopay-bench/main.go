@@ -7,7 +7,8 @@
 //   - API reads (GET /v1/invoices/{id}) and lists (GET /v1/invoices) with
 //     the store holding -invoices invoices (1,000,000 by default);
 //   - webhook deliveries against bare signed POSTs (BenchmarkDelivery in
-//     internal/webhook, run -rounds times).
+//     internal/webhook, run -rounds times): a backlog drained, and events
+//     delivered while they are written.
 //
 // It needs the load generator's source directory (-loadgen, a Go module
 // with its own main package) and a PostgreSQL server (-pg; each run works
@@ -214,29 +215,48 @@ func (b *bench) measure(ctx context.Context, name string, round int, args ...str
 	return &r
 }
 
-// webhooks runs the webhook package's delivery benchmark, whose
-// subbenchmarks (bare signed POSTs, SQLite, PostgreSQL) run in turn in
-// each of -rounds counts, and prints each round's ratios.
+// webhooks runs the webhook package's delivery benchmark: its test binary
+// is built once and run -rounds times, each run measuring bare signed POSTs
+// and then each engine, so every ratio is taken within one run. Per engine
+// it prints the deliverer alone (a backlog of pending deliveries drained)
+// and "-live" (events written by four writers while delivering, bounded by
+// those writers' commits; their events/s is printed beside it).
 func (b *bench) webhooks(ctx context.Context) error {
-	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "^BenchmarkDelivery$",
-		"-benchtime", "2000x", "-count", fmt.Sprint(b.o.rounds), "./internal/webhook")
-	cmd.Env = append(os.Environ(), "CRYPTOPAY_TEST_POSTGRES_URL="+b.o.pg)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return fmt.Errorf("webhook benchmark: %w\n%s", err, out)
+	bin := filepath.Join(b.work, "webhook.test")
+	build := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, "./internal/webhook")
+	build.Dir = b.o.src
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build webhook benchmark: %w", err)
 	}
-	re := regexp.MustCompile(`BenchmarkDelivery/(\S+?)(?:-\d+)?\s+\d+\s+.*?([\d.]+) deliveries/s`)
+	const events = 4000
 	rates := map[string][]float64{}
+	evRates := map[string][]float64{}
 	var order []string
-	for _, m := range re.FindAllStringSubmatch(string(out), -1) {
-		v := parseFloat(m[2])
-		if _, ok := rates[m[1]]; !ok {
-			order = append(order, m[1])
+	re := regexp.MustCompile(`BenchmarkDelivery/(\S+?)(?:-\d+)?\s+\d+\s+.*?([\d.]+) deliveries/s(?:\s+([\d.]+) events/s)?`)
+	for round := 1; round <= b.o.rounds; round++ {
+		cmd := exec.CommandContext(ctx, bin, "-test.run", "^$", "-test.bench", "^BenchmarkDelivery$",
+			"-test.benchtime", fmt.Sprintf("%dx", events), "-test.count", "1")
+		cmd.Dir = filepath.Join(b.o.src, "internal", "webhook")
+		cmd.Env = append(os.Environ(), "CRYPTOPAY_TEST_POSTGRES_URL="+b.o.pg)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return fmt.Errorf("webhook benchmark: %w\n%s", err, out)
 		}
-		rates[m[1]] = append(rates[m[1]], v)
+		for _, m := range re.FindAllStringSubmatch(string(out), -1) {
+			if _, ok := rates[m[1]]; !ok {
+				order = append(order, m[1])
+			}
+			rates[m[1]] = append(rates[m[1]], parseFloat(m[2]))
+			if m[3] != "" {
+				evRates[m[1]] = append(evRates[m[1]], parseFloat(m[3]))
+			}
+			fmt.Fprintf(os.Stderr, "round %d webhooks %-26s %9.0f deliveries/s\n", round, m[1], parseFloat(m[2]))
+		}
 	}
-	fmt.Println("\nwebhook deliveries (BenchmarkDelivery, 2000 events per run, 32 workers)")
+	fmt.Printf("\nwebhook deliveries (BenchmarkDelivery, %d events per run, 32 workers; <engine>: a backlog drained,\n", events)
+	fmt.Println("<engine>-live: written by 4 writers while delivering)")
 	base := rates["baseline-bare-signed-POST"]
 	for _, name := range order {
 		line := fmt.Sprintf("  %-28s median %9.0f deliveries/s", name, median(rates[name]))
@@ -246,6 +266,9 @@ func (b *bench) webhooks(ctx context.Context) error {
 				rs = append(rs, v/base[i])
 			}
 			line += fmt.Sprintf("  ratio to bare POSTs: median %.3f (rounds %s)", median(rs), fmtList(rs))
+		}
+		if ev := evRates[name]; len(ev) > 0 {
+			line += fmt.Sprintf("  events written: median %.0f/s", median(ev))
 		}
 		fmt.Println(line)
 	}
