@@ -174,7 +174,9 @@ func New(cfg Config) (*Service, error) {
 		slots:   map[string]int{},
 		onTry:   cfg.OnAttempt,
 	}
-	s.liveHTTP, s.testHTTP = newHTTPClient(s.live, s.timeout), newHTTPClient(s.test, s.timeout)
+	// Several endpoints may share a host: keep at least 16 connections.
+	perHost := max(16, s.perEP)
+	s.liveHTTP, s.testHTTP = newHTTPClient(s.live, s.timeout, perHost), newHTTPClient(s.test, s.timeout, perHost)
 	if s.rand == nil {
 		s.rand = defaultRand
 	}
