@@ -259,3 +259,45 @@ func TestTwoServicesDeliverEachEventOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestStopHandsBackWhatItClaimed: a service stopped with deliveries
+// claimed but not yet sent hands them back, so the next process sends
+// them at once rather than after their claims end (a graceful restart
+// delays nothing); and what it did send is recorded.
+func TestStopHandsBackWhatItClaimed(t *testing.T) {
+	engines(t, func(t *testing.T, db storage.DB) {
+		rec := newRecorder(t, func(int) int { time.Sleep(100 * time.Millisecond); return 200 })
+		s := newStoppedService(t, db, func(c *Config) { c.Workers = 2; c.PerEndpoint = 2 })
+		st := createStore(t, db, false)
+		ep, _, err := s.CreateEndpoint(t.Context(), Owner{StoreID: st.ID}, EndpointParams{URL: ptr(rec.srv.URL)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 30
+		for range n {
+			writeEvent(t, db, st, cryptopay.EventInvoiceCreated, `{}`)
+		}
+		if err := s.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 20*time.Second, "a delivery", func() bool { return len(rec.all()) >= 1 })
+		if err := s.Stop(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		sent := len(rec.all())
+		if sent >= n {
+			t.Skipf("every delivery was sent before the stop (%d)", sent)
+		}
+		ds, _, err := db.ListWebhookDeliveries(t.Context(), storage.WebhookDeliveryFilter{EndpointID: ep.ID,
+			Status: cryptopay.DeliverySucceeded, Page: pageAll})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) != sent {
+			t.Errorf("%d requests sent before the stop, %d recorded as succeeded", sent, len(ds))
+		}
+		if got := claimAt(t, db, time.Now(), 100); len(got) != n-sent {
+			t.Errorf("right after the stop %d deliveries can be claimed, want every unsent one (%d)", len(got), n-sent)
+		}
+	})
+}
