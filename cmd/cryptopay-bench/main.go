@@ -216,11 +216,11 @@ func (b *bench) measure(ctx context.Context, name string, round int, args ...str
 }
 
 // webhooks runs the webhook package's delivery benchmark: its test binary
-// is built once and run -rounds times, each run measuring bare signed POSTs
-// and then each engine, so every ratio is taken within one run. Per engine
-// it prints the deliverer alone (a backlog of pending deliveries drained)
-// and "-live" (events written by four writers while delivering, bounded by
-// those writers' commits; their events/s is printed beside it).
+// is built once and run -rounds times. Per engine it prints the deliverer
+// alone (a backlog of pending deliveries drained) and "-live" (events
+// written by four writers while delivering, bounded by those writers'
+// commits; their events/s is printed beside it), each with its ratio to
+// bare signed POSTs measured right before it (x-bare).
 func (b *bench) webhooks(ctx context.Context) error {
 	bin := filepath.Join(b.work, "webhook.test")
 	build := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, "./internal/webhook")
@@ -230,10 +230,11 @@ func (b *bench) webhooks(ctx context.Context) error {
 		return fmt.Errorf("build webhook benchmark: %w", err)
 	}
 	const events = 4000
-	rates := map[string][]float64{}
-	evRates := map[string][]float64{}
+	// metrics[name][unit] holds one value per round.
+	metrics := map[string]map[string][]float64{}
 	var order []string
-	re := regexp.MustCompile(`BenchmarkDelivery/(\S+?)(?:-\d+)?\s+\d+\s+.*?([\d.]+) deliveries/s(?:\s+([\d.]+) events/s)?`)
+	line := regexp.MustCompile(`(?m)^BenchmarkDelivery/(\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
+	metric := regexp.MustCompile(`([\d.e+-]+) (\S+)`)
 	for round := 1; round <= b.o.rounds; round++ {
 		cmd := exec.CommandContext(ctx, bin, "-test.run", "^$", "-test.bench", "^BenchmarkDelivery$",
 			"-test.benchtime", fmt.Sprintf("%dx", events), "-test.count", "1")
@@ -244,33 +245,31 @@ func (b *bench) webhooks(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("webhook benchmark: %w\n%s", err, out)
 		}
-		for _, m := range re.FindAllStringSubmatch(string(out), -1) {
-			if _, ok := rates[m[1]]; !ok {
-				order = append(order, m[1])
+		for _, m := range line.FindAllStringSubmatch(string(out), -1) {
+			name := m[1]
+			if metrics[name] == nil {
+				metrics[name] = map[string][]float64{}
+				order = append(order, name)
 			}
-			rates[m[1]] = append(rates[m[1]], parseFloat(m[2]))
-			if m[3] != "" {
-				evRates[m[1]] = append(evRates[m[1]], parseFloat(m[3]))
+			for _, mm := range metric.FindAllStringSubmatch(m[2], -1) {
+				metrics[name][mm[2]] = append(metrics[name][mm[2]], parseFloat(mm[1]))
 			}
-			fmt.Fprintf(os.Stderr, "round %d webhooks %-26s %9.0f deliveries/s\n", round, m[1], parseFloat(m[2]))
+			fmt.Fprintf(os.Stderr, "round %d webhooks %-26s %s\n", round, name, strings.Join(strings.Fields(m[2]), " "))
 		}
 	}
 	fmt.Printf("\nwebhook deliveries (BenchmarkDelivery, %d events per run, 32 workers; <engine>: a backlog drained,\n", events)
-	fmt.Println("<engine>-live: written by 4 writers while delivering)")
-	base := rates["baseline-bare-signed-POST"]
+	fmt.Println("<engine>-live: written by 4 writers while delivering; ratios to bare signed POSTs sent right before)")
 	for _, name := range order {
-		line := fmt.Sprintf("  %-28s median %9.0f deliveries/s", name, median(rates[name]))
-		if name != "baseline-bare-signed-POST" && len(base) == len(rates[name]) {
-			var rs []float64
-			for i, v := range rates[name] {
-				rs = append(rs, v/base[i])
-			}
-			line += fmt.Sprintf("  ratio to bare POSTs: median %.3f (rounds %s)", median(rs), fmtList(rs))
+		m := metrics[name]
+		out := fmt.Sprintf("  %-28s median %9.0f deliveries/s", name, median(m["deliveries/s"]))
+		if rs := m["x-bare"]; len(rs) > 0 {
+			out += fmt.Sprintf("  bare %6.0f/s  ratio to bare POSTs: median %.3f (rounds %s)",
+				median(m["bare-POSTs/s"]), median(rs), fmtList(rs))
 		}
-		if ev := evRates[name]; len(ev) > 0 {
-			line += fmt.Sprintf("  events written: median %.0f/s", median(ev))
+		if ev := m["events/s"]; len(ev) > 0 {
+			out += fmt.Sprintf("  events written: median %.0f/s", median(ev))
 		}
-		fmt.Println(line)
+		fmt.Println(out)
 	}
 	return nil
 }

@@ -59,9 +59,10 @@ type WebhookTx interface {
 	// in this transaction. On PostgreSQL rows another transaction is
 	// claiming are skipped, not waited for.
 	ClaimWebhookDeliveries(ctx context.Context, now, until time.Time, limit int, skip []string) ([]ClaimedWebhookDelivery, error)
-	// ReleaseWebhookDelivery moves a pending delivery's claim to end at
-	// until, without an attempt: it is due again then.
-	ReleaseWebhookDelivery(ctx context.Context, id string, until time.Time) error
+	// ReleaseWebhookDelivery moves the claim of a pending delivery, if it
+	// is still the claim that ends at held (the caller's, not a later
+	// one), to end at until, without an attempt: it is due again then.
+	ReleaseWebhookDelivery(ctx context.Context, id string, held, until time.Time) error
 }
 
 // WebhookAttemptRecord is an attempt and where it leaves its delivery: the

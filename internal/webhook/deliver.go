@@ -270,21 +270,3 @@ func (s *Service) maybeDisable(ctx context.Context, tx storage.Tx, id string, si
 	s.log.WarnContext(ctx, "webhook: endpoint disabled", "endpoint", ep.ID, "reason", ep.DisabledReason)
 	return s.outbox.Append(ctx, tx, &ev)
 }
-
-func (s *Service) acquire(id string) bool {
-	s.slotsMu.Lock()
-	defer s.slotsMu.Unlock()
-	if s.slots[id] >= s.perEP {
-		return false
-	}
-	s.slots[id]++
-	return true
-}
-
-func (s *Service) release(id string) {
-	s.slotsMu.Lock()
-	defer s.slotsMu.Unlock()
-	if s.slots[id]--; s.slots[id] <= 0 {
-		delete(s.slots, id)
-	}
-}

@@ -12,14 +12,18 @@ import (
 //
 // One loop claims due deliveries in batches, each with its endpoint in one
 // joined read and a claim (a lease until RescueAfter) in one write
-// transaction, and queues them for Workers goroutines, keeping up to
-// Workers more claimed than are being sent so no worker waits for a claim.
-// A worker makes one attempt (one POST) and hands the attempt to be
-// recorded on a goroutine of its own, then takes the next delivery: the
-// record waits for its commit, which the store's group commit shares with
-// the other attempts finishing meanwhile (one commit for many), while the
-// worker already sends the next. Until its record commits a delivery stays
-// claimed, so it is never claimed twice.
+// transaction, and queues them for Workers goroutines, keeping several
+// times more claimed than are being sent so no worker waits for a claim.
+// A worker makes one attempt (one POST) and hands the attempt to a
+// recorder, which records the attempts waiting in one transaction (a few
+// statements for all), then takes the next delivery. Until its record
+// commits a delivery stays claimed, so it is never claimed twice.
+//
+// An endpoint gets at most PerEndpoint attempts at once. A delivery for an
+// endpoint at its cap waits in memory (it holds no worker) until one of
+// that endpoint's attempts ends, and the worker ending it goes on with it;
+// claims leave out endpoints with that many waiting. A waiting delivery
+// whose claim would end before its attempt could is handed back instead.
 //
 // Guarantees, as the River jobs gave them before: a delivery is attempted
 // at least once, even across a crash (an unrecorded claim ends and the
@@ -32,29 +36,39 @@ type dispatcher struct {
 	mu      sync.Mutex
 	started bool
 	stopped bool
-	queued  int // claimed, not yet taken by a worker; guarded by mu
-	busy    int // taken by a worker, not yet sent; guarded by mu
+	queued  int                // claimed, in ready
+	busy    int                // taken by a worker
+	slots   map[string]int     // endpoint id → attempts in flight
+	parked  map[string][]claim // endpoint id → deliveries waiting for a slot
+	nParked int
 
 	stopc    chan struct{} // closed by stop
-	done     chan struct{} // closed when the loop has returned and the workers have
+	done     chan struct{} // closed when the loop, workers and recorders have returned
 	kick     chan struct{} // a worker freed, or deliveries were enqueued
-	ready    chan storage.ClaimedWebhookDelivery
+	ready    chan claim
 	outcomes chan *outcome // attempts made, to be recorded
 	work     context.Context
 	cancel   context.CancelFunc
 }
 
+// claim is a claimed delivery and when its claim ends.
+type claim struct {
+	storage.ClaimedWebhookDelivery
+	until time.Time
+}
+
 // prefetch is how many deliveries per worker may be claimed at once
-// (being sent, or queued): one claim's commit is shared by that many, and
-// the workers send the queued ones while the next claim commits.
-const prefetch = 4
+// (being sent, queued, or waiting for their endpoint): one claim's commit
+// is shared by that many, and the workers send the queued ones while the
+// next claim commits.
+const prefetch = 16
 
 // recorders is how many batches of attempts are recorded at once: while
 // one commits, the next fills.
 const recorders = 2
 
 // maxRecordBatch bounds the attempts one transaction records.
-const maxRecordBatch = 128
+const maxRecordBatch = 256
 
 func (d *dispatcher) start(s *Service) error {
 	d.mu.Lock()
@@ -63,9 +77,10 @@ func (d *dispatcher) start(s *Service) error {
 		return nil
 	}
 	d.started = true
+	d.slots, d.parked = map[string]int{}, map[string][]claim{}
 	d.stopc, d.done, d.kick = make(chan struct{}), make(chan struct{}), make(chan struct{}, 1)
-	d.ready = make(chan storage.ClaimedWebhookDelivery, prefetch*s.workers)
-	d.outcomes = make(chan *outcome, 2*s.workers)
+	d.ready = make(chan claim, prefetch*s.workers)
+	d.outcomes = make(chan *outcome, recorders*maxRecordBatch)
 	d.work, d.cancel = context.WithCancel(context.Background())
 	wake := d.poke
 	s.outbox.wake.Store(&wake)
@@ -80,6 +95,16 @@ func (d *dispatcher) start(s *Service) error {
 		d.loop(s)
 		close(d.ready) // the workers hand back what is queued, then return
 		workers.Wait()
+		d.mu.Lock()
+		var waiting []claim
+		for _, cs := range d.parked {
+			waiting = append(waiting, cs...)
+		}
+		d.parked, d.nParked = map[string][]claim{}, 0
+		d.mu.Unlock()
+		for _, c := range waiting {
+			d.handBack(s, c)
+		}
 		close(d.outcomes) // the recorders record what was sent, then return
 		recs.Wait()
 		close(d.done)
@@ -95,9 +120,11 @@ func (d *dispatcher) poke() {
 	}
 }
 
-// stop ends the loop and waits until ctx ends for the workers to send what
-// was claimed and for the attempts to be recorded; then it cancels those
-// still running. Their deliveries are due again when their claims end.
+// stop ends the loop and waits until ctx ends for the workers and
+// recorders to finish (what is claimed but not sent is handed back, due at
+// once, for the next process); then it cancels the attempts still running,
+// which are not recorded: their deliveries are due again when their claims
+// end.
 func (d *dispatcher) stop(ctx context.Context) {
 	d.mu.Lock()
 	if !d.started || d.stopped {
@@ -116,12 +143,11 @@ func (d *dispatcher) stop(ctx context.Context) {
 	d.cancel()
 }
 
-// room is how many more deliveries the loop may claim: enough to keep
-// every worker busy and as many again queued.
+// room is how many more deliveries the loop may claim.
 func (d *dispatcher) room(workers int) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return prefetch*workers - d.queued - d.busy
+	return prefetch*workers - d.queued - d.busy - d.nParked
 }
 
 func (d *dispatcher) loop(s *Service) {
@@ -154,7 +180,7 @@ func (d *dispatcher) loop(s *Service) {
 			wait = s.poll // a worker taking a delivery kicks
 			continue
 		}
-		claimed, err := s.claim(d.work, n)
+		claimed, err := d.claim(s, n)
 		if err != nil {
 			s.log.Error("webhook: claim deliveries", "err", err)
 			wait = s.poll
@@ -180,26 +206,33 @@ func (d *dispatcher) loop(s *Service) {
 }
 
 // claim claims up to n due deliveries, leaving out the endpoints that
-// already have PerEndpoint attempts in flight.
-func (s *Service) claim(ctx context.Context, n int) ([]storage.ClaimedWebhookDelivery, error) {
-	skip := s.fullEndpoints()
-	var out []storage.ClaimedWebhookDelivery
-	err := s.db.InTx(ctx, func(tx storage.Tx) error {
+// already have PerEndpoint deliveries waiting for a slot.
+func (d *dispatcher) claim(s *Service, n int) ([]claim, error) {
+	d.mu.Lock()
+	var skip []string
+	for id, cs := range d.parked {
+		if len(cs) >= s.perEP {
+			skip = append(skip, id)
+		}
+	}
+	d.mu.Unlock()
+	var out []claim
+	err := s.db.InTx(d.work, func(tx storage.Tx) error {
 		now := s.now().UTC()
-		var err error
-		out, err = tx.ClaimWebhookDeliveries(ctx, now, now.Add(s.lease), n, skip)
+		until := now.Add(s.lease)
+		cs, err := tx.ClaimWebhookDeliveries(d.work, now, until, n, skip)
+		out = make([]claim, len(cs))
+		for i, c := range cs {
+			out[i] = claim{c, until}
+		}
 		return err
 	})
 	return out, err
 }
 
-// worker sends claimed deliveries until the loop closes ready. A delivery
-// whose endpoint already has PerEndpoint attempts in flight (several of
-// its deliveries came in one claim) is handed back to be claimed again in
-// a second or two, so a slow endpoint cannot take every worker. Once the
-// service stops, what is still queued is handed back due at once, for the
-// next process; an attempt cut short by a stop that gave up waiting is not
-// recorded (its delivery is due again when the claim ends).
+// worker sends claimed deliveries until the loop closes ready; once the
+// service stops, what is still queued is handed back due at once. An
+// attempt cut short by a stop that gave up waiting is not recorded.
 func (d *dispatcher) worker(s *Service) {
 	for c := range d.ready {
 		d.mu.Lock()
@@ -208,22 +241,65 @@ func (d *dispatcher) worker(s *Service) {
 		stopping := d.stopped
 		d.mu.Unlock()
 		d.poke()
-		switch {
-		case stopping:
-			d.handBack(s, c.Delivery.ID, 0)
-		case !s.acquire(c.Endpoint.ID):
-			d.handBack(s, c.Delivery.ID, time.Second+time.Duration(s.rand()*float64(time.Second)))
-		default:
-			o := s.attemptOnce(d.work, &c.Delivery, &c.Endpoint)
-			s.release(c.Endpoint.ID)
-			if d.work.Err() == nil {
-				d.outcomes <- o
+		if stopping {
+			d.handBack(s, c)
+		} else {
+			for ok := d.acquire(s, c); ok; c, ok = d.next(s, c.Endpoint.ID) {
+				c := c // the outcome keeps pointers into it; the loop moves on
+				o := s.attemptOnce(d.work, &c.Delivery, &c.Endpoint)
+				if d.work.Err() == nil {
+					d.outcomes <- o
+				}
 			}
 		}
 		d.mu.Lock()
 		d.busy--
 		d.mu.Unlock()
 		d.poke()
+	}
+}
+
+// acquire takes a slot of c's endpoint for c, or parks c until one frees.
+func (d *dispatcher) acquire(s *Service, c claim) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := c.Endpoint.ID
+	if d.slots[id] < s.perEP {
+		d.slots[id]++
+		return true
+	}
+	d.parked[id] = append(d.parked[id], c)
+	d.nParked++
+	return false
+}
+
+// next passes the slot of endpoint id, whose attempt just ended, to a
+// delivery waiting for it, or frees it. A waiting delivery whose claim
+// would end before its attempt could (AttemptTimeout plus the margin) is
+// handed back instead, due at once, so no claim ends under a live attempt.
+func (d *dispatcher) next(s *Service, id string) (claim, bool) {
+	for {
+		d.mu.Lock()
+		cs := d.parked[id]
+		if len(cs) == 0 || d.stopped {
+			if d.slots[id]--; d.slots[id] <= 0 {
+				delete(d.slots, id)
+			}
+			d.mu.Unlock()
+			return claim{}, false
+		}
+		c := cs[0]
+		if len(cs) == 1 {
+			delete(d.parked, id)
+		} else {
+			d.parked[id] = cs[1:]
+		}
+		d.nParked--
+		d.mu.Unlock()
+		if s.now().Add(s.timeout + jobMargin).Before(c.until) {
+			return c, true
+		}
+		d.handBack(s, c)
 	}
 }
 
@@ -248,25 +324,15 @@ func (d *dispatcher) recorder(s *Service) {
 	}
 }
 
-// handBack makes a claimed delivery due again after wait, unattempted.
-func (d *dispatcher) handBack(s *Service, id string, wait time.Duration) {
-	at := s.now().UTC().Add(wait)
+// handBack makes a claimed delivery due again at once, unattempted, if
+// the claim is still c's: a delivery that waited past its claim may have
+// been claimed again since, and that claim is not this one to end.
+func (d *dispatcher) handBack(s *Service, c claim) {
 	ctx := context.WithoutCancel(d.work)
-	err := s.db.InTx(ctx, func(tx storage.Tx) error { return tx.ReleaseWebhookDelivery(ctx, id, at) })
+	err := s.db.InTx(ctx, func(tx storage.Tx) error {
+		return tx.ReleaseWebhookDelivery(ctx, c.Delivery.ID, c.until, s.now().UTC())
+	})
 	if err != nil {
-		s.log.Warn("webhook: hand back delivery; due again when its claim ends", "delivery", id, "err", err)
+		s.log.Warn("webhook: hand back delivery; due again when its claim ends", "delivery", c.Delivery.ID, "err", err)
 	}
-}
-
-// fullEndpoints lists the endpoints at their in-flight cap.
-func (s *Service) fullEndpoints() []string {
-	s.slotsMu.Lock()
-	defer s.slotsMu.Unlock()
-	var out []string
-	for id, n := range s.slots {
-		if n >= s.perEP {
-			out = append(out, id)
-		}
-	}
-	return out
 }

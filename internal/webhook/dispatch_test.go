@@ -97,12 +97,17 @@ func TestClaimDeliveries(t *testing.T) {
 			if err := tx.RecordWebhookAttempt(t.Context(), &a, cryptopay.DeliverySucceeded, nil); err != nil {
 				return err
 			}
-			return tx.ReleaseWebhookDelivery(t.Context(), all[1], now.Add(10*time.Second))
+			// A hand-back naming another claim than the one held changes
+			// nothing; naming the one held, it makes the delivery due then.
+			if err := tx.ReleaseWebhookDelivery(t.Context(), all[1], now.Add(time.Second), now); err != nil {
+				return err
+			}
+			return tx.ReleaseWebhookDelivery(t.Context(), all[1], now.Add(time.Minute), now.Add(10*time.Second))
 		}); err != nil {
 			t.Fatal(err)
 		}
 		if got := claimAt(t, db, now.Add(5*time.Second), 10); len(got) != 0 {
-			t.Errorf("claim before the hand-back is due took %v", got)
+			t.Errorf("claim before the hand-back is due took %v (a hand-back of another claim must change nothing)", got)
 		}
 		if got := claimAt(t, db, now.Add(10*time.Second), 10); !slices.Equal(got, all[1:2]) {
 			t.Errorf("claim after the hand-back = %v, want %v", got, all[1:2])

@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/riverqueue/river/riverdriver"
@@ -138,9 +137,7 @@ type Service struct {
 	outbox   *Outbox
 	workers  int
 	poll     time.Duration
-	lease    time.Duration // Config.RescueAfter
-	slotsMu  sync.Mutex
-	slots    map[string]int      // endpoint id → attempts in flight
+	lease    time.Duration       // Config.RescueAfter
 	onTry    func(result string) // Config.OnAttempt
 	disp     dispatcher
 }
@@ -171,7 +168,6 @@ func New(cfg Config) (*Service, error) {
 		perEP:   cmp.Or(cfg.PerEndpoint, DefaultPerEndpoint),
 		live:    &guard{resolver: resolver},
 		test:    &guard{resolver: resolver, allowLoopback: cfg.AllowLoopback},
-		slots:   map[string]int{},
 		onTry:   cfg.OnAttempt,
 	}
 	// Several endpoints may share a host: keep at least 16 connections.

@@ -432,10 +432,11 @@ func scanClaim(row interface{ Scan(...any) error }) (storage.ClaimedWebhookDeliv
 	return c, nil
 }
 
-// ReleaseWebhookDelivery makes a pending delivery due again at until.
-func (t *Tx) ReleaseWebhookDelivery(ctx context.Context, id string, until time.Time) error {
-	_, err := t.exec(ctx, `UPDATE webhook_deliveries SET claimed_until = ? WHERE id = ? AND status = 'pending'`,
-		micros(until), id)
+// ReleaseWebhookDelivery makes a pending delivery still under the claim
+// ending at held due again at until.
+func (t *Tx) ReleaseWebhookDelivery(ctx context.Context, id string, held, until time.Time) error {
+	_, err := t.exec(ctx, `UPDATE webhook_deliveries SET claimed_until = ?
+		WHERE id = ? AND status = 'pending' AND claimed_until = ?`, micros(until), id, micros(held))
 	return t.wrap("release webhook delivery", err)
 }
 
