@@ -9,7 +9,8 @@
 //     (1,000,000 by default), after printing the plan of every list shape
 //     the API and the dashboard use (-explain);
 //   - webhook deliveries against bare signed POSTs (BenchmarkDelivery in
-//     internal/webhook, run -rounds times).
+//     internal/webhook, run -rounds times): a backlog drained, and events
+//     delivered while they are written.
 //
 // It needs the load generator's source directory (-loadgen, a Go module
 // with its own main package) and a PostgreSQL server (-pg; each run works
@@ -226,40 +227,61 @@ func (b *bench) measure(ctx context.Context, name string, round int, args ...str
 	return &r
 }
 
-// webhooks runs the webhook package's delivery benchmark, whose
-// subbenchmarks (bare signed POSTs, SQLite, PostgreSQL) run in turn in
-// each of -rounds counts, and prints each round's ratios.
+// webhooks runs the webhook package's delivery benchmark: its test binary
+// is built once and run -rounds times. Per engine it prints the deliverer
+// alone (a backlog of pending deliveries drained) and "-live" (events
+// written by four writers while delivering, bounded by those writers'
+// commits; their events/s is printed beside it), each with its ratio to
+// bare signed POSTs measured right before it (x-bare).
 func (b *bench) webhooks(ctx context.Context) error {
-	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "^BenchmarkDelivery$",
-		"-benchtime", "2000x", "-count", fmt.Sprint(b.o.rounds), "./internal/webhook")
-	cmd.Env = append(os.Environ(), "CRYPTOPAY_TEST_POSTGRES_URL="+b.o.pg)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return fmt.Errorf("webhook benchmark: %w\n%s", err, out)
+	bin := filepath.Join(b.work, "webhook.test")
+	build := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, "./internal/webhook")
+	build.Dir = b.o.src
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build webhook benchmark: %w", err)
 	}
-	re := regexp.MustCompile(`BenchmarkDelivery/(\S+?)(?:-\d+)?\s+\d+\s+.*?([\d.]+) deliveries/s`)
-	rates := map[string][]float64{}
+	const events = 4000
+	// metrics[name][unit] holds one value per round.
+	metrics := map[string]map[string][]float64{}
 	var order []string
-	for _, m := range re.FindAllStringSubmatch(string(out), -1) {
-		v := parseFloat(m[2])
-		if _, ok := rates[m[1]]; !ok {
-			order = append(order, m[1])
+	line := regexp.MustCompile(`(?m)^BenchmarkDelivery/(\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
+	metric := regexp.MustCompile(`([\d.e+-]+) (\S+)`)
+	for round := 1; round <= b.o.rounds; round++ {
+		cmd := exec.CommandContext(ctx, bin, "-test.run", "^$", "-test.bench", "^BenchmarkDelivery$",
+			"-test.benchtime", fmt.Sprintf("%dx", events), "-test.count", "1")
+		cmd.Dir = filepath.Join(b.o.src, "internal", "webhook")
+		cmd.Env = append(os.Environ(), "CRYPTOPAY_TEST_POSTGRES_URL="+b.o.pg)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return fmt.Errorf("webhook benchmark: %w\n%s", err, out)
 		}
-		rates[m[1]] = append(rates[m[1]], v)
-	}
-	fmt.Println("\nwebhook deliveries (BenchmarkDelivery, 2000 events per run, 32 workers)")
-	base := rates["baseline-bare-signed-POST"]
-	for _, name := range order {
-		line := fmt.Sprintf("  %-28s median %9.0f deliveries/s", name, median(rates[name]))
-		if name != "baseline-bare-signed-POST" && len(base) == len(rates[name]) {
-			var rs []float64
-			for i, v := range rates[name] {
-				rs = append(rs, v/base[i])
+		for _, m := range line.FindAllStringSubmatch(string(out), -1) {
+			name := m[1]
+			if metrics[name] == nil {
+				metrics[name] = map[string][]float64{}
+				order = append(order, name)
 			}
-			line += fmt.Sprintf("  ratio to bare POSTs: median %.3f (rounds %s)", median(rs), fmtList(rs))
+			for _, mm := range metric.FindAllStringSubmatch(m[2], -1) {
+				metrics[name][mm[2]] = append(metrics[name][mm[2]], parseFloat(mm[1]))
+			}
+			fmt.Fprintf(os.Stderr, "round %d webhooks %-26s %s\n", round, name, strings.Join(strings.Fields(m[2]), " "))
 		}
-		fmt.Println(line)
+	}
+	fmt.Printf("\nwebhook deliveries (BenchmarkDelivery, %d events per run, 32 workers; <engine>: a backlog drained,\n", events)
+	fmt.Println("<engine>-live: written by 4 writers while delivering; ratios to bare signed POSTs sent right before)")
+	for _, name := range order {
+		m := metrics[name]
+		out := fmt.Sprintf("  %-28s median %9.0f deliveries/s", name, median(m["deliveries/s"]))
+		if rs := m["x-bare"]; len(rs) > 0 {
+			out += fmt.Sprintf("  bare %6.0f/s  ratio to bare POSTs: median %.3f (rounds %s)",
+				median(m["bare-POSTs/s"]), median(rs), fmtList(rs))
+		}
+		if ev := m["events/s"]; len(ev) > 0 {
+			out += fmt.Sprintf("  events written: median %.0f/s", median(ev))
+		}
+		fmt.Println(out)
 	}
 	return nil
 }

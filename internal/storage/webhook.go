@@ -48,7 +48,39 @@ type WebhookTx interface {
 	CreateWebhookDelivery(ctx context.Context, d *cryptopay.WebhookDelivery) error
 	// RecordWebhookAttempt stores an attempt and sets its delivery's status,
 	// attempt count and next attempt time (nil once final).
+	// It also ends the delivery's claim.
 	RecordWebhookAttempt(ctx context.Context, a *cryptopay.WebhookAttempt, status cryptopay.DeliveryStatus, next *time.Time) error
+	// RecordWebhookAttempts is RecordWebhookAttempt for many attempts in a
+	// few statements. An attempt number already recorded fails the whole
+	// call with a *ConflictError (the caller records them one by one).
+	RecordWebhookAttempts(ctx context.Context, rs []WebhookAttemptRecord) error
+	// ClaimWebhookDeliveries claims up to limit pending deliveries due at
+	// now (next attempt at or before now) and not claimed (or whose claim
+	// ended before now), earliest due first, leaving out those of the
+	// endpoints in skip: each is claimed until until, when it is due again
+	// unless an attempt was recorded. Each comes with its endpoint as it is
+	// in this transaction. On PostgreSQL rows another transaction is
+	// claiming are skipped, not waited for.
+	ClaimWebhookDeliveries(ctx context.Context, now, until time.Time, limit int, skip []string) ([]ClaimedWebhookDelivery, error)
+	// ReleaseWebhookDelivery moves the claim of a pending delivery, if it
+	// is still the claim that ends at held (the caller's, not a later
+	// one), to end at until, without an attempt: it is due again then.
+	ReleaseWebhookDelivery(ctx context.Context, id string, held, until time.Time) error
+}
+
+// WebhookAttemptRecord is an attempt and where it leaves its delivery: the
+// arguments of RecordWebhookAttempt.
+type WebhookAttemptRecord struct {
+	Attempt *cryptopay.WebhookAttempt
+	Status  cryptopay.DeliveryStatus
+	Next    *time.Time
+}
+
+// ClaimedWebhookDelivery is a delivery claimed for an attempt and its
+// endpoint, read together (one joined read).
+type ClaimedWebhookDelivery struct {
+	Delivery cryptopay.WebhookDelivery
+	Endpoint cryptopay.WebhookEndpoint
 }
 
 // WebhookEndpointFilter selects endpoints of one store and mode.

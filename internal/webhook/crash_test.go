@@ -24,9 +24,9 @@ import (
 // TestCrashSafety builds the cryptopay binary, runs `serve` on SQLite,
 // writes events while deliveries are in flight, kills the gateway with
 // SIGKILL, restarts it, and asserts that every event id reached the
-// receiver at least once. Recovery of the jobs the killed process held
-// waits for River's rescuer (DefaultRescueAfter, 20 s, plus up to its
-// 30 s interval), so the test takes most of a minute; -short skips it.
+// receiver at least once. Recovery of the deliveries the killed process
+// had claimed waits for their claims to end (DefaultRescueAfter, 20 s,
+// plus a poll), so the test takes most of a minute; -short skips it.
 func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and restarts the gateway; slow")

@@ -12,95 +12,118 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/webhooksig"
 )
 
-// worker runs one delivery job: one attempt, recorded, then done or
-// snoozed until the next attempt is due.
-type worker struct {
-	river.WorkerDefaults[deliverArgs]
-	s *Service
+// outcome is an attempt made and not yet recorded.
+type outcome struct {
+	d       *cryptopay.WebhookDelivery
+	ep      *cryptopay.WebhookEndpoint
+	a       cryptopay.WebhookAttempt
+	status  cryptopay.DeliveryStatus
+	next    *time.Time // when the delivery is due again; nil once final
+	expired bool       // the endpoint had expired: nothing was sent
 }
 
-func (w *worker) Timeout(*river.Job[deliverArgs]) time.Duration { return w.s.timeout + jobMargin }
-
-func (w *worker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
-	s := w.s
-	d, err := s.db.GetWebhookDelivery(ctx, job.Args.DeliveryID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil // the endpoint was deleted with its log
-	}
-	if err != nil {
-		return err
-	}
-	if d.Status != cryptopay.DeliveryPending {
-		return nil // already final: a job run twice after a crash
-	}
-	ep, err := s.db.GetWebhookEndpoint(ctx, d.EndpointID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if !s.acquire(ep.ID) {
-		// This endpoint already has PerEndpoint attempts in flight: give the
-		// worker back to other endpoints and look again shortly.
-		return river.JobSnooze(time.Second + time.Duration(s.rand()*float64(time.Second)))
-	}
-	defer s.release(ep.ID)
-
-	a := cryptopay.WebhookAttempt{DeliveryID: d.ID, Number: d.Attempts + 1, StartedAt: s.now().UTC()}
+// attemptOnce makes one attempt of d, claimed with its endpoint ep (or
+// none, for a disabled or expired endpoint, which fails the delivery), and
+// returns what to record.
+func (s *Service) attemptOnce(ctx context.Context, d *cryptopay.WebhookDelivery, ep *cryptopay.WebhookEndpoint) *outcome {
+	o := &outcome{d: d, ep: ep, a: cryptopay.WebhookAttempt{DeliveryID: d.ID, Number: d.Attempts + 1, StartedAt: s.now().UTC()}}
+	a := &o.a
 	// An expired endpoint's owner has stopped renewing it (a listener that
 	// crashed): what it still had pending is never sent.
-	expired := ep.Expired(a.StartedAt)
+	o.expired = ep.Expired(a.StartedAt)
 	switch {
 	case !ep.Enabled:
 		a.Error = "endpoint disabled; not sent"
-	case expired:
+	case o.expired:
 		a.Error = "endpoint expired; not sent"
 	default:
-		s.attempt(ctx, ep, d, &a)
+		s.attempt(ctx, ep, d, a)
 	}
 	ok := a.StatusCode >= 200 && a.StatusCode < 300
-	status, next := cryptopay.DeliveryPending, (*time.Time)(nil)
+	o.status = cryptopay.DeliveryPending
 	switch {
 	case ok:
-		status = cryptopay.DeliverySucceeded
-	case !ep.Enabled, expired:
-		status = cryptopay.DeliveryFailed
+		o.status = cryptopay.DeliverySucceeded
+	case !ep.Enabled, o.expired:
+		o.status = cryptopay.DeliveryFailed
 	default:
 		if at, more := s.sched.Next(d.CreatedAt, a.StartedAt.Add(a.Duration), a.Number, s.rand); more {
-			next = &at
+			o.next = &at
 		} else {
-			status = cryptopay.DeliveryFailed
+			o.status = cryptopay.DeliveryFailed
 		}
 	}
-	err = s.db.InTx(ctx, func(tx storage.Tx) error {
-		if err := tx.RecordWebhookAttempt(ctx, &a, status, next); err != nil {
+	return o
+}
+
+// recordAttempts records the attempts of outs in one transaction (a few
+// statements for all), each as recordAttempt would. A delivery that failed
+// for good may disable its endpoint, so it is recorded by recordAttempt;
+// so is every one of outs when the batch fails (an attempt number recorded
+// by an earlier claim, a delivery deleted with its endpoint), so that one
+// such attempt does not hold back the others.
+func (s *Service) recordAttempts(ctx context.Context, outs []*outcome) {
+	var batch []storage.WebhookAttemptRecord
+	var plain []*outcome
+	for _, o := range outs {
+		if o.status == cryptopay.DeliveryFailed {
+			s.recordAttempt(ctx, o)
+			continue
+		}
+		plain = append(plain, o)
+		batch = append(batch, storage.WebhookAttemptRecord{Attempt: &o.a, Status: o.status, Next: o.next})
+	}
+	if len(batch) == 0 {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jobMargin)
+	defer cancel()
+	err := s.db.InTx(rctx, func(tx storage.Tx) error { return tx.RecordWebhookAttempts(rctx, batch) })
+	if err != nil {
+		for _, o := range plain {
+			s.recordAttempt(ctx, o)
+		}
+		return
+	}
+	for _, o := range plain {
+		s.reportAttempt(ctx, o.ep, o.d, &o.a, o.status, o.next)
+	}
+}
+
+// recordAttempt stores o's attempt and moves its delivery on (ending its claim),
+// and disables the endpoint when the delivery failed for good and nothing
+// got through for the whole window. A failure to record leaves the claim
+// to end by itself (RescueAfter), when the delivery is attempted again.
+func (s *Service) recordAttempt(ctx context.Context, o *outcome) {
+	// The request is over: its record must not be lost to a stop that
+	// gives up on attempts in flight, and is bounded by the margin the
+	// claim leaves for it.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jobMargin)
+	defer cancel()
+	err := s.db.InTx(rctx, func(tx storage.Tx) error {
+		if err := tx.RecordWebhookAttempt(rctx, &o.a, o.status, o.next); err != nil {
 			return err
 		}
-		if status == cryptopay.DeliveryFailed && ep.Enabled && !expired {
-			return s.maybeDisable(ctx, tx, ep.ID, d.CreatedAt, a.StartedAt)
+		if o.status == cryptopay.DeliveryFailed && o.ep.Enabled && !o.expired {
+			return s.maybeDisable(rctx, tx, o.ep.ID, o.d.CreatedAt, o.a.StartedAt)
 		}
 		return nil
 	})
 	var conflict *storage.ConflictError
 	if errors.As(err, &conflict) {
-		return nil // this attempt number was recorded by an earlier run of the job
+		return // this attempt number was recorded by an earlier claim of the delivery
 	}
 	if err != nil {
-		return err
+		s.log.ErrorContext(ctx, "webhook: record attempt; the delivery is due again when its claim ends",
+			"delivery", o.d.ID, "err", err)
+		return
 	}
-	s.reportAttempt(ctx, ep, d, &a, status, next)
-	if next != nil {
-		return river.JobSnooze(max(next.Sub(s.now()), 0))
-	}
-	return nil
+	s.reportAttempt(ctx, o.ep, o.d, &o.a, o.status, o.next)
 }
 
 // reportAttempt tells Config.OnAttempt the recorded attempt's result and
@@ -246,22 +269,4 @@ func (s *Service) maybeDisable(ctx context.Context, tx storage.Tx, id string, si
 		Type: cryptopay.EventWebhookEndpointDisabled, Data: data, CreatedAt: now}
 	s.log.WarnContext(ctx, "webhook: endpoint disabled", "endpoint", ep.ID, "reason", ep.DisabledReason)
 	return s.outbox.Append(ctx, tx, &ev)
-}
-
-func (s *Service) acquire(id string) bool {
-	s.slotsMu.Lock()
-	defer s.slotsMu.Unlock()
-	if s.slots[id] >= s.perEP {
-		return false
-	}
-	s.slots[id]++
-	return true
-}
-
-func (s *Service) release(id string) {
-	s.slotsMu.Lock()
-	defer s.slotsMu.Unlock()
-	if s.slots[id]--; s.slots[id] <= 0 {
-		delete(s.slots, id)
-	}
 }

@@ -76,6 +76,17 @@ func createStore(t testing.TB, db storage.DB, live bool) *cryptopay.Store {
 // newService starts a Service on db with fast test settings.
 func newService(t testing.TB, db storage.DB, mod func(*Config)) *Service {
 	t.Helper()
+	s := newStoppedService(t, db, mod)
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// newStoppedService is newService not yet started; it is stopped at
+// cleanup if the test starts it.
+func newStoppedService(t testing.TB, db storage.DB, mod func(*Config)) *Service {
+	t.Helper()
 	// Receivers are httptest servers on loopback, so loopback is allowed.
 	cfg := Config{DB: db, Keyring: testKeyring(t), Version: "test", PollInterval: 50 * time.Millisecond, AllowLoopback: true,
 		Schedule: Schedule{Base: 200 * time.Millisecond, Max: time.Second, Window: time.Hour}}
@@ -84,9 +95,6 @@ func newService(t testing.TB, db storage.DB, mod func(*Config)) *Service {
 	}
 	s, err := New(cfg)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

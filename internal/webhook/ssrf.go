@@ -182,14 +182,18 @@ func (g *guard) DialContext(ctx context.Context, network, addr string) (net.Conn
 
 // newHTTPClient returns the client deliveries use: the guarded dialer, no
 // proxy from the environment (a proxy would connect on our behalf to
-// whatever it resolves), no redirects, and the per-attempt timeout.
-func newHTTPClient(g *guard, timeout time.Duration) *http.Client {
+// whatever it resolves), no redirects, and the per-attempt timeout. It
+// keeps perHost idle connections per host, so an endpoint receiving its
+// cap of attempts at once reuses its connections instead of dialling
+// (and resolving and checking) anew for each; the guard checks every new
+// connection, and a kept one goes to an address it approved.
+func newHTTPClient(g *guard, timeout time.Duration, perHost int) *http.Client {
 	tr := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           g.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   16,
+		MaxIdleConnsPerHost:   perHost,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   timeout,
 		ResponseHeaderTimeout: timeout,

@@ -1,6 +1,7 @@
 // Package webhook delivers a store's events to its webhook endpoints:
-// signed, durable (an outbox in the event's own transaction, worked by
-// River on the same database), retried with backoff for three days,
+// signed, durable (an outbox in the event's own transaction: the pending
+// delivery rows themselves, claimed in batches by a dispatcher on the same
+// database), retried with backoff for three days,
 // recorded attempt by attempt, and guarded against SSRF. It also manages
 // endpoints (create, update, rotate secrets) and the delivery log.
 //
@@ -18,10 +19,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
@@ -39,18 +38,25 @@ const (
 	DefaultWorkers         = 32
 	DefaultPerEndpoint     = 8
 	// DefaultRescueAfter is AttemptTimeout (10 s) plus the job margin (5 s)
-	// plus 5 s: a job still marked running after that cannot still be
-	// working (River cancels it at its job timeout), so it was lost with a
-	// crashed process. Rescuing soon after bounds how late a crash makes
-	// deliveries: RescueAfter plus River's 30 s rescuer interval at most.
-	// A later rescue buys nothing; an earlier one would run live jobs twice.
+	// plus 5 s: the claim a dispatcher takes on a delivery lasts that long.
+	// An attempt still unrecorded by then cannot still be running (its
+	// request and its record are bounded by the timeout and the margin), so
+	// it was lost with a crashed process, and the delivery is due again:
+	// a crash delays deliveries by RescueAfter plus one poll at most. A
+	// longer claim buys nothing; a shorter one would run live attempts twice.
 	DefaultRescueAfter = DefaultAttemptTimeout + jobMargin + 5*time.Second
-	// jobMargin is how long a job may run beyond its attempt's timeout, to
-	// record the attempt.
-	jobMargin           = 5 * time.Second
+	// jobMargin is how long an attempt may take beyond its request's
+	// timeout, to record the attempt.
+	jobMargin = 5 * time.Second
+	// DefaultPollInterval is how often an idle dispatcher looks for due
+	// deliveries (retries, and events written by another process); an
+	// event appended through this process's outbox wakes it at once.
 	DefaultPollInterval = 250 * time.Millisecond
-	maxResponseBody     = 4 << 10
-	queueName           = "webhooks"
+	// claimCooldown is the least time between two claims while deliveries
+	// keep coming: the attempts that finish meanwhile free their workers
+	// together, so one claim refills many.
+	claimCooldown   = 2 * time.Millisecond
+	maxResponseBody = 4 << 10
 )
 
 // Config carries the service's dependencies and knobs; zero values take
@@ -92,11 +98,13 @@ type Config struct {
 	// of those go to one endpoint, so a slow endpoint cannot take them all.
 	Workers     int
 	PerEndpoint int
-	// RescueAfter is how long a delivery job may stay running before it is
-	// taken to have been lost with a crashed process and is run again. It
-	// must be at least AttemptTimeout plus 5 s (the job timeout); zero
-	// means AttemptTimeout plus 10 s (DefaultRescueAfter by default).
-	RescueAfter  time.Duration
+	// RescueAfter is how long a claimed delivery may stay unrecorded before
+	// it is taken to have been lost with a crashed process and is due
+	// again. It must be at least AttemptTimeout plus 5 s; zero means
+	// AttemptTimeout plus 10 s (DefaultRescueAfter by default).
+	RescueAfter time.Duration
+	// PollInterval is how often an idle dispatcher looks for due
+	// deliveries (DefaultPollInterval by default).
 	PollInterval time.Duration
 	// OnAttempt, if set, is told the result of every delivery attempt:
 	// succeeded, retrying, failed or not_sent (metrics). It must not block.
@@ -126,17 +134,18 @@ type Service struct {
 	test     *guard // loopback allowed with Config.AllowLoopback
 	liveHTTP *http.Client
 	testHTTP *http.Client
-	river    *river.Client[*sql.Tx]
 	outbox   *Outbox
-	slotsMu  sync.Mutex
-	slots    map[string]int // endpoint id → attempts in flight
-	started  bool
+	workers  int
+	poll     time.Duration
+	lease    time.Duration       // Config.RescueAfter
 	onTry    func(result string) // Config.OnAttempt
+	disp     dispatcher
 }
 
-// New returns a Service. It fails if the River client cannot be built.
-// Call Start to begin delivering; a Service never started still enqueues
-// (SendTest, Redeliver) for a process that works the queue.
+// New returns a Service. It fails on a keyring missing or a RescueAfter
+// shorter than the attempt's bound. Call Start to begin delivering; a
+// Service never started still enqueues (SendTest, Redeliver) for a process
+// that delivers.
 func New(cfg Config) (*Service, error) {
 	if cfg.Keyring == nil {
 		return nil, errors.New("webhook: a keyring is required")
@@ -159,38 +168,25 @@ func New(cfg Config) (*Service, error) {
 		perEP:   cmp.Or(cfg.PerEndpoint, DefaultPerEndpoint),
 		live:    &guard{resolver: resolver},
 		test:    &guard{resolver: resolver, allowLoopback: cfg.AllowLoopback},
-		slots:   map[string]int{},
 		onTry:   cfg.OnAttempt,
 	}
-	s.liveHTTP, s.testHTTP = newHTTPClient(s.live, s.timeout), newHTTPClient(s.test, s.timeout)
+	// Several endpoints may share a host: keep at least 16 connections.
+	perHost := max(16, s.perEP)
+	s.liveHTTP, s.testHTTP = newHTTPClient(s.live, s.timeout, perHost), newHTTPClient(s.test, s.timeout, perHost)
 	if s.rand == nil {
 		s.rand = defaultRand
 	}
 	if cfg.Now == nil {
 		s.now = time.Now
 	}
-	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {
-		return nil, fmt.Errorf("webhook: %w", err)
-	}
 	jobTimeout := s.timeout + jobMargin
-	rescue := cmp.Or(cfg.RescueAfter, jobTimeout+5*time.Second)
-	if rescue < jobTimeout {
-		return nil, fmt.Errorf("webhook: RescueAfter %v must be at least the job timeout %v", rescue, jobTimeout)
+	s.lease = cmp.Or(cfg.RescueAfter, jobTimeout+5*time.Second)
+	if s.lease < jobTimeout {
+		return nil, fmt.Errorf("webhook: RescueAfter %v must be at least the attempt timeout plus 5s (%v)", s.lease, jobTimeout)
 	}
-	rc, err := river.NewClient(driver(cfg.DB), &river.Config{
-		Queues:               map[string]river.QueueConfig{queueName: {MaxWorkers: cmp.Or(cfg.Workers, DefaultWorkers)}},
-		Workers:              workers,
-		JobTimeout:           jobTimeout,
-		RescueStuckJobsAfter: rescue,
-		FetchPollInterval:    cmp.Or(cfg.PollInterval, DefaultPollInterval),
-		FetchCooldown:        10 * time.Millisecond,
-		Logger:               riverLogger(s.log),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("webhook: river client: %w", err)
-	}
-	s.river = rc
+	s.workers = cmp.Or(cfg.Workers, DefaultWorkers)
+	s.poll = cmp.Or(cfg.PollInterval, DefaultPollInterval)
+	var err error
 	s.outbox = cfg.Outbox
 	if s.outbox == nil {
 		if s.outbox, err = NewOutbox(cfg.DB, s.now); err != nil {
@@ -200,22 +196,10 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// riverLogger keeps River's routine chatter out of the gateway's log.
-func riverLogger(l *slog.Logger) *slog.Logger {
-	return slog.New(levelFloor{l.Handler(), slog.LevelWarn})
-}
-
-type levelFloor struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-// driver picks River's driver for the engine. Both work on the store's own
-// *sql.DB, so River's InsertTx can take the store's *sql.Tx.
+// driver picks River's driver for the engine, for River's schema only
+// (Migrate, CheckSchema): deliveries no longer run as River jobs (see
+// dispatch.go), but installs keep the tables they have and the commands
+// that check them.
 func driver(db storage.DB) riverdriver.Driver[*sql.Tx] {
 	if db.Engine() == "sqlite" {
 		return riversqlite.New(db.SQL())
@@ -223,32 +207,23 @@ func driver(db storage.DB) riverdriver.Driver[*sql.Tx] {
 	return riverdatabasesql.New(db.SQL())
 }
 
-// Start begins working deliveries. It fails with ErrQueueSchemaMissing if
-// River's tables have not been migrated.
+// Start begins delivering: a dispatcher claims due deliveries and attempts
+// them on up to Workers goroutines until Stop. It fails with
+// ErrQueueSchemaMissing if the queue's tables have not been migrated.
 func (s *Service) Start(ctx context.Context) error {
 	if err := CheckSchema(ctx, s.db); err != nil {
 		return err
 	}
-	if err := s.river.Start(ctx); err != nil {
-		return fmt.Errorf("webhook: start: %w", err)
-	}
-	s.started = true
-	return nil
+	return s.disp.start(s)
 }
 
-// Stop stops fetching new deliveries and waits for those in flight until
-// ctx ends. It is safe before Start and twice.
+// Stop stops claiming deliveries and waits for the attempts in flight
+// until ctx ends; those still running then are abandoned, and their
+// deliveries are due again when their claim ends (RescueAfter): receivers
+// de-duplicate by event id. It is safe before Start and twice.
 func (s *Service) Stop(ctx context.Context) error {
-	if !s.started {
-		return nil
-	}
-	err := s.river.Stop(ctx)
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		// Deliveries still running are lost with the process; River's rescuer
-		// runs them again after RescueAfter, and receivers de-duplicate by id.
-		return nil
-	}
-	return err
+	s.disp.stop(ctx)
+	return nil
 }
 
 // ErrQueueSchemaMissing: River's tables are missing or outdated; run

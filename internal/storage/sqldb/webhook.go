@@ -1,8 +1,11 @@
 package sqldb
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cryptopay/cryptopay"
@@ -281,9 +284,174 @@ func (t *Tx) RecordWebhookAttempt(ctx context.Context, a *cryptopay.WebhookAttem
 	if err != nil {
 		return t.wrap("record webhook attempt", err)
 	}
-	res, err := t.exec(ctx, `UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, updated_at = ?
-		WHERE id = ?`, string(status), a.Number, nullMicros(next), micros(a.StartedAt.Add(a.Duration)), a.DeliveryID)
+	res, err := t.exec(ctx, `UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, updated_at = ?,
+		claimed_until = NULL WHERE id = ?`, string(status), a.Number, nullMicros(next), micros(a.StartedAt.Add(a.Duration)), a.DeliveryID)
 	return t.mustAffect("record webhook attempt", res, err)
+}
+
+// RecordWebhookAttempts records rs in chunks of 64, 32, ..., 1 rows: two
+// statements a chunk (a multi-row INSERT, and an UPDATE joined to a VALUES
+// list, whose columns both engines name column1, column2, ...). Chunk
+// sizes are powers of two so the statements are a fixed set, prepared once
+// on SQLite.
+func (t *Tx) RecordWebhookAttempts(ctx context.Context, rs []storage.WebhookAttemptRecord) error {
+	for len(rs) > 0 {
+		n := 64
+		for n > len(rs) {
+			n /= 2
+		}
+		if err := t.recordAttemptChunk(ctx, rs[:n]); err != nil {
+			return err
+		}
+		rs = rs[n:]
+	}
+	return nil
+}
+
+func (t *Tx) recordAttemptChunk(ctx context.Context, rs []storage.WebhookAttemptRecord) error {
+	ins := `INSERT INTO webhook_attempts (delivery_id, number, started_at, duration_us, status_code, response_body, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?)` + strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?)`, len(rs)-1)
+	// PostgreSQL types a VALUES list's parameters as text unless cast.
+	row := `(?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))`
+	upd := `UPDATE webhook_deliveries SET status = v.column2, attempts = v.column3, next_attempt_at = v.column4,
+		updated_at = v.column5, claimed_until = NULL
+		FROM (VALUES ` + row + strings.Repeat(", "+row, len(rs)-1) + `) AS v WHERE webhook_deliveries.id = v.column1`
+	insArgs := make([]any, 0, 7*len(rs))
+	updArgs := make([]any, 0, 5*len(rs))
+	for _, r := range rs {
+		a := r.Attempt
+		insArgs = append(insArgs, a.DeliveryID, a.Number, micros(a.StartedAt), a.Duration.Microseconds(), a.StatusCode,
+			a.ResponseBody, a.Error)
+		updArgs = append(updArgs, a.DeliveryID, string(r.Status), a.Number, nullMicros(r.Next),
+			micros(a.StartedAt.Add(a.Duration)))
+	}
+	if _, err := t.exec(ctx, ins, insArgs...); err != nil {
+		return t.wrap("record webhook attempts", err)
+	}
+	res, err := t.exec(ctx, upd, updArgs...)
+	if err != nil {
+		return t.wrap("record webhook attempts", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return t.wrap("record webhook attempts", err)
+	}
+	if n != int64(len(rs)) {
+		return storage.ErrNotFound // a delivery gone (its endpoint deleted): the caller records one by one
+	}
+	return nil
+}
+
+// claimCols is deliveryCols and endpointCols of the claim's join.
+var claimCols = prefixCols("d.", deliveryCols) + ", " + prefixCols("e.", endpointCols)
+
+func prefixCols(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ClaimWebhookDeliveries claims due deliveries with their endpoints. skip
+// becomes a NOT IN list: it holds the few endpoints at their in-flight cap.
+//
+// The engines differ. PostgreSQL claims in one statement: the candidates
+// are locked (FOR UPDATE SKIP LOCKED: rows another claimer holds are
+// skipped, not waited for, so concurrent claimers on several instances
+// never take the same delivery nor wait for each other) and updated, and
+// the update returns them joined with their endpoints. SQLite cannot
+// return another table's columns from an UPDATE; there the candidates are
+// read joined and then claimed one by one, which its single writer makes
+// atomic, and each statement is prepared once, so the steps cost little.
+func (t *Tx) ClaimWebhookDeliveries(ctx context.Context, now, until time.Time, limit int, skip []string) ([]storage.ClaimedWebhookDelivery, error) {
+	where := `d.status = 'pending' AND d.next_attempt_at <= ? AND (d.claimed_until IS NULL OR d.claimed_until <= ?)`
+	args := []any{micros(now), micros(now)}
+	if len(skip) > 0 {
+		where += ` AND d.endpoint_id NOT IN (?` + strings.Repeat(", ?", len(skip)-1) + `)`
+		for _, id := range skip {
+			args = append(args, id)
+		}
+	}
+	var q string
+	if t.d.Name == "postgres" {
+		q = `WITH c AS (SELECT d.id FROM webhook_deliveries d WHERE ` + where + `
+			ORDER BY d.next_attempt_at, d.id LIMIT ? FOR UPDATE SKIP LOCKED)
+			UPDATE webhook_deliveries d SET claimed_until = ? FROM c, webhook_endpoints e
+			WHERE d.id = c.id AND e.id = d.endpoint_id RETURNING ` + claimCols
+		args = append(args, limit, micros(until))
+	} else {
+		q = `SELECT ` + claimCols + ` FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+			WHERE ` + where + ` ORDER BY d.next_attempt_at, d.id LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, t.wrap("claim webhook deliveries", err)
+	}
+	var out []storage.ClaimedWebhookDelivery
+	for rows.Next() {
+		c, err := scanClaim(rows)
+		if err != nil {
+			rows.Close()
+			return nil, t.wrap("claim webhook deliveries", err)
+		}
+		out = append(out, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, t.wrap("claim webhook deliveries", err)
+	}
+	if t.d.Name == "postgres" {
+		// RETURNING keeps no order: earliest due first, as on SQLite.
+		slices.SortFunc(out, func(a, b storage.ClaimedWebhookDelivery) int {
+			return cmp.Or(a.Delivery.NextAttemptAt.Compare(*b.Delivery.NextAttemptAt), cmp.Compare(a.Delivery.ID, b.Delivery.ID))
+		})
+		return out, nil
+	}
+	// One statement per row keeps the text fixed, so it is prepared once
+	// (a list of ids would be a new statement for every batch size).
+	for _, c := range out {
+		if _, err := t.exec(ctx, `UPDATE webhook_deliveries SET claimed_until = ? WHERE id = ?`,
+			micros(until), c.Delivery.ID); err != nil {
+			return nil, t.wrap("claim webhook deliveries", err)
+		}
+	}
+	return out, nil
+}
+
+func scanClaim(row interface{ Scan(...any) error }) (storage.ClaimedWebhookDelivery, error) {
+	var (
+		c                            storage.ClaimedWebhookDelivery
+		d                            = &c.Delivery
+		e                            = &c.Endpoint
+		next, prevExp, exp           sql.NullInt64
+		dCreated, dUpdated, eCreated int64
+		eUpdated                     int64
+		types                        string
+	)
+	if err := row.Scan(&d.ID, &d.EndpointID, &d.StoreID, &d.Livemode, &d.EventID, &d.EventType, &d.Status,
+		&d.Attempts, &d.Body, &next, &dCreated, &dUpdated,
+		&e.ID, &e.StoreID, &e.Livemode, &e.URL, &e.Description, &types, &e.Enabled,
+		&e.DisabledReason, &e.Secret, &e.PreviousSecret, &prevExp, &eCreated, &eUpdated, &exp); err != nil {
+		return c, err
+	}
+	if err := fromJSON(types, &e.EventTypes); err != nil {
+		return c, err
+	}
+	d.NextAttemptAt = fromNullMicros(next)
+	d.CreatedAt, d.UpdatedAt = fromMicros(dCreated), fromMicros(dUpdated)
+	e.PreviousSecretExpiresAt, e.ExpiresAt = fromNullMicros(prevExp), fromNullMicros(exp)
+	e.CreatedAt, e.UpdatedAt = fromMicros(eCreated), fromMicros(eUpdated)
+	return c, nil
+}
+
+// ReleaseWebhookDelivery makes a pending delivery still under the claim
+// ending at held due again at until.
+func (t *Tx) ReleaseWebhookDelivery(ctx context.Context, id string, held, until time.Time) error {
+	_, err := t.exec(ctx, `UPDATE webhook_deliveries SET claimed_until = ?
+		WHERE id = ? AND status = 'pending' AND claimed_until = ?`, micros(until), id, micros(held))
+	return t.wrap("release webhook delivery", err)
 }
 
 // Endpoint secrets are sealed by the webhook service (which needs them to
