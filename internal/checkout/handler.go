@@ -138,6 +138,9 @@ type pageData struct {
 	Store    string
 	OrderID  string
 	TestMode string // the warning on test networks; "" in live mode
+	// AddressLabel, QRCaption and CopyAddress name the deposit address
+	// for its chain: a bitcoin address, or an address on an EVM network.
+	AddressLabel, QRCaption, CopyAddress string
 	// Unavailable is the notice shown while an incident freeze is in
 	// force (live invoices only); the payment details are then hidden.
 	Unavailable string
@@ -256,6 +259,12 @@ func (h *Handler) pageData(k *checkout) pageData {
 		Support:   support{URL: template.URL(k.settings.SupportURL), Email: k.settings.SupportEmail}, // validated when stored
 	}
 	d.URI = template.URL(d.State.URI) // built by paymentURI from a derived address and an amount
+	d.AddressLabel, d.QRCaption, d.CopyAddress = c.AddressLabel, c.QRCaption, c.CopyAddress
+	if inv.Network.EVM() {
+		d.AddressLabel = fmt.Sprintf(c.AddressLabelEVM, inv.Network)
+		d.QRCaption = fmt.Sprintf(c.QRCaptionEVM, inv.Network)
+		d.CopyAddress = c.CopyAddressEVM
+	}
 	if !inv.Livemode {
 		d.TestMode = fmt.Sprintf(c.TestMode, inv.Network)
 		if inv.Network.EVM() {

@@ -42,14 +42,19 @@ type Catalogue struct {
 	Copied        string
 	CopyFailed    string
 	CopyAddress   string // accessible name of the address copy button
-	CopyAmount    string // accessible name of the amount copy button
-	OpenWallet    string
-	ExpiresIn     string
-	NoScript      string
-	ReturnToShop  string
-	PoweredBy     string
-	LanguageLabel string // accessible name of the language links
-	LogoAlt       string // %s: store name
+	// The same three for an EVM deposit address (%s: the network), which
+	// is no bitcoin address and must be paid on that network only.
+	AddressLabelEVM string
+	QRCaptionEVM    string
+	CopyAddressEVM  string
+	CopyAmount      string // accessible name of the amount copy button
+	OpenWallet      string
+	ExpiresIn       string
+	NoScript        string
+	ReturnToShop    string
+	PoweredBy       string
+	LanguageLabel   string // accessible name of the language links
+	LogoAlt         string // %s: store name
 
 	// ExchangeWarning is shown when the store accepts no shortfall.
 	// %s: the exact amount with its unit.
@@ -112,35 +117,38 @@ var English = Catalogue{
 	Hours:        "%d h",
 	HoursMinutes: "%d h %d min",
 
-	PageTitle:     "Pay %s",
-	NotFoundTitle: "Payment not found",
-	NotFoundText:  "This payment link is not valid. Please check the link or go back to the shop and start the payment again.",
-	OrderLabel:    "Order",
-	TestMode:      "Test payment on %s: do not send real bitcoin.",
-	TestModeEVM:   "Test payment on the %[1]s test network: do not send real %[2]s.",
-	Unavailable:   "Payments are temporarily unavailable. Please do not send a payment now; try again later or contact the shop.",
-	WrongChain:    "Send %s on the %s network only. The same address exists on every EVM chain, but %s sent on another network does not pay this invoice.",
-	TotalLabel:    "Total",
-	PriceLabel:    "Price",
-	PaidLabel:     "Received",
-	SendLabel:     "Amount to send",
-	AddressLabel:  "Bitcoin address",
-	QRCaption:     "Scan with your bitcoin wallet",
-	QRAlt:         "QR code for the payment request %s",
-	PayRegion:     "Payment details",
-	QRTitle:       "Payment request %s",
-	Copy:          "Copy",
-	Copied:        "Copied",
-	CopyFailed:    "Select and copy by hand",
-	CopyAddress:   "Copy the bitcoin address",
-	CopyAmount:    "Copy the amount",
-	OpenWallet:    "Open in wallet",
-	ExpiresIn:     "Time left to pay",
-	NoScript:      "This page refreshes itself every 10 seconds.",
-	ReturnToShop:  "Return to the shop",
-	PoweredBy:     "Payment processed by CryptoPay",
-	LanguageLabel: "Language",
-	LogoAlt:       "%s logo",
+	PageTitle:       "Pay %s",
+	NotFoundTitle:   "Payment not found",
+	NotFoundText:    "This payment link is not valid. Please check the link or go back to the shop and start the payment again.",
+	OrderLabel:      "Order",
+	TestMode:        "Test payment on %s: do not send real bitcoin.",
+	TestModeEVM:     "Test payment on the %[1]s test network: do not send real %[2]s.",
+	Unavailable:     "Payments are temporarily unavailable. Please do not send a payment now; try again later or contact the shop.",
+	WrongChain:      "Send %s on the %s network only. The same address exists on every EVM chain, but %s sent on another network does not pay this invoice.",
+	TotalLabel:      "Total",
+	PriceLabel:      "Price",
+	PaidLabel:       "Received",
+	SendLabel:       "Amount to send",
+	AddressLabel:    "Bitcoin address",
+	QRCaption:       "Scan with your bitcoin wallet",
+	QRAlt:           "QR code for the payment request %s",
+	PayRegion:       "Payment details",
+	QRTitle:         "Payment request %s",
+	Copy:            "Copy",
+	Copied:          "Copied",
+	CopyFailed:      "Select and copy by hand",
+	CopyAddress:     "Copy the bitcoin address",
+	AddressLabelEVM: "Deposit address (%s network)",
+	QRCaptionEVM:    "Scan with a wallet on the %s network",
+	CopyAddressEVM:  "Copy the deposit address",
+	CopyAmount:      "Copy the amount",
+	OpenWallet:      "Open in wallet",
+	ExpiresIn:       "Time left to pay",
+	NoScript:        "This page refreshes itself every 10 seconds.",
+	ReturnToShop:    "Return to the shop",
+	PoweredBy:       "Payment processed by CryptoPay",
+	LanguageLabel:   "Language",
+	LogoAlt:         "%s logo",
 
 	ExchangeWarning: "Paying from an exchange? It may deduct a withdrawal fee. Make sure exactly %s arrives, or the payment stays incomplete.",
 	Estimate:        "Confirmations to go: %[1]d, about %[2]s (one block every %[3]s on average).",

@@ -298,6 +298,15 @@ func TestDepositAddressAndURI(t *testing.T) {
 		if banner := "Test payment on the evm-dev test network: do not send real USDC."; !strings.Contains(page, banner) || strings.Contains(page, "real bitcoin") {
 			t.Errorf("checkout page lacks the banner %q (or speaks of bitcoin):\n%s", banner, page)
 		}
+		// The address is named for its network, never as a bitcoin address.
+		for _, want := range []string{"Deposit address (evm-dev network)", "Scan with a wallet on the evm-dev network", `aria-label="Copy the deposit address"`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("checkout page lacks %q", want)
+			}
+		}
+		if strings.Contains(strings.ToLower(page), "bitcoin address") || strings.Contains(page, "bitcoin wallet") {
+			t.Errorf("checkout page of a USDC invoice speaks of a bitcoin address or wallet:\n%s", page)
+		}
 		// The command line shows what the API shows: the EIP-681 URI.
 		var shown struct {
 			PaymentURI string `json:"payment_uri"`
