@@ -35,6 +35,8 @@ func Run(t *testing.T, open Opener) {
 		{"Store", testStore}, {"StoreSettings", testStoreSettings}, {"StoreUpdate", testStoreUpdate},
 		{"ReserveAddressIndexes", testReserveAddressIndexes},
 		{"ReserveAddressIndexesConcurrent", testReserveAddressIndexesConcurrent},
+		{"ReplaceWalletKey", testReplaceWalletKey},
+		{"ReplaceWalletKeyConcurrent", testReplaceWalletKeyConcurrent},
 		{"APIKey", testAPIKey},
 		{"Invoice", testInvoice},
 		{"InvoiceConflicts", testInvoiceConflicts},
