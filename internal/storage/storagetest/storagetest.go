@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"ReserveAddressIndexesConcurrent", testReserveAddressIndexesConcurrent},
 		{"ReplaceWalletKey", testReplaceWalletKey},
 		{"ReplaceWalletKeyConcurrent", testReplaceWalletKeyConcurrent},
+		{"WalletKeysBackfill", testWalletKeysBackfill},
 		{"APIKey", testAPIKey},
 		{"Invoice", testInvoice},
 		{"InvoiceConflicts", testInvoiceConflicts},

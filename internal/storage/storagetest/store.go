@@ -459,3 +459,90 @@ func testReplaceWalletKeyConcurrent(t *testing.T, open Opener) {
 		t.Errorf("%d distinct indexes, want %d", len(seen), reservers*rounds*3)
 	}
 }
+
+// walletKeysMigration is the number of the migration that creates
+// wallet_keys (NNNN_wallet_keys.sql); testWalletKeysBackfill undoes and
+// re-applies it, which works only while it is the latest.
+const walletKeysMigration = 26
+
+// testWalletKeysBackfill: keys retired before the wallet_keys migration
+// (recorded only in the audit log, wallet_key.retired) shared the
+// wallet's one counter, so the migration makes them resume at the
+// wallet's counter, never at 0, where their used addresses are. The test
+// undoes the migration on a migrated database, retires a key the old way
+// and migrates again.
+func testWalletKeysBackfill(t *testing.T, open Opener) {
+	ctx := t.Context()
+	db := migrated(t, open)
+	if _, latest, err := db.SchemaVersion(ctx); err != nil || latest != walletKeysMigration {
+		t.Fatalf("latest migration %d (%v): set walletKeysMigration to the wallet_keys migration's number and keep it last, or move this test's undo step", latest, err)
+	}
+	st, other := newStore(t, "legacy"), newStore(t, "other")
+	signet := cryptopay.NetworkBitcoinSignet
+	inTx(t, db, func(tx storage.Tx) error {
+		if err := tx.CreateStore(ctx, st); err != nil {
+			return err
+		}
+		if err := tx.CreateStore(ctx, other); err != nil {
+			return err
+		}
+		_, err := tx.ReserveAddressIndexes(ctx, st.ID, signet, 25) // 5..29: next index 30
+		return err
+	})
+	for _, stmt := range []string{
+		`DROP TABLE wallet_keys`,
+		`ALTER TABLE wallets DROP COLUMN key_generation`,
+		fmt.Sprintf(`DELETE FROM schema_migrations WHERE version = %d`, walletKeysMigration),
+	} {
+		if _, err := db.SQL().ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	retired := func(store, network, fp string) storage.AuditRecord {
+		return storage.AuditRecord{Actor: "operator", Action: "wallet_key.retired", Target: fp,
+			Details: map[string]any{"network": network, "fingerprint": fp, "store": store}}
+	}
+	inTx(t, db, func(tx storage.Tx) error {
+		for _, r := range []storage.AuditRecord{
+			retired(st.ID, string(signet), "legacy-fp"),
+			retired(st.ID, string(cryptopay.NetworkBitcoinTestnet), "no-wallet-fp"), // no wallet there: nothing to resume
+		} {
+			e, err := r.Entry(base)
+			if err != nil {
+				return err
+			}
+			if err := tx.AppendAudit(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if n, err := db.Migrate(ctx); err != nil || n != 1 {
+		t.Fatalf("Migrate again: %d, %v; want 0026 applied", n, err)
+	}
+	tests := []struct {
+		name        string
+		store, fp   string
+		network     cryptopay.Network
+		wantIdx     uint32
+		wantResumed bool
+	}{
+		{"retired before the migration", st.ID, "legacy-fp", signet, 30, true},
+		{"another store", other.ID, "legacy-fp", signet, 0, false},
+		{"a key never held", st.ID, "never-fp", signet, 0, false},
+		{"a network without the wallet", st.ID, "no-wallet-fp", cryptopay.NetworkBitcoinTestnet, 0, false},
+	}
+	for _, tc := range tests {
+		idx, ok, err := db.WalletKeyResumeIndex(ctx, tc.store, tc.network, tc.fp)
+		if err != nil || idx != tc.wantIdx || ok != tc.wantResumed {
+			t.Errorf("%s: %d, %v, %v; want %d, %v", tc.name, idx, ok, err, tc.wantIdx, tc.wantResumed)
+		}
+	}
+	got, err := db.GetStore(ctx, st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := got.Wallet(signet); w.KeyGeneration != 0 || w.NextIndex != 30 {
+		t.Errorf("wallet after the migration: %+v; want generation 0 at 30", w)
+	}
+}
