@@ -18,8 +18,8 @@ import (
 // derive from the new key. Indexes count per key
 // (storage.Tx.ReplaceWalletKey): a key new to the store starts at index
 // 0, so the wallet restored from it (scanning from 0 with a gap limit of
-// 20) sees every payment; a key the store held before resumes past the
-// last index it handed out, so no address is handed out twice (address.go
+// 20) sees every payment; a key the store held before resumes past every
+// index reserved under it, so no address is handed out twice (address.go
 // keeps blocks of the old and the new key apart). A key a store ever used
 // stays that store's: the wallets table holds the
 // current keys (one store per key), the gateway's audit log the replaced
