@@ -39,12 +39,17 @@ type Store struct {
 }
 
 // Wallet is a store's account public key on one network and the next
-// unused derivation index. The gateway never holds a private key.
+// unused derivation index under that key. The gateway never holds a
+// private key.
 type Wallet struct {
 	Network     Network
 	AccountKey  string // xpub/zpub/tpub/vpub as entered
 	Fingerprint string // short, non-secret identifier for logs and display
 	NextIndex   uint32
+	// KeyGeneration counts the replacements of the wallet's key: of two
+	// readings of the wallet, the one with the higher generation holds the
+	// newer key (a key can come back, so the fingerprint cannot tell).
+	KeyGeneration int64
 }
 
 // Wallet returns the store's wallet on network n.

@@ -60,7 +60,7 @@ var savedMessages = map[string]string{
 	"checkout":    "Checkout settings saved.",
 	"logo":        "Logo saved.",
 	"limits":      "Limits and retention saved.",
-	"account_key": "Account key replaced. New invoices derive their addresses from it; invoices already created keep theirs and are still watched.",
+	"account_key": "Account key replaced. New invoices derive their addresses from it, in order from the address the preview showed, so its wallet sees their payments; invoices already created keep theirs and are still watched.",
 }
 
 // currentForm renders the store's settings as the forms show them.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -518,11 +519,16 @@ func TestUnblockAndFreezeByOperator(t *testing.T) {
 
 var firstAddress = regexp.MustCompile(`id="first-address">([^<]+)<`)
 
+// indexShown is the receiving address number the preview shows.
+var indexShown = regexp.MustCompile(`receiving address #(\d+) of the new key`)
+
 // TestAccountKeyReplaced: the owner previews a new account key, sees the
 // address new invoices will get, and confirms; the next invoice gets that
 // address while the earlier one keeps its own. A viewer cannot, the
 // confirmation box is required, a private key is refused and never shown
-// back, another store's key (current or replaced) is refused.
+// back, another store's key (current or replaced) is refused. A key new
+// to the store starts at receiving address #0; going back to the old key
+// resumes past the index it used.
 func TestAccountKeyReplaced(t *testing.T) {
 	engines(t, func(t *testing.T, w *world) {
 		ctx := context.Background()
@@ -571,6 +577,11 @@ func TestAccountKeyReplaced(t *testing.T) {
 		if code != 200 || m == nil || !strings.Contains(body, "keep their addresses") {
 			t.Fatalf("preview: %d", code)
 		}
+		// A key new to the store starts at its receiving address #0, where
+		// a wallet restored from it starts scanning.
+		if !strings.Contains(body, "receiving address #0 of the new key") || !strings.Contains(body, "starts at its first receiving address, #0") {
+			t.Errorf("the preview of a new key does not say it starts at #0")
+		}
 		fp := hidden(t, body, "fingerprint")
 		replace := "/dashboard/stores/" + w.a.ID + "/settings/account_key"
 		confirm := url.Values{"network": {net}, "account_key": {newKey}, "fingerprint": {fp}}
@@ -603,8 +614,13 @@ func TestAccountKeyReplaced(t *testing.T) {
 
 		// Store A's old key stays A's: A may go back to it (its indexes
 		// continue past every one used), B cannot take it up, nor a new store.
-		if code, body, _ := owner.post(preview, url.Values{"network": {net}, "account_key": {vpub(t, 0)}}); code != 200 || !strings.Contains(body, "first-address") {
-			t.Errorf("store A going back to its old key: %d", code)
+		code, body, _ = owner.post(preview, url.Values{"network": {net}, "account_key": {vpub(t, 0)}})
+		back := indexShown.FindStringSubmatch(body)
+		if code != 200 || back == nil || !strings.Contains(body, "used this key before") {
+			t.Fatalf("store A going back to its old key: %d", code)
+		}
+		if idx, _ := strconv.ParseUint(back[1], 10, 32); idx <= uint64(old.AddressIndex) {
+			t.Errorf("going back to the old key would start at #%d, not past its used #%d", idx, old.AddressIndex)
 		}
 		op := w.browser()
 		op.signIn("op@example.com", w.user("op@example.com", true))

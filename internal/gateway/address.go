@@ -40,10 +40,26 @@ type addressPools struct {
 	pools map[string]*addressPool
 }
 
+// A replaced account key (store_key.go) starts at index 0 on the wallet
+// row (storage.Tx.ReplaceWalletKey), so a block of the old key and one of
+// the new key can hold the same index numbers: each block carries the key
+// it was reserved under, read in the same row update as its indexes, and
+// an invoice's address is derived from its index's block's key, never
+// from the store cache's copy of the wallet. The key generation orders
+// keys: once the pool has seen a generation (a reservation's result, this
+// process's replacement, or a store read made after it), it drops the
+// blocks of older generations and hands out only newer keys' indexes. An
+// instance that has not yet heard of a replacement hands out at most the
+// rest of its blocks under the old key (no more than addressRefillAt +
+// addressBlockSize addresses, and for no longer than storeCacheTTL once
+// invoices keep coming); those addresses are the old wallet's, watched
+// like any other, and their indexes were counted in the old key's
+// high-water, so they are never handed out again if the key comes back.
 type addressPool struct {
-	mu        sync.Mutex
-	next, end uint32 // the unused part of the block in use: [next, end)
-	spare     *addressBlock
+	mu    sync.Mutex
+	cur   addressBlock // the unused part of the block in use: [cur.next, cur.end)
+	spare *addressBlock
+	gen   int64 // the newest key generation seen
 	// reserving is closed when the reservation in flight ends; nil when
 	// none is.
 	reserving chan struct{}
@@ -52,16 +68,42 @@ type addressPool struct {
 	err error
 }
 
-// addressBlock is a reserved block of indexes: [first, first+addressBlockSize).
-type addressBlock struct{ first uint32 }
+// addressBlock is the unused part [next, end) of a reserved block, with
+// the key it was reserved under.
+type addressBlock struct {
+	next, end   uint32
+	accountKey  string
+	fingerprint string
+	gen         int64
+}
 
-// nextAddressIndex returns an unused derivation index of the store's
-// wallet on network. It waits for the database only when the process has
-// no reserved index left (its first invoice, or a burst that outran the
-// background reservation).
-func (s *Service) nextAddressIndex(ctx context.Context, storeID string, network cryptopay.Network) (uint32, error) {
+// addressSlot is one handed-out index and the key to derive it from.
+type addressSlot struct {
+	index       uint32
+	accountKey  string
+	fingerprint string
+}
+
+// learn records that the wallet's key generation is at least gen and
+// drops the blocks of older generations. p.mu is held.
+func (p *addressPool) learn(gen int64) {
+	if gen <= p.gen {
+		return
+	}
+	p.gen = gen
+	if p.cur.gen < gen {
+		p.cur = addressBlock{}
+	}
+	if p.spare != nil && p.spare.gen < gen {
+		p.spare = nil
+	}
+}
+
+// pool returns the address pool of the store's wallet on network.
+func (s *Service) addressPool(storeID string, network cryptopay.Network) *addressPool {
 	key := storeID + "/" + string(network)
 	s.addrs.mu.Lock()
+	defer s.addrs.mu.Unlock()
 	if s.addrs.pools == nil {
 		s.addrs.pools = map[string]*addressPool{}
 	}
@@ -70,25 +112,36 @@ func (s *Service) nextAddressIndex(ctx context.Context, storeID string, network 
 		p = &addressPool{}
 		s.addrs.pools[key] = p
 	}
-	s.addrs.mu.Unlock()
+	return p
+}
 
+// nextAddress returns an unused derivation index of the store's wallet on
+// network with the key it belongs to. known is the key generation of the
+// caller's (possibly cached) reading of the wallet: blocks of older keys
+// are dropped, a newer pool ignores it. It waits for the database only
+// when the process has no reserved index left (its first invoice, a burst
+// that outran the background reservation, or a key replacement).
+func (s *Service) nextAddress(ctx context.Context, storeID string, network cryptopay.Network, known int64) (addressSlot, error) {
+	p := s.addressPool(storeID, network)
 	p.mu.Lock()
+	p.learn(known)
 	for {
-		if p.next == p.end && p.spare != nil {
-			p.next, p.end, p.spare = p.spare.first, p.spare.first+addressBlockSize, nil
+		if p.cur.next == p.cur.end && p.spare != nil {
+			p.cur, p.spare = *p.spare, nil
 		}
-		if p.next < p.end {
-			idx := p.next
-			p.next++
-			if p.end-p.next <= addressRefillAt && p.spare == nil && p.reserving == nil {
+		if p.cur.next < p.cur.end {
+			slot := addressSlot{index: p.cur.next, accountKey: p.cur.accountKey, fingerprint: p.cur.fingerprint}
+			p.cur.next++
+			if p.cur.end-p.cur.next <= addressRefillAt && p.spare == nil && p.reserving == nil {
 				s.reserveAddresses(ctx, p, storeID, network)
 			}
 			p.mu.Unlock()
-			return idx, nil
+			return slot, nil
 		}
 		if p.reserving == nil {
-			// Nothing left and nothing on the way (the first invoice, or
-			// the last reservation failed): this caller reserves.
+			// Nothing left and nothing on the way (the first invoice, a
+			// replaced key, or the last reservation failed): this caller
+			// reserves.
 			s.reserveAddresses(ctx, p, storeID, network)
 		}
 		wait := p.reserving
@@ -96,13 +149,13 @@ func (s *Service) nextAddressIndex(ctx context.Context, storeID string, network 
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return addressSlot{}, ctx.Err()
 		}
 		p.mu.Lock()
-		if p.next == p.end && p.spare == nil && p.err != nil {
+		if p.cur.next == p.cur.end && p.spare == nil && p.err != nil {
 			err := p.err
 			p.mu.Unlock()
-			return 0, err
+			return addressSlot{}, err
 		}
 	}
 }
@@ -114,25 +167,41 @@ func (s *Service) nextAddressIndex(ctx context.Context, storeID string, network 
 // PostgreSQL a transaction of its own on the reserved connections, on
 // SQLite the group committer's priority queue), so a caller that does wait
 // for it waits for no batch of creations. It outlives the request that
-// started it (it serves the requests after it) but not the process.
+// started it (it serves the requests after it) but not the process. A
+// block that comes back under an older key than the pool has seen
+// meanwhile (the key was replaced while it was in flight) is dropped.
 func (s *Service) reserveAddresses(ctx context.Context, p *addressPool, storeID string, network cryptopay.Network) {
 	done := make(chan struct{})
 	p.reserving = done
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), addressReserveTimeout)
 	go func() {
 		defer cancel()
-		var first uint32
+		var b storage.AddressBlock
 		err := s.db.InTx(storage.WithPriority(ctx), func(tx storage.Tx) error {
 			var err error
-			first, err = tx.ReserveAddressIndexes(ctx, storeID, network, addressBlockSize)
+			b, err = tx.ReserveAddressIndexes(ctx, storeID, network, addressBlockSize)
 			return err
 		})
 		p.mu.Lock()
 		p.reserving, p.err = nil, err
 		if err == nil {
-			p.spare = &addressBlock{first: first}
+			p.learn(b.KeyGeneration)
+			if b.KeyGeneration == p.gen {
+				p.spare = &addressBlock{next: b.First, end: b.First + addressBlockSize,
+					accountKey: b.AccountKey, fingerprint: b.Fingerprint, gen: b.KeyGeneration}
+			}
 		}
 		p.mu.Unlock()
 		close(done)
 	}()
+}
+
+// keyReplaced tells this process's pool that the store's wallet on
+// network holds generation gen now, so the next invoice derives from the
+// new key at once.
+func (s *Service) keyReplaced(storeID string, network cryptopay.Network, gen int64) {
+	p := s.addressPool(storeID, network)
+	p.mu.Lock()
+	p.learn(gen)
+	p.mu.Unlock()
 }

@@ -65,25 +65,26 @@ func (s *Service) CreateInvoice(ctx context.Context, caller *cryptopay.APIKey, p
 		}
 		return s.insertInvoice(ctx, st, inv)
 	}
-	key, err := s.accountKey(st.ID, wallet)
-	if err != nil {
-		return nil, fmt.Errorf("store %s wallet %s: %w", st.ID, wallet.Network, err)
-	}
 	// The address is derived before the transaction, so the writer is held
-	// only for the inserts.
+	// only for the inserts, and from the key its index was reserved under
+	// (address.go): the cached store may hold a replaced key.
 	for {
-		idx, err := s.nextAddressIndex(ctx, st.ID, inv.Network)
+		slot, err := s.nextAddress(ctx, st.ID, inv.Network, wallet.KeyGeneration)
 		if err != nil {
 			return nil, fmt.Errorf("allocate address: %w", err)
 		}
-		addr, err := key.Address(idx)
+		key, err := s.accountKey(st.ID, cryptopay.Wallet{Network: inv.Network, AccountKey: slot.accountKey})
+		if err != nil {
+			return nil, fmt.Errorf("store %s wallet %s key %s: %w", st.ID, inv.Network, slot.fingerprint, err)
+		}
+		addr, err := key.Address(slot.index)
 		if errors.Is(err, account.ErrUnusableIndex) {
 			continue // BIP32's one-in-2^127 invalid child: skip it, as wallets do
 		}
 		if err != nil {
-			return nil, fmt.Errorf("derive address %d: %w", idx, err)
+			return nil, fmt.Errorf("derive address %d: %w", slot.index, err)
 		}
-		inv.Address, inv.AddressIndex = addr.String, idx
+		inv.Address, inv.AddressIndex = addr.String, slot.index
 		break
 	}
 	return s.insertInvoice(ctx, st, inv)

@@ -15,9 +15,13 @@ import (
 // A store's account key (the xpub its deposit addresses derive from) can
 // be replaced, for example after moving to a new wallet. Invoices already
 // created keep their addresses, which stay watched; only new invoices
-// derive from the new key. Derivation indexes keep growing across keys
-// (storage.Tx.ReplaceWalletKey), so no index is handed out twice, and a
-// key a store ever used stays that store's: the wallets table holds the
+// derive from the new key. Indexes count per key
+// (storage.Tx.ReplaceWalletKey): a key new to the store starts at index
+// 0, so the wallet restored from it (scanning from 0 with a gap limit of
+// 20) sees every payment; a key the store held before resumes past every
+// index reserved under it, so no address is handed out twice (address.go
+// keeps blocks of the old and the new key apart). A key a store ever used
+// stays that store's: the wallets table holds the
 // current keys (one store per key), the gateway's audit log the replaced
 // ones (each replacement records the old key there, in its transaction),
 // and a key found in either for another store is refused.
@@ -33,14 +37,16 @@ const (
 )
 
 // AccountKeyPreview is what replacing the key would do, for the owner to
-// compare with their wallet before confirming: the new key's fingerprint
-// and the first address new invoices would get.
+// compare with their wallet before confirming: the new key's fingerprint,
+// the index it starts at (0 for a key new to the store; Resumed when the
+// store held it before) and the address the next invoice gets.
 type AccountKeyPreview struct {
 	Network        cryptopay.Network
 	OldFingerprint string
 	Fingerprint    string
 	FirstIndex     uint32
 	FirstAddress   string
+	Resumed        bool   // the store held the key before; it resumes past its last used index
 	AccountKey     string // normalised (white space removed)
 }
 
@@ -87,17 +93,30 @@ func (s *Service) previewKey(ctx context.Context, st *cryptopay.Store, network, 
 	} else if used {
 		return nil, errKeyElsewhere
 	}
-	p := &AccountKeyPreview{Network: n, OldFingerprint: w.Fingerprint, Fingerprint: k.Fingerprint(), FirstIndex: w.NextIndex, AccountKey: key}
-	for idx := w.NextIndex; ; idx++ {
+	start, resumed, err := s.db.WalletKeyResumeIndex(ctx, st.ID, n, k.Fingerprint())
+	if err != nil {
+		return nil, err
+	}
+	p := &AccountKeyPreview{Network: n, OldFingerprint: w.Fingerprint, Fingerprint: k.Fingerprint(), Resumed: resumed, AccountKey: key}
+	if err := p.firstAddress(k, start); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// firstAddress sets the first index from start that has an address (BIP32
+// skips an invalid child, as the invoice path does) and its address.
+func (p *AccountKeyPreview) firstAddress(k *account.Key, start uint32) error {
+	for idx := start; ; idx++ {
 		a, err := k.Address(idx)
 		if errors.Is(err, account.ErrUnusableIndex) {
 			continue
 		}
 		if err != nil {
-			return nil, cryptopay.Invalid("account_key", "%s", err.Error())
+			return cryptopay.Invalid("account_key", "%s", err.Error())
 		}
 		p.FirstIndex, p.FirstAddress = idx, a.String
-		return p, nil
+		return nil
 	}
 }
 
@@ -117,6 +136,7 @@ func (s *Service) ReplaceAccountKey(ctx context.Context, storeID, network, accou
 	if p.Fingerprint != wantFingerprint {
 		return nil, cryptopay.Invalid("account_key", "The key is not the one you confirmed; check it again.")
 	}
+	var gen int64
 	err = s.db.InTx(ctx, func(tx storage.Tx) error {
 		cur, err := tx.LockStore(ctx, st.ID)
 		if err != nil {
@@ -125,8 +145,21 @@ func (s *Service) ReplaceAccountKey(ctx context.Context, storeID, network, accou
 		if w, _ := cur.Wallet(p.Network); w.Fingerprint != p.OldFingerprint {
 			return cryptopay.Errorf(cryptopay.CodeConflict, "The store's account key changed meanwhile; reload the page.")
 		}
-		if err := tx.ReplaceWalletKey(ctx, st.ID, p.Network, p.AccountKey, p.Fingerprint); err != nil {
+		nw, err := tx.ReplaceWalletKey(ctx, st.ID, p.Network, p.AccountKey, p.Fingerprint)
+		if err != nil {
 			return err
+		}
+		// The start the transaction read, in case it moved since the
+		// preview (the key came back to this store meanwhile).
+		gen = nw.KeyGeneration
+		if nw.NextIndex != p.FirstIndex {
+			k, err := s.accountKey(st.ID, nw)
+			if err != nil {
+				return err
+			}
+			if err := p.firstAddress(k, nw.NextIndex); err != nil {
+				return err
+			}
 		}
 		if err := s.Audit(ctx, tx, AuditRecord{StoreID: st.ID, Livemode: st.Livemode, Action: AuditStoreAccountKeyReplaced, Target: st.ID,
 			Details: map[string]any{"network": p.Network, "old_fingerprint": p.OldFingerprint, "fingerprint": p.Fingerprint, "first_index": p.FirstIndex}}); err != nil {
@@ -141,17 +174,15 @@ func (s *Service) ReplaceAccountKey(ctx context.Context, storeID, network, accou
 	if err != nil {
 		return nil, fmt.Errorf("replace account key: %w", err)
 	}
-	// This process derives from the new key at once, and starts it at the
-	// previewed index: the indexes it had reserved but not used stay
-	// unused (they were reserved under the old key). Other instances follow
-	// within storeCacheTTL; indexes they hand out meanwhile are below the
-	// new key's start, so none is ever used twice.
+	// This process derives from the new key at once: its pool drops the
+	// blocks reserved under the old key (their indexes stay unused, within
+	// the old key's gap limit) and a block in flight comes back under the
+	// key it was reserved with. Other instances follow at their next
+	// reservation or store read (address.go).
 	s.stores.mu.Lock()
 	delete(s.stores.entries, st.ID)
 	s.stores.mu.Unlock()
-	s.addrs.mu.Lock()
-	delete(s.addrs.pools, st.ID+"/"+string(p.Network))
-	s.addrs.mu.Unlock()
+	s.keyReplaced(st.ID, p.Network, gen)
 	return p, nil
 }
 

@@ -12,7 +12,8 @@ import (
 // path. Stores are created, never edited in place today; the bound keeps a
 // future settings change (on this or another instance) visible within
 // seconds while sparing every invoice one to two reads of a row that does
-// not change. Derivation indexes never come from here (see address.go).
+// not change. Derivation indexes, and the keys deposit addresses derive
+// from, never come from here (see address.go).
 const storeCacheTTL = 5 * time.Second
 
 type storeCache struct {

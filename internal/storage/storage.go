@@ -88,12 +88,25 @@ type DB interface {
 	Close() error
 }
 
+// AddressBlock is a reservation of derivation indexes [First, First+n)
+// under the account key the wallet held when they were reserved.
+type AddressBlock struct {
+	First         uint32
+	AccountKey    string
+	Fingerprint   string
+	KeyGeneration int64
+}
+
 // Reader holds the queries that run outside a write transaction (on
 // SQLite, on the reader pool). A Tx also satisfies it, reading its own
 // writes.
 type Reader interface {
 	GetStore(ctx context.Context, id string) (*cryptopay.Store, error)
 	ListStores(ctx context.Context) ([]cryptopay.Store, error)
+	// WalletKeyResumeIndex returns the index a key the store's wallet on
+	// network held before (fingerprint) would resume at, and false when
+	// the store never held the key (it would start at 0).
+	WalletKeyResumeIndex(ctx context.Context, storeID string, network cryptopay.Network, fingerprint string) (uint32, bool, error)
 
 	GetAPIKey(ctx context.Context, id string) (*cryptopay.APIKey, error)
 	GetAPIKeyByHash(ctx context.Context, hash []byte) (*cryptopay.APIKey, error)
@@ -143,16 +156,21 @@ type Tx interface {
 	// Confirmations and RateSpreadBasisPoints. An unknown store is
 	// ErrNotFound.
 	UpdateStore(ctx context.Context, s *cryptopay.Store) error
-	// ReplaceWalletKey sets the account key and fingerprint of the store's
-	// wallet on network, keeping its next index (indexes never go back). A
-	// key another store's wallet holds is a *ConflictError on
+	// ReplaceWalletKey makes accountKey (fingerprint) the key of the
+	// store's wallet on network and returns the wallet as it now is. The
+	// old key's next index is recorded; the new key starts at 0 when the
+	// store never held it, else where it stopped, so no index of a key is
+	// handed out twice and a wallet restored from the new key finds every
+	// payment to it. The key generation grows by one. A key another
+	// store's wallet holds is a *ConflictError on
 	// "wallets_network_fingerprint_key"; no such wallet is ErrNotFound.
-	ReplaceWalletKey(ctx context.Context, storeID string, network cryptopay.Network, accountKey, fingerprint string) error
+	ReplaceWalletKey(ctx context.Context, storeID string, network cryptopay.Network, accountKey, fingerprint string) (cryptopay.Wallet, error)
 	// ReserveAddressIndexes reserves n consecutive unused derivation
-	// indexes of the store's wallet on network and returns the first,
-	// atomically with respect to every other transaction on either engine.
-	// An index is never handed out twice.
-	ReserveAddressIndexes(ctx context.Context, storeID string, network cryptopay.Network, n uint32) (uint32, error)
+	// indexes of the store's wallet on network, under the key the wallet
+	// holds, and returns them with that key, read in the same atomic row
+	// update on either engine. An index of a key is never handed out
+	// twice.
+	ReserveAddressIndexes(ctx context.Context, storeID string, network cryptopay.Network, n uint32) (AddressBlock, error)
 
 	CreateAPIKey(ctx context.Context, k *cryptopay.APIKey) error
 	// UpdateAPIKey writes the fields revocation and rotation change:

@@ -2,6 +2,7 @@ package sqldb
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/big"
@@ -130,7 +131,7 @@ func (s *queries) ListStores(ctx context.Context) ([]cryptopay.Store, error) {
 // wallets returns wallets by store id; a store without wallets is absent,
 // so its Wallets stay nil.
 func (s *queries) wallets(ctx context.Context, where string, args ...any) (map[string][]cryptopay.Wallet, error) {
-	rows, err := s.query(ctx, `SELECT store_id, network, account_key, fingerprint, next_index
+	rows, err := s.query(ctx, `SELECT store_id, network, account_key, fingerprint, next_index, key_generation
 		FROM wallets `+where+` ORDER BY store_id, network`, args...)
 	if err != nil {
 		return nil, s.wrap("get wallets", err)
@@ -143,7 +144,7 @@ func (s *queries) wallets(ctx context.Context, where string, args ...any) (map[s
 			w       cryptopay.Wallet
 			next    int64
 		)
-		if err := rows.Scan(&storeID, &w.Network, &w.AccountKey, &w.Fingerprint, &next); err != nil {
+		if err := rows.Scan(&storeID, &w.Network, &w.AccountKey, &w.Fingerprint, &next, &w.KeyGeneration); err != nil {
 			return nil, s.wrap("get wallets", err)
 		}
 		if w.NextIndex, err = toUint32(next); err != nil {
@@ -189,25 +190,30 @@ const maxAddressIndex = 1<<31 - 1
 var ErrAddressIndexExhausted = errors.New("storage: wallet has no unused address index left")
 
 // ReserveAddressIndexes reserves n consecutive derivation indexes of the
-// store's wallet on network and returns the first, advancing next_index in
-// one statement: the row update is atomic on both engines (SQLite has one
-// writer; PostgreSQL locks the row until commit, and a concurrent updater
-// re-reads it). It returns storage.ErrNotFound when the store has no wallet
-// on network and ErrAddressIndexExhausted past 2^31-1.
-func (t *Tx) ReserveAddressIndexes(ctx context.Context, storeID string, network cryptopay.Network, n uint32) (uint32, error) {
+// store's wallet on network under its current key and returns the first
+// with that key, advancing next_index in one statement: the row update is
+// atomic on both engines (SQLite has one writer; PostgreSQL locks the row
+// until commit, and a concurrent updater re-reads it), so the key returned
+// is the one the indexes were reserved under even while ReplaceWalletKey
+// runs in another transaction. It returns storage.ErrNotFound when the
+// store has no wallet on network and ErrAddressIndexExhausted past 2^31-1.
+func (t *Tx) ReserveAddressIndexes(ctx context.Context, storeID string, network cryptopay.Network, n uint32) (storage.AddressBlock, error) {
+	var b storage.AddressBlock
 	if n == 0 {
-		return 0, fmt.Errorf("storage: reserve address indexes: n must be at least 1")
+		return b, fmt.Errorf("storage: reserve address indexes: n must be at least 1")
 	}
 	var first int64
 	err := t.queryRow(ctx, `UPDATE wallets SET next_index = next_index + ?
-		WHERE store_id = ? AND network = ? RETURNING next_index - ?`, int64(n), storeID, string(network), int64(n)).Scan(&first)
+		WHERE store_id = ? AND network = ? RETURNING next_index - ?, account_key, fingerprint, key_generation`,
+		int64(n), storeID, string(network), int64(n)).Scan(&first, &b.AccountKey, &b.Fingerprint, &b.KeyGeneration)
 	if err != nil {
-		return 0, t.wrap("reserve address indexes", err)
+		return b, t.wrap("reserve address indexes", err)
 	}
 	if first < 0 || first+int64(n)-1 > maxAddressIndex {
-		return 0, ErrAddressIndexExhausted
+		return storage.AddressBlock{}, ErrAddressIndexExhausted
 	}
-	return uint32(first), nil
+	b.First = uint32(first)
+	return b, nil
 }
 
 // LockStore reads the store (with its wallets) and holds its row for the
@@ -258,23 +264,66 @@ func (t *Tx) UpdateStore(ctx context.Context, st *cryptopay.Store) error {
 }
 
 // ReplaceWalletKey points the store's wallet on network at another account
-// key. next_index is kept: derivation indexes only ever grow on a wallet,
-// whichever key it holds, so an index handed out under one key is never
-// handed out again (even by an instance still deriving from the old key
-// for a moment), and a key the wallet held before resumes past every
-// index it used. A key held by another store's wallet is a
-// *storage.ConflictError on "wallets_network_fingerprint_key"; a store
-// without a wallet on network is storage.ErrNotFound.
-func (t *Tx) ReplaceWalletKey(ctx context.Context, storeID string, network cryptopay.Network, accountKey, fingerprint string) error {
-	res, err := t.exec(ctx, `UPDATE wallets SET account_key = ?, fingerprint = ? WHERE store_id = ? AND network = ?`,
-		accountKey, fingerprint, storeID, string(network))
+// key and returns the wallet as it now is. The old key's next_index goes
+// to wallet_keys (never lowering what is there), and the new key starts
+// at its own recorded index, or 0 when the store never held it: indexes
+// count per key, so a wallet restored from the new key, scanning from 0
+// with the usual gap limit, finds every payment, and no index of a key is
+// handed out twice. The wallets row is read locked (FOR UPDATE on
+// PostgreSQL; SQLite has one writer) so no reservation slips between the
+// read of the old counter and the switch; a reservation before the switch
+// counts under the old key, one after it under the new one, and each
+// returns the key it used (ReserveAddressIndexes). A key held by another
+// store's wallet is a *storage.ConflictError on
+// "wallets_network_fingerprint_key"; a store without a wallet on network
+// is storage.ErrNotFound.
+func (t *Tx) ReplaceWalletKey(ctx context.Context, storeID string, network cryptopay.Network, accountKey, fingerprint string) (cryptopay.Wallet, error) {
+	q := `SELECT fingerprint, next_index, key_generation FROM wallets WHERE store_id = ? AND network = ?`
+	if t.d.Name == "postgres" {
+		q += ` FOR UPDATE`
+	}
+	var (
+		oldFingerprint string
+		oldNext, gen   int64
+	)
+	if err := t.queryRow(ctx, q, storeID, string(network)).Scan(&oldFingerprint, &oldNext, &gen); err != nil {
+		return cryptopay.Wallet{}, t.wrap("replace wallet key", err)
+	}
+	if _, err := t.exec(ctx, `INSERT INTO wallet_keys (store_id, network, fingerprint, next_index) VALUES (?, ?, ?, ?)
+		ON CONFLICT (store_id, network, fingerprint) DO UPDATE SET next_index =
+			CASE WHEN excluded.next_index > wallet_keys.next_index THEN excluded.next_index ELSE wallet_keys.next_index END`,
+		storeID, string(network), oldFingerprint, oldNext); err != nil {
+		return cryptopay.Wallet{}, t.wrap("retire wallet key", err)
+	}
+	resume, _, err := t.WalletKeyResumeIndex(ctx, storeID, network, fingerprint)
 	if err != nil {
-		return t.wrap("replace wallet key", err)
+		return cryptopay.Wallet{}, err
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return t.wrap("replace wallet key", err)
-	} else if n == 0 {
-		return storage.ErrNotFound
+	w := cryptopay.Wallet{Network: network, AccountKey: accountKey, Fingerprint: fingerprint, NextIndex: resume, KeyGeneration: gen + 1}
+	if _, err := t.exec(ctx, `UPDATE wallets SET account_key = ?, fingerprint = ?, next_index = ?, key_generation = ?
+		WHERE store_id = ? AND network = ?`,
+		accountKey, fingerprint, int64(resume), w.KeyGeneration, storeID, string(network)); err != nil {
+		return cryptopay.Wallet{}, t.wrap("replace wallet key", err)
 	}
-	return nil
+	return w, nil
+}
+
+// WalletKeyResumeIndex returns the next index recorded for a key the
+// store's wallet on network held before, and false (index 0) for a key
+// the store never held.
+func (s *queries) WalletKeyResumeIndex(ctx context.Context, storeID string, network cryptopay.Network, fingerprint string) (uint32, bool, error) {
+	var next int64
+	err := s.queryRow(ctx, `SELECT next_index FROM wallet_keys WHERE store_id = ? AND network = ? AND fingerprint = ?`,
+		storeID, string(network), fingerprint).Scan(&next)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, s.wrap("get wallet key", err)
+	}
+	idx, err := toUint32(next)
+	if err != nil {
+		return 0, false, err
+	}
+	return idx, true, nil
 }
