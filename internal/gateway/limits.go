@@ -281,12 +281,12 @@ type limitCheck struct {
 
 // prepareLimits computes the invoice's value when its store has limits.
 func (s *Service) prepareLimits(ctx context.Context, inv *cryptopay.Invoice, st *cryptopay.Store) (*big.Int, error) {
-	c, err := s.db.GetComplianceSettings(ctx, st.ID)
-	if errors.Is(err, storage.ErrNotFound) || err == nil && c.MaxInvoice == 0 && c.Daily == 0 && c.Monthly == 0 && c.CustomerDaily == 0 {
-		return nil, nil
-	}
+	c, err := s.complianceSettings(ctx, st.ID) // settingscache.go
 	if err != nil {
 		return nil, err
+	}
+	if c == nil || c.MaxInvoice == 0 && c.Daily == 0 && c.Monthly == 0 && c.CustomerDaily == 0 {
+		return nil, nil
 	}
 	return s.limitValue(ctx, inv, c.Currency)
 }
