@@ -2,6 +2,7 @@ package cryptopay
 
 import (
 	"math/big"
+	"strconv"
 	"strings"
 )
 
@@ -63,6 +64,50 @@ func allDigits(s string) bool {
 // FormatAmount renders base units as a decimal string with exactly decimals
 // fractional digits: FormatAmount(150000, 8) == "0.00150000".
 func FormatAmount(v *big.Int, decimals int) string {
+	if v != nil && v.IsInt64() && decimals >= 0 && decimals <= 40 {
+		return formatInt64Amount(v.Int64(), decimals)
+	}
+	return formatBigAmount(v, decimals)
+}
+
+// formatInt64Amount is FormatAmount for a value that fits an int64 (every
+// fiat price and most crypto amounts), written into one stack buffer so
+// the result is the only allocation; an invoice list formats four amounts
+// per invoice.
+func formatInt64Amount(n int64, decimals int) string {
+	var digits [20]byte
+	d := strconv.AppendUint(digits[:0], absUint64(n), 10)
+	var buf [64]byte
+	out := buf[:0]
+	if n < 0 {
+		out = append(out, '-')
+	}
+	if decimals > 0 {
+		if len(d) <= decimals {
+			out = append(out, '0', '.')
+			for i := len(d); i < decimals; i++ {
+				out = append(out, '0')
+			}
+			out = append(out, d...)
+		} else {
+			out = append(out, d[:len(d)-decimals]...)
+			out = append(out, '.')
+			out = append(out, d[len(d)-decimals:]...)
+		}
+	} else {
+		out = append(out, d...)
+	}
+	return string(out)
+}
+
+func absUint64(n int64) uint64 {
+	if n < 0 {
+		return uint64(-(n + 1)) + 1 // also right for math.MinInt64
+	}
+	return uint64(n)
+}
+
+func formatBigAmount(v *big.Int, decimals int) string {
 	if v == nil {
 		v = new(big.Int)
 	}

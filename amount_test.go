@@ -84,3 +84,49 @@ func TestInvoiceAmountString(t *testing.T) {
 		t.Errorf("event data amount %q, amount_normalized %q (%v); want \"10\", \"10.00\"", d.Amount, d.AmountNormalized, err)
 	}
 }
+
+func TestFormatAmount(t *testing.T) {
+	cases := []struct {
+		name     string
+		v        string
+		decimals int
+		want     string
+	}{
+		{"satoshi", "150000", 8, "0.00150000"},
+		{"one coin", "100000000", 8, "1.00000000"},
+		{"cents", "2500", 2, "25.00"},
+		{"zero", "0", 2, "0.00"},
+		{"no decimals", "42", 0, "42"},
+		{"shorter than decimals", "5", 3, "0.005"},
+		{"exactly decimals", "123", 3, "0.123"},
+		{"negative", "-150", 2, "-1.50"},
+		{"negative small", "-5", 3, "-0.005"},
+		{"largest int64", "9223372036854775807", 18, "9.223372036854775807"},
+		{"smallest int64", "-9223372036854775808", 2, "-92233720368547758.08"},
+		{"beyond int64 (wei)", "123456789012345678901234", 18, "123456.789012345678901234"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v, _ := new(big.Int).SetString(c.v, 10)
+			if got := FormatAmount(v, c.decimals); got != c.want {
+				t.Fatalf("FormatAmount(%s, %d) = %q, want %q", c.v, c.decimals, got, c.want)
+			}
+		})
+	}
+	if got := FormatAmount(nil, 2); got != "0.00" {
+		t.Fatalf("FormatAmount(nil, 2) = %q", got)
+	}
+}
+
+// FuzzFormatAmountInt64: the int64 fast path writes what the general
+// big.Int path writes, for every value and number of decimals.
+func FuzzFormatAmountInt64(f *testing.F) {
+	f.Add(int64(150000), uint8(8))
+	f.Add(int64(-9223372036854775808), uint8(40))
+	f.Fuzz(func(t *testing.T, n int64, d uint8) {
+		decimals := int(d % 41)
+		if got, want := formatInt64Amount(n, decimals), formatBigAmount(big.NewInt(n), decimals); got != want {
+			t.Fatalf("%d with %d decimals: %q, big.Int path %q", n, decimals, got, want)
+		}
+	})
+}

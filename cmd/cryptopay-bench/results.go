@@ -42,18 +42,19 @@ func (r *results) ratio(name, num, den string, round int) {
 
 func (r *results) print(w io.Writer, _ []*gateway) {
 	r.init()
-	fmt.Fprintln(w, "\nmedians over rounds (ops/s, p50 and p99 in ms); ratios are taken within each round")
+	fmt.Fprintln(w, "\nmedians over rounds (ops/s, p50 and p99 in ms, 1-minute load average); ratios are taken within each round")
+	fmt.Fprintln(w, conditions())
 	for _, name := range *r.order {
 		if rs, ok := r.ratios[name]; ok {
 			fmt.Fprintf(w, "  %-36s ratio median %.3f (rounds %s)\n", name, median(rs), fmtList(rs))
 			continue
 		}
-		var ops, p50, p99 []float64
+		var ops, p50, p99, load []float64
 		for _, x := range r.runs[name] {
 			if x != nil {
-				ops, p50, p99 = append(ops, x.OpsPerS), append(p50, x.P50ms), append(p99, x.P99ms)
+				ops, p50, p99, load = append(ops, x.OpsPerS), append(p50, x.P50ms), append(p99, x.P99ms), append(load, x.Load1)
 			}
 		}
-		fmt.Fprintf(w, "  %-36s %9.0f ops/s  p50 %7.3f  p99 %7.3f  (%d rounds)\n", name, median(ops), median(p50), median(p99), len(ops))
+		fmt.Fprintf(w, "  %-36s %9.0f ops/s  p50 %7.3f  p99 %7.3f  load %5.1f  (%d rounds)\n", name, median(ops), median(p50), median(p99), median(load), len(ops))
 	}
 }

@@ -18,7 +18,7 @@ import (
 // set. The returned stop closes that listener.
 func (a *app) startMetrics(ctx context.Context) (stop func(), err error) {
 	m := metrics.New()
-	if err := m.Register(metrics.NewDBCollector(a.db.SQL())); err != nil {
+	if err := m.Register(metrics.NewDBCollector(a.db.SQL(), a.db.Engine())); err != nil {
 		return nil, err
 	}
 	if o, ok := a.db.(interface {

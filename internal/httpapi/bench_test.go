@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime"
 	"slices"
@@ -90,6 +91,48 @@ func BenchmarkBareInsertBaseline(b *testing.B) {
 			bare := float64(b.N) / time.Since(start).Seconds()
 			if api, ok := apiRate.Load(eng.name); ok && bare > 0 {
 				b.ReportMetric(100*api.(float64)/bare, "api-%-of-bare")
+			}
+		})
+	}
+}
+
+// BenchmarkListInvoicesPage reads one page of 100 invoices through the
+// real HTTP API, one client at a time: storage scan, the service's
+// decryption of customer fields, rendering and the JSON encoding, so
+// -benchmem shows the CPU and allocations a list page costs end to end.
+func BenchmarkListInvoicesPage(b *testing.B) {
+	for _, eng := range engines() {
+		b.Run(eng.name, func(b *testing.B) {
+			e := newEnv(b, eng)
+			c := e.client(e.secret)
+			ctx := context.Background()
+			for i := range 101 {
+				_, err := c.CreateInvoice(ctx, client.InvoiceParams{
+					OrderID: fmt.Sprintf("bench-%d", i), Amount: "25.00", Currency: "USD",
+					CustomerReference: fmt.Sprintf("cust-%d <é>", i),
+					Metadata:          map[string]string{"sku": fmt.Sprintf("A-%d", i), "note": "café & \"co\""},
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/v1/invoices?limit=100", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+e.secret)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				resp, err := e.httpc.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n, _ := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || n < 100*500 {
+					b.Fatalf("status %d, %d bytes", resp.StatusCode, n)
+				}
 			}
 		})
 	}

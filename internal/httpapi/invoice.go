@@ -70,7 +70,8 @@ func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, key *cryptop
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.invoiceJSON(r, inv))
+	body := s.invoiceJSON(r, inv)
+	writeJSONBytes(w, http.StatusOK, body.appendJSON, func() any { return body })
 	return nil
 }
 
@@ -93,7 +94,8 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, key *crypt
 	for i := range invs {
 		out[i] = s.invoiceJSON(r, &invs[i])
 	}
-	writeJSON(w, http.StatusOK, listBody[invoiceBody]{Object: "list", Data: out, HasMore: more})
+	writeJSONBytes(w, http.StatusOK, func(b []byte) ([]byte, bool) { return appendInvoiceList(b, out, more) },
+		func() any { return listBody[invoiceBody]{Object: "list", Data: out, HasMore: more} })
 	return nil
 }
 

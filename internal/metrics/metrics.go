@@ -214,6 +214,7 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 // right across restarts and across instances sharing a database.
 type dbCollector struct {
 	db       *sql.DB
+	postgres bool
 	timeout  time.Duration
 	invoices *prometheus.Desc
 	queue    *prometheus.Desc
@@ -221,11 +222,22 @@ type dbCollector struct {
 }
 
 // NewDBCollector returns a collector of invoices by network and status and
-// of the webhook delivery queue's depth (pending deliveries). Both engines
-// run the same two queries.
-func NewDBCollector(db *sql.DB) prometheus.Collector {
+// of the webhook delivery queue's depth (pending deliveries) on db, whose
+// engine is "sqlite" or "postgres" (storage.DB's Engine).
+//
+// The invoice counts never count the invoices table (a scan of every
+// invoice on each scrape): triggers keep invoice_counts in the
+// transaction of every insert, status change and delete of an invoice
+// (migration 0025). On PostgreSQL the triggers append delta rows instead
+// of updating shared counters, so concurrent creations never wait on one
+// another, and each scrape first folds the deltas into invoice_counts;
+// its cost follows the invoice changes since the last scrape. A scrape
+// shows every change committed before it. A network and status that once
+// had invoices and has none now is reported as 0 rather than dropped, so
+// its series does not go stale.
+func NewDBCollector(db *sql.DB, engine string) prometheus.Collector {
 	return &dbCollector{
-		db: db, timeout: 5 * time.Second,
+		db: db, postgres: engine == "postgres", timeout: 5 * time.Second,
 		invoices: prometheus.NewDesc("cryptopay_invoices", "Invoices by network and status.", []string{"network", "status"}, nil),
 		queue:    prometheus.NewDesc("cryptopay_webhook_queue_depth", "Webhook deliveries waiting for a (next) attempt.", nil, nil),
 		up:       prometheus.NewDesc("cryptopay_database_up", "1 when the scrape could read the database.", nil, nil),
@@ -245,8 +257,22 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, map[bool]float64{true: 1, false: 0}[ok])
 }
 
+// foldCountDeltas moves PostgreSQL's pending count deltas into
+// invoice_counts in one statement: DELETE ... RETURNING takes exactly the
+// deltas it removes, so two instances scraping at once never fold one
+// twice (the second waits on the first's deleted rows, then skips them).
+const foldCountDeltas = `WITH moved AS (DELETE FROM invoice_count_deltas RETURNING network, status, delta)
+	INSERT INTO invoice_counts AS c (network, status, n)
+	SELECT network, status, SUM(delta) FROM moved GROUP BY network, status
+	ON CONFLICT (network, status) DO UPDATE SET n = c.n + excluded.n`
+
 func (c *dbCollector) collect(ctx context.Context, ch chan<- prometheus.Metric) error {
-	rows, err := c.db.QueryContext(ctx, `SELECT network, status, COUNT(*) FROM invoices GROUP BY network, status`)
+	if c.postgres {
+		if _, err := c.db.ExecContext(ctx, foldCountDeltas); err != nil {
+			return err
+		}
+	}
+	rows, err := c.db.QueryContext(ctx, `SELECT network, status, n FROM invoice_counts`)
 	if err != nil {
 		return err
 	}

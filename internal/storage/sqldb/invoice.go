@@ -19,68 +19,15 @@ const invoiceCols = `id, store_id, livemode, order_id, amount, currency, network
 // (customer_reference, metadata). A value that fails to open is an error
 // wrapping the fieldcrypt error, never a garbled field.
 func (s *queries) scanInvoice(row interface{ Scan(...any) error }) (*cryptopay.Invoice, error) {
-	var (
-		inv                                cryptopay.Invoice
-		orderID                            sql.NullString
-		amount, due, paid, confirmed, meta string
-		ref                                string
-		index                              int64
-		flags                              int64
-		created, expires, monitor          int64
-		settled                            sql.NullInt64
-		rateSources                        string
-		rateAt                             sql.NullInt64
-	)
-	if err := row.Scan(&inv.ID, &inv.StoreID, &inv.Livemode, &orderID, &amount, &inv.Currency,
-		&inv.Network, &inv.Asset, &due, &inv.Rate, &inv.Address, &index, &inv.Status, &flags,
-		&paid, &confirmed, &inv.RequiredConfirmations, &ref, &meta,
-		&inv.RedirectURL, &created, &expires, &monitor, &settled, &inv.AmountText,
-		&rateSources, &rateAt, &inv.RateSpreadBasisPoints); err != nil {
+	var r invoiceRow
+	if err := row.Scan(r.dest()...); err != nil {
 		return nil, err
 	}
-	if rateSources != "" {
-		inv.RateSources = strings.Split(rateSources, ",")
-	}
-	if rateAt.Valid {
-		t := fromMicros(rateAt.Int64)
-		inv.RateAt = &t
-	}
-	inv.OrderID = orderID.String
-	var err error
-	if inv.Amount, err = parseAmount(amount); err != nil {
+	inv := new(cryptopay.Invoice)
+	if err := s.invoice(&r, inv); err != nil {
 		return nil, err
 	}
-	if inv.CryptoDue, err = parseAmount(due); err != nil {
-		return nil, err
-	}
-	if inv.AmountPaid, err = parseAmount(paid); err != nil {
-		return nil, err
-	}
-	if inv.AmountConfirmed, err = parseAmount(confirmed); err != nil {
-		return nil, err
-	}
-	if inv.AddressIndex, err = toUint32(index); err != nil {
-		return nil, err
-	}
-	if flags < 0 || flags > 0xffff {
-		return nil, errCorrupt
-	}
-	inv.Flags = cryptopay.Flag(flags)
-	plainRef, err := s.open("invoices", "customer_reference", inv.ID, ref)
-	if err != nil {
-		return nil, err
-	}
-	inv.CustomerReference = string(plainRef)
-	plainMeta, err := s.open("invoices", "metadata", inv.ID, meta)
-	if err != nil {
-		return nil, err
-	}
-	if err := fromJSON(string(plainMeta), &inv.Metadata); err != nil {
-		return nil, err
-	}
-	inv.CreatedAt, inv.ExpiresAt, inv.MonitorUntil = fromMicros(created), fromMicros(expires), fromMicros(monitor)
-	inv.SettledAt = fromNullMicros(settled)
-	return &inv, nil
+	return inv, nil
 }
 
 // GetInvoice returns the invoice with its payments ordered by seen_at (nil

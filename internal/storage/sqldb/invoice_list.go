@@ -90,16 +90,23 @@ func (s *queries) listInvoices(limit int, run func() (*sql.Rows, error)) ([]cryp
 		return nil, false, s.wrap("list invoices", err)
 	}
 	defer rows.Close()
-	var out []cryptopay.Invoice
+	// One set of destinations for every row, and the page's slice sized
+	// once: the joined rows of one invoice repeat its columns, decoded
+	// (amounts parsed, sealed fields opened) only on its first row.
+	var r invoiceRow
+	var p nullPayment
+	dest := append(r.dest(), p.dest()...)
+	out := make([]cryptopay.Invoice, 0, min(limit+1, 1024))
 	for rows.Next() {
-		var p nullPayment
-		row := withExtra{rows, p.dest()}
-		inv, err := s.scanInvoice(row)
-		if err != nil {
+		p = nullPayment{}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, false, s.wrap("list invoices", err)
 		}
-		if n := len(out); n == 0 || out[n-1].ID != inv.ID {
-			out = append(out, *inv)
+		if n := len(out); n == 0 || out[n-1].ID != r.id {
+			out = append(out, cryptopay.Invoice{})
+			if err := s.invoice(&r, &out[n]); err != nil {
+				return nil, false, s.wrap("list invoices", err)
+			}
 		}
 		if p.id.Valid { // nil for an invoice without payments
 			pay, err := p.payment()
@@ -278,16 +285,6 @@ func qualify(table, cols string) string {
 	}
 	return strings.Join(fields, ", ")
 }
-
-// withExtra scans a row's leading columns into the caller's destinations
-// and the rest into extra, so scanInvoice reads the invoice part of a
-// joined row.
-type withExtra struct {
-	rows  *sql.Rows
-	extra []any
-}
-
-func (w withExtra) Scan(dest ...any) error { return w.rows.Scan(append(dest, w.extra...)...) }
 
 // nullPayment holds the payment columns of a LEFT JOIN row: all NULL for
 // an invoice without payments.

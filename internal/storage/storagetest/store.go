@@ -463,7 +463,7 @@ func testReplaceWalletKeyConcurrent(t *testing.T, open Opener) {
 // walletKeysMigration is the number of the migration that creates
 // wallet_keys (NNNN_wallet_keys.sql); testWalletKeysBackfill undoes and
 // re-applies it, which works only while it is the latest.
-const walletKeysMigration = 22
+const walletKeysMigration = 23
 
 // testWalletKeysBackfill: keys retired before the wallet_keys migration
 // (recorded only in the audit log, wallet_key.retired) shared the
