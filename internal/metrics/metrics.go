@@ -228,7 +228,7 @@ type dbCollector struct {
 // The invoice counts never count the invoices table (a scan of every
 // invoice on each scrape): triggers keep invoice_counts in the
 // transaction of every insert, status change and delete of an invoice
-// (migration 0025). On PostgreSQL the triggers append delta rows instead
+// (migration 0022). On PostgreSQL the triggers append delta rows instead
 // of updating shared counters, so concurrent creations never wait on one
 // another, and each scrape first folds the deltas into invoice_counts;
 // its cost follows the invoice changes since the last scrape. A scrape
