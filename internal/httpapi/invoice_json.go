@@ -164,6 +164,8 @@ func (p *paymentBody) appendJSON(dst []byte, ok bool) ([]byte, bool) {
 	dst = strconv.AppendUint(dst, uint64(p.Vout), 10)
 	dst = append(dst, `,"amount":`...)
 	dst = appendJSONString(dst, p.Amount)
+	dst = append(dst, `,"asset":`...)
+	dst = appendJSONOptional(dst, p.Asset)
 	dst = append(dst, `,"status":`...)
 	dst = appendJSONString(dst, string(p.Status))
 	dst = append(dst, `,"confirmations":`...)
@@ -184,6 +186,8 @@ func (p *paymentBody) appendJSON(dst []byte, ok bool) ([]byte, bool) {
 	dst = appendJSONOptional(dst, p.ConflictTxID)
 	dst = append(dst, `,"seen_at":`...)
 	dst, ok = appendJSONTime(dst, p.SeenAt, ok)
+	dst = append(dst, `,"released_at":`...)
+	dst, ok = appendJSONOptionalTime(dst, p.ReleasedAt, ok)
 	return append(dst, '}'), ok
 }
 

@@ -46,7 +46,8 @@ func sampleInvoices() map[string]invoiceBody {
 	full.SettledAt = &zoned
 	full.Payments = []cryptopay.Payment{
 		{ID: "pay_1", TxID: "ab", Vout: 4294967295, Amount: big.NewInt(20000), Status: "confirmed", Confirmations: 6,
-			BlockHash: "00ff", BlockHeight: 123, RBF: true, FromAddress: "bcrt1qfrom", ConflictTxID: "cd", SeenAt: t0},
+			BlockHash: "00ff", BlockHeight: 123, RBF: true, FromAddress: "bcrt1qfrom", ConflictTxID: "cd", SeenAt: t0,
+			Asset: "USDT", Decimals: 6, ReleasedAt: &zoned, ReleasedBy: "operator"},
 		{ID: "pay_2", TxID: "ef", Amount: big.NewInt(20000), Status: "seen", SeenAt: whole},
 	}
 	evm := bare
@@ -136,7 +137,7 @@ func FuzzInvoiceJSON(f *testing.F) {
 			Rate: &text, RateSources: []string{val}, RateAt: &tm, Metadata: map[string]string{key: val, text: id},
 			CustomerReference: &val, CreatedAt: tm, SettledAt: &tm, RequiredConfirmations: int(height),
 			Payments: []paymentBody{{ID: key, TxID: val, Vout: vout, BlockHeight: &height, Confirmations: height,
-				FromAddress: &text, SeenAt: tm}}}
+				FromAddress: &text, Asset: &key, SeenAt: tm, ReleasedAt: &tm}}}
 		want, wantOK := wantJSON(t, b)
 		got, ok := b.appendJSON(nil)
 		if ok != wantOK || (ok && !bytes.Equal(got, want)) {
