@@ -339,9 +339,6 @@ func runMigrate(ctx context.Context, env Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := a.migrateQueue(ctx); err != nil {
-			return err
-		}
 		cur, _, _ := a.db.SchemaVersion(ctx)
 		fmt.Fprintf(env.Stdout, "applied %d migration(s); schema version %d (%s)\n", n, cur, a.db.Engine())
 		return nil

@@ -424,7 +424,7 @@ func incidentRotate(ctx context.Context, env Env, args []string) error {
 	if *overlap < 0 || *overlap > 7*24*time.Hour {
 		return usageError{"--overlap: between 0 and 168h"}
 	}
-	return withWebhooks(ctx, env, false, nil, func(a *app, wh *webhook.Service) error {
+	return withWebhooks(ctx, env, nil, func(a *app, wh *webhook.Service) error {
 		return withAlerts(ctx, a, func() error {
 			stores, err := a.svc.ListStores(ctx)
 			if err != nil {

@@ -135,9 +135,6 @@ func runSandbox(ctx context.Context, env Env) (err error) {
 	if _, err := a.db.Migrate(ctx); err != nil {
 		return err
 	}
-	if err := a.migrateQueue(ctx); err != nil {
-		return err
-	}
 	store, err := a.svc.CreateStore(ctx, gateway.StoreParams{
 		Name: "Dev shop",
 		Wallets: []gateway.WalletParams{

@@ -9,7 +9,6 @@ import (
 	"github.com/cryptopay/cryptopay"
 	"github.com/cryptopay/cryptopay/internal/gateway"
 	"github.com/cryptopay/cryptopay/internal/httpapi"
-	"github.com/cryptopay/cryptopay/internal/webhook"
 )
 
 func runInvoices(ctx context.Context, env Env, args []string) error {
@@ -71,8 +70,7 @@ func invoicesShow(ctx context.Context, env Env, args []string) error {
 // command: the operator's manual resolution, through the same service call
 // as the API's (audited with the operator as actor, event emitted, one
 // transaction). The event's deliveries are queued in its transaction, by
-// the app's outbox, for the running gateway to send; so the job queue's
-// schema must be current.
+// the app's outbox, for the running gateway to send.
 func invoicesMark(to cryptopay.Status) func(ctx context.Context, env Env, args []string) error {
 	return func(ctx context.Context, env Env, args []string) error {
 		cmd := "invoices mark-" + string(to)
@@ -86,9 +84,6 @@ func invoicesMark(to cryptopay.Status) func(ctx context.Context, env Env, args [
 			return usageError{"--reason is required"}
 		}
 		return withApp(ctx, env, true, func(a *app) error {
-			if err := webhook.CheckSchema(ctx, a.db); err != nil {
-				return err
-			}
 			inv, err := a.svc.MarkInvoice(ctx, nil, id, to, *reason)
 			if err != nil {
 				return err

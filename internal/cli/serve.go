@@ -34,9 +34,6 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		if _, err := a.db.Migrate(ctx); err != nil {
 			return err
 		}
-		if err := a.migrateQueue(ctx); err != nil {
-			return err
-		}
 	}
 	if err := a.db.CheckSchema(ctx); err != nil {
 		if errors.Is(err, storage.ErrSchemaOutdated) {

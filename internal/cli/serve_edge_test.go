@@ -70,9 +70,6 @@ func testApp(t *testing.T, vars map[string]string) *app {
 	if _, err := a.db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.migrateQueue(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	return a
 }
 

@@ -7,8 +7,7 @@ import (
 )
 
 // startWebhooks builds the webhook service on the app's database and
-// outbox and starts delivering. It refuses to
-// start when River's tables are missing. The returned stop drains
+// outbox and starts delivering. The returned stop drains
 // deliveries in flight for up to the shutdown timeout.
 func (a *app) startWebhooks(ctx context.Context) (*webhook.Service, func(), error) {
 	kr, err := a.cfg.Keyring()
@@ -31,17 +30,4 @@ func (a *app) startWebhooks(ctx context.Context) (*webhook.Service, func(), erro
 		}
 	}
 	return wh, stop, nil
-}
-
-// migrateQueue applies River's migrations (the job queue webhook
-// deliveries run on) after the store's own.
-func (a *app) migrateQueue(ctx context.Context) error {
-	n, err := webhook.Migrate(ctx, a.db)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		a.log.Info("applied job queue migrations", "count", n)
-	}
-	return nil
 }

@@ -31,16 +31,10 @@ func runWebhooks(ctx context.Context, env Env, args []string) error {
 // withWebhooks opens the app and a webhook service on it without starting
 // delivery workers, runs fn and closes the app. The service writes through
 // the app's outbox, so what this process enqueues (test, redeliver) is
-// sent by the running gateway. With queue the job
-// queue's schema must be current; mod, if not nil, adjusts the service's
+// sent by the running gateway. mod, if not nil, adjusts the service's
 // configuration. Errors from opening are returned as they are.
-func withWebhooks(ctx context.Context, env Env, queue bool, mod func(*webhook.Config), fn func(a *app, wh *webhook.Service) error) error {
+func withWebhooks(ctx context.Context, env Env, mod func(*webhook.Config), fn func(a *app, wh *webhook.Service) error) error {
 	return withApp(ctx, env, true, func(a *app) error {
-		if queue {
-			if err := webhook.CheckSchema(ctx, a.db); err != nil {
-				return err
-			}
-		}
 		kr, err := a.cfg.Keyring()
 		if err != nil {
 			return err
@@ -105,9 +99,9 @@ func (k webhookObject) arg(fs *flag.FlagSet, args []string) (string, error) {
 
 // with runs fn on the webhook service (see withWebhooks) and the owner of
 // object id, which must exist: else a not-found error "No such <what>".
-func (k webhookObject) with(ctx context.Context, env Env, id string, queue bool, mod func(*webhook.Config),
+func (k webhookObject) with(ctx context.Context, env Env, id string, mod func(*webhook.Config),
 	fn func(wh *webhook.Service, o webhook.Owner) error) error {
-	return withWebhooks(ctx, env, queue, mod, func(a *app, wh *webhook.Service) error {
+	return withWebhooks(ctx, env, mod, func(a *app, wh *webhook.Service) error {
 		o, err := k.owner(ctx, a.db, id)
 		if errors.Is(err, storage.ErrNotFound) {
 			return cryptopay.Errorf(cryptopay.CodeNotFound, "No such %s: %s.", k.what, id)
@@ -121,13 +115,13 @@ func (k webhookObject) with(ctx context.Context, env Env, id string, queue bool,
 
 // run is arg and with for a command whose only argument is the id:
 // `webhooks <cmd> <id>`. fn gets the id too.
-func (k webhookObject) run(ctx context.Context, env Env, cmd string, args []string, queue bool,
+func (k webhookObject) run(ctx context.Context, env Env, cmd string, args []string,
 	fn func(wh *webhook.Service, o webhook.Owner, id string) error) error {
 	id, err := k.arg(flags(env, "webhooks "+cmd), args)
 	if err != nil {
 		return err
 	}
-	return k.with(ctx, env, id, queue, nil, func(wh *webhook.Service, o webhook.Owner) error { return fn(wh, o, id) })
+	return k.with(ctx, env, id, nil, func(wh *webhook.Service, o webhook.Owner) error { return fn(wh, o, id) })
 }
 
 // storeOwner checks that the store exists and is of the mode --live says.
@@ -156,7 +150,7 @@ func webhooksList(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	return withWebhooks(ctx, env, false, nil, func(a *app, wh *webhook.Service) error {
+	return withWebhooks(ctx, env, nil, func(a *app, wh *webhook.Service) error {
 		o, err := storeOwner(ctx, a, *store, *live)
 		if err != nil {
 			return err
@@ -192,7 +186,7 @@ func webhooksCreate(ctx context.Context, env Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	return withWebhooks(ctx, env, false, nil, func(a *app, wh *webhook.Service) error {
+	return withWebhooks(ctx, env, nil, func(a *app, wh *webhook.Service) error {
 		o, err := storeOwner(ctx, a, *store, *live)
 		if err != nil {
 			return err
@@ -215,7 +209,7 @@ func printSecret(env Env, secret string) {
 }
 
 func webhooksShow(ctx context.Context, env Env, args []string) error {
-	return endpointObject.run(ctx, env, "show", args, false, func(wh *webhook.Service, o webhook.Owner, id string) error {
+	return endpointObject.run(ctx, env, "show", args, func(wh *webhook.Service, o webhook.Owner, id string) error {
 		ep, err := wh.GetEndpoint(ctx, o, id)
 		if err != nil {
 			return err
@@ -253,7 +247,7 @@ func webhooksUpdate(ctx context.Context, env Env, args []string) error {
 	if p == (webhook.EndpointParams{}) {
 		return usageError{"nothing to change: give --url, --events, --description or --enabled"}
 	}
-	return endpointObject.with(ctx, env, id, false, nil, func(wh *webhook.Service, o webhook.Owner) error {
+	return endpointObject.with(ctx, env, id, nil, func(wh *webhook.Service, o webhook.Owner) error {
 		ep, err := wh.UpdateEndpoint(ctx, o, id, p)
 		if err != nil {
 			return err
@@ -264,7 +258,7 @@ func webhooksUpdate(ctx context.Context, env Env, args []string) error {
 }
 
 func webhooksDelete(ctx context.Context, env Env, args []string) error {
-	return endpointObject.run(ctx, env, "delete", args, false, func(wh *webhook.Service, o webhook.Owner, id string) error {
+	return endpointObject.run(ctx, env, "delete", args, func(wh *webhook.Service, o webhook.Owner, id string) error {
 		if err := wh.DeleteEndpoint(ctx, o, id); err != nil {
 			return err
 		}
@@ -284,7 +278,7 @@ func webhooksRotate(ctx context.Context, env Env, args []string) error {
 		return cryptopay.Invalid("overlap", "--overlap must be positive")
 	}
 	mod := func(c *webhook.Config) { c.RotationOverlap = *overlap }
-	return endpointObject.with(ctx, env, id, false, mod, func(wh *webhook.Service, o webhook.Owner) error {
+	return endpointObject.with(ctx, env, id, mod, func(wh *webhook.Service, o webhook.Owner) error {
 		ep, secret, err := wh.RotateSecret(ctx, o, id)
 		if err != nil {
 			return err
@@ -306,7 +300,7 @@ func webhooksDeliveries(ctx context.Context, env Env, args []string) error {
 	if *limit < 1 || *limit > 100 {
 		return cryptopay.Invalid("limit", "--limit must be between 1 and 100")
 	}
-	return endpointObject.with(ctx, env, id, false, nil, func(wh *webhook.Service, o webhook.Owner) error {
+	return endpointObject.with(ctx, env, id, nil, func(wh *webhook.Service, o webhook.Owner) error {
 		ds, more, err := wh.ListDeliveries(ctx, o, id, *status, storage.Page{Limit: *limit})
 		if err != nil {
 			return err
@@ -327,7 +321,7 @@ func webhooksDeliveries(ctx context.Context, env Env, args []string) error {
 }
 
 func webhooksDelivery(ctx context.Context, env Env, args []string) error {
-	return deliveryObject.run(ctx, env, "delivery", args, false, func(wh *webhook.Service, o webhook.Owner, id string) error {
+	return deliveryObject.run(ctx, env, "delivery", args, func(wh *webhook.Service, o webhook.Owner, id string) error {
 		d, err := wh.GetDelivery(ctx, o, id)
 		if err != nil {
 			return err
@@ -367,7 +361,7 @@ func printDelivery(env Env, d *cryptopay.WebhookDelivery) {
 }
 
 func webhooksRedeliver(ctx context.Context, env Env, args []string) error {
-	return deliveryObject.run(ctx, env, "redeliver", args, true, func(wh *webhook.Service, o webhook.Owner, id string) error {
+	return deliveryObject.run(ctx, env, "redeliver", args, func(wh *webhook.Service, o webhook.Owner, id string) error {
 		d, err := wh.Redeliver(ctx, o, id)
 		if err != nil {
 			return err
@@ -378,7 +372,7 @@ func webhooksRedeliver(ctx context.Context, env Env, args []string) error {
 }
 
 func webhooksTest(ctx context.Context, env Env, args []string) error {
-	return endpointObject.run(ctx, env, "test", args, true, func(wh *webhook.Service, o webhook.Owner, id string) error {
+	return endpointObject.run(ctx, env, "test", args, func(wh *webhook.Service, o webhook.Owner, id string) error {
 		d, err := wh.SendTest(ctx, o, id)
 		if err != nil {
 			return err

@@ -83,9 +83,6 @@ func TestBrowserRunsTheShopsDay(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := gateway.New(gateway.Config{DB: db, Outbox: ob, PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1}})
-	if _, err := webhook.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
 	var key fieldcrypt.Key
 	_, _ = rand.Read(key[:])
 	kr, _ := fieldcrypt.NewKeyring(key)

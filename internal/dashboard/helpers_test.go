@@ -58,15 +58,11 @@ func vpub(t testing.TB, n uint32) string {
 func newWorld(t testing.TB, open func(testing.TB) storage.DB) *world {
 	t.Helper()
 	db := open(t)
-	ctx := context.Background()
 	ob, err := webhook.NewOutbox(db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc := gateway.New(gateway.Config{DB: db, Outbox: ob, PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1}, ReorgLimit: 100})
-	if _, err := webhook.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
 	var k fieldcrypt.Key
 	_, _ = rand.Read(k[:])
 	kr, err := fieldcrypt.NewKeyring(k)

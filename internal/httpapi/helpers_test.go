@@ -190,9 +190,6 @@ func forEachEngineWith(t *testing.T, webhooks bool, f func(t *testing.T, e *env)
 func startWebhooks(tb testing.TB, db storage.DB, ob *webhook.Outbox, svc *gateway.Service, clk *clock) *webhook.Service {
 	tb.Helper()
 	ctx := context.Background()
-	if _, err := webhook.Migrate(ctx, db); err != nil {
-		tb.Fatalf("migrate job queue: %v", err)
-	}
 	var k fieldcrypt.Key
 	_, _ = rand.Read(k[:])
 	kr, err := fieldcrypt.NewKeyring(k)

@@ -53,9 +53,6 @@ const bip84Zpub = "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH
 // whose invoice.settled arrives.
 func TestFrozenGatewayKeepsCrediting(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db storage.DB) {
-		if _, err := webhook.Migrate(t.Context(), db); err != nil {
-			t.Fatal(err)
-		}
 		h := newHarness(t, db, fundBlocks)
 		testW := h.w
 		liveW := h.watcherOn(mainnetSourceOn(t, h.node), time.Second)

@@ -11,7 +11,6 @@ import (
 	"github.com/cryptopay/cryptopay/internal/storage"
 	"github.com/cryptopay/cryptopay/internal/testdb"
 	"github.com/cryptopay/cryptopay/internal/watcher"
-	"github.com/cryptopay/cryptopay/internal/webhook"
 )
 
 // TestWatcherEventsQueueTheirDeliveries: the events the watcher writes,
@@ -20,9 +19,6 @@ import (
 // no webhook service built in the process.
 func TestWatcherEventsQueueTheirDeliveries(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db storage.DB) {
-		if _, err := webhook.Migrate(t.Context(), db); err != nil {
-			t.Fatal(err)
-		}
 		h := newHarness(t, db, fundBlocks)
 		h.step()
 		paid := h.invoice("o-paid", "0.001", 0)

@@ -25,7 +25,7 @@ import (
 // claims leave out endpoints with that many waiting. A waiting delivery
 // whose claim would end before its attempt could is handed back instead.
 //
-// Guarantees, as the River jobs gave them before: a delivery is attempted
+// Guarantees (the same as when deliveries ran as River jobs): a delivery is attempted
 // at least once, even across a crash (an unrecorded claim ends and the
 // delivery is due again); two dispatchers (two instances on PostgreSQL)
 // never claim the same delivery at once (SKIP LOCKED, and the claim

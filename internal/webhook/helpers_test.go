@@ -46,9 +46,6 @@ func migrate(t testing.TB, db storage.DB) {
 	if _, err := db.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Migrate(t.Context(), db); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func testKeyring(t testing.TB) *fieldcrypt.Keyring {

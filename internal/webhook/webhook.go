@@ -13,18 +13,12 @@ package webhook
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
-
-	"github.com/riverqueue/river/riverdriver"
-	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/cryptopay/cryptopay/internal/fieldcrypt"
 	"github.com/cryptopay/cryptopay/internal/gateway"
@@ -196,24 +190,10 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// driver picks River's driver for the engine, for River's schema only
-// (Migrate, CheckSchema): deliveries no longer run as River jobs (see
-// dispatch.go), but installs keep the tables they have and the commands
-// that check them.
-func driver(db storage.DB) riverdriver.Driver[*sql.Tx] {
-	if db.Engine() == "sqlite" {
-		return riversqlite.New(db.SQL())
-	}
-	return riverdatabasesql.New(db.SQL())
-}
-
 // Start begins delivering: a dispatcher claims due deliveries and attempts
-// them on up to Workers goroutines until Stop. It fails with
-// ErrQueueSchemaMissing if the queue's tables have not been migrated.
+// them on up to Workers goroutines until Stop. The deliveries are the
+// gateway's own tables (its migrations), so there is nothing else to set up.
 func (s *Service) Start(ctx context.Context) error {
-	if err := CheckSchema(ctx, s.db); err != nil {
-		return err
-	}
 	return s.disp.start(s)
 }
 
@@ -223,40 +203,5 @@ func (s *Service) Start(ctx context.Context) error {
 // de-duplicate by event id. It is safe before Start and twice.
 func (s *Service) Stop(ctx context.Context) error {
 	s.disp.stop(ctx)
-	return nil
-}
-
-// ErrQueueSchemaMissing: River's tables are missing or outdated; run
-// `cryptopay migrate` or `serve --migrate`.
-var ErrQueueSchemaMissing = errors.New("webhook: job queue schema is missing or outdated; run `cryptopay migrate` or `serve --migrate`")
-
-// Migrate creates or upgrades River's tables on db's engine. It is
-// idempotent and runs beside the store's own migrations.
-func Migrate(ctx context.Context, db storage.DB) (int, error) {
-	m, err := rivermigrate.New(driver(db), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return 0, fmt.Errorf("webhook: river migrator: %w", err)
-	}
-	res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	if err != nil {
-		return 0, fmt.Errorf("webhook: river migrate: %w", err)
-	}
-	return len(res.Versions), nil
-}
-
-// CheckSchema returns ErrQueueSchemaMissing unless River's tables are
-// current.
-func CheckSchema(ctx context.Context, db storage.DB) error {
-	m, err := rivermigrate.New(driver(db), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return fmt.Errorf("webhook: river migrator: %w", err)
-	}
-	res, err := m.Validate(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrQueueSchemaMissing, err)
-	}
-	if !res.OK {
-		return fmt.Errorf("%w: %v", ErrQueueSchemaMissing, res.Messages)
-	}
 	return nil
 }

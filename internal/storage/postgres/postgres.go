@@ -1,6 +1,5 @@
 // Package postgres is the scale-out storage engine: PostgreSQL through
-// pgx's database/sql driver (github.com/jackc/pgx/v5/stdlib), so a job
-// queue can share *sql.Tx with the store. Several gateway instances may
+// pgx's database/sql driver (github.com/jackc/pgx/v5/stdlib). Several gateway instances may
 // use one database at once.
 //
 // It owns the PostgreSQL schema (migrations/) and the translation of

@@ -12,11 +12,6 @@ import (
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
-// SQLTx returns the transaction's *sql.Tx so a job queue on the same
-// database (River's InsertTx) can enqueue in it. The caller must not
-// commit or roll it back: InTx does.
-func (t *Tx) SQLTx() *sql.Tx { return t.q.(*sql.Tx) }
-
 const endpointCols = `id, store_id, livemode, url, description, event_types, enabled, disabled_reason,
 	secret, previous_secret, previous_secret_expires_at, created_at, updated_at, expires_at`
 
