@@ -78,16 +78,11 @@ type Dialect struct {
 	// InvoiceSeq is the column that orders invoices by insertion, the
 	// chain watcher's cursor (chain.go).
 	InvoiceSeq string
-	// NotifyInvoice, if set, is a statement with one ? (the payload) run in
-	// the transaction that creates an invoice, announcing it to
-	// Config.Listen at commit.
-	NotifyInvoice string
-	// NotifyInvoiceInline, if set, replaces NotifyInvoice: an SQL
-	// expression with one ? (the payload) evaluated in the statement that
-	// inserts the invoice, once per inserted row, so the announcement
-	// costs no statement of its own (PostgreSQL: a rolled-back
-	// savepoint's notifications are discarded with it). Notifications are
-	// sent at commit either way.
+	// NotifyInvoiceInline, if set, is an SQL expression with one ? (the
+	// payload) evaluated in the statement that inserts an invoice, once per
+	// inserted row, announcing it to Config.Listen at commit: the
+	// announcement costs no statement of its own (PostgreSQL: a
+	// rolled-back savepoint's notifications are discarded with it).
 	NotifyInvoiceInline string
 	// UpdateInCTE: a WITH clause may hold an UPDATE ... RETURNING whose
 	// rows the main statement uses (PostgreSQL), so a write that needs a
@@ -118,7 +113,7 @@ type Config struct {
 	Migrations fs.FS
 	Logger     *slog.Logger
 	// Listen, if set, opens a dedicated connection that receives the
-	// payloads of Dialect.NotifyInvoice until ctx ends or the connection
+	// payloads of Dialect.NotifyInvoiceInline until ctx ends or the connection
 	// fails, then closes the channel.
 	Listen func(ctx context.Context) (<-chan string, error)
 }
@@ -276,9 +271,6 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(storage.Tx) error) (err erro
 	if err := tx.settle(ctx); err != nil {
 		return err
 	}
-	if err := flushNotes(sqlTx, db.d, tx.notes); err != nil {
-		return db.wrap("notify invoices", err)
-	}
 	done = true
 	if err := sqlTx.Commit(); err != nil {
 		return db.wrap("commit", err)
@@ -317,9 +309,6 @@ type queries struct {
 // writes.
 type Tx struct {
 	queries
-	// notes are the invoice notifications of this transaction, sent in
-	// one statement per transaction just before it commits (lease.go).
-	notes []invoiceNote
 	// firstEvents are invoices this Tx created whose first event number
 	// is claimed and not yet used (event.go).
 	firstEvents []string

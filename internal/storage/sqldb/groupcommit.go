@@ -294,7 +294,6 @@ func (g *groupCommitter) commit(batch []*groupRequest, yield bool) (requeue []*g
 	var (
 		sqlTx *sql.Tx
 		ok    []*groupRequest // succeeded in sqlTx, not yet answered
-		notes []invoiceNote   // their invoice notifications
 		txs   []*Tx           // every callback's Tx, told when the batch has ended
 	)
 	defer func() {
@@ -339,7 +338,6 @@ func (g *groupCommitter) commit(batch []*groupRequest, yield bool) (requeue []*g
 		txs = append(txs, tx)
 		if res.err == nil && res.panic == nil {
 			ok = append(ok, r)
-			notes = append(notes, tx.notes...)
 			continue
 		}
 		retry := res.panic == nil && db.d.Retryable != nil && db.d.Retryable(res.err) && r.attempts+1 < maxAttempts
@@ -366,10 +364,6 @@ func (g *groupCommitter) commit(batch []*groupRequest, yield bool) (requeue []*g
 	}
 	if sqlTx == nil {
 		return requeue // nothing succeeded: nothing to commit
-	}
-	if err := flushNotes(sqlTx, db.d, notes); err != nil {
-		g.abort(sqlTx, ok, err)
-		return requeue
 	}
 	if err := sqlTx.Commit(); err != nil {
 		err = db.wrap("commit", err)

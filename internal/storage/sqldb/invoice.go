@@ -164,7 +164,7 @@ func (t *Tx) CreateInvoice(ctx context.Context, inv *cryptopay.Invoice) error {
 		return t.wrap("create invoice", err)
 	}
 	t.claimFirstEvent(inv.ID)
-	return t.notifyInvoice(ctx, inv)
+	return nil // no notifications on this engine (see Dialect.NotifyInvoiceInline)
 }
 
 // insertInvoice inserts one invoice, returning its id unless the store

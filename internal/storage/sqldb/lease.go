@@ -2,7 +2,6 @@ package sqldb
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -95,7 +94,8 @@ func (t *Tx) CheckLease(ctx context.Context, name string, epoch int64) error {
 	return nil
 }
 
-// invoiceNote is the payload announcing a new invoice (Dialect.NotifyInvoice).
+// invoiceNote is the payload announcing a new invoice
+// (Dialect.NotifyInvoiceInline).
 type invoiceNote struct {
 	ID           string `json:"id"`
 	Network      string `json:"network"`
@@ -103,64 +103,12 @@ type invoiceNote struct {
 	MonitorUntil int64  `json:"monitor_until"` // microseconds
 }
 
-// notifyInvoice announces inv to listening instances, delivered when the
-// transaction commits (PostgreSQL NOTIFY is transactional). A no-op on
-// engines without notifications. The note is only collected here;
-// flushNotes sends a transaction's notes together just before it commits.
-//
-// Why not one NOTIFY per invoice: a transaction that has notified holds
-// PostgreSQL's global notification lock from its pre-commit until its
-// commit is flushed, so notifying transactions commit one at a time, each
-// with a WAL flush of its own. One notification per (group-committed)
-// transaction keeps that serialisation to one per batch.
-func (t *Tx) notifyInvoice(_ context.Context, inv *cryptopay.Invoice) error {
-	if t.d.NotifyInvoice == "" {
-		return nil
-	}
-	t.notes = append(t.notes, invoiceNote{inv.ID, string(inv.Network), inv.Address, micros(inv.MonitorUntil)})
-	return nil
-}
-
-// notePayload is the payload announcing inv alone, for
-// Dialect.NotifyInvoiceInline.
+// notePayload is the payload announcing inv, for
+// Dialect.NotifyInvoiceInline: an array of one note (listeners also read
+// the longer arrays earlier releases sent once per transaction).
 func notePayload(inv *cryptopay.Invoice) (string, error) {
 	b, err := json.Marshal([]invoiceNote{{inv.ID, string(inv.Network), inv.Address, micros(inv.MonitorUntil)}})
 	return string(b), err
-}
-
-// maxNotePayload keeps a notification's payload under PostgreSQL's limit
-// of 8000 bytes.
-const maxNotePayload = 7000
-
-// flushNotes sends notes as JSON arrays of at most maxNotePayload bytes,
-// one statement each, in tx. Nothing is sent for none.
-func flushNotes(tx *sql.Tx, d *Dialect, notes []invoiceNote) error {
-	if len(notes) == 0 || d.NotifyInvoice == "" {
-		return nil
-	}
-	q := (&queries{d: d}).rebind(d.NotifyInvoice)
-	send := func(b []byte) error {
-		_, err := tx.Exec(q, string(append(b, ']')))
-		return err
-	}
-	buf := []byte{'['}
-	for _, n := range notes {
-		b, err := json.Marshal(n)
-		if err != nil {
-			return err
-		}
-		if len(buf) > 1 && len(buf)+1+len(b)+1 > maxNotePayload {
-			if err := send(buf); err != nil {
-				return err
-			}
-			buf = buf[:1]
-		}
-		if len(buf) > 1 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, b...)
-	}
-	return send(buf)
 }
 
 // decodeNotes reads a notification's payload: a JSON array of notes, or

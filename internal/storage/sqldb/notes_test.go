@@ -36,8 +36,8 @@ func TestDecodeNotes(t *testing.T) {
 }
 
 // FuzzDecodeNotes: any payload decodes or fails without panicking, and an
-// array of notes survives a round trip through the encoding flushNotes
-// writes.
+// array of notes survives a round trip through JSON, the encoding
+// notePayload writes.
 func FuzzDecodeNotes(f *testing.F) {
 	f.Add(`[{"id":"inv_a","network":"bitcoin","address":"bc1q","monitor_until":5}]`)
 	f.Add(`{"id":"inv_a"}`)

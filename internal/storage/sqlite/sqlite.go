@@ -56,7 +56,7 @@ var dialect = &sqldb.Dialect{
 	// The database's clock is the process's (one machine, one process).
 	NowMicros:  `CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)`,
 	InvoiceSeq: "rowid", // insertion order = commit order under one writer; see 0010_leases.sql
-	// No NotifyInvoice: one process owns the file, and the service tells
+	// No NotifyInvoiceInline: one process owns the file, and the service tells
 	// its own watcher of each new invoice in-process. A busy database is
 	// not an unavailable one (Unavailable is nil): SQLITE_BUSY past the
 	// busy timeout stays an internal error.
