@@ -83,6 +83,7 @@ type DB interface {
 	// Leadership: one chain watcher per network across instances (lease.go).
 	LeaseDB
 	InvoiceNotifier
+	InvoiceCreator
 	// SQL returns the underlying write handle, for job queues that must
 	// share transactions with the store.
 	SQL() *sql.DB

@@ -44,9 +44,12 @@ import (
 const defaultMaxBatch = 128
 
 type groupRequest struct {
-	ctx  context.Context
-	fn   func(storage.Tx) error
-	done chan groupResult
+	ctx context.Context
+	fn  func(storage.Tx) error
+	// create, instead of fn, is a new invoice to write with the batch's
+	// others in multi-row statements (newinvoice.go).
+	create *storage.NewInvoice
+	done   chan groupResult
 	// attempts counts runs that failed with a retryable error.
 	attempts int
 }
@@ -107,6 +110,11 @@ var errClosed = errors.New("storage: database is closed")
 // run queues fn for the next batch (a priority batch if ctx is marked by
 // storage.WithPriority) and waits for its outcome.
 func (g *groupCommitter) run(ctx context.Context, fn func(storage.Tx) error) error {
+	return g.submit(ctx, &groupRequest{ctx: ctx, fn: fn, done: make(chan groupResult, 1)})
+}
+
+// submit queues req (run) and waits for its outcome.
+func (g *groupCommitter) submit(ctx context.Context, req *groupRequest) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -116,7 +124,6 @@ func (g *groupCommitter) run(ctx context.Context, fn func(storage.Tx) error) err
 			go g.loop()
 		}
 	})
-	req := &groupRequest{ctx: ctx, fn: fn, done: make(chan groupResult, 1)}
 	priority := storage.IsPriority(ctx)
 	g.mu.Lock()
 	if g.closed {
@@ -290,6 +297,9 @@ func (g *groupCommitter) urgentWaiting() bool {
 // recent savepoint of the name on both engines, and a release would cost a
 // statement for nothing.
 func (g *groupCommitter) commit(batch []*groupRequest, yield bool) (requeue []*groupRequest) {
+	if batch = g.createInvoices(batch); len(batch) == 0 {
+		return nil
+	}
 	db := g.db
 	var (
 		sqlTx *sql.Tx
@@ -380,6 +390,44 @@ func (g *groupCommitter) commit(batch []*groupRequest, yield bool) (requeue []*g
 	}
 	g.stmts.prepareNew(db.writer) // between batches: the writer is free
 	return requeue
+}
+
+// createInvoices writes the batch's new invoices (groupRequest.create)
+// together, in a transaction of their own before the callbacks' (so a
+// failure of either cannot undo the other), answers their callers, and
+// returns the rest of the batch.
+func (g *groupCommitter) createInvoices(batch []*groupRequest) (rest []*groupRequest) {
+	var (
+		reqs []*groupRequest
+		ns   []*storage.NewInvoice
+	)
+	for _, r := range batch {
+		switch {
+		case r.create == nil:
+			rest = append(rest, r)
+		case r.ctx.Err() != nil:
+			r.done <- groupResult{err: r.ctx.Err()}
+		default:
+			reqs = append(reqs, r)
+			ns = append(ns, r.create)
+		}
+	}
+	if len(reqs) == 0 {
+		return rest
+	}
+	errs := g.db.createNewInvoices(ns)
+	written := 0
+	for i, r := range reqs {
+		if errs[i] == nil {
+			written++
+		}
+		r.done <- groupResult{err: errs[i]}
+	}
+	if f := g.observe.Load(); f != nil && written > 0 {
+		(*f)(written, false)
+	}
+	g.stmts.prepareNew(g.db.writer) // between transactions: the writer is free
+	return rest
 }
 
 // abort rolls the batch back and fails every request in unanswered: none

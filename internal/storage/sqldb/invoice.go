@@ -116,26 +116,10 @@ func (s *queries) payments(ctx context.Context, invoiceID string) ([]cryptopay.P
 // storage.ErrForeignKey. An empty OrderID is stored as NULL and never
 // conflicts. Nil amounts are stored, and read back, as 0.
 func (t *Tx) CreateInvoice(ctx context.Context, inv *cryptopay.Invoice) error {
-	metaJSON, err := toJSON(inv.Metadata)
-	if err != nil {
-		return fmt.Errorf("storage: create invoice: %w", err)
-	}
-	meta, err := t.seal("invoices", "metadata", inv.ID, []byte(metaJSON))
+	args, err := t.invoiceArgs(inv)
 	if err != nil {
 		return err
 	}
-	ref, err := t.seal("invoices", "customer_reference", inv.ID, []byte(inv.CustomerReference))
-	if err != nil {
-		return err
-	}
-	args := []any{inv.ID, inv.StoreID, inv.Livemode, nullString(inv.OrderID), storage.BigText(inv.Amount),
-		inv.Currency, string(inv.Network), inv.Asset, storage.BigText(inv.CryptoDue), inv.Rate,
-		inv.Address, int64(inv.AddressIndex), string(inv.Status), int64(inv.Flags),
-		storage.BigText(inv.AmountPaid), storage.BigText(inv.AmountConfirmed),
-		inv.RequiredConfirmations, ref, meta, inv.RedirectURL,
-		micros(inv.CreatedAt), micros(inv.ExpiresAt), micros(inv.MonitorUntil),
-		nullMicros(inv.SettledAt), inv.AmountText,
-		strings.Join(inv.RateSources, ","), nullMicros(inv.RateAt), inv.RateSpreadBasisPoints}
 	var id string
 	if t.d.NotifyInvoiceInline != "" {
 		// The insert announces the invoice itself (one round trip, not a
@@ -165,6 +149,31 @@ func (t *Tx) CreateInvoice(ctx context.Context, inv *cryptopay.Invoice) error {
 	}
 	t.claimFirstEvent(inv.ID)
 	return nil // no notifications on this engine (see Dialect.NotifyInvoiceInline)
+}
+
+// invoiceArgs are inv's values in invoiceCols order, its customer
+// reference and metadata sealed with the DB's keyring.
+func (s *queries) invoiceArgs(inv *cryptopay.Invoice) ([]any, error) {
+	metaJSON, err := toJSON(inv.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("storage: create invoice: %w", err)
+	}
+	meta, err := s.seal("invoices", "metadata", inv.ID, []byte(metaJSON))
+	if err != nil {
+		return nil, err
+	}
+	ref, err := s.seal("invoices", "customer_reference", inv.ID, []byte(inv.CustomerReference))
+	if err != nil {
+		return nil, err
+	}
+	return []any{inv.ID, inv.StoreID, inv.Livemode, nullString(inv.OrderID), storage.BigText(inv.Amount),
+		inv.Currency, string(inv.Network), inv.Asset, storage.BigText(inv.CryptoDue), inv.Rate,
+		inv.Address, int64(inv.AddressIndex), string(inv.Status), int64(inv.Flags),
+		storage.BigText(inv.AmountPaid), storage.BigText(inv.AmountConfirmed),
+		inv.RequiredConfirmations, ref, meta, inv.RedirectURL,
+		micros(inv.CreatedAt), micros(inv.ExpiresAt), micros(inv.MonitorUntil),
+		nullMicros(inv.SettledAt), inv.AmountText,
+		strings.Join(inv.RateSources, ","), nullMicros(inv.RateAt), inv.RateSpreadBasisPoints}, nil
 }
 
 // insertInvoice inserts one invoice, returning its id unless the store

@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 		{"InvoiceConflicts", testInvoiceConflicts},
 		{"InvoicePayments", testInvoicePayments},
 		{"InvoiceCounts", testInvoiceCounts}, {"ListInvoices", testListInvoices}, {"ListInvoicesFilters", testListInvoicesFilters}, {"ListInvoicesPlans", testListInvoicesPlans},
+		{"NewInvoices", testNewInvoices},
 		{"Events", testEvents}, {"EventSequence", testEventSequence}, {"EventSequenceConcurrent", testEventSequenceConcurrent},
 		{"Idempotency", testIdempotency}, {"IdempotencyClaimRace", testIdempotencyClaimRace},
 		{"Transactions", testTransactions},
