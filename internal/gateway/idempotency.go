@@ -65,6 +65,13 @@ func WithIdempotencyClaim(ctx context.Context, c *IdempotencyClaim) context.Cont
 // the effect's transaction must roll back.
 var ErrIdempotencyKeyTaken = errors.New("gateway: idempotency key already used")
 
+// idempotencyClaimed reports whether ctx carries an idempotency claim for
+// the request's transaction to write (ClaimIdempotencyKey).
+func idempotencyClaimed(ctx context.Context) bool {
+	c, _ := ctx.Value(idempotencyClaimKey{}).(*IdempotencyClaim)
+	return c != nil
+}
+
 // ClaimIdempotencyKey writes the claim ctx carries, if any, into tx. Every
 // operation reachable through an idempotent route calls it first in the
 // transaction of its effect; without a claim it does nothing.

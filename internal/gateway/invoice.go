@@ -104,6 +104,14 @@ func (s *Service) insertInvoice(ctx context.Context, st *cryptopay.Store, inv *c
 	if lc.subject, err = s.sealSubject(ctx, inv); err != nil {
 		return nil, err
 	}
+	if done, err := s.insertNewInvoice(ctx, inv, lc); done || err != nil {
+		inv.CustomerReference, inv.Metadata = plainRef, plainMeta
+		if err != nil {
+			return nil, fmt.Errorf("create invoice: %w", err)
+		}
+		s.invoiceCreated(inv)
+		return inv, nil
+	}
 	var warnings []limitWarning
 	err = s.db.InTx(ctx, func(tx storage.Tx) error {
 		if err := ClaimIdempotencyKey(ctx, tx, false); err != nil {
@@ -147,6 +155,47 @@ func (s *Service) insertInvoice(ctx context.Context, st *cryptopay.Store, inv *c
 	s.warnLimits(ctx, inv, warnings)
 	s.invoiceCreated(inv)
 	return inv, nil
+}
+
+// newInvoiceOutbox is an Outbox that also makes a new invoice's rows for
+// storage.InvoiceCreator (webhook.Outbox).
+type newInvoiceOutbox interface {
+	NewInvoice(ctx context.Context, r storage.WebhookReader, inv *cryptopay.Invoice, e *cryptopay.Event) (*storage.NewInvoice, error)
+	Enqueued()
+}
+
+// insertNewInvoice writes inv the common way, batched with concurrent
+// creations (storage.InvoiceCreator), when its transaction would hold
+// nothing but the invoice, its invoice.created event and the event's
+// deliveries: no idempotency key to claim, no limits to count, no
+// subject to link. A live invoice is written only while no freeze is in
+// force, checked in the same statement. done is false when the general
+// path must run instead: the batch left inv out (its order id or address
+// is taken, a freeze is in force, or the batch failed; the general path
+// says which), or the invoice needs more than the batch writes.
+func (s *Service) insertNewInvoice(ctx context.Context, inv *cryptopay.Invoice, lc limitCheck) (done bool, err error) {
+	outbox, ok := s.outbox.(newInvoiceOutbox)
+	if !ok || lc.value != nil || lc.subject != "" || idempotencyClaimed(ctx) {
+		return false, nil
+	}
+	ev := cryptopay.NewInvoiceEvent(cryptopay.EventInvoiceCreated, inv, nil, inv.CreatedAt)
+	n, err := outbox.NewInvoice(ctx, s.db, inv, &ev)
+	if err != nil {
+		return false, err
+	}
+	if inv.Livemode {
+		n.UnlessIncident = IncidentFreeze // as refuseIfFrozen
+	}
+	switch err := s.db.CreateNewInvoice(ctx, n); {
+	case errors.Is(err, storage.ErrNotInserted):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	if len(n.Deliveries) > 0 {
+		outbox.Enqueued()
+	}
+	return true, nil
 }
 
 // newInvoice validates p and builds the invoice without touching the

@@ -22,6 +22,15 @@ func (eventsOnly) Append(ctx context.Context, tx storage.Tx, e *cryptopay.Event)
 	return tx.CreateEvent(ctx, e)
 }
 
+// NewInvoice makes eventsOnly a newInvoiceOutbox, so the tests of this
+// package create invoices the way the real outbox lets the service:
+// batched (insertNewInvoice), the general path when that declines.
+func (eventsOnly) NewInvoice(_ context.Context, _ storage.WebhookReader, inv *cryptopay.Invoice, e *cryptopay.Event) (*storage.NewInvoice, error) {
+	return &storage.NewInvoice{Invoice: inv, Event: e}, nil
+}
+
+func (eventsOnly) Enqueued() {}
+
 // TestNewRefusesAServiceWithoutAnOutbox: a service built without an outbox
 // would write events whose deliveries nobody queues; it is refused at
 // construction, not discovered when a shop misses its webhooks.

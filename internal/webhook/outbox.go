@@ -65,6 +65,40 @@ func (o *Outbox) Append(ctx context.Context, tx storage.Tx, e *cryptopay.Event) 
 	return err
 }
 
+// NewInvoice returns the rows a new invoice's creation writes beside it
+// (storage.InvoiceCreator): e, its invoice.created event, numbered 1, and
+// a pending delivery per subscribed, live endpoint, exactly as Append
+// would write them in a transaction. The subscribers are read from r
+// (cached, see storage.WebhookReader.ListWebhookSubscribers).
+func (o *Outbox) NewInvoice(ctx context.Context, r storage.WebhookReader, inv *cryptopay.Invoice, e *cryptopay.Event) (*storage.NewInvoice, error) {
+	if e.Type != cryptopay.EventInvoiceCreated || e.InvoiceID != inv.ID {
+		return nil, fmt.Errorf("webhook: event %s is not invoice %s's invoice.created", e.ID, inv.ID)
+	}
+	e.Sequence = 1 // a new invoice's first event (storage.NewInvoice)
+	n := &storage.NewInvoice{Invoice: inv, Event: e}
+	eps, err := r.ListWebhookSubscribers(ctx, e.StoreID, e.Livemode, e.Type)
+	if err != nil {
+		return nil, err
+	}
+	if eps = live(eps, o.now()); len(eps) == 0 {
+		return n, nil
+	}
+	body, err := EventPayload(e)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: event %s: %w", e.ID, err)
+	}
+	n.Deliveries = o.deliveries(e, body, eps)
+	return n, nil
+}
+
+// Enqueued tells this process's dispatcher that deliveries were
+// committed outside Append (NewInvoice's).
+func (o *Outbox) Enqueued() {
+	if w := o.wake.Load(); w != nil {
+		(*w)()
+	}
+}
+
 // live drops the endpoints that have expired at now (in place): an
 // expired endpoint gets no delivery, so a crashed listener's endpoint
 // stops receiving by itself.
@@ -80,18 +114,11 @@ func live(eps []cryptopay.WebhookEndpoint, now time.Time) []cryptopay.WebhookEnd
 
 // enqueue writes a pending delivery per endpoint, due now, in tx.
 func (o *Outbox) enqueue(ctx context.Context, tx storage.Tx, e *cryptopay.Event, body []byte, eps []cryptopay.WebhookEndpoint) ([]*cryptopay.WebhookDelivery, error) {
-	now := o.now().UTC()
-	out := make([]*cryptopay.WebhookDelivery, 0, len(eps))
-	for _, ep := range eps {
-		d := &cryptopay.WebhookDelivery{
-			ID: cryptopay.NewID(cryptopay.PrefixDelivery, now), EndpointID: ep.ID, StoreID: ep.StoreID,
-			Livemode: ep.Livemode, EventID: e.ID, EventType: e.Type, Status: cryptopay.DeliveryPending,
-			Body: body, CreatedAt: now, UpdatedAt: now, NextAttemptAt: &now,
-		}
+	out := o.deliveries(e, body, eps)
+	for _, d := range out {
 		if err := tx.CreateWebhookDelivery(ctx, d); err != nil {
 			return nil, err
 		}
-		out = append(out, d)
 	}
 	// A hint only: it fires before tx commits, so a dispatcher that looks
 	// too early finds nothing and looks again shortly (dispatch.go).
@@ -99,6 +126,20 @@ func (o *Outbox) enqueue(ctx context.Context, tx storage.Tx, e *cryptopay.Event,
 		(*w)()
 	}
 	return out, nil
+}
+
+// deliveries are e's pending deliveries to eps, due now.
+func (o *Outbox) deliveries(e *cryptopay.Event, body []byte, eps []cryptopay.WebhookEndpoint) []*cryptopay.WebhookDelivery {
+	now := o.now().UTC()
+	out := make([]*cryptopay.WebhookDelivery, 0, len(eps))
+	for _, ep := range eps {
+		out = append(out, &cryptopay.WebhookDelivery{
+			ID: cryptopay.NewID(cryptopay.PrefixDelivery, now), EndpointID: ep.ID, StoreID: ep.StoreID,
+			Livemode: ep.Livemode, EventID: e.ID, EventType: e.Type, Status: cryptopay.DeliveryPending,
+			Body: body, CreatedAt: now, UpdatedAt: now, NextAttemptAt: &now,
+		})
+	}
+	return out
 }
 
 // secretAAD binds a sealed secret to its column and endpoint, in the form
