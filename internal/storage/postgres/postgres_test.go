@@ -81,3 +81,7 @@ func BenchmarkListInvoices100k(b *testing.B) {
 func BenchmarkListInvoiceShapes1M(b *testing.B) {
 	storagetest.ListInvoiceShapes(b, testdb.OpenPostgres(b), 1_000_000)
 }
+
+func BenchmarkNewInvoiceWrites(b *testing.B) {
+	storagetest.NewInvoiceWrites(b, testdb.OpenPostgres(b))
+}

@@ -85,7 +85,7 @@ func us(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
 func usp(t time.Time) *time.Time { v := us(t); return &v }
 
 // huge is an amount beyond int64 (and beyond uint64).
-func huge(t *testing.T) *big.Int {
+func huge(t testing.TB) *big.Int {
 	t.Helper()
 	v, ok := new(big.Int).SetString("123456789012345678901234567890", 10)
 	if !ok {

@@ -14,7 +14,7 @@ import (
 )
 
 // newStore returns a test-mode store with a regtest and a signet wallet.
-func newStore(t *testing.T, name string) *cryptopay.Store {
+func newStore(t testing.TB, name string) *cryptopay.Store {
 	t.Helper()
 	id := cryptopay.NewID(cryptopay.PrefixStore, base)
 	tail := id[len(id)-8:] // account keys are unique per network, so each store gets its own
