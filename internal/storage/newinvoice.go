@@ -45,3 +45,11 @@ type InvoiceCreator interface {
 	// ErrNotInserted to each of its callers, to retry alone.
 	CreateNewInvoice(ctx context.Context, n *NewInvoice) error
 }
+
+// AddressReserver reserves derivation indexes outside a caller's
+// transaction.
+type AddressReserver interface {
+	// ReserveAddressIndexes is Tx.ReserveAddressIndexes in a transaction
+	// of its own, committed when it returns.
+	ReserveAddressIndexes(ctx context.Context, storeID string, network cryptopay.Network, n uint32) (AddressBlock, error)
+}

@@ -84,6 +84,7 @@ type DB interface {
 	LeaseDB
 	InvoiceNotifier
 	InvoiceCreator
+	AddressReserver
 	// SQL returns the underlying write handle, for job queues that must
 	// share transactions with the store.
 	SQL() *sql.DB

@@ -198,6 +198,31 @@ var ErrAddressIndexExhausted = errors.New("storage: wallet has no unused address
 // runs in another transaction. It returns storage.ErrNotFound when the
 // store has no wallet on network and ErrAddressIndexExhausted past 2^31-1.
 func (t *Tx) ReserveAddressIndexes(ctx context.Context, storeID string, network cryptopay.Network, n uint32) (storage.AddressBlock, error) {
+	return t.reserveAddressIndexes(ctx, storeID, network, n)
+}
+
+// ReserveAddressIndexes is Tx.ReserveAddressIndexes in a transaction of
+// its own (storage.AddressReserver). Its one statement is atomic alone, so
+// where writers run concurrently (PostgreSQL) it runs without BEGIN and
+// COMMIT, one round trip, on the reserved pool when ctx asks for priority;
+// on SQLite it goes through the single writer as InTx does.
+func (db *DB) ReserveAddressIndexes(ctx context.Context, storeID string, network cryptopay.Network, n uint32) (b storage.AddressBlock, err error) {
+	if db.group != nil && !db.d.PriorityOwnTx {
+		err = db.InTx(ctx, func(tx storage.Tx) error {
+			b, err = tx.ReserveAddressIndexes(ctx, storeID, network, n)
+			return err
+		})
+		return b, err
+	}
+	w := db.writer
+	if db.priority != nil && storage.IsPriority(ctx) {
+		w = db.priority
+	}
+	q := &queries{d: db.d, q: w, crypt: db.crypt}
+	return q.reserveAddressIndexes(ctx, storeID, network, n)
+}
+
+func (t *queries) reserveAddressIndexes(ctx context.Context, storeID string, network cryptopay.Network, n uint32) (storage.AddressBlock, error) {
 	var b storage.AddressBlock
 	if n == 0 {
 		return b, fmt.Errorf("storage: reserve address indexes: n must be at least 1")

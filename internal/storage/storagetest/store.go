@@ -193,9 +193,10 @@ func testReserveAddressIndexes(t *testing.T, open Opener) {
 	}
 }
 
-// testReserveAddressIndexesConcurrent checks that concurrent reservations
-// never hand out an index twice: a reused index would send two customers'
-// payments to one address.
+// testReserveAddressIndexesConcurrent checks that concurrent reservations,
+// in callers' transactions and in transactions of their own
+// (DB.ReserveAddressIndexes), never hand out an index twice: a reused index
+// would send two customers' payments to one address.
 func testReserveAddressIndexesConcurrent(t *testing.T, open Opener) {
 	ctx := t.Context()
 	db := migrated(t, open)
@@ -210,6 +211,15 @@ func testReserveAddressIndexesConcurrent(t *testing.T, open Opener) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
+			if i%2 == 1 { // in a transaction of its own, the chain path's pool for some
+				c := ctx
+				if i%4 == 1 {
+					c = storage.WithPriority(ctx)
+				}
+				b, err := db.ReserveAddressIndexes(c, st.ID, cryptopay.NetworkBitcoinSignet, 1)
+				got[i], errs[i] = b.First, err
+				return
+			}
 			errs[i] = db.InTx(ctx, func(tx storage.Tx) error {
 				b, err := tx.ReserveAddressIndexes(ctx, st.ID, cryptopay.NetworkBitcoinSignet, 1)
 				got[i] = b.First
