@@ -21,8 +21,8 @@ import (
 //   - PostgreSQL: one statement in all (its own transaction, so one
 //     round trip and one commit for the batch): the rows travel as arrays
 //     unnested into the inserts; data-modifying CTEs insert the events and
-//     deliveries of exactly the invoices inserted, and one pg_notify
-//     announces them all.
+//     deliveries of exactly the invoices inserted, and pg_notify announces
+//     each (NOTIFY is transactional: heard once the batch commits).
 //   - SQLite: one transaction (one fsync) holding an INSERT per table per
 //     chunk of rows, chunks of 64, 32, ..., 1 so the statement texts are a
 //     fixed set, prepared once.
@@ -127,7 +127,7 @@ func (db *DB) insertNewInvoicesPostgres(rows []newInvoiceRow) (map[string]bool, 
 	for _, r := range rows {
 		inv.add(r.args)
 		unless = append(unless, r.n.UnlessIncident)
-		notes = append(notes, strings.TrimSuffix(strings.TrimPrefix(r.note, "["), "]"))
+		notes = append(notes, r.note)
 		ev.add(eventArgs(r.n.Event))
 		for _, d := range r.n.Deliveries {
 			dl.add(deliveryArgs(d))
@@ -157,8 +157,9 @@ func (db *DB) insertNewInvoicesPostgres(rows []newInvoiceRow) (map[string]bool, 
 }
 
 // newInvoicesPostgres is the one statement of a PostgreSQL batch. notify
-// is Dialect.NotifyInvoiceInline; its ? is the batch's notes, one JSON
-// array of the inserted invoices' notes.
+// is Dialect.NotifyInvoiceInline; its ? is an inserted invoice's note:
+// one notification per invoice, as a lone insert sends (one per batch
+// could outgrow NOTIFY's 8000-byte payload).
 func newInvoicesPostgres(notify string) string {
 	var b strings.Builder
 	b.WriteString(`WITH v AS (SELECT * FROM unnest(`)
@@ -177,8 +178,7 @@ func newInvoicesPostgres(notify string) string {
 		SELECT ` + prefixed("d.", deliveryCols) + ` FROM unnest(`)
 	writeArrayParams(&b, deliveryColTypes, "TEXT")
 	b.WriteString(`) AS d(` + deliveryCols + `, invoice_id) WHERE d.invoice_id IN (SELECT id FROM ins))
-	SELECT ins.id, (SELECT ` + strings.Replace(notify, "?", `'[' || string_agg(v.note, ',') || ']'`, 1) + `
-		FROM v WHERE v.id IN (SELECT id FROM ins)) FROM ins`)
+	SELECT ins.id, ` + strings.Replace(notify, "?", `v.note`, 1) + ` FROM ins JOIN v ON v.id = ins.id`)
 	return b.String()
 }
 

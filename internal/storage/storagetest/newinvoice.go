@@ -156,10 +156,37 @@ func testNewInvoices(t *testing.T, open Opener) {
 			}
 			writes[i] = newInvoiceWrite(inv, ep)
 		}
+		announced, err := db.ListenInvoices(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for i := range callers {
 			wg.Go(func() { errs[i] = db.CreateNewInvoice(ctx, writes[i]) })
 		}
 		wg.Wait()
+		if announced != nil { // each invoice written is announced, no other
+			want := map[string]bool{}
+			for i, n := range writes {
+				if i%10 != 3 && i%10 != 7 {
+					want[n.Invoice.ID] = true
+				}
+			}
+			heard := map[string]bool{}
+			timeout := time.After(5 * time.Second)
+			for len(heard) < len(want) {
+				select {
+				case a := <-announced:
+					switch {
+					case want[a.InvoiceID]:
+						heard[a.InvoiceID] = true
+					case a.InvoiceID != taken.ID:
+						t.Errorf("announced %s, which was not written", a.InvoiceID)
+					}
+				case <-timeout:
+					t.Fatalf("%d of %d written invoices announced within 5s", len(heard), len(want))
+				}
+			}
+		}
 		for i, n := range writes {
 			switch i % 10 {
 			case 3, 7:
