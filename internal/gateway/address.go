@@ -21,9 +21,9 @@ const addressBlockSize = 10
 
 // addressRefillAt is how few indexes may be left in the block in use
 // before the next block is reserved, in the background: the reservation
-// runs while those are handed out, so no request waits for it (measured
-// before: at 32 clients a third of the request goroutines waited here
-// every tenth invoice).
+// and its addresses' derivation run while those are handed out, so no
+// request waits for either (measured before: at 32 clients a third of the
+// request goroutines waited here every tenth invoice).
 //
 // The gap limit: a process that stops leaves unused at most the rest of
 // its current block (addressRefillAt once a spare block is reserved) and
