@@ -2,10 +2,13 @@ package gateway
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/cryptopay/cryptopay"
+	"github.com/cryptopay/cryptopay/internal/bitcoin/account"
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
@@ -18,9 +21,9 @@ const addressBlockSize = 10
 
 // addressRefillAt is how few indexes may be left in the block in use
 // before the next block is reserved, in the background: the reservation
-// runs while those are handed out, so no request waits for it (measured
-// before: at 32 clients a third of the request goroutines waited here
-// every tenth invoice).
+// and its addresses' derivation run while those are handed out, so no
+// request waits for either (measured before: at 32 clients a third of the
+// request goroutines waited here every tenth invoice).
 //
 // The gap limit: a process that stops leaves unused at most the rest of
 // its current block (addressRefillAt once a spare block is reserved) and
@@ -55,32 +58,70 @@ type addressPools struct {
 // invoices keep coming); those addresses are the old wallet's, watched
 // like any other, and their indexes were counted in the old key's
 // high-water, so they are never handed out again if the key comes back.
+//
+// Addresses are derived off the request path: the background reservation
+// derives its block's addresses from the block's key right after
+// reserving it (deriveBlock), while the block in use is still being
+// handed out, so a request takes an address already derived (a secp256k1
+// derivation is over a tenth of a millisecond, a large part of one
+// invoice's latency). A request derives its own address only when it
+// takes an index the background has not reached yet: the first block of
+// a pool or of a replaced key (its callers wait for that reservation
+// anyway, and it is published before it is derived so that they wait for
+// the database only) or a burst that outran the derivation.
 type addressPool struct {
 	mu    sync.Mutex
-	cur   addressBlock // the unused part of the block in use: [cur.next, cur.end)
+	cur   *addressBlock // the block in use; nil or used up when there is none
 	spare *addressBlock
 	gen   int64 // the newest key generation seen
-	// reserving is closed when the reservation in flight ends; nil when
-	// none is.
+	// reserving is closed when the reservation in flight has published
+	// its block (or failed); nil when none is.
 	reserving chan struct{}
+	// deriving counts the blocks whose background derivation has not
+	// ended (tests wait for it to be 0).
+	deriving int
+	// derivedInline counts the addresses derived on a request's
+	// goroutine because the background had not derived them yet.
+	derivedInline int
 	// err is the last reservation's failure, for the callers that waited
 	// for it with nothing left to hand out.
 	err error
 }
 
-// addressBlock is the unused part [next, end) of a reserved block, with
-// the key it was reserved under.
+// addressBlock is a reserved block of indexes [first, end) with the key
+// it was reserved under; [next, end) have not been handed out. next and
+// addrs are guarded by the pool's mu; the other fields never change.
 type addressBlock struct {
-	next, end   uint32
-	accountKey  string
-	fingerprint string
-	gen         int64
+	first, next, end uint32
+	key              *account.Key
+	gen              int64
+	// addrs[i-first] is the derivation of index i once done.
+	addrs []derivedAddress
 }
 
-// addressSlot is one handed-out index and the key to derive it from.
+// derivedAddress is the outcome of deriving one index.
+type derivedAddress struct {
+	done    bool
+	address string
+	// err is the derivation's failure: account.ErrUnusableIndex (skip the
+	// index, as wallets do) or an index out of range.
+	err error
+}
+
+// derive derives index of b's key.
+func (b *addressBlock) derive(index uint32) derivedAddress {
+	a, err := b.key.Address(index)
+	return derivedAddress{done: true, address: a.String, err: err}
+}
+
+// used reports whether b has nothing left to hand out (a nil b included).
+func (b *addressBlock) used() bool { return b == nil || b.next == b.end }
+
+// addressSlot is one handed-out address: its index and the fingerprint of
+// the key it was derived from.
 type addressSlot struct {
 	index       uint32
-	accountKey  string
+	address     string
 	fingerprint string
 }
 
@@ -91,8 +132,8 @@ func (p *addressPool) learn(gen int64) {
 		return
 	}
 	p.gen = gen
-	if p.cur.gen < gen {
-		p.cur = addressBlock{}
+	if p.cur != nil && p.cur.gen < gen {
+		p.cur = nil
 	}
 	if p.spare != nil && p.spare.gen < gen {
 		p.spare = nil
@@ -115,28 +156,47 @@ func (s *Service) addressPool(storeID string, network cryptopay.Network) *addres
 	return p
 }
 
-// nextAddress returns an unused derivation index of the store's wallet on
-// network with the key it belongs to. known is the key generation of the
-// caller's (possibly cached) reading of the wallet: blocks of older keys
-// are dropped, a newer pool ignores it. It waits for the database only
-// when the process has no reserved index left (its first invoice, a burst
-// that outran the background reservation, or a key replacement).
+// nextAddress returns an unused deposit address of the store's wallet on
+// network with its index, derived from the key the index was reserved
+// under. known is the key generation of the caller's (possibly cached)
+// reading of the wallet: blocks of older keys are dropped, a newer pool
+// ignores it. It waits for the database only when the process has no
+// reserved index left (its first invoice, a burst that outran the
+// background reservation, or a key replacement), and derives on the
+// caller's goroutine only an index the background derivation has not
+// reached.
 func (s *Service) nextAddress(ctx context.Context, storeID string, network cryptopay.Network, known int64) (addressSlot, error) {
 	p := s.addressPool(storeID, network)
 	p.mu.Lock()
 	p.learn(known)
 	for {
-		if p.cur.next == p.cur.end && p.spare != nil {
-			p.cur, p.spare = *p.spare, nil
+		if p.cur.used() && p.spare != nil {
+			p.cur, p.spare = p.spare, nil
 		}
-		if p.cur.next < p.cur.end {
-			slot := addressSlot{index: p.cur.next, accountKey: p.cur.accountKey, fingerprint: p.cur.fingerprint}
-			p.cur.next++
-			if p.cur.end-p.cur.next <= addressRefillAt && p.spare == nil && p.reserving == nil {
+		if b := p.cur; !b.used() {
+			index := b.next
+			b.next++
+			d := b.addrs[index-b.first]
+			if b.end-b.next <= addressRefillAt && p.spare == nil && p.reserving == nil {
 				s.reserveAddresses(ctx, p, storeID, network)
 			}
+			if !d.done {
+				p.derivedInline++
+			}
 			p.mu.Unlock()
-			return slot, nil
+			if !d.done {
+				d = b.derive(index)
+			}
+			if errors.Is(d.err, account.ErrUnusableIndex) {
+				// BIP32's one-in-2^127 invalid child: skip it, as
+				// wallets do.
+				p.mu.Lock()
+				continue
+			}
+			if d.err != nil {
+				return addressSlot{}, fmt.Errorf("derive address %d of key %s: %w", index, b.key.Fingerprint(), d.err)
+			}
+			return addressSlot{index: index, address: d.address, fingerprint: b.key.Fingerprint()}, nil
 		}
 		if p.reserving == nil {
 			// Nothing left and nothing on the way (the first invoice, a
@@ -152,7 +212,7 @@ func (s *Service) nextAddress(ctx context.Context, storeID string, network crypt
 			return addressSlot{}, ctx.Err()
 		}
 		p.mu.Lock()
-		if p.cur.next == p.cur.end && p.spare == nil && p.err != nil {
+		if p.cur.used() && p.spare == nil && p.err != nil {
 			err := p.err
 			p.mu.Unlock()
 			return addressSlot{}, err
@@ -161,7 +221,8 @@ func (s *Service) nextAddress(ctx context.Context, storeID string, network crypt
 }
 
 // reserveAddresses starts reserving the next block of p in the
-// background. p.mu is held.
+// background, and deriving its addresses once it is reserved. p.mu is
+// held.
 //
 // The reservation runs ahead of ordinary writes (storage.WithPriority: on
 // PostgreSQL a transaction of its own on the reserved connections, on
@@ -176,24 +237,61 @@ func (s *Service) reserveAddresses(ctx context.Context, p *addressPool, storeID 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), addressReserveTimeout)
 	go func() {
 		defer cancel()
-		var b storage.AddressBlock
+		var r storage.AddressBlock
 		err := s.db.InTx(storage.WithPriority(ctx), func(tx storage.Tx) error {
 			var err error
-			b, err = tx.ReserveAddressIndexes(ctx, storeID, network, addressBlockSize)
+			r, err = tx.ReserveAddressIndexes(ctx, storeID, network, addressBlockSize)
 			return err
 		})
+		reserved := err == nil
+		var key *account.Key
+		if reserved {
+			// Parsed once per key (the service's cache): the block's own
+			// key, not the store cache's.
+			if key, err = s.accountKey(storeID, cryptopay.Wallet{Network: network, AccountKey: r.AccountKey}); err != nil {
+				err = fmt.Errorf("store %s wallet %s key %s: %w", storeID, network, r.Fingerprint, err)
+			}
+		}
+		var b *addressBlock
 		p.mu.Lock()
 		p.reserving, p.err = nil, err
-		if err == nil {
-			p.learn(b.KeyGeneration)
-			if b.KeyGeneration == p.gen {
-				p.spare = &addressBlock{next: b.First, end: b.First + addressBlockSize,
-					accountKey: b.AccountKey, fingerprint: b.Fingerprint, gen: b.KeyGeneration}
-			}
+		if reserved {
+			p.learn(r.KeyGeneration)
+		}
+		if err == nil && r.KeyGeneration == p.gen {
+			b = &addressBlock{first: r.First, next: r.First, end: r.First + addressBlockSize,
+				key: key, gen: r.KeyGeneration, addrs: make([]derivedAddress, addressBlockSize)}
+			p.spare = b
+			p.deriving++
 		}
 		p.mu.Unlock()
 		close(done)
+		if b != nil {
+			p.deriveBlock(b)
+		}
 	}()
+}
+
+// deriveBlock derives the addresses of b in index order, the order they
+// are handed out in, skipping those already handed out (a request took
+// them before the derivation reached them) and stopping once b has left
+// the pool (used up, or dropped for a newer key).
+func (p *addressPool) deriveBlock(b *addressBlock) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	defer func() { p.deriving-- }()
+	for index := b.first; index < b.end; index++ {
+		if b != p.cur && b != p.spare {
+			return
+		}
+		if index < b.next {
+			continue
+		}
+		p.mu.Unlock()
+		d := b.derive(index)
+		p.mu.Lock()
+		b.addrs[index-b.first] = d
+	}
 }
 
 // keyReplaced tells this process's pool that the store's wallet on

@@ -9,8 +9,9 @@ import (
 	"github.com/cryptopay/cryptopay"
 )
 
-// waitReserved waits until no address reservation of svc is in flight, so
-// a stop is taken at its worst: with the spare block already reserved.
+// waitReserved waits until no address reservation of svc is in flight and
+// no reserved block is being derived, so a stop is taken at its worst:
+// with the spare block already reserved.
 func waitReserved(t *testing.T, svc *Service) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -19,7 +20,7 @@ func waitReserved(t *testing.T, svc *Service) {
 		svc.addrs.mu.Lock()
 		for _, p := range svc.addrs.pools {
 			p.mu.Lock()
-			busy = busy || p.reserving != nil
+			busy = busy || p.reserving != nil || p.deriving > 0
 			p.mu.Unlock()
 		}
 		svc.addrs.mu.Unlock()
@@ -27,7 +28,7 @@ func waitReserved(t *testing.T, svc *Service) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("address reservation still in flight after 10s")
+			t.Fatal("address reservation or derivation still in flight after 10s")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

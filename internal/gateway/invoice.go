@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cryptopay/cryptopay"
-	"github.com/cryptopay/cryptopay/internal/bitcoin/account"
 	"github.com/cryptopay/cryptopay/internal/storage"
 )
 
@@ -65,28 +64,15 @@ func (s *Service) CreateInvoice(ctx context.Context, caller *cryptopay.APIKey, p
 		}
 		return s.insertInvoice(ctx, st, inv)
 	}
-	// The address is derived before the transaction, so the writer is held
-	// only for the inserts, and from the key its index was reserved under
-	// (address.go): the cached store may hold a replaced key.
-	for {
-		slot, err := s.nextAddress(ctx, st.ID, inv.Network, wallet.KeyGeneration)
-		if err != nil {
-			return nil, fmt.Errorf("allocate address: %w", err)
-		}
-		key, err := s.accountKey(st.ID, cryptopay.Wallet{Network: inv.Network, AccountKey: slot.accountKey})
-		if err != nil {
-			return nil, fmt.Errorf("store %s wallet %s key %s: %w", st.ID, inv.Network, slot.fingerprint, err)
-		}
-		addr, err := key.Address(slot.index)
-		if errors.Is(err, account.ErrUnusableIndex) {
-			continue // BIP32's one-in-2^127 invalid child: skip it, as wallets do
-		}
-		if err != nil {
-			return nil, fmt.Errorf("derive address %d: %w", slot.index, err)
-		}
-		inv.Address, inv.AddressIndex = addr.String, slot.index
-		break
+	// The address is taken before the transaction, so the writer is held
+	// only for the inserts; it was derived off the request path from the
+	// key its index was reserved under (address.go): the cached store may
+	// hold a replaced key.
+	slot, err := s.nextAddress(ctx, st.ID, inv.Network, wallet.KeyGeneration)
+	if err != nil {
+		return nil, fmt.Errorf("allocate address: %w", err)
 	}
+	inv.Address, inv.AddressIndex = slot.address, slot.index
 	return s.insertInvoice(ctx, st, inv)
 }
 

@@ -37,7 +37,7 @@ type testClock struct{ off atomic.Int64 }
 
 func (c *testClock) now() time.Time { return time.Now().Add(time.Duration(c.off.Load())) }
 
-func regtestVpub(t *testing.T, n uint32) string {
+func regtestVpub(t testing.TB, n uint32) string {
 	seed, err := pbkdf2.Key(sha512.New, "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about", []byte("mnemonic"), 2048, 64)
 	if err != nil {
 		t.Fatal(err)
