@@ -135,7 +135,7 @@ func (s *queries) listInvoicesText(ctx context.Context, pool *sql.DB, query stri
 	defer conn.Close()
 	var r invoiceRow
 	var p nullPayment
-	var t textCols
+	var t, tp textCols // the invoice's columns, the payment's
 	pg := invoicePage{s: s, out: make([]cryptopay.Invoice, 0, min(limit+1, 1024))}
 	err = s.d.QueryText(ctx, conn, s.rebind(query), args, func(cols [][]byte) error {
 		if len(cols) != invoiceColCount+paymentColCount {
@@ -150,11 +150,11 @@ func (s *queries) listInvoicesText(ctx context.Context, pool *sql.DB, query stri
 				return err
 			}
 		}
-		t.cols = cols[invoiceColCount:]
-		if t.cols[0] == nil { // an invoice without payments
+		tp.cols = cols[invoiceColCount:]
+		if tp.cols[0] == nil { // an invoice without payments
 			return nil
 		}
-		if err := p.fromText(&t); err != nil {
+		if err := p.fromText(&tp); err != nil {
 			return err
 		}
 		return pg.payment(&p)

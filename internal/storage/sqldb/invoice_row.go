@@ -77,12 +77,16 @@ func (s *queries) invoice(r *invoiceRow, inv *cryptopay.Invoice) error {
 	if err != nil {
 		return err
 	}
-	if string(plainMeta) == "{}" {
-		// What fromJSON makes of it, for the metadata most invoices
-		// have, without encoding/json's reflection.
+	// The metadata most invoices have, none ("null") or empty ("{}"),
+	// decoded as fromJSON would, without encoding/json's reflection.
+	switch string(plainMeta) {
+	case "null": // a nil map
+	case "{}":
 		inv.Metadata = map[string]string{}
-	} else if err := fromJSON(string(plainMeta), &inv.Metadata); err != nil {
-		return err
+	default:
+		if err := fromJSON(string(plainMeta), &inv.Metadata); err != nil {
+			return err
+		}
 	}
 	inv.CreatedAt, inv.ExpiresAt, inv.MonitorUntil = fromMicros(r.created), fromMicros(r.expires), fromMicros(r.monitor)
 	inv.SettledAt = fromNullMicros(r.settled)
@@ -127,18 +131,15 @@ func (p *nullPayment) fromText(t *textCols) error {
 // a non-NULL destination, an integer that does not parse or a boolean
 // other than t/f is an error (kept in err: the first one wins).
 //
-// Values that most rows of a page repeat (the store, currency, status,
-// amounts) are shared: one string per distinct value and page, not one
-// per row. A page's textCols is used by one goroutine.
+// A value that rows repeat (the store, currency, status, amounts) is
+// shared: while a column holds the same text as on the row before, the
+// same string is returned, not a copy per row. One textCols reads one
+// set of columns of one result, from one goroutine.
 type textCols struct {
-	cols   [][]byte
-	err    error
-	shares map[string]string
+	cols [][]byte
+	err  error
+	last []string // by column: what shared returned on the previous row
 }
-
-// maxShared bounds the distinct values a textCols keeps; past it values
-// are copied each time.
-const maxShared = 512
 
 func (t *textCols) fail() {
 	if t.err == nil {
@@ -161,17 +162,13 @@ func (t *textCols) shared(i int) string {
 		t.fail()
 		return ""
 	}
-	if v, ok := t.shares[string(b)]; ok {
-		return v
+	if t.last == nil {
+		t.last = make([]string, len(t.cols))
 	}
-	v := string(b)
-	if t.shares == nil {
-		t.shares = map[string]string{}
+	if t.last[i] != string(b) {
+		t.last[i] = string(b)
 	}
-	if len(t.shares) < maxShared {
-		t.shares[v] = v
-	}
-	return v
+	return t.last[i]
 }
 
 func (t *textCols) nullStr(i int) sql.NullString {
