@@ -208,6 +208,10 @@ func (s *Server) invoiceJSON(r *http.Request, inv *cryptopay.Invoice) invoiceBod
 
 func invoiceJSON(inv *cryptopay.Invoice, base string) invoiceBody {
 	asset, _ := cryptopay.LookupCurrency(inv.Asset)
+	// The amount due is written twice (amount_due and in the payment
+	// URI): computed and formatted once.
+	due := inv.AmountDue()
+	dueText := cryptopay.FormatAmount(due, asset.Decimals)
 	md := inv.Metadata
 	if md == nil {
 		md = map[string]string{}
@@ -228,12 +232,12 @@ func invoiceJSON(inv *cryptopay.Invoice, base string) invoiceBody {
 		CryptoAmount:          cryptopay.FormatAmount(inv.CryptoDue, asset.Decimals),
 		CryptoAmountBaseUnits: inv.CryptoDue.String(),
 		AmountPaid:            cryptopay.FormatAmount(inv.AmountPaid, asset.Decimals),
-		AmountDue:             cryptopay.FormatAmount(inv.AmountDue(), asset.Decimals),
+		AmountDue:             dueText,
 		Rate:                  optional(inv.Rate),
 		RateSources:           inv.RateSources,
 		RateAt:                inv.RateAt,
 		Address:               inv.Address,
-		PaymentURI:            paymentURI(inv, asset),
+		PaymentURI:            paymentURI(inv, due, dueText),
 		CheckoutURL:           base + "/pay/" + inv.ID,
 		RequiredConfirmations: inv.RequiredConfirmations,
 		CustomerReference:     optional(inv.CustomerReference),
@@ -268,17 +272,17 @@ func invoiceJSON(inv *cryptopay.Invoice, base string) invoiceBody {
 	return b
 }
 
-// paymentURI is the BIP21 URI for the amount still due; "" on an EVM
+// paymentURI is the BIP21 URI for the amount still due (due, and
+// dueText formatted in the invoice asset's decimals); "" on an EVM
 // network, whose EIP-681 URI the service writes (Service.PaymentURI).
-func paymentURI(inv *cryptopay.Invoice, asset cryptopay.Currency) string {
+func paymentURI(inv *cryptopay.Invoice, due *big.Int, dueText string) string {
 	if inv.Network.EVM() {
 		return ""
 	}
-	u := inv.Network.URIScheme() + ":" + inv.Address
-	if due := inv.AmountDue(); due.Sign() > 0 {
-		u += "?amount=" + url.QueryEscape(trimZeros(cryptopay.FormatAmount(due, asset.Decimals)))
+	if due.Sign() <= 0 {
+		return inv.Network.URIScheme() + ":" + inv.Address
 	}
-	return u
+	return inv.Network.URIScheme() + ":" + inv.Address + "?amount=" + url.QueryEscape(trimZeros(dueText))
 }
 
 // trimZeros drops trailing fractional zeros: BIP21 amounts are plain

@@ -73,6 +73,7 @@ var dialect = &sqldb.Dialect{
 	GroupCommitLoops:    4,
 	GroupCommitMaxBatch: 48,
 	PriorityOwnTx:       true,
+	QueryText:           queryText,
 }
 
 // invoiceChannel is the NOTIFY channel of new invoices, per schema, so
@@ -185,6 +186,35 @@ func unavailable(err error) bool {
 	// that is gone.
 	return pgconn.SafeToRetry(err)
 }
+
+// queryText is Dialect.QueryText: the query runs on conn's pgx connection
+// itself (database/sql's Raw), through the same per-connection statement
+// cache as every other statement, asking for every result column in text
+// form, and row sees pgx's raw column bytes. A connection left broken
+// (pgx closes it on a failure or a cancelled ctx) is dropped by the pool
+// when Raw returns it, as after any other statement.
+func queryText(ctx context.Context, conn *sql.Conn, query string, args []any, row func([][]byte) error) error {
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("storage: postgres: driver connection is %T, not pgx's", dc)
+		}
+		rows, err := c.Conn().Query(ctx, query, append([]any{textResults}, args...)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := row(rows.RawValues()); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+}
+
+// textResults asks for every result column in text format.
+var textResults = pgx.QueryResultFormats{pgx.TextFormatCode}
 
 // listener opens a connection of its own (not from the pool, which
 // database/sql may close or hand to others) and LISTENs on the invoice

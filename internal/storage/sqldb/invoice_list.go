@@ -27,8 +27,15 @@ const defaultLimit = 100
 // in the walk's order (the rows of one invoice are adjacent).
 // Which index serves which filter is in invoiceListQuery; the conformance
 // suite's plan test holds both engines to it.
+//
+// Outside a transaction, on an engine with Dialect.QueryText
+// (PostgreSQL), the rows are decoded from the columns' text as the
+// engine sent them (listInvoicesText).
 func (s *queries) ListInvoices(ctx context.Context, f storage.InvoiceFilter) ([]cryptopay.Invoice, bool, error) {
 	query, args, limit := invoiceListQuery(f)
+	if pool := s.readPool(ctx); pool != nil && s.d.QueryText != nil {
+		return s.listInvoicesText(ctx, pool, query, args, limit)
+	}
 	return s.listInvoices(limit, func() (*sql.Rows, error) { return s.query(ctx, query, args...) })
 }
 
@@ -90,39 +97,122 @@ func (s *queries) listInvoices(limit int, run func() (*sql.Rows, error)) ([]cryp
 		return nil, false, s.wrap("list invoices", err)
 	}
 	defer rows.Close()
-	// One set of destinations for every row, and the page's slice sized
-	// once: the joined rows of one invoice repeat its columns, decoded
-	// (amounts parsed, sealed fields opened) only on its first row.
+	// One set of destinations for every row: the joined rows of one
+	// invoice repeat its columns, decoded (amounts parsed, sealed fields
+	// opened) only on its first row.
 	var r invoiceRow
 	var p nullPayment
 	dest := append(r.dest(), p.dest()...)
-	out := make([]cryptopay.Invoice, 0, min(limit+1, 1024))
+	pg := invoicePage{s: s, out: make([]cryptopay.Invoice, 0, min(limit+1, 1024))}
 	for rows.Next() {
 		p = nullPayment{}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, false, s.wrap("list invoices", err)
 		}
-		if n := len(out); n == 0 || out[n-1].ID != r.id {
-			out = append(out, cryptopay.Invoice{})
-			if err := s.invoice(&r, &out[n]); err != nil {
-				return nil, false, s.wrap("list invoices", err)
-			}
-		}
-		if p.id.Valid { // nil for an invoice without payments
-			pay, err := p.payment()
-			if err != nil {
-				return nil, false, s.wrap("list invoices", err)
-			}
-			last := &out[len(out)-1]
-			last.Payments = append(last.Payments, pay)
+		if err := pg.add(&r, &p); err != nil {
+			return nil, false, s.wrap("list invoices", err)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, false, s.wrap("list invoices", err)
 	}
-	// Each invoice's payments in GetInvoice's order. Sorting them here
-	// rather than in SQL lets the engines return the page in the order
-	// its index walk produced, with no sort of the joined rows.
+	out, more := pg.page(limit)
+	return out, more, nil
+}
+
+// listInvoicesText is listInvoices through Dialect.QueryText on one of
+// pool's connections: each row's columns are decoded from their text
+// straight into the invoice row, and an invoice's columns only on its
+// first joined row. The values read are the ones database/sql's scan
+// would have produced (textCols), so the page is the same.
+func (s *queries) listInvoicesText(ctx context.Context, pool *sql.DB, query string, args []any, limit int) ([]cryptopay.Invoice, bool, error) {
+	s.crypt.refreshOn(ctx, pool)
+	ctx = s.ctx(ctx)
+	conn, err := pool.Conn(ctx)
+	if err != nil {
+		return nil, false, s.wrap("list invoices", err)
+	}
+	defer conn.Close()
+	var r invoiceRow
+	var p nullPayment
+	var t, tp textCols // the invoice's columns, the payment's
+	pg := invoicePage{s: s, out: make([]cryptopay.Invoice, 0, min(limit+1, 1024))}
+	err = s.d.QueryText(ctx, conn, s.rebind(query), args, func(cols [][]byte) error {
+		if len(cols) != invoiceColCount+paymentColCount {
+			return fmt.Errorf("list invoices: %d columns, want %d", len(cols), invoiceColCount+paymentColCount)
+		}
+		t.cols = cols
+		if n := len(pg.out); n == 0 || pg.out[n-1].ID != string(cols[0]) {
+			if err := r.fromText(&t); err != nil {
+				return err
+			}
+			if err := pg.invoice(&r); err != nil {
+				return err
+			}
+		}
+		tp.cols = cols[invoiceColCount:]
+		if tp.cols[0] == nil { // an invoice without payments
+			return nil
+		}
+		if err := p.fromText(&tp); err != nil {
+			return err
+		}
+		return pg.payment(&p)
+	})
+	if err != nil {
+		return nil, false, s.wrap("list invoices", err)
+	}
+	out, more := pg.page(limit)
+	return out, more, nil
+}
+
+// invoicePage gathers a list's joined rows (an invoice's columns, then a
+// payment's or NULLs) into invoices with their payments.
+type invoicePage struct {
+	s   *queries
+	out []cryptopay.Invoice
+}
+
+// add takes one joined row: r starts a new invoice unless it is the last
+// one's, and p, unless NULL, is one of its payments.
+func (pg *invoicePage) add(r *invoiceRow, p *nullPayment) error {
+	if n := len(pg.out); n == 0 || pg.out[n-1].ID != r.id {
+		if err := pg.invoice(r); err != nil {
+			return err
+		}
+	}
+	if !p.id.Valid { // nil for an invoice without payments
+		return nil
+	}
+	return pg.payment(p)
+}
+
+// invoice appends the invoice r holds.
+func (pg *invoicePage) invoice(r *invoiceRow) error {
+	pg.out = append(pg.out, cryptopay.Invoice{})
+	return pg.s.invoice(r, &pg.out[len(pg.out)-1])
+}
+
+// payment appends p to the last invoice's payments.
+func (pg *invoicePage) payment(p *nullPayment) error {
+	if len(pg.out) == 0 {
+		return errCorrupt
+	}
+	pay, err := p.payment()
+	if err != nil {
+		return err
+	}
+	last := &pg.out[len(pg.out)-1]
+	last.Payments = append(last.Payments, pay)
+	return nil
+}
+
+// page returns at most limit invoices, and whether more follow. Each
+// invoice's payments are in GetInvoice's order: sorting them here rather
+// than in SQL lets the engines return the page in the order its index
+// walk produced, with no sort of the joined rows.
+func (pg *invoicePage) page(limit int) ([]cryptopay.Invoice, bool) {
+	out := pg.out
 	for i := range out {
 		if len(out[i].Payments) > 1 {
 			slices.SortFunc(out[i].Payments, func(a, b cryptopay.Payment) int {
@@ -131,9 +221,9 @@ func (s *queries) listInvoices(limit int, run func() (*sql.Rows, error)) ([]cryp
 		}
 	}
 	if len(out) > limit {
-		return out[:limit], true, nil
+		return out[:limit], true
 	}
-	return out, false, nil
+	return out, false
 }
 
 // invoiceListQuery returns ListInvoices' statement, its arguments and the

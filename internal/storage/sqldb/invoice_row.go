@@ -2,6 +2,7 @@ package sqldb
 
 import (
 	"database/sql"
+	"strconv"
 	"strings"
 
 	"github.com/cryptopay/cryptopay"
@@ -76,10 +77,171 @@ func (s *queries) invoice(r *invoiceRow, inv *cryptopay.Invoice) error {
 	if err != nil {
 		return err
 	}
-	if err := fromJSON(string(plainMeta), &inv.Metadata); err != nil {
-		return err
+	// The metadata most invoices have, none ("null") or empty ("{}"),
+	// decoded as fromJSON would, without encoding/json's reflection.
+	switch string(plainMeta) {
+	case "null": // a nil map
+	case "{}":
+		inv.Metadata = map[string]string{}
+	default:
+		if err := fromJSON(string(plainMeta), &inv.Metadata); err != nil {
+			return err
+		}
 	}
 	inv.CreatedAt, inv.ExpiresAt, inv.MonitorUntil = fromMicros(r.created), fromMicros(r.expires), fromMicros(r.monitor)
 	inv.SettledAt = fromNullMicros(r.settled)
 	return nil
+}
+
+// Column counts of invoiceCols and paymentCols.
+var (
+	invoiceColCount = strings.Count(invoiceCols, ",") + 1
+	paymentColCount = strings.Count(paymentCols, ",") + 1
+)
+
+// fromText sets r from t's columns, invoiceCols in their text form
+// (Dialect.QueryText), to what scanning them into r.dest() would.
+func (r *invoiceRow) fromText(t *textCols) error {
+	t.err = nil
+	r.id, r.storeID, r.livemode, r.orderID = t.str(0), t.shared(1), t.bool(2), t.nullStr(3)
+	r.amount, r.currency, r.network, r.asset = t.shared(4), t.shared(5), t.shared(6), t.shared(7)
+	r.due, r.rate, r.address, r.index = t.shared(8), t.shared(9), t.str(10), t.int64(11)
+	r.status, r.flags, r.paid, r.confirmed = t.shared(12), t.int64(13), t.shared(14), t.shared(15)
+	r.confirmations, r.ref, r.meta, r.redirectURL = t.int(16), t.str(17), t.str(18), t.shared(19)
+	r.created, r.expires, r.monitor, r.settled = t.int64(20), t.int64(21), t.int64(22), t.nullInt64(23)
+	r.amountText, r.rateSources, r.rateAt, r.rateSpread = t.shared(24), t.shared(25), t.nullInt64(26), t.int(27)
+	return t.err
+}
+
+// fromText sets p from t's columns, paymentCols in their text form, to
+// what scanning them into p.dest() would.
+func (p *nullPayment) fromText(t *textCols) error {
+	t.err = nil
+	p.id, p.invoiceID, p.txID, p.vout = t.nullStr(0), t.nullShared(1), t.nullStr(2), t.nullInt64(3)
+	p.amount, p.blockHash, p.height, p.confirmations = t.nullStr(4), t.nullShared(5), t.nullInt64(6), t.nullInt64(7)
+	p.conflict, p.rbf, p.from, p.status = t.nullStr(8), t.nullBool(9), t.nullStr(10), t.nullShared(11)
+	p.seen, p.confirmed, p.asset, p.decimals = t.nullInt64(12), t.nullInt64(13), t.nullShared(14), t.nullInt64(15)
+	p.released, p.releasedBy = t.nullInt64(16), t.nullShared(17)
+	return t.err
+}
+
+// textCols decodes one row's columns from the text an engine sends
+// (Dialect.QueryText: nil for NULL) into Go values, as database/sql's
+// scan of the same columns into the same destinations would: a NULL into
+// a non-NULL destination, an integer that does not parse or a boolean
+// other than t/f is an error (kept in err: the first one wins).
+//
+// A value that rows repeat (the store, currency, status, amounts) is
+// shared: while a column holds the same text as on the row before, the
+// same string is returned, not a copy per row. One textCols reads one
+// set of columns of one result, from one goroutine.
+type textCols struct {
+	cols [][]byte
+	err  error
+	last []string // by column: what shared returned on the previous row
+}
+
+func (t *textCols) fail() {
+	if t.err == nil {
+		t.err = errCorrupt
+	}
+}
+
+func (t *textCols) str(i int) string {
+	b := t.cols[i]
+	if b == nil {
+		t.fail()
+	}
+	return string(b)
+}
+
+// shared is str for a value many rows repeat.
+func (t *textCols) shared(i int) string {
+	b := t.cols[i]
+	if b == nil {
+		t.fail()
+		return ""
+	}
+	if t.last == nil {
+		t.last = make([]string, len(t.cols))
+	}
+	if t.last[i] != string(b) {
+		t.last[i] = string(b)
+	}
+	return t.last[i]
+}
+
+func (t *textCols) nullStr(i int) sql.NullString {
+	if t.cols[i] == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: t.str(i), Valid: true}
+}
+
+func (t *textCols) nullShared(i int) sql.NullString {
+	if t.cols[i] == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: t.shared(i), Valid: true}
+}
+
+func (t *textCols) int64(i int) int64 {
+	b := t.cols[i]
+	if b == nil {
+		t.fail()
+		return 0
+	}
+	if len(b) > 0 && len(b) <= 18 {
+		// Up to 18 digits cannot overflow: summed here, without
+		// strconv's generality (a seventh of a page's decoding).
+		var v int64
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				v = -1
+				break
+			}
+			v = v*10 + int64(c-'0')
+		}
+		if v >= 0 {
+			return v
+		}
+	}
+	v, err := strconv.ParseInt(string(b), 10, 64) // negative, long or malformed
+	if err != nil {
+		t.fail()
+	}
+	return v
+}
+
+func (t *textCols) int(i int) int {
+	v := t.int64(i)
+	if int64(int(v)) != v {
+		t.fail()
+	}
+	return int(v)
+}
+
+func (t *textCols) nullInt64(i int) sql.NullInt64 {
+	if t.cols[i] == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.int64(i), Valid: true}
+}
+
+func (t *textCols) bool(i int) bool {
+	switch string(t.cols[i]) {
+	case "t":
+		return true
+	case "f":
+		return false
+	}
+	t.fail()
+	return false
+}
+
+func (t *textCols) nullBool(i int) sql.NullBool {
+	if t.cols[i] == nil {
+		return sql.NullBool{}
+	}
+	return sql.NullBool{Bool: t.bool(i), Valid: true}
 }

@@ -42,7 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"Invoice", testInvoice},
 		{"InvoiceConflicts", testInvoiceConflicts},
 		{"InvoicePayments", testInvoicePayments},
-		{"InvoiceCounts", testInvoiceCounts}, {"ListInvoices", testListInvoices}, {"ListInvoicesFilters", testListInvoicesFilters}, {"ListInvoicesPlans", testListInvoicesPlans},
+		{"InvoiceCounts", testInvoiceCounts}, {"ListInvoices", testListInvoices}, {"ListedAsGot", testListedAsGot}, {"ListInvoicesFilters", testListInvoicesFilters}, {"ListInvoicesPlans", testListInvoicesPlans},
 		{"NewInvoices", testNewInvoices},
 		{"Events", testEvents}, {"EventSequence", testEventSequence}, {"EventSequenceConcurrent", testEventSequenceConcurrent},
 		{"Idempotency", testIdempotency}, {"IdempotencyClaimRace", testIdempotencyClaimRace},
