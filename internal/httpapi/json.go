@@ -15,7 +15,7 @@ import (
 // non-empty body must be declared as JSON (415 otherwise): a body sent as
 // a form or as text is refused rather than read as JSON regardless.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	body, err := readAll(http.MaxBytesReader(w, r.Body, s.maxBody), r.ContentLength, s.maxBody)
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return nil, cryptopay.Errorf(cryptopay.CodeTooLarge, "The request body exceeds %d bytes.", s.maxBody)
 	}
@@ -28,6 +28,31 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		}
 	}
 	return body, nil
+}
+
+// readAll is io.ReadAll with a first buffer the size of the declared
+// body (one more byte, to see the end without growing), so the usual
+// small request costs one allocation instead of a 512-byte guess; an
+// absent or implausible length (beyond limit) starts as io.ReadAll does.
+func readAll(rd io.Reader, declared, limit int64) ([]byte, error) {
+	size := int64(512)
+	if declared >= 0 && declared <= limit {
+		size = declared + 1
+	}
+	b := make([]byte, 0, size)
+	for {
+		n, err := rd.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow, as io.ReadAll does
+		}
+	}
 }
 
 // decodeJSON is the one decoder of request bodies: every handler that
@@ -79,8 +104,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		b = []byte(`{"error":{"type":"api_error","code":"internal_error","message":"An internal error occurred."}}`)
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"] = hdrJSON // Header.Set, sparing its canonicalisation and slice
+	h["Cache-Control"] = hdrNoStore
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }
