@@ -32,11 +32,14 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 
 // readAll is io.ReadAll with a first buffer the size of the declared
 // body (one more byte, to see the end without growing), so the usual
-// small request costs one allocation instead of a 512-byte guess; an
-// absent or implausible length (beyond limit) starts as io.ReadAll does.
+// small request costs one allocation instead of a 512-byte guess. The
+// declaration is the client's word, not bytes received: it sizes the
+// buffer only up to maxPresized (as net/http's own read buffer), so a
+// request that declares a large body and sends none holds no more memory
+// than before; larger bodies grow as they arrive, as with io.ReadAll.
 func readAll(rd io.Reader, declared, limit int64) ([]byte, error) {
 	size := int64(512)
-	if declared >= 0 && declared <= limit {
+	if declared >= 0 && declared <= limit && declared < maxPresized {
 		size = declared + 1
 	}
 	b := make([]byte, 0, size)
@@ -54,6 +57,10 @@ func readAll(rd io.Reader, declared, limit int64) ([]byte, error) {
 		}
 	}
 }
+
+// maxPresized bounds the buffer readAll allocates before any byte of the
+// body has arrived.
+const maxPresized = 4 << 10
 
 // decodeJSON is the one decoder of request bodies: every handler that
 // takes a body decodes it here, strictly (see package strictjson): exact
