@@ -41,6 +41,23 @@ func ParseAmount(param, s string, decimals int) (*big.Int, error) {
 	if len(frac) > decimals {
 		return nil, Invalid(param, "%s has %d decimal places; this currency allows at most %d.", param, len(frac), decimals)
 	}
+	if len(whole)+decimals <= 18 {
+		// Below 10^18 the value fits an int64: accumulate it there, as
+		// nearly every price does, rather than build and parse a string.
+		var n int64
+		for _, part := range [2]string{whole, frac} {
+			for i := 0; i < len(part); i++ {
+				n = n*10 + int64(part[i]-'0')
+			}
+		}
+		for range decimals - len(frac) {
+			n *= 10
+		}
+		if n <= 0 {
+			return nil, Invalid(param, "%s must be greater than zero.", param)
+		}
+		return big.NewInt(n), nil
+	}
 	digits := whole + frac + strings.Repeat("0", decimals-len(frac))
 	v, ok := new(big.Int).SetString(digits, 10)
 	if !ok {

@@ -38,6 +38,42 @@ func TestParseAmountRefusesLeadingZeros(t *testing.T) {
 	}
 }
 
+// TestParseAmountValue: amounts parse to their exact base units on both
+// sides of the int64 fast path (17, 18 and 19 digits of base units), and
+// zero is refused on both.
+func TestParseAmountValue(t *testing.T) {
+	cases := []struct {
+		name, in string
+		decimals int
+		want     string // base units; "" for refused
+	}{
+		{"cents", "25.00", 2, "2500"},
+		{"no fraction", "25", 2, "2500"},
+		{"satoshi", "0.0015", 8, "150000"},
+		{"one satoshi", "0.00000001", 8, "1"},
+		{"no decimals", "7", 0, "7"},
+		{"17 digits", "123456789.12345678", 8, "12345678912345678"},
+		{"18 digits, the last in the fast path", "9999999999.99999999", 8, "999999999999999999"},
+		{"19 digits", "99999999999.99999999", 8, "9999999999999999999"},
+		{"past int64", "99999999999999999999", 8, "9999999999999999999900000000"},
+		{"one wei", "0.000000000000000001", 18, "1"},
+		{"ether", "1.5", 18, "1500000000000000000"},
+		{"18-digit whole number", "999999999999999999", 0, "999999999999999999"},
+		{"zero", "0", 8, ""},
+		{"zero with decimals", "0.00", 2, ""},
+		{"zero past the fast path", "0.000000000000000000", 18, ""},
+	}
+	for _, tc := range cases {
+		v, err := ParseAmount("amount", tc.in, tc.decimals)
+		switch {
+		case tc.want == "" && err == nil:
+			t.Errorf("%s: ParseAmount(%q) = %s, want refused", tc.name, tc.in, v)
+		case tc.want != "" && (err != nil || v.String() != tc.want):
+			t.Errorf("%s: ParseAmount(%q, %d) = %v, %v; want %s", tc.name, tc.in, tc.decimals, v, err, tc.want)
+		}
+	}
+}
+
 // FuzzParseAmountOneSpelling: an accepted amount is written the one way
 // FormatAmount writes it, up to trailing fractional zeros ("10.5" for
 // "10.50000000"); so no two accepted spellings differ in anything but

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash/crc32"
-	"math/big"
 	"net/netip"
 	"slices"
 	"strings"
@@ -181,15 +180,22 @@ func NewAPIKeySecret(livemode bool) string {
 }
 
 func keyChecksum(s string) string {
-	n := new(big.Int).SetUint64(uint64(crc32.ChecksumIEEE([]byte(s))))
-	out := make([]byte, keyChecksumLen)
-	r := new(big.Int)
-	b62 := big.NewInt(62)
+	sum := keyChecksumOf(s)
+	return string(sum[:])
+}
+
+// keyChecksumOf is the CRC-32 of s in keyChecksumLen base62 digits, most
+// significant first (62^6 exceeds 2^32, so every checksum fits). It is
+// computed in a machine word, without allocating: it runs on every
+// authenticated request.
+func keyChecksumOf(s string) [keyChecksumLen]byte {
+	n := crc32.ChecksumIEEE([]byte(s))
+	var out [keyChecksumLen]byte
 	for i := keyChecksumLen - 1; i >= 0; i-- {
-		n.DivMod(n, b62, r)
-		out[i] = base62[r.Int64()]
+		out[i] = base62[n%62]
+		n /= 62
 	}
-	return string(out)
+	return out
 }
 
 // ParseAPIKeySecret checks the shape and checksum of a presented key and
@@ -213,7 +219,8 @@ func ParseAPIKeySecret(s string) (livemode bool, ok bool) {
 		}
 	}
 	head := s[:len(s)-keyChecksumLen]
-	return livemode, keyChecksum(head) == s[len(s)-keyChecksumLen:]
+	sum := keyChecksumOf(head)
+	return livemode, string(sum[:]) == s[len(s)-keyChecksumLen:]
 }
 
 // HashAPIKeySecret returns the stored form of a key.

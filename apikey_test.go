@@ -1,6 +1,8 @@
 package cryptopay
 
 import (
+	"hash/crc32"
+	"math/big"
 	"testing"
 	"time"
 )
@@ -42,4 +44,52 @@ func TestAPIKeyExceeds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestKeyChecksumDigits holds the word-sized checksum to the base62
+// conversion by big.Int that keys were issued with, so every key issued
+// before still verifies and a key's checksum reads the same everywhere.
+func TestKeyChecksumDigits(t *testing.T) {
+	bigChecksum := func(s string) string {
+		n := new(big.Int).SetUint64(uint64(crc32.ChecksumIEEE([]byte(s))))
+		out := make([]byte, keyChecksumLen)
+		r, b62 := new(big.Int), big.NewInt(62)
+		for i := keyChecksumLen - 1; i >= 0; i-- {
+			n.DivMod(n, b62, r)
+			out[i] = base62[r.Int64()]
+		}
+		return string(out)
+	}
+	cases := map[string]string{
+		"empty":    "",
+		"test key": "cp_test_0123456789ABCDEFGHIJKLMNOPQRSTUV",
+		"live key": "cp_live_zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+		"binary":   "\xff\xfe\x00\x01", // bytes a mangled key could hold
+	}
+	for i := range 200 {
+		s := NewAPIKeySecret(i%2 == 0)
+		cases["issued "+s] = s[:len(s)-keyChecksumLen]
+	}
+	for name, head := range cases {
+		if got, want := keyChecksum(head), bigChecksum(head); got != want {
+			t.Errorf("%s: checksum %q, want %q", name, got, want)
+		}
+	}
+	s := NewAPIKeySecret(true)
+	if live, ok := ParseAPIKeySecret(s); !ok || !live {
+		t.Errorf("a fresh live key does not parse: %v %v", live, ok)
+	}
+	bad := s[:len(s)-1] + string(base62[(indexBase62(s[len(s)-1])+1)%62])
+	if _, ok := ParseAPIKeySecret(bad); ok {
+		t.Errorf("a key with a wrong checksum digit parses: %s", bad)
+	}
+}
+
+func indexBase62(c byte) int {
+	for i := range len(base62) {
+		if base62[i] == c {
+			return i
+		}
+	}
+	return -1
 }

@@ -72,6 +72,23 @@ func FiatValue(units *big.Int, asset Currency, rate *big.Rat, fiat Currency) *bi
 	return num.Quo(num, den)
 }
 
+// pow10 returns 10^n. The result is shared and must only be read (as an
+// operand); for the decimals any currency has it comes from a table, so
+// pricing an invoice does not compute the same powers on every request.
 func pow10(n int) *big.Int {
+	if n >= 0 && n < len(powersOf10) {
+		return powersOf10[n]
+	}
 	return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)
 }
+
+// powersOf10 holds 10^0 through 10^38, beyond the 18 decimals of the
+// finest asset.
+var powersOf10 = func() []*big.Int {
+	t := make([]*big.Int, 39)
+	t[0] = big.NewInt(1)
+	for i := 1; i < len(t); i++ {
+		t[i] = new(big.Int).Mul(t[i-1], big.NewInt(10))
+	}
+	return t
+}()

@@ -14,6 +14,15 @@ import (
 // e-mail must say what they are: "inv\u202Efdp.exe" must not display as
 // something else.
 func PrintableText(s string) bool {
+	// Printable ASCII (space to '~') is in none of those categories: most
+	// ids and references are all of it, and need no table look-up.
+	ascii := true
+	for i := 0; i < len(s) && ascii; i++ {
+		ascii = s[i] >= ' ' && s[i] <= '~'
+	}
+	if ascii {
+		return true
+	}
 	if !utf8.ValidString(s) {
 		return false
 	}

@@ -1,6 +1,10 @@
 package cryptopay
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+	"unicode"
+)
 
 func TestPrintableText(t *testing.T) {
 	cases := []struct {
@@ -23,6 +27,16 @@ func TestPrintableText(t *testing.T) {
 		{"soft hyphen", "a\u00ADb", false},
 		{"line separator", "a\u2028b", false},
 		{"invalid UTF-8", "a\xffb", false},
+	}
+	// Every ASCII character, alone and inside text: the fast path for
+	// printable ASCII must agree with the categories.
+	for c := range 128 {
+		r := rune(c)
+		want := !unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp)
+		cases = append(cases, struct {
+			name, in string
+			ok       bool
+		}{fmt.Sprintf("ASCII %#x", c), "a" + string(r) + "b", want})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -443,17 +443,33 @@ type keyUsage struct {
 }
 
 type usage struct {
-	at time.Time
-	ip string
+	at   time.Time
+	ip   string     // the address as recorded (LastUsedIP's form)
+	addr netip.Addr // ip parsed, when the use was noted here (else invalid)
+}
+
+// from reports whether the use was from ip (unmapped), comparing the
+// parsed address when there is one so that a repeated use formats
+// nothing.
+func (u usage) from(ip netip.Addr) bool {
+	if u.addr.IsValid() {
+		return u.addr == ip
+	}
+	return u.ip == addrText(ip)
+}
+
+// addrText is an address as LastUsedIP records it: "" for none.
+func addrText(ip netip.Addr) string {
+	if !ip.IsValid() {
+		return ""
+	}
+	return ip.String()
 }
 
 const usageWriteEvery = time.Minute
 
 func (s *Service) noteUse(ctx context.Context, k *cryptopay.APIKey, ip netip.Addr, now time.Time) {
-	ips := ""
-	if ip.IsValid() {
-		ips = ip.Unmap().String()
-	}
+	ip = ip.Unmap()
 	s.usage.mu.Lock()
 	if s.usage.last == nil {
 		s.usage.last = map[string]usage{}
@@ -462,10 +478,12 @@ func (s *Service) noteUse(ctx context.Context, k *cryptopay.APIKey, ip netip.Add
 	if !seen && k.LastUsedAt != nil {
 		prev, seen = usage{at: *k.LastUsedAt, ip: k.LastUsedIP}, true
 	}
-	newIP := prev.ip != ips // a first use counts as new too: a stolen key is often used once
+	newIP := !prev.from(ip) // a first use counts as new too: a stolen key is often used once
 	due := !seen || now.Sub(prev.at) >= usageWriteEvery || newIP
+	ips := ""
 	if due {
-		s.usage.last[k.ID] = usage{at: now, ip: ips}
+		ips = addrText(ip)
+		s.usage.last[k.ID] = usage{at: now, ip: ips, addr: ip}
 	}
 	s.usage.mu.Unlock()
 	if !due {

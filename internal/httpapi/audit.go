@@ -85,9 +85,14 @@ func (s *Server) redactInvoice(w http.ResponseWriter, r *http.Request, key *cryp
 
 // actor is who the authenticated request acts as, for the audit log.
 func actor(r *http.Request, key *cryptopay.APIKey) gateway.Actor {
-	a := gateway.Actor{RequestID: requestID(r.Context())}
-	if ip := clientIP(r); ip.IsValid() {
-		a.IP = ip.String()
+	var a gateway.Actor
+	if f := factsOf(r.Context()); f != nil && f.resolved {
+		a.RequestID, a.IP = f.id, f.ipText // the address as withProxy resolved and formatted it
+	} else {
+		a.RequestID = requestID(r.Context())
+		if ip := clientIP(r); ip.IsValid() {
+			a.IP = ip.String()
+		}
 	}
 	if key != nil {
 		a.KeyID = key.ID

@@ -109,6 +109,39 @@ func TestSecurityHeadersOnEveryRoute(t *testing.T) {
 	})
 }
 
+// TestSecurityHeadersNotShared: the header values securityHeaders sets
+// are shared between responses, so a handler that adds to one (as any
+// handler may) must change its own response only, never the next one's.
+func TestSecurityHeadersNotShared(t *testing.T) {
+	h := securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/add" {
+			for k := range w.Header() {
+				w.Header().Add(k, "added")
+			}
+		}
+	}))
+	serve := func(path string) http.Header {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Header()
+	}
+	first := serve("/plain")
+	added := serve("/add")
+	for k, v := range first {
+		if got := added.Values(k); len(got) != 2 || got[0] != v[0] || got[1] != "added" {
+			t.Errorf("%s after Add: %q, want [%q added]", k, got, v[0])
+		}
+	}
+	for k, v := range serve("/plain") {
+		if len(v) != 1 || v[0] != first.Get(k) {
+			t.Errorf("%s on the next response: %q, want [%q]", k, v, first.Get(k))
+		}
+	}
+	if len(first) != 6 || first.Get("X-XSS-Protection") != "1; mode=block" {
+		t.Errorf("headers %v", first)
+	}
+}
+
 func TestForwardedForTrustsOnlyProxies(t *testing.T) {
 	s := New(Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.9.0.0/16"), netip.MustParsePrefix("fd00::/8")}})
 	var got netip.Addr

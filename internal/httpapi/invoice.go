@@ -50,7 +50,8 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, key *cryp
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, s.invoiceJSON(r, inv))
+	out := s.invoiceJSON(r, inv)
+	writeJSONBytes(w, http.StatusCreated, out.appendJSON, func() any { return out })
 	return nil
 }
 

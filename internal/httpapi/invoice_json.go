@@ -35,8 +35,8 @@ func writeJSONBytes(w http.ResponseWriter, status int, encode func([]byte) ([]by
 		writeJSON(w, status, fallback())
 	} else {
 		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		h.Set("Cache-Control", "no-store")
+		h["Content-Type"] = hdrJSON // Header.Set, sparing its canonicalisation and slice
+		h["Cache-Control"] = hdrNoStore
 		w.WriteHeader(status)
 		_, _ = w.Write(append(b, '\n'))
 	}

@@ -25,9 +25,6 @@ const (
 	ServerMaxHeaderBytes = 2 * MaxHeaderBytes
 )
 
-// edgeKey keys the request facts the proxy middleware resolves once.
-type edgeKey struct{}
-
 // edge is what the server believes about the client side of a request.
 type edge struct {
 	ip    netip.Addr
@@ -64,10 +61,21 @@ func (s *Server) withProxy(next http.Handler) http.Handler {
 				e.https = lastToken(r.Header.Values("X-Forwarded-Proto")) == "https"
 			}
 		} else {
-			r.Header.Del("X-Forwarded-For")
-			r.Header.Del("X-Forwarded-Proto")
+			delete(r.Header, "X-Forwarded-For") // Header.Del, without canonicalising a canonical name
+			delete(r.Header, "X-Forwarded-Proto")
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), edgeKey{}, e)))
+		// withRequestID made the request's facts; a chain without it (a
+		// test of this middleware alone) gets its own.
+		f := factsOf(r.Context())
+		if f == nil {
+			f = &reqFacts{}
+			r = r.WithContext(context.WithValue(r.Context(), reqKey{}, f))
+		}
+		f.edge, f.resolved = e, true
+		if e.ip.IsValid() {
+			f.ipText = e.ip.String()
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -126,8 +134,8 @@ func lastToken(values []string) string {
 // isHTTPS reports whether the client reached the gateway over TLS: its
 // own, or a trusted proxy's.
 func isHTTPS(r *http.Request) bool {
-	if e, ok := r.Context().Value(edgeKey{}).(edge); ok {
-		return e.https
+	if f := factsOf(r.Context()); f != nil && f.resolved {
+		return f.edge.https
 	}
 	return r.TLS != nil
 }

@@ -125,20 +125,38 @@ func (s *Server) authed(scope cryptopay.Scope, h func(w http.ResponseWriter, r *
 	})
 }
 
-type ctxKey int
+// reqKey keys the request's facts in its context.
+type reqKey struct{}
 
-const requestIDKey ctxKey = 0
+// reqFacts is what the middleware learns about a request, once: its id
+// (withRequestID) and the client side (withProxy). One value carries them
+// so the chain makes one context and one request copy for both, not one
+// each; the text of the client address is kept for the audit actor,
+// which would otherwise format it on every use.
+type reqFacts struct {
+	id       string
+	edge     edge // valid when resolved
+	resolved bool
+	ipText   string // edge.ip.String(), or "" for an invalid address
+}
+
+func factsOf(ctx context.Context) *reqFacts {
+	f, _ := ctx.Value(reqKey{}).(*reqFacts)
+	return f
+}
 
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if f := factsOf(ctx); f != nil {
+		return f.id
+	}
+	return ""
 }
 
 func (s *Server) withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := cryptopay.NewID(cryptopay.PrefixRequest, time.Now())
-		w.Header().Set("Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		f := &reqFacts{id: cryptopay.NewID(cryptopay.PrefixRequest, time.Now())}
+		w.Header()["Request-Id"] = []string{f.id}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reqKey{}, f)))
 	})
 }
 
@@ -160,18 +178,35 @@ func (s *Server) withRecover(next http.Handler) http.Handler {
 	})
 }
 
+// The security guide's headers, as net/http would store them after
+// Header.Set: canonical names, one value each. The value slices are
+// shared by every response, which is safe because nothing changes a
+// header value in place (Set and Del replace the slice, and Add appends
+// to a slice whose capacity is full, so it copies); setting them directly
+// spares the canonicalisation and the slice Set makes for each.
+var (
+	hdrFrameOptions   = []string{"SAMEORIGIN"}
+	hdrContentOptions = []string{"nosniff"}
+	hdrXSSProtection  = []string{"1; mode=block"}
+	hdrCSP            = []string{"default-src 'self'"}
+	hdrReferrer       = []string{"no-referrer"}
+	hdrNoStore        = []string{"no-store"}
+	hdrHSTS           = []string{"max-age=31536000; includeSubDomains"}
+	hdrJSON           = []string{"application/json"}
+)
+
 // securityHeaders sets the security guide's headers on every response.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("X-Frame-Options", "SAMEORIGIN")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-XSS-Protection", "1; mode=block")
-		h.Set("Content-Security-Policy", "default-src 'self'")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cache-Control", "no-store") // handlers serving cacheable documents override it
+		h["X-Frame-Options"] = hdrFrameOptions
+		h["X-Content-Type-Options"] = hdrContentOptions
+		h["X-Xss-Protection"] = hdrXSSProtection // X-XSS-Protection, canonicalised as Set does
+		h["Content-Security-Policy"] = hdrCSP
+		h["Referrer-Policy"] = hdrReferrer
+		h["Cache-Control"] = hdrNoStore // handlers serving cacheable documents override it
 		if isHTTPS(r) {
-			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+			h["Strict-Transport-Security"] = hdrHSTS
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -180,8 +215,8 @@ func securityHeaders(next http.Handler) http.Handler {
 // clientIP returns the client's address: the peer, or the address a
 // trusted proxy forwarded for (see withProxy).
 func clientIP(r *http.Request) netip.Addr {
-	if e, ok := r.Context().Value(edgeKey{}).(edge); ok {
-		return e.ip
+	if f := factsOf(r.Context()); f != nil && f.resolved {
+		return f.edge.ip
 	}
 	return peerIP(r)
 }

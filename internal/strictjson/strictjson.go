@@ -29,6 +29,7 @@ import (
 	"mime"
 	"reflect"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json"
@@ -74,7 +75,11 @@ func Decode(body []byte, v any) error {
 // after it), the depth and the nulls. Decoding then only has to match
 // names and types.
 func scan(body []byte) error {
-	dec := jsontext.NewDecoder(bytes.NewReader(body), options)
+	sc := scanners.Get().(*scanner)
+	defer sc.put()
+	sc.rd.Reset(body)
+	sc.dec.Reset(&sc.rd, options)
+	dec := &sc.dec
 	if k := dec.PeekKind(); k != '{' && k != 0 {
 		return cryptopay.Invalid("", "The request body must be a JSON object.")
 	}
@@ -101,6 +106,30 @@ func scan(body []byte) error {
 	}
 	return nil
 }
+
+// scanner is a token decoder with its reader, kept between requests: a
+// decoder's buffers and name sets are most of what a scan would allocate.
+type scanner struct {
+	rd  bytes.Reader
+	dec jsontext.Decoder
+}
+
+var scanners = sync.Pool{New: func() any { return new(scanner) }}
+
+// put returns sc to the pool without a reference to the body it read
+// (the decoder is reset onto an empty reader). A decoder whose buffer
+// grew past maxPooledBuffer, for a large body, is dropped instead.
+func (sc *scanner) put() {
+	sc.rd.Reset(nil)
+	sc.dec.Reset(&sc.rd, options)
+	if cap(sc.dec.UnreadBuffer()) > maxPooledBuffer {
+		return
+	}
+	scanners.Put(sc)
+}
+
+// maxPooledBuffer bounds the read buffer a pooled scanner keeps.
+const maxPooledBuffer = 64 << 10
 
 // syntaxError describes an error of the token scan.
 func syntaxError(body []byte, err error) error {
@@ -149,6 +178,9 @@ func semanticError(err error) error {
 // *cryptopay.Error naming the header otherwise: a body sent as a form or
 // as text is refused rather than read as JSON regardless.
 func CheckContentType(ct string) error {
+	if ct == "application/json" {
+		return nil // what nearly every client sends; ParseMediaType would accept it
+	}
 	refuse := &cryptopay.Error{Code: cryptopay.CodeUnsupportedMediaType, Param: "Content-Type",
 		Message: "A request body must be JSON sent with Content-Type: application/json."}
 	mt, params, err := mime.ParseMediaType(ct)
