@@ -237,12 +237,9 @@ func (s *Service) reserveAddresses(ctx context.Context, p *addressPool, storeID 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), addressReserveTimeout)
 	go func() {
 		defer cancel()
-		var r storage.AddressBlock
-		err := s.db.InTx(storage.WithPriority(ctx), func(tx storage.Tx) error {
-			var err error
-			r, err = tx.ReserveAddressIndexes(ctx, storeID, network, addressBlockSize)
-			return err
-		})
+		// A transaction of its own: on PostgreSQL one statement, one round
+		// trip on the chain path's reserved pool.
+		r, err := s.db.ReserveAddressIndexes(storage.WithPriority(ctx), storeID, network, addressBlockSize)
 		reserved := err == nil
 		var key *account.Key
 		if reserved {
