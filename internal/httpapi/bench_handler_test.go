@@ -12,14 +12,16 @@ import (
 	"time"
 
 	"github.com/cryptopay/cryptopay/internal/metrics"
+	"github.com/cryptopay/cryptopay/internal/ratelimit"
 )
 
 // BenchmarkCreateInvoiceHandler is POST /v1/invoices through the server's
 // whole handler stack in process: serve's metrics middleware, request id,
-// panic recovery, proxy handling, security headers, rate limiting (off, as
-// the load benchmark runs it), routing, API key authentication, strict
-// decoding, validation and pricing, address derivation, the SQLite insert
-// and the response encoding. No sockets: what it measures is the
+// panic recovery, proxy handling, security headers, rate limiting (as the
+// load benchmark runs serve: only failed authentications limited),
+// routing, API key authentication, strict decoding, validation and
+// pricing, address derivation, the SQLite insert and the response
+// encoding. No sockets: what it measures is the
 // gateway's own CPU and allocations per request (plus the database's), so
 // -benchmem shows what the request path costs apart from net/http.
 //
@@ -32,7 +34,13 @@ func BenchmarkCreateInvoiceHandler(b *testing.B) {
 	for _, mode := range []string{"serial", "parallel"} {
 		b.Run(mode, func(b *testing.B) {
 			e := newEnv(b, engine{"sqlite", openSQLite})
-			h := metrics.New().Middleware(New(Config{Service: e.svc}).Handler())
+			// Rate limits as the load benchmark runs serve: per key and
+			// per address off, failed authentications limited (the
+			// default), so each request still looks at its address's
+			// failure bucket.
+			limits := &RateLimit{Limiter: ratelimit.NewMemory(nil),
+				AuthFail: ratelimit.Rule{Burst: 10, Interval: 6 * time.Second}}
+			h := metrics.New().Middleware(New(Config{Service: e.svc, RateLimit: limits}).Handler())
 			var seq atomic.Int64
 			run := func(c *benchCreate) {
 				if !c.do(h, seq.Add(1)) {

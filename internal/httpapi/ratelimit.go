@@ -55,6 +55,12 @@ func (s *Server) withRateLimit(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
+		if s.limits.PerIP.Off() {
+			// Nothing to charge afterwards: spare the note, its context
+			// and the request copy on every authenticated request.
+			next.ServeHTTP(w, r)
+			return
+		}
 		note := &rateNote{}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), rateNoteKey{}, note)))
 		if !note.counted {

@@ -77,6 +77,12 @@ func (m *Memory) Take(_ context.Context, bucket string, rule Rule, n int) (Decis
 	// instead of reinterpreting an old one.
 	name := bucket + "\x00" + rule.Interval.String() + "\x00" + strconv.Itoa(rule.Burst)
 	lim := m.buckets[name]
+	if lim == nil && n == 0 {
+		// A look at a bucket never taken from: it is full. Not stored,
+		// so every client address that authenticates (the API peeks at
+		// its failure bucket on each request) costs no bucket.
+		return Decision{Allowed: true, Limit: rule.Burst, Remaining: rule.Burst}, nil
+	}
 	if lim == nil {
 		lim = rate.NewLimiter(rate.Every(rule.Interval), rule.Burst)
 		m.buckets[name] = lim

@@ -160,3 +160,37 @@ func TestMemoryForgetsFullBuckets(t *testing.T) {
 		t.Errorf("%d buckets held after 3000 one-off clients over 30s, want idle ones forgotten", n)
 	}
 }
+
+// TestPeekHoldsNoBucket: a look (n = 0) at a bucket nothing was taken
+// from reports it full, exactly as the bucket would, and stores nothing;
+// once a token is taken, looks see what is left.
+func TestPeekHoldsNoBucket(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_700_000_000, 0)
+	m := NewMemory(func() time.Time { return now })
+	rule := Rule{Burst: 10, Interval: time.Minute}
+	full := Decision{Allowed: true, Limit: 10, Remaining: 10}
+	for i := range 100 {
+		if d, err := m.Take(ctx, "authfail:192.0.2."+strconv.Itoa(i), rule, 0); err != nil || d != full {
+			t.Fatalf("look at a fresh bucket: %+v, %v; want %+v", d, err, full)
+		}
+	}
+	if n := m.Len(); n != 0 {
+		t.Fatalf("%d buckets held after looks only, want 0", n)
+	}
+	if d, _ := m.Take(ctx, "authfail:192.0.2.1", rule, 1); !d.Allowed || d.Remaining != 9 {
+		t.Fatalf("take: %+v", d)
+	}
+	if d, _ := m.Take(ctx, "authfail:192.0.2.1", rule, 0); !d.Allowed || d.Remaining != 9 || d.Reset != time.Minute {
+		t.Fatalf("look after a take: %+v, want 9 left, full again in a minute (one token a minute)", d)
+	}
+	for range 9 {
+		_, _ = m.Take(ctx, "authfail:192.0.2.1", rule, 1)
+	}
+	if d, _ := m.Take(ctx, "authfail:192.0.2.1", rule, 0); d.Allowed || d.Remaining != 0 || d.RetryAfter != time.Minute {
+		t.Fatalf("look at a spent bucket: %+v, want refused, retry in a minute", d)
+	}
+	if n := m.Len(); n != 1 {
+		t.Fatalf("%d buckets held, want the one taken from", n)
+	}
+}
