@@ -1,6 +1,8 @@
 // Package postgres is the scale-out storage engine: PostgreSQL through
 // pgx's database/sql driver (github.com/jackc/pgx/v5/stdlib). Several gateway instances may
-// use one database at once.
+// use one database at once. Invoice lists read their rows through the
+// pool connection's pgx.Conn itself (queryText), skipping database/sql's
+// per-column conversion.
 //
 // It owns the PostgreSQL schema (migrations/) and the translation of
 // SQLSTATE codes; the queries are shared with SQLite in storage/sqldb.

@@ -139,7 +139,7 @@ func (s *queries) listInvoicesText(ctx context.Context, pool *sql.DB, query stri
 	pg := invoicePage{s: s, out: make([]cryptopay.Invoice, 0, min(limit+1, 1024))}
 	err = s.d.QueryText(ctx, conn, s.rebind(query), args, func(cols [][]byte) error {
 		if len(cols) != invoiceColCount+paymentColCount {
-			return fmt.Errorf("list invoices: %d columns, want %d", len(cols), invoiceColCount+paymentColCount)
+			return fmt.Errorf("%d columns, want %d", len(cols), invoiceColCount+paymentColCount)
 		}
 		t.cols = cols
 		if n := len(pg.out); n == 0 || pg.out[n-1].ID != string(cols[0]) {
