@@ -134,7 +134,18 @@ func (db *DB) insertNewInvoicesPostgres(rows []newInvoiceRow) (map[string]bool, 
 			dlInvoice = append(dlInvoice, r.n.Invoice.ID)
 		}
 	}
-	args := append(append(append(inv.args(), unless, notes), ev.args()...), append(dl.args(), dlInvoice)...)
+	var args []any
+	for _, c := range []*columnArrays{inv, ev, dl} {
+		a, err := c.args()
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, a...)
+		if c == inv {
+			args = append(args, unless, notes)
+		}
+	}
+	args = append(args, dlInvoice)
 	q := &queries{d: db.d, q: db.writer, crypt: db.crypt}
 	res, err := q.query(context.Background(), newInvoicesPostgres(db.d.NotifyInvoiceInline), args...)
 	if err != nil {
@@ -230,13 +241,21 @@ func (c *columnArrays) add(row []any) {
 }
 
 // args returns one typed slice per column: []string, []bool, []int64 or
-// [][]byte, or for a column holding a NULL []*string or []*int64.
-func (c *columnArrays) args() []any {
-	out := make([]any, len(c.types))
+// [][]byte, or for a column holding a NULL []*string or []*int64. A value
+// of the wrong Go type for its column (a programming error) fails the
+// batch, whose callers take the general path, instead of panicking in the
+// group committer's goroutine.
+func (c *columnArrays) args() (out []any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, fmt.Errorf("storage: create invoices: %v", p)
+		}
+	}()
+	out = make([]any, len(c.types))
 	for i, t := range c.types {
 		out[i] = typedArray(t, c.cols[i])
 	}
-	return out
+	return out, nil
 }
 
 func typedArray(sqlType string, vs []any) any {
