@@ -225,7 +225,7 @@ func (s *Service) nextAddress(ctx context.Context, storeID string, network crypt
 // held.
 //
 // The reservation runs ahead of ordinary writes (storage.WithPriority: on
-// PostgreSQL a transaction of its own on the reserved connections, on
+// PostgreSQL one statement of its own on the reserved connections, on
 // SQLite the group committer's priority queue), so a caller that does wait
 // for it waits for no batch of creations. It outlives the request that
 // started it (it serves the requests after it) but not the process. A
@@ -237,8 +237,6 @@ func (s *Service) reserveAddresses(ctx context.Context, p *addressPool, storeID 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), addressReserveTimeout)
 	go func() {
 		defer cancel()
-		// A transaction of its own: on PostgreSQL one statement, one round
-		// trip on the chain path's reserved pool.
 		r, err := s.db.ReserveAddressIndexes(storage.WithPriority(ctx), storeID, network, addressBlockSize)
 		reserved := err == nil
 		var key *account.Key

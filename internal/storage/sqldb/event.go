@@ -93,8 +93,7 @@ func (t *Tx) CreateEvent(ctx context.Context, e *cryptopay.Event) error {
 		// The invoice was created in this Tx with its first number
 		// already counted: no UPDATE.
 		e.Sequence = 1
-		_, err := t.exec(ctx, `INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, e.StoreID, e.Livemode, string(e.Type), e.InvoiceID, e.Sequence, data, micros(e.CreatedAt))
+		_, err := t.exec(ctx, `INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, eventArgs(e)...)
 		return t.wrap("create event", err)
 	}
 	if e.InvoiceID != "" && t.d.UpdateInCTE {

@@ -69,6 +69,7 @@ func (db *DB) createNewInvoices(ns []*storage.NewInvoice) []error {
 			out[i] = fmt.Errorf("storage: create invoice: %w", err)
 			continue
 		}
+		n.Event.Sequence = 1 // the new invoice's first event
 		rows = append(rows, newInvoiceRow{n: n, at: i, args: args, note: note})
 	}
 	if len(rows) == 0 {
@@ -89,8 +90,6 @@ func (db *DB) createNewInvoices(ns []*storage.NewInvoice) []error {
 			out[r.at] = fmt.Errorf("%w: %w", storage.ErrNotInserted, err)
 		case !inserted[r.n.Invoice.ID]:
 			out[r.at] = storage.ErrNotInserted
-		default:
-			r.n.Event.Sequence = 1
 		}
 	}
 	return out
@@ -104,14 +103,17 @@ type newInvoiceRow struct {
 	note string
 }
 
+// eventArgs are the values of an invoice's event in eventCols order, its
+// Sequence as set (data nil as NULL).
 func eventArgs(e *cryptopay.Event) []any {
 	var data any
 	if e.Data != nil {
 		data = string(e.Data)
 	}
-	return []any{e.ID, e.StoreID, e.Livemode, string(e.Type), e.InvoiceID, int64(1), data, micros(e.CreatedAt)}
+	return []any{e.ID, e.StoreID, e.Livemode, string(e.Type), e.InvoiceID, e.Sequence, data, micros(e.CreatedAt)}
 }
 
+// deliveryArgs are d's values in deliveryCols order.
 func deliveryArgs(d *cryptopay.WebhookDelivery) []any {
 	return []any{d.ID, d.EndpointID, d.StoreID, d.Livemode, d.EventID, string(d.EventType), string(d.Status),
 		int64(d.Attempts), d.Body, nullMicros(d.NextAttemptAt), micros(d.CreatedAt), micros(d.UpdatedAt)}

@@ -263,9 +263,7 @@ func (s *queries) LastWebhookSuccess(ctx context.Context, endpointID string) (*t
 // CreateWebhookDelivery inserts d.
 func (t *Tx) CreateWebhookDelivery(ctx context.Context, d *cryptopay.WebhookDelivery) error {
 	_, err := t.exec(ctx, `INSERT INTO webhook_deliveries (`+deliveryCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.ID, d.EndpointID, d.StoreID, d.Livemode, d.EventID, string(d.EventType), string(d.Status), d.Attempts,
-		d.Body, nullMicros(d.NextAttemptAt), micros(d.CreatedAt), micros(d.UpdatedAt))
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, deliveryArgs(d)...)
 	return t.wrap("create webhook delivery", err)
 }
 
